@@ -1,0 +1,243 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { KeyObject } from 'node:crypto';
+import type { z } from 'zod';
+import { describeIssues } from '../issues.js';
+import { Bank131ApiError, Bank131RequestError, Bank131TransportError } from './errors.js';
+import {
+  ErrorResponse,
+  InitPayoutRequest,
+  SessionCreateRequest,
+  SessionIdRequest,
+  SessionResponse,
+  StartPayoutRequest,
+  TokenInfoRequest,
+  TokenInfoResponse,
+  WalletBalanceRequest,
+  WalletBalanceResponse,
+  WidgetTokenRequest,
+  WidgetTokenResponse,
+  toWireNames,
+  type ApiVersion,
+  type BankSession,
+  type TokenInfo,
+  type Wallet,
+} from './schemas.js';
+import { signBody } from './signature.js';
+
+export interface Bank131ClientOptions {
+  baseUrl: string;
+  project: string;
+  privateKey: KeyObject;
+  submerchant?: string | undefined;
+  /** Session endpoints only; token, token/info and wallet are v1 at the bank. */
+  apiVersion?: ApiVersion;
+  /** Whole request, from connect to the last byte of the answer. */
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  maxSockets?: number;
+}
+
+export interface CallOptions {
+  /** Sent as x-partner-idempotency-key; the bank refuses a reused key. */
+  idempotencyKey?: string;
+}
+
+/** One observed call, for metrics and logs; never carries a body. */
+export interface CallRecord {
+  endpoint: string;
+  ms: number;
+  httpStatus: number | null;
+  outcome: 'ok' | 'api_error' | 'transport_error';
+}
+
+export class Bank131Client {
+  readonly apiVersion: ApiVersion;
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+  private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly listeners: Array<(r: CallRecord) => void> = [];
+
+  constructor(private readonly options: Bank131ClientOptions) {
+    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    this.apiVersion = options.apiVersion ?? 'v2';
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    const secure = this.base.protocol === 'https:';
+    this.transport = secure ? https : http;
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  }
+
+  onCall(listener: (r: CallRecord) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** A public token for the tokenization widget (single use). */
+  async issueWidgetToken(): Promise<string> {
+    const res = await this.call('v1/token', WidgetTokenRequest, { tokenize_widget: { access: true } }, WidgetTokenResponse);
+    return res.public_token;
+  }
+
+  /** Masked facts about a widget-tokenized card: brand and last 4 digits. */
+  async tokenInfo(numberHash: string): Promise<TokenInfo> {
+    const body = { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } } } as const;
+    const res = await this.call('v1/token/info', TokenInfoRequest, body, TokenInfoResponse);
+    return res.info;
+  }
+
+  async createSession(request: SessionCreateRequest = {}, opts: CallOptions = {}): Promise<BankSession> {
+    return (await this.call(this.session('create'), SessionCreateRequest, request, SessionResponse, opts)).session;
+  }
+
+  /** Money-moving: on an unknown outcome ask sessionStatus, never call again blind. */
+  async startPayout(request: StartPayoutRequest, opts: CallOptions = {}): Promise<BankSession> {
+    return (await this.call(this.session('start/payout'), StartPayoutRequest, request, SessionResponse, opts)).session;
+  }
+
+  /** Create and start in one call (the bank discourages it for the widget flow). */
+  async initPayout(request: InitPayoutRequest, opts: CallOptions = {}): Promise<BankSession> {
+    return (await this.call(this.session('init/payout'), InitPayoutRequest, request, SessionResponse, opts)).session;
+  }
+
+  /** Money-moving: on an unknown outcome ask sessionStatus, never call again blind. */
+  async confirmSession(sessionId: string, opts: CallOptions = {}): Promise<BankSession> {
+    return (await this.call(this.session('confirm'), SessionIdRequest, { session_id: sessionId }, SessionResponse, opts)).session;
+  }
+
+  async cancelSession(sessionId: string, opts: CallOptions = {}): Promise<BankSession> {
+    return (await this.call(this.session('cancel'), SessionIdRequest, { session_id: sessionId }, SessionResponse, opts)).session;
+  }
+
+  async sessionStatus(sessionId: string): Promise<BankSession> {
+    return (await this.call(this.session('status'), SessionIdRequest, { session_id: sessionId }, SessionResponse)).session;
+  }
+
+  async walletBalance(now: Date = new Date()): Promise<Wallet[]> {
+    const res = await this.call('v1/wallet/balance', WalletBalanceRequest, { request_datetime: atom(now) }, WalletBalanceResponse);
+    return res.wallets;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private session(method: string): string {
+    return `${this.apiVersion}/session/${method}`;
+  }
+
+  private async call<Req extends z.ZodType, Res extends z.ZodType>(
+    endpoint: string,
+    requestSchema: Req,
+    request: z.input<Req>,
+    responseSchema: Res,
+    opts: CallOptions = {},
+  ): Promise<z.output<Res>> {
+    const checked = requestSchema.safeParse(request);
+    if (!checked.success) throw new Bank131RequestError(endpoint, describeIssues(checked.error));
+    // Serialise once and sign exactly the bytes that go on the wire.
+    const body = Buffer.from(JSON.stringify(toWireNames(checked.data as { payout_details?: unknown }, this.apiVersion)), 'utf8');
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'content-length': String(body.length),
+      'x-partner-project': this.options.project,
+      'x-partner-sign': signBody(body, this.options.privateKey),
+    };
+    if (this.options.submerchant?.trim()) headers['x-partner-submerchant'] = this.options.submerchant;
+    if (opts.idempotencyKey) headers['x-partner-idempotency-key'] = opts.idempotencyKey;
+
+    const started = performance.now();
+    const record = (httpStatus: number | null, outcome: CallRecord['outcome']) => {
+      const r: CallRecord = { endpoint, ms: performance.now() - started, httpStatus, outcome };
+      for (const l of this.listeners) l(r);
+    };
+
+    let answer: { status: number; text: string };
+    try {
+      answer = await this.send(endpoint, body, headers);
+    } catch (err) {
+      record(null, 'transport_error');
+      throw err;
+    }
+
+    let json: unknown;
+    try {
+      json = JSON.parse(answer.text);
+    } catch {
+      json = undefined;
+    }
+    const bankError = ErrorResponse.safeParse(json);
+    if (answer.status >= 400 || bankError.success) {
+      record(answer.status, 'api_error');
+      if (bankError.success) {
+        const e = bankError.data.error;
+        throw new Bank131ApiError(endpoint, e.code, e.description ?? '', answer.status, e.reject_reasons ?? []);
+      }
+      throw new Bank131ApiError(endpoint, 'api_exception', answer.text.slice(0, 200), answer.status);
+    }
+    const parsed = responseSchema.safeParse(json);
+    if (!parsed.success) {
+      record(answer.status, 'transport_error');
+      // The bank said 2xx, so it may well have acted: treat as an outcome we could not read.
+      throw new Bank131TransportError(endpoint, 'unknown', `unreadable answer: ${describeIssues(parsed.error).slice(0, 3).join('; ')}`);
+    }
+    record(answer.status, 'ok');
+    return parsed.data;
+  }
+
+  /**
+   * One HTTP exchange. Tracks whether the request could have reached the bank: until a socket is
+   * connected nothing was sent, so connect failures are `not_sent`; anything after is `unknown`.
+   */
+  private send(endpoint: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+    const url = new URL(`api/${endpoint}`, this.base);
+    return new Promise((resolve, reject) => {
+      let connected = false;
+      let settled = false;
+      const fail = (reason: string, cause?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(overall);
+        clearTimeout(connectTimer);
+        reject(new Bank131TransportError(endpoint, connected ? 'unknown' : 'not_sent', reason, { cause }));
+        req.destroy();
+      };
+      let connectTimer: NodeJS.Timeout | undefined;
+      const overall = setTimeout(() => fail(`no answer within ${this.timeoutMs} ms`), this.timeoutMs);
+      const req = this.transport.request(url, { method: 'POST', headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(overall);
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (err) => fail(`answer broken off: ${err.message}`, err));
+        res.on('aborted', () => fail('answer broken off'));
+      });
+      req.on('socket', (socket) => {
+        // A reused keep-alive socket is already connected.
+        if (!socket.connecting) {
+          connected = true;
+          return;
+        }
+        connectTimer = setTimeout(() => fail(`could not connect within ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
+        socket.once('connect', () => {
+          connected = true;
+          clearTimeout(connectTimer);
+        });
+      });
+      req.on('error', (err) => fail(err.message, err));
+      req.end(body);
+    });
+  }
+}
+
+/** ATOM / RFC 3339 with offset, the format the SDK sends for request_datetime. */
+function atom(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}

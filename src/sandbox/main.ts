@@ -1,0 +1,60 @@
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { SettingsReader, exitOnConfigError, httpUrl, port } from '../settings.js';
+import { ensureKeyPair } from './keys.js';
+import { startSandbox } from './server.js';
+
+/**
+ * `npm run sandbox`: the Bank 131 emulator on its own. Where keys are not given it makes them
+ * (in SANDBOX_KEYS_DIR) and prints the settings the payout service needs to talk to it.
+ */
+async function main(): Promise<void> {
+  const r = new SettingsReader(process.env);
+  const settings = {
+    host: r.read('SANDBOX_HOST', z.string().default('127.0.0.1')),
+    port: r.read('SANDBOX_PORT', port.default(8131)),
+    webhookUrl: r.read('SANDBOX_WEBHOOK_URL', httpUrl.optional()),
+    project: r.read('SANDBOX_PROJECT', z.string().optional()),
+    keysDir: resolve(r.read('SANDBOX_KEYS_DIR', z.string().default('.sandbox/keys')) ?? '.sandbox/keys'),
+    partnerPublicKey: r.pem('SANDBOX_PARTNER_PUBLIC_KEY', 'public', false),
+    bankPrivateKey: r.pem('SANDBOX_BANK_PRIVATE_KEY', 'private', false),
+  };
+  r.finish();
+
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const partner = settings.partnerPublicKey ? null : ensureKeyPair(settings.keysDir, 'partner');
+  const bankKeys = settings.bankPrivateKey ? null : ensureKeyPair(settings.keysDir, 'bank');
+  const sandbox = await startSandbox({
+    host: settings.host,
+    port: settings.port,
+    partnerPublicKey: settings.partnerPublicKey ?? partner!.publicKey,
+    bankPrivateKey: settings.bankPrivateKey ?? bankKeys!.privateKey,
+    project: settings.project,
+    knobs: settings.webhookUrl ? { webhookUrl: settings.webhookUrl } : {},
+    logger: log.child({ component: 'sandbox' }),
+  });
+
+  const lines = [
+    `Bank 131 sandbox listening on ${sandbox.url}`,
+    `  webhooks go to: ${settings.webhookUrl ?? '(none yet: PATCH /sandbox/knobs {"webhookUrl": "..."})'}`,
+    '  settings for the payout service:',
+    `    BANK131_BASE_URL=${sandbox.url}`,
+    `    BANK131_PROJECT=${settings.project ?? '<any non-empty id>'}`,
+  ];
+  if (partner) lines.push(`    BANK131_PRIVATE_KEY_FILE=${partner.privatePath}   (the sandbox verifies with ${partner.publicPath})`);
+  else lines.push('    BANK131_PRIVATE_KEY_FILE=<the private half of SANDBOX_PARTNER_PUBLIC_KEY>');
+  if (bankKeys) lines.push(`    BANK131_PUBLIC_KEY_FILE=${bankKeys.publicPath}   (the sandbox signs webhooks with ${bankKeys.privatePath})`);
+  else lines.push('    BANK131_PUBLIC_KEY_FILE=<the public half of SANDBOX_BANK_PRIVATE_KEY>');
+  lines.push('  control: GET /sandbox/ledger, GET|PATCH /sandbox/knobs, POST /sandbox/faults, GET /sandbox/webhooks, POST /sandbox/reset');
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  const stop = async () => {
+    await sandbox.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch(exitOnConfigError);

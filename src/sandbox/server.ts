@@ -1,0 +1,188 @@
+import type { KeyObject } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { checkSignature } from '../bank131/signature.js';
+import type { ApiVersion } from '../bank131/schemas.js';
+import { SandboxBank, SandboxError } from './bank.js';
+import { Fault, SANDBOX_ENDPOINTS, type KnobsPatch } from './knobs.js';
+import { WebhookDispatcher } from './webhook-dispatcher.js';
+
+export interface SandboxOptions {
+  host?: string;
+  port?: number;
+  /** Verifies our requests (the partner's public key). */
+  partnerPublicKey: KeyObject;
+  /** Signs the sandbox's webhooks (the bank's private key). */
+  bankPrivateKey: KeyObject;
+  /** When set, X-PARTNER-PROJECT must equal it. */
+  project?: string | undefined;
+  knobs?: KnobsPatch;
+  logger?: FastifyBaseLogger | false;
+}
+
+export interface RunningSandbox {
+  url: string;
+  bank: SandboxBank;
+  webhooks: WebhookDispatcher;
+  server: FastifyInstance;
+  close(): Promise<void>;
+}
+
+type Endpoint = (typeof SANDBOX_ENDPOINTS)[number];
+type Action = (bank: SandboxBank, body: unknown, version: ApiVersion) => Record<string, unknown>;
+
+const SESSION_ACTIONS: Array<[Endpoint, Action]> = [
+  ['session/create', (b, body, v) => b.createSession(body, v)],
+  ['session/start/payout', (b, body, v) => b.startPayout(body, v)],
+  ['session/init/payout', (b, body, v) => b.initPayout(body, v)],
+  ['session/confirm', (b, body, v) => b.confirm(body, v)],
+  ['session/cancel', (b, body, v) => b.cancel(body, v)],
+  ['session/status', (b, body, v) => b.status(body, v)],
+];
+
+const V1_ONLY_ACTIONS: Array<[Endpoint, Action]> = [
+  ['token', (b, body) => b.issueToken(body)],
+  ['token/info', (b, body) => b.tokenInfo(body)],
+  ['wallet/balance', (b, body) => b.walletBalanceOf(body)],
+];
+
+/** Starts the sandbox bank on a port (0: any free one) and returns its URL and handles. */
+export async function startSandbox(options: SandboxOptions): Promise<RunningSandbox> {
+  const { server, bank, webhooks } = buildSandbox(options);
+  await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    bank,
+    webhooks,
+    server,
+    async close() {
+      bank.close();
+      webhooks.close();
+      await server.close();
+    },
+  };
+}
+
+export function buildSandbox(options: SandboxOptions): { server: FastifyInstance; bank: SandboxBank; webhooks: WebhookDispatcher } {
+  // Connections held open by "timeout" faults must not keep close() waiting.
+  const server = Fastify({ loggerInstance: options.logger || undefined, forceCloseConnections: true, bodyLimit: 1024 * 1024 });
+  let webhooks!: WebhookDispatcher;
+  const bank = new SandboxBank((w) => webhooks.dispatch(w), options.knobs ?? {});
+  webhooks = new WebhookDispatcher(options.bankPrivateKey, () => bank.knobs);
+  const stopping = new AbortController();
+  server.addHook('onClose', async () => stopping.abort());
+
+  /** Hold a connection without answering, then drop it: what a client sees as a timeout. */
+  const hang = async (reply: FastifyReply): Promise<void> => {
+    reply.hijack();
+    await sleep(bank.knobs.hangMs, undefined, { signal: stopping.signal }).catch(() => undefined);
+    reply.raw.destroy();
+  };
+
+  const refuse = (reply: FastifyReply, err: SandboxError) =>
+    reply.code(err.httpStatus).send({ status: 'error', error: { code: err.code, description: err.description } });
+
+  // The bank's API: raw bytes in, so the signature is checked over exactly what was sent.
+  void server.register(async (api) => {
+    api.removeAllContentTypeParsers();
+    api.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+    const handle = (endpoint: Endpoint, version: ApiVersion, action: Action) => async (req: FastifyRequest, reply: FastifyReply) => {
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (bank.knobs.latencyMs > 0) await sleep(bank.knobs.latencyMs);
+      const project = req.headers['x-partner-project'];
+      if (typeof project !== 'string' || project === '') {
+        return refuse(reply, new SandboxError('identification_error', 'X-PARTNER-PROJECT header is missing', 401));
+      }
+      if (options.project && project !== options.project) {
+        return refuse(reply, new SandboxError('identification_error', `unknown project ${project}`, 401));
+      }
+      const sign = req.headers['x-partner-sign'];
+      const check = checkSignature(raw, typeof sign === 'string' ? sign : undefined, options.partnerPublicKey);
+      if (!check.ok) {
+        return refuse(reply, new SandboxError('authentication_error', `X-PARTNER-SIGN is ${check.reason === 'missing' ? 'missing' : 'invalid'}`, 401));
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return refuse(reply, new SandboxError('invalid_request', 'body is not JSON'));
+      }
+      const plan = bank.planFaults(endpoint);
+      if (plan.before === '5xx') return refuse(reply, new SandboxError('internal_error', 'sandbox: injected internal error', 500));
+      if (plan.before === 'timeout') return hang(reply);
+      if (typeof plan.before === 'object') return refuse(reply, new SandboxError(plan.before.error, 'sandbox: injected error'));
+      const key = req.headers['x-partner-idempotency-key'];
+      let answer: Record<string, unknown>;
+      let release = () => {};
+      try {
+        release = bank.claimIdempotencyKey(`${version}/${endpoint}`, typeof key === 'string' ? key : undefined);
+        answer = action(bank, body, version);
+      } catch (err) {
+        if (err instanceof SandboxError) {
+          if (err.code !== 'idempotency_key_already_exists') release();
+          return refuse(reply, err);
+        }
+        throw err;
+      }
+      if (plan.after === 'timeout') return hang(reply);
+      return reply.code(200).send(answer);
+    };
+
+    for (const version of ['v1', 'v2'] as const) {
+      for (const [endpoint, action] of SESSION_ACTIONS) api.post(`/api/${version}/${endpoint}`, handle(endpoint, version, action));
+    }
+    for (const [endpoint, action] of V1_ONLY_ACTIONS) api.post(`/api/v1/${endpoint}`, handle(endpoint, 'v1', action));
+  });
+
+  // Control routes: test and demo plumbing, not part of the bank's API, and unsigned.
+  server.get('/healthz', async () => ({ ok: true }));
+  server.get('/sandbox/ledger', async () => {
+    const sessions = bank.ledgerBySession();
+    return {
+      sessions,
+      movements: bank.ledger.length,
+      amount_total: bank.ledger.reduce((s, e) => s + e.amount, 0),
+      sessions_paid_more_than_once: sessions.filter((s) => s.movements.length > 1).map((s) => s.session_id),
+    };
+  });
+  server.get('/sandbox/knobs', async () => bank.knobs);
+  server.patch('/sandbox/knobs', async (req, reply) => {
+    try {
+      return bank.setKnobs(req.body ?? {});
+    } catch (err) {
+      if (err instanceof SandboxError) return refuse(reply, err);
+      throw err;
+    }
+  });
+  server.post('/sandbox/faults', async (req, reply) => {
+    const parsed = Fault.array().safeParse(req.body);
+    if (!parsed.success) return refuse(reply, new SandboxError('invalid_request', parsed.error.message));
+    bank.addFaults(parsed.data);
+    return bank.knobs.faults;
+  });
+  server.put('/sandbox/wallet', async (req, reply) => {
+    const amount = (req.body as { amount?: unknown } | undefined)?.amount;
+    if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 0) {
+      return refuse(reply, new SandboxError('invalid_request', 'amount: must be a whole number of kopecks, 0 or more'));
+    }
+    bank.walletBalance = amount;
+    return { amount };
+  });
+  server.get('/sandbox/webhooks', async () => webhooks.deliveries());
+  server.get<{ Params: { id: string } }>('/sandbox/sessions/:id', async (req, reply) => {
+    const state = bank.sessionState(req.params.id);
+    if (!state) return refuse(reply, new SandboxError('invalid_request', `no session ${req.params.id}`, 404));
+    return { id: req.params.id, state };
+  });
+  server.post('/sandbox/reset', async () => {
+    bank.reset();
+    webhooks.reset();
+    return { ok: true };
+  });
+
+  return { server, bank, webhooks };
+}

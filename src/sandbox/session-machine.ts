@@ -1,0 +1,63 @@
+import type { PayoutStatus, SessionStatus } from '../bank131/schemas.js';
+
+/**
+ * The sandbox bank's view of one payout session (API notes §5.3), as a pure transition table.
+ *
+ *   created ──start──▶ started ──ready──▶ awaiting_confirm ──confirm──▶ confirmed ──succeed──▶ succeeded
+ *      │                 │                     │      │                      └──────decline──▶ declined
+ *      └──cancel──▶ cancelled ◀──cancel────────┘      └──expire (no answer in time)──▶ expired
+ */
+export type SandboxSessionState =
+  | 'created'
+  | 'started'
+  | 'awaiting_confirm'
+  | 'confirmed'
+  | 'succeeded'
+  | 'declined'
+  | 'cancelled'
+  | 'expired';
+
+export type SandboxEvent = 'start' | 'ready' | 'confirm' | 'cancel' | 'succeed' | 'decline' | 'expire';
+
+const NEXT: Record<SandboxSessionState, Partial<Record<SandboxEvent, SandboxSessionState>>> = {
+  created: { start: 'started', cancel: 'cancelled' },
+  started: { ready: 'awaiting_confirm', cancel: 'cancelled', decline: 'declined' },
+  awaiting_confirm: { confirm: 'confirmed', cancel: 'cancelled', expire: 'expired' },
+  confirmed: { succeed: 'succeeded', decline: 'declined' },
+  succeeded: {},
+  declined: {},
+  cancelled: {},
+  expired: {},
+};
+
+export function nextState(state: SandboxSessionState, event: SandboxEvent): SandboxSessionState | null {
+  return NEXT[state][event] ?? null;
+}
+
+export function isFinal(state: SandboxSessionState): boolean {
+  return Object.keys(NEXT[state]).length === 0;
+}
+
+/** How the bank reports a state: session status, payout status (null: no payout yet), next action. */
+export function reportedStatus(state: SandboxSessionState): {
+  session: SessionStatus;
+  payout: PayoutStatus | null;
+  nextAction?: 'confirm';
+} {
+  switch (state) {
+    case 'created':
+      return { session: 'created', payout: null };
+    case 'started':
+      return { session: 'in_progress', payout: 'in_progress' };
+    case 'awaiting_confirm':
+      return { session: 'in_progress', payout: 'pending', nextAction: 'confirm' };
+    case 'confirmed':
+      return { session: 'in_progress', payout: 'in_progress' };
+    case 'succeeded':
+      return { session: 'accepted', payout: 'succeeded' };
+    case 'declined':
+    case 'cancelled':
+    case 'expired':
+      return { session: 'cancelled', payout: 'failed' };
+  }
+}
