@@ -214,6 +214,13 @@ export function isKnownWebhook(w: Webhook): w is KnownWebhook {
   return (KNOWN_WEBHOOK_TYPES as readonly string[]).includes(w.type);
 }
 
+/** Parses with the schema the `type` selects, so a bad webhook's error names the bad field. */
+export function parseWebhook(json: unknown) {
+  const type = (json as { type?: unknown } | null)?.type;
+  const known = typeof type === 'string' && (KNOWN_WEBHOOK_TYPES as readonly string[]).includes(type);
+  return known ? KnownWebhook.safeParse(json) : UnknownWebhook.safeParse(json);
+}
+
 // ---------------------------------------------------------------- v1 / v2 spelling
 
 export type ApiVersion = 'v1' | 'v2';

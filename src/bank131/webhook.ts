@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { WebhookPayloadError, WebhookSignatureError } from './errors.js';
-import { Webhook } from './schemas.js';
+import { parseWebhook, type Webhook } from './schemas.js';
 import { checkSignature } from './signature.js';
 import { describeIssues } from '../issues.js';
 
@@ -18,7 +18,7 @@ export function verifyWebhook(raw: Buffer, signatureHeader: string | undefined, 
   } catch {
     throw new WebhookPayloadError('webhook body is not JSON', raw);
   }
-  const parsed = Webhook.safeParse(json);
+  const parsed = parseWebhook(json);
   if (!parsed.success) throw new WebhookPayloadError(`webhook body is not a Bank 131 webhook: ${describeIssues(parsed.error).join('; ')}`, raw);
   return parsed.data;
 }

@@ -4,7 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { checkSignature } from '../bank131/signature.js';
 import type { ApiVersion } from '../bank131/schemas.js';
 import { SandboxBank, SandboxError } from './bank.js';
-import { Fault, SANDBOX_ENDPOINTS, type KnobsPatch } from './knobs.js';
+import { Fault, type KnobsPatch, type SANDBOX_ENDPOINTS } from './knobs.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
 
 export interface SandboxOptions {
@@ -69,9 +69,8 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
 export function buildSandbox(options: SandboxOptions): { server: FastifyInstance; bank: SandboxBank; webhooks: WebhookDispatcher } {
   // Connections held open by "timeout" faults must not keep close() waiting.
   const server = Fastify({ loggerInstance: options.logger || undefined, forceCloseConnections: true, bodyLimit: 1024 * 1024 });
-  let webhooks!: WebhookDispatcher;
-  const bank = new SandboxBank((w) => webhooks.dispatch(w), options.knobs ?? {});
-  webhooks = new WebhookDispatcher(options.bankPrivateKey, () => bank.knobs);
+  const bank: SandboxBank = new SandboxBank((w) => webhooks.dispatch(w), options.knobs ?? {});
+  const webhooks = new WebhookDispatcher(options.bankPrivateKey, () => bank.knobs);
   const stopping = new AbortController();
   server.addHook('onClose', async () => stopping.abort());
 

@@ -38,14 +38,12 @@ export class WebhookDispatcher {
     const bytes = Buffer.from(JSON.stringify(webhook.body), 'utf8');
     const k = this.knobs();
     if (webhook.type === 'ready_to_confirm') this.staleReady.set(webhook.sessionId, bytes);
-    const onDelivered =
-      webhook.type === 'payment_finished' && k.outOfOrderWebhooks
-        ? () => {
-            const stale = this.staleReady.get(webhook.sessionId);
-            if (stale) this.enqueue('ready_to_confirm', webhook.sessionId, stale, 'stale');
-          }
-        : undefined;
-    if (webhook.type === 'payment_finished') this.staleReady.delete(webhook.sessionId);
+    let onDelivered: (() => void) | undefined;
+    if (webhook.type === 'payment_finished') {
+      const stale = this.staleReady.get(webhook.sessionId);
+      this.staleReady.delete(webhook.sessionId);
+      if (stale && k.outOfOrderWebhooks) onDelivered = () => this.enqueue('ready_to_confirm', webhook.sessionId, stale, 'stale');
+    }
     this.enqueue(webhook.type, webhook.sessionId, bytes, 'original', onDelivered);
     if (k.duplicateWebhookRate > 0 && Math.random() < k.duplicateWebhookRate) {
       this.enqueue(webhook.type, webhook.sessionId, bytes, 'duplicate');

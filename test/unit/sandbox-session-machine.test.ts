@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { isFinal, nextState, reportedStatus, type SandboxEvent, type SandboxSessionState } from '../../src/sandbox/session-machine.js';
+import { cardBehaviour, cardFacts } from '../../src/sandbox/test-cards.js';
+
+const STATES: SandboxSessionState[] = ['created', 'started', 'awaiting_confirm', 'confirmed', 'succeeded', 'declined', 'cancelled', 'expired'];
+const EVENTS: SandboxEvent[] = ['start', 'ready', 'confirm', 'cancel', 'succeed', 'decline', 'expire'];
+
+describe('sandbox session machine', () => {
+  it('allows exactly the documented transitions', () => {
+    const allowed = STATES.flatMap((s) => EVENTS.map((e) => [s, e, nextState(s, e)] as const)).filter(([, , n]) => n);
+    expect(allowed.map(([s, e, n]) => `${s} -${e}-> ${n}`).sort()).toEqual(
+      [
+        'created -start-> started',
+        'created -cancel-> cancelled',
+        'started -ready-> awaiting_confirm',
+        'started -cancel-> cancelled',
+        'started -decline-> declined',
+        'awaiting_confirm -confirm-> confirmed',
+        'awaiting_confirm -cancel-> cancelled',
+        'awaiting_confirm -expire-> expired',
+        'confirmed -succeed-> succeeded',
+        'confirmed -decline-> declined',
+      ].sort(),
+    );
+  });
+
+  it('money can only move after a confirm: succeeded is reachable only through confirmed', () => {
+    const into = STATES.filter((s) => EVENTS.some((e) => nextState(s, e) === 'succeeded'));
+    expect(into).toEqual(['confirmed']);
+    expect(STATES.filter((s) => EVENTS.some((e) => nextState(s, e) === 'confirmed'))).toEqual(['awaiting_confirm']);
+  });
+
+  it('reports the bank statuses of API notes §5.3', () => {
+    expect(reportedStatus('awaiting_confirm')).toEqual({ session: 'in_progress', payout: 'pending', nextAction: 'confirm' });
+    expect(reportedStatus('succeeded')).toEqual({ session: 'accepted', payout: 'succeeded' });
+    expect(reportedStatus('declined')).toEqual({ session: 'cancelled', payout: 'failed' });
+    expect(reportedStatus('created').payout).toBeNull();
+    expect(STATES.filter(isFinal)).toEqual(['succeeded', 'declined', 'cancelled', 'expired']);
+  });
+
+  it('test cards map to their scripted behaviour', () => {
+    expect(cardBehaviour('sandbox_decline_insufficient_funds')).toEqual({ kind: 'decline', code: 'insufficient_funds' });
+    expect(cardBehaviour('sandbox_reject_operation_rejected')).toEqual({ kind: 'reject', code: 'operation_rejected' });
+    expect(cardBehaviour('sandbox_mismatch_amount')).toEqual({ kind: 'mismatch_amount' });
+    expect(cardBehaviour('a1b2c3-opaque-hash')).toEqual({ kind: 'ok' });
+    expect(cardFacts('whatever_1234').last4).toBe('1234');
+    expect(cardFacts('opaque')).toEqual(cardFacts('opaque'));
+    expect(cardFacts('opaque').last4).toMatch(/^\d{4}$/);
+  });
+});
