@@ -36,6 +36,8 @@ export interface Bank131ClientOptions {
   timeoutMs?: number;
   connectTimeoutMs?: number;
   maxSockets?: number;
+  /** Awaited before every call: where a shared rate limit holds calls back. */
+  beforeSend?: (endpoint: string) => Promise<void>;
 }
 
 export interface CallOptions {
@@ -149,6 +151,7 @@ export class Bank131Client {
     if (this.options.submerchant?.trim()) headers['x-partner-submerchant'] = this.options.submerchant;
     if (opts.idempotencyKey) headers['x-partner-idempotency-key'] = opts.idempotencyKey;
 
+    await this.options.beforeSend?.(endpoint);
     const started = performance.now();
     const record = (httpStatus: number | null, outcome: CallRecord['outcome']) => {
       const r: CallRecord = { endpoint, ms: performance.now() - started, httpStatus, outcome };

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { EncryptedCard } from '../bank131/schemas.js';
+import type { ReportedFacts } from './confirmation-policy.js';
+import { PAYOUT_STATES, type PayoutState } from './state-machine.js';
+
+/**
+ * What upstream systems send (design §4), and what we keep and show. Strict objects: a payments
+ * API should refuse `ammount` rather than silently pay without it.
+ */
+
+export const PayoutId = z
+  .string({ error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[A-Za-z0-9._-]+$/, 'may hold only letters, digits, ".", "_" and "-"');
+
+const name = z.string().trim().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
+
+export const Recipient = z
+  .strictObject({ full_name: name.optional(), first_name: name.optional(), last_name: name.optional(), middle_name: name.optional() })
+  .refine((r) => Boolean(r.full_name || (r.first_name && r.last_name)), { message: 'needs full_name, or first_name and last_name' });
+
+export const PayoutOrder = z.strictObject({
+  id: PayoutId,
+  amount_details: z.strictObject({
+    amount: z
+      .number({ error: 'must be a number of kopecks' })
+      .int('must be a whole number of kopecks (100 RUB = 10000)')
+      .positive('must be greater than 0')
+      .max(100_000_000_00, 'must be at most 100,000,000.00 RUB'),
+    currency: z
+      .string()
+      .transform((c) => c.toLowerCase())
+      .pipe(z.literal('rub', { error: 'must be "rub": card payouts are paid in roubles' })),
+  }),
+  recipient: Recipient,
+  // Card collection links (payouts without a card) arrive with the card-collection pages.
+  encrypted_card: EncryptedCard.strict(),
+  metadata: z.string().max(1024, 'must be at most 1024 characters').optional(),
+  customer: z
+    .strictObject({
+      reference: z.string().min(1).max(256),
+      contacts: z.array(z.strictObject({ email: z.email().optional(), phone: z.string().max(32).optional() })).max(5).optional(),
+    })
+    .optional(),
+  callback_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+});
+export type PayoutOrder = z.infer<typeof PayoutOrder>;
+
+export const MAX_BATCH = 10_000;
+export const BatchRequest = z.strictObject({
+  payouts: z.array(z.unknown()).min(1, 'must hold at least one payout').max(MAX_BATCH, `must hold at most ${MAX_BATCH} payouts`),
+});
+
+/** Same order, same fingerprint: key order and whitespace do not matter, values do. */
+export function fingerprint(order: PayoutOrder): string {
+  return createHash('sha256').update(canonicalJson(order)).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Top-level fields whose values differ: what a 409 names. */
+export function differingFields(a: PayoutOrder, b: PayoutOrder): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof PayoutOrder>;
+  return [...keys].filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k])).sort();
+}
+
+/** What we send the bank as `metadata`: it names the payout, so a stray session is recognised. */
+export function bankMetadataFor(payoutId: string): string {
+  return `payout:${payoutId}`;
+}
+
+export interface AuditEvent {
+  at: string;
+  from: PayoutState | null;
+  to: PayoutState;
+  why: string;
+}
+
+export interface PayoutRecord {
+  id: string;
+  state: PayoutState;
+  order: PayoutOrder;
+  fingerprint: string;
+  sessionId: string | null;
+  cardLast4: string | null;
+  bankPayoutId: string | null;
+  errorCode: string | null;
+  errorText: string | null;
+  /** Times start/payout was sent (or may have been): above 0, ask session/status before sending again. */
+  startAttempts: number;
+  /** What ready_to_confirm said the bank is about to pay: the confirmation policy's input. */
+  reported: ReportedFacts | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What upstream sees: never the card hashes. */
+export function publicView(record: PayoutRecord, audit?: AuditEvent[]) {
+  const { order } = record;
+  return {
+    id: record.id,
+    status: record.state,
+    amount_details: order.amount_details,
+    recipient: order.recipient,
+    metadata: order.metadata ?? null,
+    customer: order.customer ?? null,
+    callback_url: order.callback_url ?? null,
+    card: { last4: record.cardLast4 },
+    bank: { session_id: record.sessionId, payout_id: record.bankPayoutId },
+    error: record.errorCode ? { code: record.errorCode, description: record.errorText } : null,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+    ...(audit ? { audit } : {}),
+  };
+}
+export type PublicPayout = ReturnType<typeof publicView>;
+
+// ---------------------------------------------------------------- job data (design §3)
+
+export const StartJob = z.object({ payoutId: PayoutId });
+export type StartJob = z.infer<typeof StartJob>;
+
+export const WebhookJob = z.object({ type: z.string(), session: z.looseObject({ id: z.string() }), receivedAt: z.string() });
+export type WebhookJob = z.infer<typeof WebhookJob>;
+
+export const ConfirmJob = z.object({ payoutId: PayoutId, sessionId: z.string() });
+export type ConfirmJob = z.infer<typeof ConfirmJob>;
+
+export const NOTIFY_EVENTS = ['succeeded', 'failed', 'cancelled', 'expired'] as const;
+export const NotifyJob = z.object({ payoutId: PayoutId, event: z.enum(NOTIFY_EVENTS) });
+export type NotifyJob = z.infer<typeof NotifyJob>;
+
+export const PayoutStateSchema = z.enum(PAYOUT_STATES);

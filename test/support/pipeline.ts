@@ -1,0 +1,123 @@
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { buildServer } from '../../src/server.js';
+import type { RunningSandbox } from '../../src/sandbox/server.js';
+import type { KnobsPatch } from '../../src/sandbox/knobs.js';
+import type { PayoutState } from '../../src/payouts/state-machine.js';
+import { startWorkers, type RunningWorkers } from '../../workers/index.js';
+import { keys } from './keys.js';
+import { deleteKeys, redisUrl, testPrefix } from './redis.js';
+import { PROJECT, eventually, startReceiver, startTestSandbox } from './sandbox.js';
+
+export const API_KEY = 'test-api-key-0123456789';
+export const CALLBACK_SECRET = 'test-callback-secret-0123456789';
+const FAST_RETRY = { baseDelayMs: 20, maxDelayMs: 400, bankAttempts: 25, notifyAttempts: 10 };
+
+export interface Pipeline {
+  url: string;
+  sandbox: RunningSandbox;
+  runtime: Runtime;
+  server: FastifyInstance;
+  workerSets: RunningWorkers[];
+  upstream: Awaited<ReturnType<typeof startReceiver>>;
+  prefix: string;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  waitFor(ids: string[], states: PayoutState[], timeoutMs?: number): Promise<Record<string, PayoutState>>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole service against the sandbox bank: a real Redis (own key prefix), the real web server
+ * on a free port, `workerSets` independent worker sets (as if several worker processes), and an
+ * upstream receiver for callbacks. Retries are fast so faults resolve within a test.
+ */
+export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: number; concurrency?: number; bankTimeoutMs?: number; maxRps?: number } = {}): Promise<Pipeline> {
+  const prefix = testPrefix('pipeline');
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const sandbox = await startTestSandbox({ readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 20, webhookRetryMaxMs: 500, hangMs: 1_500, ...options.knobs });
+  const runtime = createRuntime({
+    redisUrl: redisUrl(),
+    prefix,
+    maxRps: options.maxRps ?? 10_000,
+    retry: FAST_RETRY,
+    bank: { baseUrl: sandbox.url, project: PROJECT, privateKey: keys.partnerPrivate, timeoutMs: options.bankTimeoutMs ?? 2_000 },
+  });
+  const server = await buildServer({
+    config: { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic },
+    store: runtime.store,
+    queues: runtime.queues,
+    redis: runtime.redis,
+    logger: log,
+  });
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+  sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
+  const upstream = await startReceiver();
+  const workerSets = Array.from({ length: options.workerSets ?? 1 }, () =>
+    startWorkers(
+      { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret: CALLBACK_SECRET, callbackTimeoutMs: 2_000 },
+      { connection: runtime.redis, prefix, concurrency: options.concurrency ?? 8, retry: FAST_RETRY },
+    ),
+  );
+
+  const api: Pipeline['api'] = async (method, path, body, headers = {}) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${API_KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // keep text
+    }
+    return { status: res.status, body: parsed };
+  };
+
+  return {
+    url,
+    sandbox,
+    runtime,
+    server,
+    workerSets,
+    upstream,
+    prefix,
+    api,
+    async waitFor(ids, states, timeoutMs = 15_000) {
+      return eventually(
+        async () => {
+          const records = await runtime.store.getMany(ids);
+          if (records.every((r) => r && states.includes(r.state))) return Object.fromEntries(records.map((r) => [r!.id, r!.state]));
+          return undefined;
+        },
+        timeoutMs,
+        `${ids.length} payouts to reach ${states.join('|')}`,
+      );
+    },
+    async close() {
+      await Promise.all(workerSets.map((w) => w.close()));
+      await server.close();
+      await sandbox.close();
+      await upstream.close();
+      await deleteKeys(runtime.redis, prefix);
+      await runtime.close();
+    },
+  };
+}
+
+let counter = 0;
+/** A valid payout order; `card` picks a sandbox test card. */
+export function order(overrides: Record<string, unknown> = {}, card = 'sandbox_ok_4242') {
+  counter += 1;
+  return {
+    id: `order-${Date.now().toString(36)}-${counter}`,
+    amount_details: { amount: 10_000, currency: 'rub' },
+    recipient: { full_name: 'Ivanov Ivan Ivanovich' },
+    encrypted_card: { number_hash: card },
+    metadata: `upstream-${counter}`,
+    ...overrides,
+  };
+}

@@ -1,0 +1,54 @@
+import { Worker, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE, jitteredBackoff, DEFAULT_RETRY, type RetryPolicy } from '../src/queues.js';
+import { webhookProcessor } from './bank-webhooks.js';
+import type { PipelineDeps } from './deps.js';
+import { confirmProcessor } from './payout-confirm.js';
+import { notifyProcessor } from './payout-notify.js';
+import { startProcessor } from './payout-start.js';
+
+export interface WorkerOptions {
+  connection: Redis;
+  prefix: string;
+  /** Jobs in flight per queue that calls the bank (PAYOUT_CONCURRENCY). */
+  concurrency: number;
+  retry?: RetryPolicy;
+}
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Graceful: stops taking jobs and waits for the ones in hand. */
+  close(): Promise<void>;
+}
+
+/** One worker per queue of design §3, all in this process. */
+export function startWorkers(deps: PipelineDeps, options: WorkerOptions): RunningWorkers {
+  const backoffStrategy = jitteredBackoff(options.retry ?? DEFAULT_RETRY);
+  const make = <T>(name: string, processor: Processor<T>, concurrency: number) => {
+    const worker = new Worker<T>(name, processor, {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency,
+      settings: { backoffStrategy },
+    });
+    worker.on('failed', (job, err) => {
+      const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
+      deps.log[final ? 'error' : 'warn']({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed for good' : 'job failed; will retry');
+    });
+    worker.on('error', (err) => deps.log.error({ queue: name, err: err.message }, 'worker error'));
+    return worker;
+  };
+  const workers = [
+    make(QUEUE.start, startProcessor(deps), options.concurrency),
+    make(QUEUE.confirm, confirmProcessor(deps), options.concurrency),
+    // Webhook routing is a few Redis calls: cheap, so more at once.
+    make(QUEUE.webhooks, webhookProcessor(deps), Math.max(8, options.concurrency * 2)),
+    make(QUEUE.notify, notifyProcessor(deps), Math.max(4, options.concurrency)),
+  ];
+  return {
+    workers,
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type { Job } from 'bullmq';
+import { CALLBACK_SIGNATURE_HEADER, signCallback } from '../src/payouts/callback-signature.js';
+import { NotifyJob, publicView } from '../src/payouts/schemas.js';
+import type { PipelineDeps } from './deps.js';
+
+/**
+ * payout-notify: tells upstream how a payout ended, with a signed POST to its callback_url,
+ * retried with backoff until it answers 2xx. It only reads the payout: a callback that never
+ * gets through cannot change the outcome.
+ */
+export function notifyProcessor(deps: PipelineDeps) {
+  return async (job: Job<NotifyJob>): Promise<string> => {
+    const { payoutId, event } = NotifyJob.parse(job.data);
+    const payout = await deps.store.get(payoutId);
+    if (!payout) return 'missing';
+    const url = payout.order.callback_url;
+    if (!url) return 'no callback_url';
+    const body = JSON.stringify({
+      id: `evt_${payoutId}_${event}`,
+      type: `payout.${event}`,
+      created_at: new Date().toISOString(),
+      payout: publicView(payout),
+    });
+    let status: number;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [CALLBACK_SIGNATURE_HEADER]: signCallback(body, deps.callbackSecret) },
+        body,
+        signal: AbortSignal.timeout(deps.callbackTimeoutMs ?? 10_000),
+        redirect: 'manual',
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      status = res.status;
+    } catch (err) {
+      throw new Error(`callback to ${new URL(url).origin} failed: ${(err as Error).message}`);
+    }
+    if (status < 200 || status >= 300) throw new Error(`callback to ${new URL(url).origin} answered HTTP ${status}`);
+    return `delivered (${status})`;
+  };
+}
