@@ -6,7 +6,6 @@ import type { z } from 'zod';
 import { WebhookPayloadError, WebhookSignatureError } from './bank131/errors.js';
 import { isKnownWebhook, type BankSession } from './bank131/schemas.js';
 import { verifyWebhook } from './bank131/webhook.js';
-import { describeIssues } from './issues.js';
 import { BatchRequest, PayoutId, PayoutOrder, publicView, type PublicPayout } from './payouts/schemas.js';
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, type PayoutState } from './payouts/state-machine.js';
 import { enqueueConfirm, enqueueNotify, enqueueStarts, jobId, type Queues } from './queues.js';

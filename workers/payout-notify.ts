@@ -33,7 +33,7 @@ export function notifyProcessor(deps: PipelineDeps) {
       await res.arrayBuffer().catch(() => undefined);
       status = res.status;
     } catch (err) {
-      throw new Error(`callback to ${new URL(url).origin} failed: ${(err as Error).message}`);
+      throw new Error(`callback to ${new URL(url).origin} failed: ${(err as Error).message}`, { cause: err });
     }
     if (status < 200 || status >= 300) throw new Error(`callback to ${new URL(url).origin} answered HTTP ${status}`);
     return `delivered (${status})`;

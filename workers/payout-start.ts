@@ -25,7 +25,7 @@ export function startProcessor(deps: PipelineDeps) {
       if (!payout) return 'ended';
     }
     if (payout.state !== 'session_created' || !payout.sessionId) return `nothing to start (${payout.state})`;
-    return startPayout(deps, payout, job);
+    return startPayout(deps, payout);
   };
 }
 
@@ -54,7 +54,7 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
   return deps.store.get(payout.id);
 }
 
-async function startPayout(deps: PipelineDeps, payout: PayoutRecord, job: Job<StartJob>): Promise<string> {
+async function startPayout(deps: PipelineDeps, payout: PayoutRecord): Promise<string> {
   const sessionId = payout.sessionId!;
   if (payout.startAttempts > 0) {
     // An earlier run may have reached the bank: its answer decides, never a blind resend.

@@ -81,6 +81,8 @@ export class SandboxBank {
   knobs: Knobs = Knobs.parse({});
   walletBalance = 1_000_000_000_00; // one billion roubles, in kopecks
   readonly ledger: LedgerEntry[] = [];
+  /** Every signed API call that reached the bank, with the session it named: what a test counts. */
+  readonly calls: Array<{ endpoint: string; sessionId: string | null; httpStatus: number }> = [];
   private readonly sessions = new Map<string, SandboxSession>();
   private readonly idempotency = new Map<string, string>();
   private readonly publicTokens = new Set<string>();
@@ -117,6 +119,7 @@ export class SandboxBank {
     this.idempotency.clear();
     this.publicTokens.clear();
     this.ledger.length = 0;
+    this.calls.length = 0;
     this.knobs = Knobs.parse({ webhookUrl: this.knobs.webhookUrl, webhookApiVersion: this.knobs.webhookApiVersion });
   }
 

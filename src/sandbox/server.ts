@@ -110,6 +110,10 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
       } catch {
         return refuse(reply, new SandboxError('invalid_request', 'body is not JSON'));
       }
+      const sessionId = (body as { session_id?: unknown } | null)?.session_id;
+      const call = { endpoint, sessionId: typeof sessionId === 'string' ? sessionId : null, httpStatus: 0 };
+      bank.calls.push(call);
+      reply.raw.once('finish', () => (call.httpStatus = reply.statusCode));
       const plan = bank.planFaults(endpoint);
       if (plan.before === '5xx') return refuse(reply, new SandboxError('internal_error', 'sandbox: injected internal error', 500));
       if (plan.before === 'timeout') return hang(reply);

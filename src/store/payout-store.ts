@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import {
-  PayoutOrder,
   differingFields,
   fingerprint,
   type AuditEvent,
+  type PayoutOrder,
   type PayoutRecord,
 } from '../payouts/schemas.js';
 import type { ReportedFacts } from '../payouts/confirmation-policy.js';

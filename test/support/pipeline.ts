@@ -22,6 +22,7 @@ export interface Pipeline {
   workerSets: RunningWorkers[];
   upstream: Awaited<ReturnType<typeof startReceiver>>;
   prefix: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read response bodies freely
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   waitFor(ids: string[], states: PayoutState[], timeoutMs?: number): Promise<Record<string, PayoutState>>;
   close(): Promise<void>;

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signBody } from '../../src/bank131/signature.js';
+import { bankMetadataFor } from '../../src/payouts/schemas.js';
+import { keys } from '../support/keys.js';
+import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { eventually } from '../support/sandbox.js';
+
+let p: Pipeline;
+beforeAll(async () => {
+  p = await startPipeline();
+});
+afterAll(() => p?.close());
+
+const postWebhook = (body: string | Buffer, signature?: string) =>
+  fetch(`${p.url}/webhooks/bank131`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(signature !== undefined ? { 'x-partner-sign': signature } : {}) },
+    body,
+  });
+
+const webhookJobCount = async () => {
+  const c = await p.runtime.queues.webhooks.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+  return Object.values(c).reduce((a, b) => a + b, 0);
+};
+
+const readyBody = (sessionId: string, amount = 10_000, metadata = 'x') =>
+  JSON.stringify({
+    type: 'ready_to_confirm',
+    session: {
+      id: sessionId,
+      status: 'in_progress',
+      next_action: 'confirm',
+      payout_list: [{ id: 'po_1', status: 'pending', amount_details: { amount, currency: 'rub' }, metadata }],
+    },
+  });
+
+describe('webhooks that arrive twice, late or out of order', () => {
+  it('duplicates and stale re-sends confirm nothing twice', async () => {
+    p.sandbox.bank.setKnobs({ duplicateWebhookRate: 1, outOfOrderWebhooks: true });
+    try {
+      const orders = Array.from({ length: 25 }, () => order());
+      await p.api('POST', '/v1/payouts/batch', { payouts: orders });
+      const ids = orders.map((o) => o.id);
+      await p.waitFor(ids, ['succeeded']);
+      // every webhook was delivered twice, and each stale ready_to_confirm came after payment_finished
+      await p.sandbox.webhooks.idle();
+      expect(p.sandbox.webhooks.deliveries().filter((d) => d.copy === 'stale').length).toBeGreaterThanOrEqual(25);
+      for (const id of ids) {
+        expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(id))).toHaveLength(1);
+        const audit = await p.runtime.store.audit(id);
+        expect(audit.filter((e) => e.to === 'confirming')).toHaveLength(1);
+        expect(audit.filter((e) => e.to === 'awaiting_confirmation')).toHaveLength(1);
+        expect(audit.at(-1)!.to).toBe('succeeded');
+      }
+    } finally {
+      p.sandbox.bank.setKnobs({ duplicateWebhookRate: 0, outOfOrderWebhooks: false });
+    }
+  });
+
+  it('a replayed, correctly signed webhook for a finished payout changes nothing', async () => {
+    const o = order();
+    await p.api('POST', '/v1/payouts', o);
+    await p.waitFor([o.id], ['succeeded']);
+    const record = (await p.runtime.store.get(o.id))!;
+    const before = await p.runtime.store.audit(o.id);
+    // a new body (other bytes, so not deduplicated by job id) that would confirm again if it could
+    const body = readyBody(record.sessionId!, 10_000, bankMetadataFor(o.id));
+    const res = await postWebhook(body, signBody(body, keys.bankPrivate));
+    expect(res.status).toBe(200);
+    await eventually(async () => (await p.runtime.queues.webhooks.getJobCounts('waiting', 'active')).waiting === 0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await p.runtime.store.audit(o.id)).toEqual(before);
+    expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(o.id))).toHaveLength(1);
+  });
+
+  it('the same bytes twice are enqueued once', async () => {
+    const body = readyBody('ps_replayed_bytes');
+    const before = await webhookJobCount();
+    for (let i = 0; i < 3; i++) expect((await postWebhook(body, signBody(body, keys.bankPrivate))).status).toBe(200);
+    expect(await webhookJobCount()).toBe(before + 1);
+  });
+
+  it('a webhook for an unknown session is acknowledged and changes nothing', async () => {
+    const o = order();
+    await p.api('POST', '/v1/payouts', o);
+    await p.waitFor([o.id], ['succeeded']);
+    const before = await p.runtime.store.audit(o.id);
+    const body = readyBody('ps_nobody_knows', 10_000, bankMetadataFor(o.id));
+    expect((await postWebhook(body, signBody(body, keys.bankPrivate))).status).toBe(200);
+    const job = await eventually(async () => {
+      const jobs = await p.runtime.queues.webhooks.getJobs(['completed']);
+      return jobs.find((j) => j.data.session.id === 'ps_nobody_knows');
+    });
+    expect(job.returnvalue).toBe('unknown session');
+    expect(await p.runtime.store.audit(o.id)).toEqual(before);
+  });
+});
+
+describe('forged and malformed webhooks', () => {
+  it('a webhook signed with another key, or unsigned, is refused with 401 and enqueues nothing', async () => {
+    const o = order();
+    await p.api('POST', '/v1/payouts', o);
+    const body = readyBody('ps_forged');
+    const before = await webhookJobCount();
+    for (const signature of [signBody(body, keys.partnerPrivate), undefined, 'broken_signature', '']) {
+      const res = await postWebhook(body, signature);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: { code: 'invalid_signature' } });
+    }
+    // the right signature over other bytes (body tampered in transit)
+    const res = await postWebhook(body.replace('ps_forged', 'ps_forge2'), signBody(body, keys.bankPrivate));
+    expect(res.status).toBe(401);
+    expect(await webhookJobCount()).toBe(before);
+  });
+
+  it('a signed body we cannot read is a 400 naming the problem; an unknown type is acknowledged', async () => {
+    const notJson = 'not json';
+    const a = await postWebhook(notJson, signBody(notJson, keys.bankPrivate));
+    expect(a.status).toBe(400);
+    expect(await a.json()).toMatchObject({ error: { code: 'invalid_webhook', message: 'webhook body is not JSON' } });
+    const noStatus = JSON.stringify({ type: 'payment_finished', session: { id: 'ps_1' } });
+    const b = await postWebhook(noStatus, signBody(noStatus, keys.bankPrivate));
+    expect(b.status).toBe(400);
+    expect(((await b.json()) as { error: { message: string } }).error.message).toContain('session.status');
+    const unknown = JSON.stringify({ type: 'transaction_registration', session: { id: 'ps_1' } });
+    const before = await webhookJobCount();
+    expect((await postWebhook(unknown, signBody(unknown, keys.bankPrivate))).status).toBe(200);
+    expect(await webhookJobCount()).toBe(before);
+  });
+});
