@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { decide, type OrderFacts } from '../../src/payouts/confirmation-policy.js';
+import { signCallback, verifyCallback } from '../../src/payouts/callback-signature.js';
+import { PayoutOrder, canonicalJson, differingFields, fingerprint } from '../../src/payouts/schemas.js';
+import { PAYOUT_STATES, TERMINAL_STATES, canMove, isTerminal, statesLeadingTo } from '../../src/payouts/state-machine.js';
+import { jitteredBackoff } from '../../src/queues.js';
+
+describe('payout state machine', () => {
+  it('terminal states go nowhere', () => {
+    for (const t of TERMINAL_STATES) expect(PAYOUT_STATES.filter((s) => canMove(t, s))).toEqual([]);
+    expect(isTerminal('succeeded') && !isTerminal('confirmed')).toBe(true);
+  });
+
+  it('money can only be confirmed from awaiting_confirmation, and succeed only after a confirm was decided', () => {
+    expect(statesLeadingTo('confirming')).toEqual(['awaiting_confirmation']);
+    expect(statesLeadingTo('succeeded').sort()).toEqual(['confirmed', 'confirming']);
+    expect(statesLeadingTo('confirmed')).toEqual(['confirming']);
+  });
+
+  it('follows design §2, plus the recoveries for webhooks that overtake answers', () => {
+    expect(canMove('queued', 'session_created')).toBe(true);
+    expect(canMove('session_created', 'started')).toBe(true);
+    expect(canMove('session_created', 'awaiting_confirmation')).toBe(true); // ready_to_confirm before the start answer
+    expect(canMove('confirming', 'succeeded')).toBe(true); // payment_finished before the confirm answer
+    expect(canMove('awaiting_confirmation', 'cancelling')).toBe(true);
+    expect(canMove('cancelling', 'cancelled')).toBe(true);
+    expect(canMove('queued', 'started')).toBe(false);
+    expect(canMove('cancelling', 'confirming')).toBe(false);
+    expect(canMove('confirmed', 'cancelled')).toBe(false);
+    expect(canMove('started', 'confirming')).toBe(false);
+  });
+});
+
+describe('confirmation policy', () => {
+  const order: OrderFacts = { sessionId: 'ps_1', amount: 10_000, currency: 'rub', metadata: 'payout:o-1' };
+  const payout = { amount: 10_000, currency: 'rub', metadata: 'payout:o-1' };
+
+  it('confirms only an exact match', () => {
+    expect(decide(order, { sessionId: 'ps_1', payouts: [payout] })).toEqual({ action: 'confirm' });
+    expect(decide(order, { sessionId: 'ps_1', payouts: [{ ...payout, currency: 'RUB' }] })).toEqual({ action: 'confirm' });
+  });
+
+  it.each([
+    ['session', { sessionId: 'ps_2', payouts: [payout] }],
+    ['payout_count', { sessionId: 'ps_1', payouts: [] }],
+    ['payout_count', { sessionId: 'ps_1', payouts: [payout, payout] }],
+    ['amount', { sessionId: 'ps_1', payouts: [{ ...payout, amount: 10_001 }] }],
+    ['amount', { sessionId: 'ps_1', payouts: [{ ...payout, amount: undefined }] }],
+    ['currency', { sessionId: 'ps_1', payouts: [{ ...payout, currency: 'usd' }] }],
+    ['metadata', { sessionId: 'ps_1', payouts: [{ ...payout, metadata: 'payout:o-2' }] }],
+    ['metadata', { sessionId: 'ps_1', payouts: [{ ...payout, metadata: undefined }] }],
+  ] as const)('cancels when the %s check fails', (check, reported) => {
+    const d = decide(order, reported as never);
+    expect(d).toMatchObject({ action: 'cancel', failedCheck: check });
+  });
+
+  it('cancels when no session was recorded', () => {
+    expect(decide({ ...order, sessionId: null }, { sessionId: 'ps_1', payouts: [payout] })).toMatchObject({ failedCheck: 'session' });
+  });
+});
+
+describe('callback signature', () => {
+  it('verifies with the secret, refuses a changed body, another secret, or an old timestamp', () => {
+    const body = '{"type":"payout.succeeded"}';
+    const header = signCallback(body, 'secret-secret-secret');
+    expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(verifyCallback(body, header, 'secret-secret-secret')).toBe(true);
+    expect(verifyCallback(`${body} `, header, 'secret-secret-secret')).toBe(false);
+    expect(verifyCallback(body, header, 'other-secret-secret')).toBe(false);
+    const old = signCallback(body, 'secret-secret-secret', Math.floor(Date.now() / 1000) - 3600);
+    expect(verifyCallback(body, old, 'secret-secret-secret')).toBe(false);
+    expect(verifyCallback(body, 'garbage', 'secret-secret-secret')).toBe(false);
+  });
+});
+
+describe('orders', () => {
+  const o = PayoutOrder.parse({
+    id: 'o-1',
+    amount_details: { amount: 10_000, currency: 'RUB' },
+    recipient: { full_name: 'Ivanov Ivan' },
+    encrypted_card: { number_hash: 'h' },
+  });
+
+  it('normalise the currency and fingerprint regardless of key order', () => {
+    expect(o.amount_details.currency).toBe('rub');
+    const shuffled = PayoutOrder.parse({ encrypted_card: { number_hash: 'h' }, recipient: { full_name: 'Ivanov Ivan' }, amount_details: { currency: 'rub', amount: 10_000 }, id: 'o-1' });
+    expect(fingerprint(shuffled)).toBe(fingerprint(o));
+    expect(canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] })).toBe('{"a":[2,{"c":4,"d":3}],"b":1}');
+    expect(differingFields(o, { ...o, metadata: 'x' })).toEqual(['metadata']);
+  });
+
+  it('accept first and last name instead of a full name, and refuse neither', () => {
+    expect(PayoutOrder.safeParse({ ...o, recipient: { first_name: 'Ivan', last_name: 'Ivanov' } }).success).toBe(true);
+    const bad = PayoutOrder.safeParse({ ...o, recipient: { first_name: 'Ivan' } });
+    expect(bad.error!.issues[0]).toMatchObject({ path: ['recipient'], message: 'needs full_name, or first_name and last_name' });
+  });
+});
+
+describe('retry backoff', () => {
+  it('grows exponentially, is capped, and is jittered within the upper half', () => {
+    const backoff = jitteredBackoff({ baseDelayMs: 1_000, maxDelayMs: 10_000, bankAttempts: 10, notifyAttempts: 10 });
+    const sample = (n: number) => Array.from({ length: 200 }, () => backoff(n) as number);
+    for (const [attempt, ceiling] of [[1, 1_000], [2, 2_000], [4, 8_000], [9, 10_000]] as const) {
+      const s = sample(attempt);
+      expect(Math.min(...s)).toBeGreaterThanOrEqual(ceiling / 2);
+      expect(Math.max(...s)).toBeLessThanOrEqual(ceiling);
+      expect(new Set(s).size).toBeGreaterThan(50);
+    }
+  });
+});
