@@ -87,7 +87,7 @@ describe('outcomes and callbacks', () => {
     expect(got.body).toMatchObject({ status: 'failed', error: { code: 'declined_by_issuer_bank' } });
     expect(moneyMovedFor(o.id)).toEqual([]);
     const cb = await eventually(() => callbacksFor(o.id).find((c) => c.type === 'payout.failed'));
-    expect(cb.payout.error.code).toBe('declined_by_issuer_bank');
+    expect(cb.payout.error?.code).toBe('declined_by_issuer_bank');
   });
 
   it('a card the bank refuses at start ends failed at once, without retries', async () => {
