@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { buildServer } from '../../src/server.js';
+import { mountBoard } from '../../src/board.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import type { PayoutState } from '../../src/payouts/state-machine.js';
@@ -33,7 +34,7 @@ export interface Pipeline {
  * on a free port, `workerSets` independent worker sets (as if several worker processes), and an
  * upstream receiver for callbacks. Retries are fast so faults resolve within a test.
  */
-export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: number; concurrency?: number; bankTimeoutMs?: number; maxRps?: number } = {}): Promise<Pipeline> {
+export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: number; concurrency?: number; bankTimeoutMs?: number; maxRps?: number; board?: { user: string; password: string } } = {}): Promise<Pipeline> {
   const prefix = testPrefix('pipeline');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const sandbox = await startTestSandbox({ readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 20, webhookRetryMaxMs: 500, hangMs: 1_500, ...options.knobs });
@@ -50,6 +51,7 @@ export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: 
     queues: runtime.queues,
     redis: runtime.redis,
     logger: log,
+    extend: options.board ? (app) => mountBoard(app, runtime.queues, options.board!) : undefined,
   });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;

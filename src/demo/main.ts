@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { mountBoard, BOARD_PATH } from '../board.js';
+import { verifyCallback } from '../payouts/callback-signature.js';
+import { bankMetadataFor } from '../payouts/schemas.js';
+import { isTerminal, type PayoutState } from '../payouts/state-machine.js';
+import { createLogger } from '../log.js';
+import { startLocalRedis, type LocalRedis } from '../local-redis.js';
+import { createRuntime } from '../runtime.js';
+import { buildServer } from '../server.js';
+import { ensureKeyPair } from '../sandbox/keys.js';
+import { startSandbox } from '../sandbox/server.js';
+import { TEST_CARDS } from '../sandbox/test-cards.js';
+import { startWorkers } from '../../workers/index.js';
+
+const USAGE = `npm run demo [-- --count N] [--keep]
+
+Runs the whole service on its embedded defaults: a local Redis (from redis-server, unless
+REDIS_URL is set), the Bank 131 sandbox, the web process and a worker; sends N sample payouts
+(default 200) through the HTTP API, and shows how they end.
+  --count N   how many payouts (1..10000)
+  --keep      keep everything running afterwards, to look around (Ctrl-C stops)`;
+
+interface Sample {
+  id: string;
+  expect: PayoutState;
+  body: Record<string, unknown>;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { count: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const count = Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > 10_000) {
+    console.error(`--count: must be a whole number from 1 to 10000, got ${values.count}\n\n${USAGE}`);
+    return 2;
+  }
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+
+  try {
+    // Redis: yours, or a throwaway one with AOF in a temporary folder.
+    let redisUrl = process.env.REDIS_URL;
+    let localRedis: LocalRedis | null = null;
+    if (!redisUrl) {
+      localRedis = await startLocalRedis();
+      redisUrl = localRedis.url;
+      cleanups.push(() => localRedis!.stop());
+    }
+    const keysDir = mkdtempSync(join(tmpdir(), 'b131-demo-keys-'));
+    cleanups.push(() => rmSync(keysDir, { recursive: true, force: true }));
+    const partner = ensureKeyPair(keysDir, 'partner');
+    const bankKeys = ensureKeyPair(keysDir, 'bank');
+    const project = 'demo-project';
+
+    const sandbox = await startSandbox({ partnerPublicKey: partner.publicKey, bankPrivateKey: bankKeys.privateKey, project, knobs: { latencyMs: 2 } });
+    cleanups.push(() => sandbox.close());
+
+    const prefix = `{b131demo-${randomBytes(3).toString('hex')}}`;
+    const runtime = createRuntime({
+      redisUrl,
+      prefix,
+      maxRps: 2_000,
+      bank: { baseUrl: sandbox.url, project, privateKey: partner.privateKey, timeoutMs: 10_000 },
+    });
+    cleanups.push(() => runtime.close());
+
+    const apiKey = `demo-${randomBytes(12).toString('hex')}`;
+    const board = { user: 'demo', password: randomBytes(9).toString('base64url') };
+    const callbackSecret = randomBytes(24).toString('hex');
+    const server = await buildServer({
+      config: { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey },
+      store: runtime.store,
+      queues: runtime.queues,
+      redis: runtime.redis,
+      logger: log,
+      extend: (app) => mountBoard(app, runtime.queues, board),
+    });
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => server.close());
+    const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+    sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
+
+    const callbacks = await startCallbackReceiver(callbackSecret);
+    cleanups.push(() => callbacks.close());
+
+    const workers = startWorkers(
+      { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret },
+      { connection: runtime.redis, prefix, concurrency: 32, retry: runtime.retry },
+    );
+    cleanups.push(() => workers.close());
+
+    console.log(`bank131-payouts demo: ${count} payouts`);
+    console.log(`  redis    ${localRedis ? `${redisUrl} (local redis-server, AOF in ${localRedis.dir})` : redisUrl}`);
+    console.log(`  sandbox  ${sandbox.url}   (Bank 131 emulator: signs webhooks, checks our signatures)`);
+    console.log(`  service  ${url}\n`);
+
+    const samples = makeSamples(count, callbacks.url);
+    const started = Date.now();
+    for (let i = 0; i < samples.length; i += 1_000) {
+      const res = await fetch(`${url}/v1/payouts/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ payouts: samples.slice(i, i + 1_000).map((s) => s.body) }),
+      });
+      if (res.status !== 200) throw new Error(`batch refused: HTTP ${res.status} ${await res.text()}`);
+    }
+    const accepted = Date.now();
+
+    const ids = samples.map((s) => s.id);
+    const final = await watch(runtime.store, ids, started);
+    const finished = Date.now();
+    await sandbox.webhooks.idle();
+    await waitUntil(() => callbacks.received >= count, 5_000);
+
+    // ------------------------------------------------------------------ report
+    const records = await runtime.store.getMany(ids);
+    const byState = new Map<string, number>();
+    let unexpected = 0;
+    samples.forEach((s, i) => {
+      const state = records[i]?.state ?? 'missing';
+      byState.set(state, (byState.get(state) ?? 0) + 1);
+      if (state !== s.expect) unexpected += 1;
+    });
+    const expected = new Map<string, number>();
+    for (const s of samples) expected.set(s.expect, (expected.get(s.expect) ?? 0) + 1);
+    const why: Record<string, string> = {
+      succeeded: 'paid out',
+      cancelled: 'policy cancelled: the bank reported another amount or metadata',
+      failed: 'the bank declined the card',
+    };
+    console.log('\noutcome     payouts  expected  why');
+    for (const state of ['succeeded', 'cancelled', 'failed', ...[...byState.keys()].filter((k) => !['succeeded', 'cancelled', 'failed'].includes(k))]) {
+      const n = byState.get(state) ?? 0;
+      if (n === 0 && !expected.has(state)) continue;
+      console.log(`${state.padEnd(11)} ${String(n).padStart(7)}  ${String(expected.get(state) ?? 0).padStart(8)}  ${why[state] ?? ''}`);
+    }
+
+    const latencies = records
+      .filter((r) => r && isTerminal(r.state))
+      .map((r) => Date.parse(r!.updatedAt) - Date.parse(r!.createdAt))
+      .sort((a, b) => a - b);
+    const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+    console.log('\ntimings');
+    console.log(`  accepted by the API     ${accepted - started} ms for ${count} payouts`);
+    console.log(`  all settled             ${((finished - started) / 1000).toFixed(1)} s  (${(count / ((finished - started) / 1000)).toFixed(0)} payouts/s)`);
+    console.log(`  accepted → final state  p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms, max ${latencies.at(-1) ?? 0} ms`);
+
+    const paid = sandbox.bank.ledger;
+    const perPayout = new Map<string, number>();
+    for (const e of paid) perPayout.set(String(e.metadata), (perPayout.get(String(e.metadata)) ?? 0) + 1);
+    const twice = ids.filter((id) => (perPayout.get(bankMetadataFor(id)) ?? 0) > 1);
+    const succeeded = byState.get('succeeded') ?? 0;
+    const exactlyOnce = twice.length === 0 && paid.length === succeeded;
+    console.log('\nchecks');
+    console.log(`  exactly once            ${exactlyOnce ? 'ok' : 'FAILED'}: the sandbox ledger shows ${paid.length} money movements for ${succeeded} succeeded payouts${twice.length ? `, ${twice.length} paid twice` : ''}`);
+    console.log(`  callbacks to upstream   ${callbacks.received} received, ${callbacks.badSignatures} with a bad signature`);
+    console.log(`  outcomes as expected    ${unexpected === 0 ? 'ok' : `FAILED: ${unexpected} payouts ended otherwise`}`);
+
+    const sample = samples.find((s) => s.expect === 'cancelled') ?? samples[0]!;
+    console.log('\nwhere to look next');
+    if (values.keep) {
+      console.log(`  a payout and its audit trail: curl -s -H 'authorization: Bearer ${apiKey}' ${url}/v1/payouts/${sample.id}`);
+      console.log(`  the queues (Bull Board):      ${url}${BOARD_PATH}   user ${board.user}, password ${board.password}`);
+      console.log(`  the sandbox ledger:           ${sandbox.url}/sandbox/ledger`);
+      console.log('  Ctrl-C stops everything.');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    } else {
+      console.log('  npm run demo -- --keep       keep the service up and browse a payout, Bull Board and the sandbox ledger');
+      console.log('  npm run sandbox              the Bank 131 emulator alone (README: knobs, test cards)');
+      console.log('  README.md                    the API, configuration, and running web + worker (Procfile)');
+    }
+    void final;
+    return exactlyOnce && unexpected === 0 ? 0 : 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+/** A mix the policy and the bank must sort out: mostly good cards, some the policy must cancel, some the bank declines. */
+function makeSamples(count: number, callbackUrl: string): Sample[] {
+  const run = randomBytes(3).toString('hex');
+  return Array.from({ length: count }, (_, i) => {
+    const roll = i % 25;
+    const [card, expect]: [string, PayoutState] =
+      roll === 7 ? [TEST_CARDS.mismatchAmount, 'cancelled']
+      : roll === 14 ? [TEST_CARDS.mismatchMetadata, 'cancelled']
+      : roll === 21 ? [TEST_CARDS.declinedByIssuer, 'failed']
+      : [`demo_card_${run}_${String(1000 + (i % 9000)).padStart(4, '0')}`, 'succeeded'];
+    const id = `demo-${run}-${String(i + 1).padStart(5, '0')}`;
+    return {
+      id,
+      expect,
+      body: {
+        id,
+        amount_details: { amount: 100_00 + ((i * 7919) % 49_900) * 100, currency: 'rub' },
+        recipient: { full_name: 'Ivanov Ivan Ivanovich' },
+        encrypted_card: { number_hash: card },
+        metadata: `demo order ${i + 1}`,
+        callback_url: callbackUrl,
+      },
+    };
+  });
+}
+
+async function watch(store: ReturnType<typeof createRuntime>['store'], ids: string[], started: number): Promise<Map<string, PayoutState>> {
+  const tty = process.stdout.isTTY;
+  let lastLine = 0;
+  for (;;) {
+    const records = await store.getMany(ids);
+    const counts = new Map<string, number>();
+    let done = 0;
+    for (const r of records) {
+      if (!r) continue;
+      counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+      if (isTerminal(r.state)) done += 1;
+    }
+    const width = 30;
+    const filled = Math.round((done / ids.length) * width);
+    const rate = done / Math.max(0.001, (Date.now() - started) / 1000);
+    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(done).padStart(String(ids.length).length)}/${ids.length}  succeeded ${counts.get('succeeded') ?? 0}  cancelled ${counts.get('cancelled') ?? 0}  failed ${counts.get('failed') ?? 0}  in flight ${ids.length - done}  ${rate.toFixed(0)}/s`;
+    if (tty) process.stdout.write(`\r${line}`);
+    else if (Date.now() - lastLine > 1_000 || done === ids.length) {
+      console.log(line);
+      lastLine = Date.now();
+    }
+    if (done === ids.length) {
+      if (tty) process.stdout.write('\n');
+      return new Map(records.map((r) => [r!.id, r!.state]));
+    }
+    if (Date.now() - started > 10 * 60_000) throw new Error('payouts did not settle within 10 minutes');
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+async function startCallbackReceiver(secret: string) {
+  const state = { received: 0, badSignatures: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const ok = verifyCallback(Buffer.concat(chunks).toString(), String(req.headers['bank131-payouts-signature'] ?? ''), secret);
+      state.received += 1;
+      if (!ok) state.badSignatures += 1;
+      res.statusCode = ok ? 200 : 400;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/payout-events`,
+    get received() {
+      return state.received;
+    },
+    get badSignatures() {
+      return state.badSignatures;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
