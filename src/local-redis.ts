@@ -32,7 +32,7 @@ export function freePort(): Promise<number> {
  * the way the service wants production Redis (appendonly, noeviction). Used by the test suite and
  * by `npm run demo` when REDIS_URL is unset.
  */
-export async function startLocalRedis(options: { binary?: string; dir?: string } = {}): Promise<LocalRedis> {
+export async function startLocalRedis(options: { binary?: string; dir?: string; appendfsync?: 'always' | 'everysec' } = {}): Promise<LocalRedis> {
   const binary = options.binary ?? 'redis-server';
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'b131-redis-'));
   const port = await freePort();
@@ -41,7 +41,7 @@ export async function startLocalRedis(options: { binary?: string; dir?: string }
   const launch = async () => {
     child = spawn(
       binary,
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'everysec',
         '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', join(dir, 'redis.log')],
       { stdio: 'ignore' },
     );

@@ -34,12 +34,12 @@ export interface Pipeline {
  * on a free port, `workerSets` independent worker sets (as if several worker processes), and an
  * upstream receiver for callbacks. Retries are fast so faults resolve within a test.
  */
-export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: number; concurrency?: number; bankTimeoutMs?: number; maxRps?: number; board?: { user: string; password: string } } = {}): Promise<Pipeline> {
+export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: number; concurrency?: number; bankTimeoutMs?: number; maxRps?: number; board?: { user: string; password: string }; redisUrl?: string } = {}): Promise<Pipeline> {
   const prefix = testPrefix('pipeline');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const sandbox = await startTestSandbox({ readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 20, webhookRetryMaxMs: 500, hangMs: 1_500, ...options.knobs });
   const runtime = createRuntime({
-    redisUrl: redisUrl(),
+    redisUrl: options.redisUrl ?? redisUrl(),
     prefix,
     maxRps: options.maxRps ?? 10_000,
     retry: FAST_RETRY,
