@@ -1,5 +1,7 @@
 import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Runtime } from '../src/runtime.js';
 import { QUEUE, jitteredBackoff, DEFAULT_RETRY, type RetryPolicy } from '../src/queues.js';
 import { webhookProcessor } from './bank-webhooks.js';
 import type { PipelineDeps } from './deps.js';
@@ -19,6 +21,17 @@ export interface RunningWorkers {
   workers: Worker[];
   /** Graceful: stops taking jobs and waits for the ones in hand. */
   close(): Promise<void>;
+}
+
+/** The workers of one process on a runtime: used by `npm run worker`, the demo and the tests alike. */
+export function startWorkersFor(
+  runtime: Runtime,
+  options: { log: Logger; callbackSecret: string; concurrency: number; prefix: string; callbackTimeoutMs?: number },
+): RunningWorkers {
+  return startWorkers(
+    { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log: options.log, callbackSecret: options.callbackSecret, callbackTimeoutMs: options.callbackTimeoutMs },
+    { connection: runtime.redis, prefix: options.prefix, concurrency: options.concurrency, retry: runtime.retry },
+  );
 }
 
 /** One worker per queue of design §3, all in this process. */

@@ -2,7 +2,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { checkRedisDurability, createRuntime, runtimeOptionsFrom } from '../src/runtime.js';
 import { exitOnConfigError } from '../src/settings.js';
-import { startWorkers } from './index.js';
+import { startWorkersFor } from './index.js';
 
 /** The worker process (Procfile `worker`): run as many as you like against one Redis. */
 async function main(): Promise<void> {
@@ -10,10 +10,7 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel, base: { process: 'worker' } });
   const runtime = createRuntime(runtimeOptionsFrom(config));
   await checkRedisDurability(runtime.redis, log);
-  const workers = startWorkers(
-    { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret: config.callbackSecret },
-    { connection: runtime.redis, prefix: config.redisPrefix, concurrency: config.payoutConcurrency, retry: runtime.retry },
-  );
+  const workers = startWorkersFor(runtime, { log, callbackSecret: config.callbackSecret, concurrency: config.payoutConcurrency, prefix: config.redisPrefix });
   log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps }, 'worker process ready');
   const stop = async () => {
     log.info('finishing jobs in hand, then stopping');

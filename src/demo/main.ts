@@ -4,18 +4,18 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mountBoard, BOARD_PATH } from '../board.js';
+import { BOARD_PATH } from '../board.js';
 import { verifyCallback } from '../payouts/callback-signature.js';
 import { bankMetadataFor } from '../payouts/schemas.js';
 import { isTerminal, type PayoutState } from '../payouts/state-machine.js';
 import { createLogger } from '../log.js';
 import { startLocalRedis, type LocalRedis } from '../local-redis.js';
 import { createRuntime } from '../runtime.js';
-import { buildServer } from '../server.js';
+import { startWeb } from '../web.js';
 import { ensureKeyPair } from '../sandbox/keys.js';
 import { startSandbox } from '../sandbox/server.js';
 import { TEST_CARDS } from '../sandbox/test-cards.js';
-import { startWorkers } from '../../workers/index.js';
+import { startWorkersFor } from '../../workers/index.js';
 
 const USAGE = `npm run demo [-- --count N] [--keep]
 
@@ -78,26 +78,14 @@ async function main(): Promise<number> {
     const apiKey = `demo-${randomBytes(12).toString('hex')}`;
     const board = { user: 'demo', password: randomBytes(9).toString('base64url') };
     const callbackSecret = randomBytes(24).toString('hex');
-    const server = await buildServer({
-      config: { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey },
-      store: runtime.store,
-      queues: runtime.queues,
-      redis: runtime.redis,
-      logger: log,
-      extend: (app) => mountBoard(app, runtime.queues, board),
-    });
-    await server.listen({ host: '127.0.0.1', port: 0 });
+    const { server, url } = await startWeb(runtime, { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey, logger: log, board });
     cleanups.push(() => server.close());
-    const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
     sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
 
     const callbacks = await startCallbackReceiver(callbackSecret);
     cleanups.push(() => callbacks.close());
 
-    const workers = startWorkers(
-      { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret },
-      { connection: runtime.redis, prefix, concurrency: 32, retry: runtime.retry },
-    );
+    const workers = startWorkersFor(runtime, { log, callbackSecret, concurrency: 32, prefix });
     cleanups.push(() => workers.close());
 
     console.log(`bank131-payouts demo: ${count} payouts`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorkers } from '../../workers/index.js';
+import { startWorkersFor } from '../../workers/index.js';
 import { pino } from 'pino';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
 
@@ -11,10 +11,7 @@ beforeAll(async () => {
 afterAll(() => p?.close());
 
 const startWorkerSet = () => {
-  const set = startWorkers(
-    { store: p.runtime.store, queues: p.runtime.queues, bank: p.runtime.bank, log: pino({ level: 'silent' }), callbackSecret: CALLBACK_SECRET },
-    { connection: p.runtime.redis, prefix: p.prefix, concurrency: 4, retry: p.runtime.retry },
-  );
+  const set = startWorkersFor(p.runtime, { log: pino({ level: 'silent' }), callbackSecret: CALLBACK_SECRET, concurrency: 4, prefix: p.prefix });
   p.workerSets.push(set);
   return set;
 };

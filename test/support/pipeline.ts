@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { buildServer } from '../../src/server.js';
-import { mountBoard } from '../../src/board.js';
+import { startWeb } from '../../src/web.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import type { PayoutState } from '../../src/payouts/state-machine.js';
-import { startWorkers, type RunningWorkers } from '../../workers/index.js';
+import { startWorkersFor, type RunningWorkers } from '../../workers/index.js';
 import { keys } from './keys.js';
 import { deleteKeys, redisUrl, testPrefix } from './redis.js';
 import { PROJECT, eventually, startReceiver, startTestSandbox } from './sandbox.js';
@@ -45,23 +44,11 @@ export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: 
     retry: FAST_RETRY,
     bank: { baseUrl: sandbox.url, project: PROJECT, privateKey: keys.partnerPrivate, timeoutMs: options.bankTimeoutMs ?? 2_000 },
   });
-  const server = await buildServer({
-    config: { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic },
-    store: runtime.store,
-    queues: runtime.queues,
-    redis: runtime.redis,
-    logger: log,
-    extend: options.board ? (app) => mountBoard(app, runtime.queues, options.board!) : undefined,
-  });
-  await server.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+  const { server, url } = await startWeb(runtime, { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic, logger: log, board: options.board });
   sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
   const upstream = await startReceiver();
   const workerSets = Array.from({ length: options.workerSets ?? 1 }, () =>
-    startWorkers(
-      { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret: CALLBACK_SECRET, callbackTimeoutMs: 2_000 },
-      { connection: runtime.redis, prefix, concurrency: options.concurrency ?? 8, retry: FAST_RETRY },
-    ),
+    startWorkersFor(runtime, { log, callbackSecret: CALLBACK_SECRET, callbackTimeoutMs: 2_000, concurrency: options.concurrency ?? 8, prefix }),
   );
 
   const api: Pipeline['api'] = async (method, path, body, headers = {}) => {
