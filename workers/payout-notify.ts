@@ -18,7 +18,7 @@ export function notifyProcessor(deps: PipelineDeps) {
     const body = JSON.stringify({
       id: `evt_${payoutId}_${event}`,
       type: `payout.${event}`,
-      created_at: new Date().toISOString(),
+      created_at: payout.updatedAt, // the event's time, the same on every retry
       payout: publicView(payout),
     });
     let status: number;

@@ -3,7 +3,7 @@ import { verifyCallback } from '../../src/payouts/callback-signature.js';
 import { bankMetadataFor } from '../../src/payouts/schemas.js';
 import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
-import { eventually } from '../support/sandbox.js';
+import { eventually, startReceiver } from '../support/sandbox.js';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -88,6 +88,23 @@ describe('outcomes and callbacks', () => {
     expect(moneyMovedFor(o.id)).toEqual([]);
     const cb = await eventually(() => callbacksFor(o.id).find((c) => c.type === 'payout.failed'));
     expect(cb.payout.error?.code).toBe('declined_by_issuer_bank');
+  });
+
+  it('a callback endpoint that fails is retried with backoff and cannot change the outcome', async () => {
+    const flaky = await startReceiver((_req, n) => (n <= 3 ? 503 : 200));
+    try {
+      const o = order({ callback_url: flaky.url });
+      await p.api('POST', '/v1/payouts', o);
+      await p.waitFor([o.id], ['succeeded']);
+      await eventually(() => flaky.received.length >= 4, 10_000, 'the fourth delivery');
+      expect(new Set(flaky.received.map((r) => r.body.toString())).size).toBe(1); // the same event each time
+      const audit = await p.runtime.store.audit(o.id);
+      expect(audit.at(-1)!.to).toBe('succeeded');
+      const jobs = await p.runtime.queues.notify.getJobs(['completed']);
+      expect(jobs.find((j) => j.data.payoutId === o.id)?.attemptsMade).toBe(4); // three refused, the fourth delivered
+    } finally {
+      await flaky.close();
+    }
   });
 
   it('a card the bank refuses at start ends failed at once, without retries', async () => {
