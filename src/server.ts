@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { WebhookPayloadError, WebhookSignatureError } from './bank131/errors.js';
 import { isKnownWebhook, type BankSession } from './bank131/schemas.js';
 import { verifyWebhook } from './bank131/webhook.js';
+import { SIGNATURE_HEADER } from './bank131/signature.js';
 import { BatchRequest, PayoutId, PayoutOrder, publicView, type PublicPayout } from './payouts/schemas.js';
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, type PayoutState } from './payouts/state-machine.js';
 import { enqueueConfirm, enqueueNotify, enqueueStarts, jobId, type Queues } from './queues.js';
@@ -191,7 +192,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
     hooks.post('/webhooks/bank131', async (req: FastifyRequest, reply) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const header = req.headers['x-partner-sign'];
+      const header = req.headers[SIGNATURE_HEADER];
       let webhook;
       try {
         webhook = verifyWebhook(raw, typeof header === 'string' ? header : undefined, deps.config.bankPublicKey);

@@ -50,7 +50,9 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
     set: { session_id: session.id },
     indexSession: session.id,
   });
-  if (!recorded.ok) deps.log.info({ payoutId: payout.id, sessionId: session.id, current: recorded.current }, 'session not recorded: payout moved on');
+  if (recorded.ok) return { ...payout, state: 'session_created', sessionId: session.id };
+  // Another run recorded its session first (or the payout was cancelled): ours stays an unused orphan.
+  deps.log.info({ payoutId: payout.id, sessionId: session.id, current: recorded.current }, 'session not recorded: payout moved on');
   return deps.store.get(payout.id);
 }
 

@@ -23,7 +23,7 @@ import {
   type TokenInfo,
   type Wallet,
 } from './schemas.js';
-import { signBody } from './signature.js';
+import { SIGNATURE_HEADER, signBody } from './signature.js';
 
 export interface Bank131ClientOptions {
   baseUrl: string;
@@ -45,14 +45,6 @@ export interface CallOptions {
   idempotencyKey?: string;
 }
 
-/** One observed call, for metrics and logs; never carries a body. */
-export interface CallRecord {
-  endpoint: string;
-  ms: number;
-  httpStatus: number | null;
-  outcome: 'ok' | 'api_error' | 'transport_error';
-}
-
 export class Bank131Client {
   readonly apiVersion: ApiVersion;
   private readonly base: URL;
@@ -60,7 +52,6 @@ export class Bank131Client {
   private readonly transport: typeof http | typeof https;
   private readonly timeoutMs: number;
   private readonly connectTimeoutMs: number;
-  private readonly listeners: Array<(r: CallRecord) => void> = [];
 
   constructor(private readonly options: Bank131ClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
@@ -71,10 +62,6 @@ export class Bank131Client {
     this.transport = secure ? https : http;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-  }
-
-  onCall(listener: (r: CallRecord) => void): void {
-    this.listeners.push(listener);
   }
 
   /** A public token for the tokenization widget (single use). */
@@ -146,25 +133,13 @@ export class Bank131Client {
       accept: 'application/json',
       'content-length': String(body.length),
       'x-partner-project': this.options.project,
-      'x-partner-sign': signBody(body, this.options.privateKey),
+      [SIGNATURE_HEADER]: signBody(body, this.options.privateKey),
     };
     if (this.options.submerchant?.trim()) headers['x-partner-submerchant'] = this.options.submerchant;
     if (opts.idempotencyKey) headers['x-partner-idempotency-key'] = opts.idempotencyKey;
 
     await this.options.beforeSend?.(endpoint);
-    const started = performance.now();
-    const record = (httpStatus: number | null, outcome: CallRecord['outcome']) => {
-      const r: CallRecord = { endpoint, ms: performance.now() - started, httpStatus, outcome };
-      for (const l of this.listeners) l(r);
-    };
-
-    let answer: { status: number; text: string };
-    try {
-      answer = await this.send(endpoint, body, headers);
-    } catch (err) {
-      record(null, 'transport_error');
-      throw err;
-    }
+    const answer = await this.send(endpoint, body, headers);
 
     let json: unknown;
     try {
@@ -174,7 +149,6 @@ export class Bank131Client {
     }
     const bankError = ErrorResponse.safeParse(json);
     if (answer.status >= 400 || bankError.success) {
-      record(answer.status, 'api_error');
       if (bankError.success) {
         const e = bankError.data.error;
         throw new Bank131ApiError(endpoint, e.code, e.description ?? '', answer.status, e.reject_reasons ?? []);
@@ -183,11 +157,9 @@ export class Bank131Client {
     }
     const parsed = responseSchema.safeParse(json);
     if (!parsed.success) {
-      record(answer.status, 'transport_error');
       // The bank said 2xx, so it may well have acted: treat as an outcome we could not read.
       throw new Bank131TransportError(endpoint, 'unknown', `unreadable answer: ${describeIssues(parsed.error).slice(0, 3).join('; ')}`);
     }
-    record(answer.status, 'ok');
     return parsed.data;
   }
 

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 
 /**
  * Bank 131 signs with RSASSA-PKCS1-v1_5 over SHA-256 and carries the signature as standard base64
@@ -30,12 +30,4 @@ export function checkSignature(body: Buffer, header: string | undefined, publicK
   const modulusBits = publicKey.asymmetricKeyDetails?.modulusLength;
   if (modulusBits !== undefined && signature.length !== Math.ceil(modulusBits / 8)) return { ok: false, reason: 'malformed' };
   return verify('sha256', body, publicKey, signature) ? { ok: true } : { ok: false, reason: 'mismatch' };
-}
-
-export function loadPrivateKey(pem: string): KeyObject {
-  return createPrivateKey(pem);
-}
-
-export function loadPublicKey(pem: string): KeyObject {
-  return createPublicKey(pem);
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EncryptedCard } from '../bank131/schemas.js';
 import type { ReportedFacts } from './confirmation-policy.js';
-import { PAYOUT_STATES, type PayoutState } from './state-machine.js';
+import type { PayoutState } from './state-machine.js';
 
 /**
  * What upstream systems send (design §4), and what we keep and show. Strict objects: a payments
@@ -140,5 +140,3 @@ export type ConfirmJob = z.infer<typeof ConfirmJob>;
 export const NOTIFY_EVENTS = ['succeeded', 'failed', 'cancelled', 'expired'] as const;
 export const NotifyJob = z.object({ payoutId: PayoutId, event: z.enum(NOTIFY_EVENTS) });
 export type NotifyJob = z.infer<typeof NotifyJob>;
-
-export const PayoutStateSchema = z.enum(PAYOUT_STATES);

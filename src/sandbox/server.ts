@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { checkSignature } from '../bank131/signature.js';
+import { SIGNATURE_HEADER, checkSignature } from '../bank131/signature.js';
 import type { ApiVersion } from '../bank131/schemas.js';
 import { SandboxBank, SandboxError } from './bank.js';
 import { Fault, type KnobsPatch, type SANDBOX_ENDPOINTS } from './knobs.js';
@@ -99,7 +99,7 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
       if (options.project && project !== options.project) {
         return refuse(reply, new SandboxError('identification_error', `unknown project ${project}`, 401));
       }
-      const sign = req.headers['x-partner-sign'];
+      const sign = req.headers[SIGNATURE_HEADER];
       const check = checkSignature(raw, typeof sign === 'string' ? sign : undefined, options.partnerPublicKey);
       if (!check.ok) {
         return refuse(reply, new SandboxError('authentication_error', `X-PARTNER-SIGN is ${check.reason === 'missing' ? 'missing' : 'invalid'}`, 401));

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { signBody } from '../bank131/signature.js';
+import { SIGNATURE_HEADER, signBody } from '../bank131/signature.js';
 import type { OutgoingWebhook } from './bank.js';
 import type { Knobs } from './knobs.js';
 
@@ -90,7 +90,7 @@ export class WebhookDispatcher {
       try {
         const res = await fetch(k.webhookUrl, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-partner-sign': signature },
+          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature },
           body: bytes,
           signal: AbortSignal.timeout(k.webhookTimeoutMs),
         });
