@@ -15,6 +15,12 @@ export interface WorkerOptions {
   /** Jobs in flight per queue that calls the bank (PAYOUT_CONCURRENCY). */
   concurrency: number;
   retry?: RetryPolicy;
+  /**
+   * How soon a job whose worker vanished (crash, Redis outage mid-job) is taken up again: its lock
+   * lapses after `lockDurationMs` and the stalled check runs every `stalledIntervalMs`. BullMQ's
+   * defaults (30 s each) when unset.
+   */
+  stalled?: { lockDurationMs: number; stalledIntervalMs: number };
 }
 
 export interface RunningWorkers {
@@ -26,11 +32,11 @@ export interface RunningWorkers {
 /** The workers of one process on a runtime: used by `npm run worker`, the demo and the tests alike. */
 export function startWorkersFor(
   runtime: Runtime,
-  options: { log: Logger; callbackSecret: string; concurrency: number; prefix: string; callbackTimeoutMs?: number },
+  options: { log: Logger; callbackSecret: string; concurrency: number; prefix: string; callbackTimeoutMs?: number; stalled?: WorkerOptions['stalled'] },
 ): RunningWorkers {
   return startWorkers(
     { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log: options.log, callbackSecret: options.callbackSecret, callbackTimeoutMs: options.callbackTimeoutMs },
-    { connection: runtime.redis, prefix: options.prefix, concurrency: options.concurrency, retry: runtime.retry },
+    { connection: runtime.redis, prefix: options.prefix, concurrency: options.concurrency, retry: runtime.retry, stalled: options.stalled },
   );
 }
 
@@ -43,6 +49,7 @@ export function startWorkers(deps: PipelineDeps, options: WorkerOptions): Runnin
       prefix: options.prefix,
       concurrency,
       settings: { backoffStrategy },
+      ...(options.stalled ? { lockDuration: options.stalled.lockDurationMs, stalledInterval: options.stalled.stalledIntervalMs } : {}),
     });
     worker.on('failed', (job, err) => {
       const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);

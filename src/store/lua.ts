@@ -33,18 +33,23 @@ return out
  * transition: compare-and-set the state from one of the expected states, set fields, append the
  * audit event, and (when a session is named) index the session to the payout, all at once.
  * KEYS: payout, audit, session index. ARGV: expected states (comma-separated), to, now, why,
- * fields JSON ([k, v, ...]), session id to index ('' for none), payout id.
+ * fields JSON ([k, v, ...]), session id to index ('' for none), payout id, token.
+ * The token makes a re-run of the same call (the client re-sends a script whose reply was lost
+ * when the connection dropped) answer 'ok' again instead of 'conflict', so the caller does not
+ * abandon a step it actually won.
  * Returns {'ok', from} | {'conflict', current} | {'missing', ''}.
  */
 export const TRANSITION = `
-local current = redis.call('HGET', KEYS[1], 'state')
+local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token')
+local current = f[1]
 if not current then return {'missing', ''} end
+if current == ARGV[2] and f[2] == ARGV[8] then return {'ok', 'replayed'} end
 local expected = false
 for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == current then expected = true end
 end
 if not expected then return {'conflict', current} end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3])
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3], 'transition_token', ARGV[8])
 local fields = cjson.decode(ARGV[5])
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
 redis.call('RPUSH', KEYS[2], cjson.encode({ at = ARGV[3], from = current, to = ARGV[2], why = ARGV[4] }))

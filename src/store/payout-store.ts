@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   differingFields,
@@ -17,7 +18,8 @@ export type CreateResult =
   | { id: string; status: 'created' | 'existing'; state: PayoutState }
   | { id: string; status: 'conflict'; state: PayoutState; fields: string[] };
 
-export type TransitionResult = { ok: true; from: PayoutState } | { ok: false; current: PayoutState | null };
+/** `from` is 'replayed' when a re-sent call found its own earlier, already applied, move. */
+export type TransitionResult = { ok: true; from: PayoutState | 'replayed' } | { ok: false; current: PayoutState | null };
 
 export interface Transition {
   from: readonly PayoutState[];
@@ -140,8 +142,9 @@ export class PayoutStore {
       JSON.stringify(fields),
       t.indexSession ?? '',
       id,
+      randomUUID(),
     );
-    if (outcome === 'ok') return { ok: true, from: state as PayoutState };
+    if (outcome === 'ok') return { ok: true, from: state as PayoutState | 'replayed' };
     return { ok: false, current: outcome === 'missing' ? null : (state as PayoutState) };
   }
 

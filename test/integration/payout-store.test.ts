@@ -51,6 +51,17 @@ describe('PayoutStore', () => {
     expect(await store.transition('no-such-payout', { from: ['queued'], to: 'failed', why: 'x' })).toEqual({ ok: false, current: null });
   });
 
+  it('a re-sent transition whose first reply was lost answers ok again, not conflict', async () => {
+    const o = make();
+    await store.createMany([o], () => 'queued');
+    const script = (redis as unknown as { b131Transition(...a: string[]): Promise<[string, string]> }).b131Transition.bind(redis);
+    const args = (token: string) => [store.key(o.id), `${store.key(o.id)}:audit`, `${prefix}:session:-`, 'queued', 'session_created', new Date().toISOString(), 'x', '[]', '', o.id, token];
+    expect(await script(...args('token-1'))).toEqual(['ok', 'queued']);
+    expect(await script(...args('token-1'))).toEqual(['ok', 'replayed']); // what ioredis's auto-resend sees
+    expect(await script(...args('token-2'))).toEqual(['conflict', 'session_created']); // a different caller loses
+    expect((await store.audit(o.id)).filter((e) => e.to === 'session_created')).toHaveLength(1);
+  });
+
   it('refuses a move the state machine forbids, before touching Redis', async () => {
     const o = make();
     await store.createMany([o], () => 'queued');

@@ -48,7 +48,15 @@ export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: 
   sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
   const upstream = await startReceiver();
   const workerSets = Array.from({ length: options.workerSets ?? 1 }, () =>
-    startWorkersFor(runtime, { log, callbackSecret: CALLBACK_SECRET, callbackTimeoutMs: 2_000, concurrency: options.concurrency ?? 8, prefix }),
+    startWorkersFor(runtime, {
+      log,
+      callbackSecret: CALLBACK_SECRET,
+      callbackTimeoutMs: 2_000,
+      concurrency: options.concurrency ?? 8,
+      prefix,
+      // a job abandoned by a crash is taken up within seconds, not BullMQ's default half minute
+      stalled: { lockDurationMs: 4_000, stalledIntervalMs: 1_000 },
+    }),
   );
 
   const api: Pipeline['api'] = async (method, path, body, headers = {}) => {
