@@ -1,6 +1,5 @@
 import { Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
 import type { Runtime } from '../src/runtime.js';
 import { QUEUE, jitteredBackoff, DEFAULT_RETRY, type RetryPolicy } from '../src/queues.js';
 import { webhookProcessor } from './bank-webhooks.js';
@@ -32,11 +31,12 @@ export interface RunningWorkers {
 /** The workers of one process on a runtime: used by `npm run worker`, the demo and the tests alike. */
 export function startWorkersFor(
   runtime: Runtime,
-  options: { log: Logger; callbackSecret: string; concurrency: number; prefix: string; callbackTimeoutMs?: number; stalled?: WorkerOptions['stalled'] },
+  options: Pick<PipelineDeps, 'log' | 'callbackSecret' | 'callbackTimeoutMs'> & Pick<WorkerOptions, 'concurrency' | 'prefix' | 'stalled'>,
 ): RunningWorkers {
+  const { log, callbackSecret, callbackTimeoutMs, ...workerOptions } = options;
   return startWorkers(
-    { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log: options.log, callbackSecret: options.callbackSecret, callbackTimeoutMs: options.callbackTimeoutMs },
-    { connection: runtime.redis, prefix: options.prefix, concurrency: options.concurrency, retry: runtime.retry, stalled: options.stalled },
+    { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret, callbackTimeoutMs },
+    { ...workerOptions, connection: runtime.redis, retry: runtime.retry },
   );
 }
 

@@ -90,13 +90,14 @@ export class PayoutStore {
         if (status === 'conflict') conflicts.push(results.length);
         results.push(status === 'conflict' ? { id, status, state, fields: [] } : { id, status, state });
       });
-      // Rare path: read the stored orders to name what differs.
-      for (const at of conflicts) {
+      // Rare path: read the stored orders, in one round trip, to name what differs.
+      const stored = await this.getMany(conflicts.map((at) => results[at]!.id));
+      conflicts.forEach((at, k) => {
         const result = results[at] as Extract<CreateResult, { status: 'conflict' }>;
-        const stored = await this.get(result.id);
+        const existing = stored[k];
         const incoming = orders[at];
-        if (stored && incoming) result.fields = differingFields(stored.order, incoming);
-      }
+        if (existing && incoming) result.fields = differingFields(existing.order, incoming);
+      });
     }
     return results;
   }
