@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startLocalRedis, type LocalRedis } from '../../src/local-redis.js';
 import { bankMetadataFor } from '../../src/payouts/schemas.js';
+import { TERMINAL_STATES } from '../../src/payouts/state-machine.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { eventually } from '../support/sandbox.js';
 
 /**
  * A Redis of its own, killed (-9) and restarted while payouts are in flight. With AOF fsync'd on
@@ -24,10 +26,17 @@ it('payouts in flight across a Redis crash and restart each end succeeded, paid 
   const orders = Array.from({ length: 150 }, () => order());
   expect((await p.api('POST', '/v1/payouts/batch', { payouts: orders })).status).toBe(200);
   const ids = orders.map((o) => o.id);
-  // crash while the pipeline is busy
-  await new Promise((r) => setTimeout(r, 150));
-  const before = await p.runtime.store.getMany(ids);
-  expect(before.some((r) => r && r.state !== 'succeeded')).toBe(true);
+  // crash while the pipeline is busy: some payouts past queued and not yet finished
+  const inFlight = await eventually(
+    async () => {
+      const records = await p.runtime.store.getMany(ids);
+      const moving = records.filter((r) => r && r.state !== 'queued' && !TERMINAL_STATES.includes(r.state));
+      return moving.length >= 5 && moving;
+    },
+    30_000,
+    'at least 5 payouts in flight (past queued, not finished)',
+  );
+  expect(inFlight.length).toBeGreaterThanOrEqual(5);
   await redis.restart({ hard: true });
 
   const states = await p.waitFor(ids, ['succeeded', 'failed', 'cancelled'], 60_000);

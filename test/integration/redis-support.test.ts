@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { startLocalRedis } from '../../src/local-redis.js';
-import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
+import { aofHolds, connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
+import { eventually } from '../support/sandbox.js';
 
 describe('Redis for tests', () => {
   const redis = connectRedis();
@@ -32,7 +33,8 @@ describe('Redis for tests', () => {
       expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
       expect(await client.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
       await client.set('survives', 'yes');
-      await new Promise((r) => setTimeout(r, 1_100)); // appendfsync everysec
+      // everysec may hold the write back while an fsync runs: wait until the AOF holds it
+      await eventually(() => aofHolds(local.dir, 'set', 'survives', 'yes'), 5_000, 'the SET to reach the AOF');
       await local.restart({ hard: true });
       expect(await client.get('survives')).toBe('yes');
       client.disconnect();
