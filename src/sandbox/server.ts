@@ -3,9 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SIGNATURE_HEADER, checkSignature } from '../bank131/signature.js';
 import type { ApiVersion } from '../bank131/schemas.js';
-import { SandboxBank, SandboxError } from './bank.js';
+import { SandboxBank } from './bank.js';
+import { SandboxError } from './errors.js';
 import { Fault, type KnobsPatch, type SANDBOX_ENDPOINTS } from './knobs.js';
-import { WebhookDispatcher } from './webhook-dispatcher.js';
+import { WebhookDispatcher, type DeliveryRecord } from './webhook-dispatcher.js';
 
 export interface SandboxOptions {
   host?: string;
@@ -64,6 +65,14 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
       await server.close();
     },
   };
+}
+
+/**
+ * Signs `body` with the bank's key and delivers it to the webhook URL like one of the bank's own
+ * webhooks (src/sandbox/webhook-dispatcher.ts send). The record fills in as attempts are made.
+ */
+export function sendWebhook(sandbox: { webhooks: WebhookDispatcher }, body: unknown): DeliveryRecord {
+  return sandbox.webhooks.send(body);
 }
 
 export function buildSandbox(options: SandboxOptions): { server: FastifyInstance; bank: SandboxBank; webhooks: WebhookDispatcher } {
@@ -176,11 +185,40 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
     return { amount };
   });
   server.get('/sandbox/webhooks', async () => webhooks.deliveries());
+  // Answers after the first attempt, so a caller sees the receiver's answer without polling.
+  server.post('/sandbox/webhooks/send', async (req, reply) => {
+    const request = req.body as { body?: unknown } | undefined;
+    if (!request || typeof request !== 'object' || !('body' in request)) {
+      return refuse(reply, new SandboxError('invalid_request', 'body: is required (the webhook body to sign and send)'));
+    }
+    return webhooks.firstAttempt(webhooks.send(request.body));
+  });
   server.get<{ Params: { id: string } }>('/sandbox/sessions/:id', async (req, reply) => {
     const state = bank.sessionState(req.params.id);
     if (!state) return refuse(reply, new SandboxError('invalid_request', `no session ${req.params.id}`, 404));
-    return { id: req.params.id, state };
+    return { id: req.params.id, state, session: bank.sessionView(req.params.id) };
   });
+  const control = (act: (id: string, body: unknown) => void) => async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    if (!bank.sessionState(req.params.id)) return refuse(reply, new SandboxError('invalid_request', `no session ${req.params.id}`, 404));
+    try {
+      act(req.params.id, req.body ?? {});
+    } catch (err) {
+      if (err instanceof SandboxError) return refuse(reply, err);
+      throw err;
+    }
+    return { id: req.params.id, state: bank.sessionState(req.params.id), session: bank.sessionView(req.params.id) };
+  };
+  // Body: an ErrorPlan (src/sandbox/knobs.ts), e.g. {"resolveTo":"succeeded","resolveAfterMs":500}.
+  server.post('/sandbox/sessions/:id/error', control((id, body) => bank.markSessionError(id, body)));
+  // Body: {"to":"succeeded"|"failed"}, or {} for what the session's plan says.
+  server.post(
+    '/sandbox/sessions/:id/resolve',
+    control((id, body) => {
+      const to = (body as { to?: unknown }).to;
+      if (to !== undefined && to !== 'succeeded' && to !== 'failed') throw new SandboxError('invalid_request', 'to: must be succeeded or failed');
+      bank.resolveSessionError(id, to);
+    }),
+  );
   server.post('/sandbox/reset', async () => {
     bank.reset();
     webhooks.reset();

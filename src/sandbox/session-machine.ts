@@ -6,24 +6,32 @@ import type { PayoutStatus, SessionStatus } from '../bank131/schemas.js';
  *   created ──start──▶ started ──ready──▶ awaiting_confirm ──confirm──▶ confirmed ──succeed──▶ succeeded
  *      │                 │                     │      │                      └──────decline──▶ declined
  *      └──cancel──▶ cancelled ◀──cancel────────┘      └──expire (no answer in time)──▶ expired
+ *
+ *   started, awaiting_confirm, confirmed ──error──▶ error ──succeed──▶ succeeded
+ *                                                     └────decline──▶ declined
+ *
+ * `error` is the bank's "result unknown" status: not final, and left only by
+ * the bank resolving it, never by a partner's call.
  */
 export type SandboxSessionState =
   | 'created'
   | 'started'
   | 'awaiting_confirm'
   | 'confirmed'
+  | 'error'
   | 'succeeded'
   | 'declined'
   | 'cancelled'
   | 'expired';
 
-export type SandboxEvent = 'start' | 'ready' | 'confirm' | 'cancel' | 'succeed' | 'decline' | 'expire';
+export type SandboxEvent = 'start' | 'ready' | 'confirm' | 'cancel' | 'succeed' | 'decline' | 'expire' | 'error';
 
 const NEXT: Record<SandboxSessionState, Partial<Record<SandboxEvent, SandboxSessionState>>> = {
   created: { start: 'started', cancel: 'cancelled' },
-  started: { ready: 'awaiting_confirm', cancel: 'cancelled', decline: 'declined' },
-  awaiting_confirm: { confirm: 'confirmed', cancel: 'cancelled', expire: 'expired' },
-  confirmed: { succeed: 'succeeded', decline: 'declined' },
+  started: { ready: 'awaiting_confirm', cancel: 'cancelled', decline: 'declined', error: 'error' },
+  awaiting_confirm: { confirm: 'confirmed', cancel: 'cancelled', expire: 'expired', error: 'error' },
+  confirmed: { succeed: 'succeeded', decline: 'declined', error: 'error' },
+  error: { succeed: 'succeeded', decline: 'declined' },
   succeeded: {},
   declined: {},
   cancelled: {},
@@ -53,6 +61,9 @@ export function reportedStatus(state: SandboxSessionState): {
       return { session: 'in_progress', payout: 'pending', nextAction: 'confirm' };
     case 'confirmed':
       return { session: 'in_progress', payout: 'in_progress' };
+    case 'error':
+      // The payout's fate is what is unknown, so it is still reported as under way.
+      return { session: 'error', payout: 'in_progress' };
     case 'succeeded':
       return { session: 'accepted', payout: 'succeeded' };
     case 'declined':

@@ -1,29 +1,42 @@
 import type { KeyObject } from 'node:crypto';
 import { SIGNATURE_HEADER, signBody } from '../bank131/signature.js';
-import type { OutgoingWebhook } from './bank.js';
 import type { Knobs } from './knobs.js';
+import { Timers } from './timers.js';
+
+/** What the bank wants delivered; the dispatcher signs and sends it. */
+export interface OutgoingWebhook {
+  type: string;
+  sessionId: string;
+  body: unknown;
+}
 
 export interface DeliveryRecord {
   id: number;
   type: string;
   sessionId: string;
-  /** A copy sent on purpose: duplicate, or a stale ready_to_confirm re-sent after payment_finished. */
-  copy: 'original' | 'duplicate' | 'stale';
+  /**
+   * `original`: the bank's webhook. Copies sent on purpose: `duplicate`, or `stale` (a
+   * ready_to_confirm re-sent after payment_finished). `manual`: sent through send() by a test.
+   */
+  copy: 'original' | 'duplicate' | 'stale' | 'manual';
   attempts: number;
   statuses: Array<number | string>;
   delivered: boolean;
   gaveUp: boolean;
+  /** Dropped by the loseWebhooks knob: never sent, and never will be. */
+  lost: boolean;
 }
 
 /**
  * Delivers the sandbox bank's webhooks the way the bank does: signed JSON POSTs, re-sent with
  * growing intervals until the receiver answers 200 (API notes §5.4), plus the knobs that make
- * delivery hostile: delays, duplicates and out-of-order stale copies.
+ * delivery hostile: delays, duplicates, out-of-order stale copies and losses.
  */
 export class WebhookDispatcher {
   private readonly records: DeliveryRecord[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Timers();
   private readonly staleReady = new Map<string, Buffer>();
+  private readonly firstAttemptWaiters = new Map<number, Array<() => void>>();
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
   private sequence = 0;
@@ -35,6 +48,10 @@ export class WebhookDispatcher {
   ) {}
 
   dispatch(webhook: OutgoingWebhook): void {
+    if (this.takeLoss(webhook.type)) {
+      this.record(webhook.type, webhook.sessionId, 'original').lost = true;
+      return;
+    }
     const bytes = Buffer.from(JSON.stringify(webhook.body), 'utf8');
     const k = this.knobs();
     if (webhook.type === 'ready_to_confirm') this.staleReady.set(webhook.sessionId, bytes);
@@ -48,6 +65,30 @@ export class WebhookDispatcher {
     if (k.duplicateWebhookRate > 0 && Math.random() < k.duplicateWebhookRate) {
       this.enqueue(webhook.type, webhook.sessionId, bytes, 'duplicate');
     }
+  }
+
+  /**
+   * Signs any body with the bank's key and delivers it like a real webhook (delay, retries), so a
+   * test can feed the receiver shapes the sandbox's sessions never produce. A Buffer is sent
+   * byte for byte; anything else as its JSON. Not subject to loseWebhooks or duplicates: the test
+   * asked for exactly this delivery. The record is live: it fills in as attempts are made.
+   */
+  send(body: unknown): DeliveryRecord {
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body) ?? 'null', 'utf8');
+    const parsed = Buffer.isBuffer(body) ? undefined : (body as { type?: unknown; session?: { id?: unknown } } | null | undefined);
+    const type = typeof parsed?.type === 'string' ? parsed.type : '(none)';
+    const sessionId = typeof parsed?.session?.id === 'string' ? parsed.session.id : '';
+    return this.enqueue(type, sessionId, bytes, 'manual');
+  }
+
+  /** Resolves once the record's first delivery attempt has been answered (or failed). */
+  firstAttempt(record: DeliveryRecord): Promise<DeliveryRecord> {
+    if (record.statuses.length > 0 || record.lost || this.closed) return Promise.resolve(record);
+    return new Promise((resolve) => {
+      const waiters = this.firstAttemptWaiters.get(record.id) ?? [];
+      waiters.push(() => resolve(record));
+      this.firstAttemptWaiters.set(record.id, waiters);
+    });
   }
 
   deliveries(): readonly DeliveryRecord[] {
@@ -67,19 +108,37 @@ export class WebhookDispatcher {
 
   close(): void {
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.timers.close();
     this.pending = 0;
+    for (const waiters of this.firstAttemptWaiters.values()) for (const w of waiters) w();
+    this.firstAttemptWaiters.clear();
     this.settle();
   }
 
-  private enqueue(type: string, sessionId: string, bytes: Buffer, copy: DeliveryRecord['copy'], onDelivered?: () => void): void {
-    const record: DeliveryRecord = { id: ++this.sequence, type, sessionId, copy, attempts: 0, statuses: [], delivered: false, gaveUp: false };
+  /** Whether the loseWebhooks knob drops this one; counts the loss down. */
+  private takeLoss(type: string): boolean {
+    const lose = this.knobs().loseWebhooks;
+    if (!lose || !lose.types.includes(type)) return false;
+    if (lose.remaining === undefined) return true;
+    if (lose.remaining <= 0) return false;
+    lose.remaining -= 1;
+    return true;
+  }
+
+  private record(type: string, sessionId: string, copy: DeliveryRecord['copy']): DeliveryRecord {
+    const record: DeliveryRecord = { id: ++this.sequence, type, sessionId, copy, attempts: 0, statuses: [], delivered: false, gaveUp: false, lost: false };
     this.records.push(record);
+    // A long demo run must not grow without bound; the newest deliveries are the interesting ones.
     if (this.records.length > 50_000) this.records.splice(0, this.records.length - 50_000);
+    return record;
+  }
+
+  private enqueue(type: string, sessionId: string, bytes: Buffer, copy: DeliveryRecord['copy'], onDelivered?: () => void): DeliveryRecord {
+    const record = this.record(type, sessionId, copy);
     this.pending += 1;
     const signature = signBody(bytes, this.bankPrivateKey);
-    this.after(this.knobs().webhookDelayMs, () => void this.attempt(record, bytes, signature, onDelivered));
+    this.timers.later(this.knobs().webhookDelayMs, () => void this.attempt(record, bytes, signature, onDelivered));
+    return record;
   }
 
   private async attempt(record: DeliveryRecord, bytes: Buffer, signature: string, onDelivered?: () => void): Promise<void> {
@@ -102,6 +161,7 @@ export class WebhookDispatcher {
     }
     if (this.closed) return;
     record.statuses.push(status);
+    this.notifyFirstAttempt(record);
     if (status === 200) {
       record.delivered = true;
       onDelivered?.();
@@ -114,17 +174,14 @@ export class WebhookDispatcher {
       return;
     }
     const backoff = Math.min(k.webhookRetryMaxMs, k.webhookRetryBaseMs * 2 ** (record.attempts - 1));
-    this.after(backoff, () => void this.attempt(record, bytes, signature, onDelivered));
+    this.timers.later(backoff, () => void this.attempt(record, bytes, signature, onDelivered));
   }
 
-  private after(ms: number, fn: () => void): void {
-    if (this.closed) return;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    t.unref();
-    this.timers.add(t);
+  private notifyFirstAttempt(record: DeliveryRecord): void {
+    const waiters = this.firstAttemptWaiters.get(record.id);
+    if (!waiters) return;
+    this.firstAttemptWaiters.delete(record.id);
+    for (const w of waiters) w();
   }
 
   private done(): void {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { isFinal, nextState, reportedStatus, type SandboxEvent, type SandboxSessionState } from '../../src/sandbox/session-machine.js';
 import { cardBehaviour, cardFacts } from '../../src/sandbox/test-cards.js';
 
-const STATES: SandboxSessionState[] = ['created', 'started', 'awaiting_confirm', 'confirmed', 'succeeded', 'declined', 'cancelled', 'expired'];
-const EVENTS: SandboxEvent[] = ['start', 'ready', 'confirm', 'cancel', 'succeed', 'decline', 'expire'];
+const STATES: SandboxSessionState[] = ['created', 'started', 'awaiting_confirm', 'confirmed', 'error', 'succeeded', 'declined', 'cancelled', 'expired'];
+const EVENTS: SandboxEvent[] = ['start', 'ready', 'confirm', 'cancel', 'succeed', 'decline', 'expire', 'error'];
 
 describe('sandbox session machine', () => {
   it('allows exactly the documented transitions', () => {
@@ -20,14 +20,26 @@ describe('sandbox session machine', () => {
         'awaiting_confirm -expire-> expired',
         'confirmed -succeed-> succeeded',
         'confirmed -decline-> declined',
+        'started -error-> error',
+        'awaiting_confirm -error-> error',
+        'confirmed -error-> error',
+        'error -succeed-> succeeded',
+        'error -decline-> declined',
       ].sort(),
     );
   });
 
-  it('money can only move after a confirm: succeeded is reachable only through confirmed', () => {
+  it('money can only move after a confirm, or out of an error the bank resolves: succeeded is reachable only through confirmed or error', () => {
     const into = STATES.filter((s) => EVENTS.some((e) => nextState(s, e) === 'succeeded'));
-    expect(into).toEqual(['confirmed']);
+    expect(into).toEqual(['confirmed', 'error']);
     expect(STATES.filter((s) => EVENTS.some((e) => nextState(s, e) === 'confirmed'))).toEqual(['awaiting_confirm']);
+  });
+
+  it('error is not final and no partner call (confirm, cancel) leaves it', () => {
+    expect(isFinal('error')).toBe(false);
+    expect(nextState('error', 'confirm')).toBeNull();
+    expect(nextState('error', 'cancel')).toBeNull();
+    expect(nextState('created', 'error')).toBeNull();
   });
 
   it('reports the bank statuses of API notes §5.3', () => {
@@ -35,6 +47,7 @@ describe('sandbox session machine', () => {
     expect(reportedStatus('succeeded')).toEqual({ session: 'accepted', payout: 'succeeded' });
     expect(reportedStatus('declined')).toEqual({ session: 'cancelled', payout: 'failed' });
     expect(reportedStatus('created').payout).toBeNull();
+    expect(reportedStatus('error')).toEqual({ session: 'error', payout: 'in_progress' });
     expect(STATES.filter(isFinal)).toEqual(['succeeded', 'declined', 'cancelled', 'expired']);
   });
 
