@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_TIMING, type PipelineTiming } from './pipeline/pipeline-deps.js';
 import { SettingsReader, httpUrl, logLevel, port, positiveInt, redisUrl, type Env } from './settings.js';
 
 /** The service's settings (design §5), read once at start-up. */
@@ -15,6 +16,8 @@ export interface Config {
   board: { user: string; password: string } | null;
   callbackSecret: string;
   payoutConcurrency: number;
+  /** The reconciler and the empty-wallet wait (README "What happens when something is lost"). */
+  timing: PipelineTiming;
   bank: {
     baseUrl: string;
     project: string;
@@ -57,6 +60,12 @@ export function loadConfig(env: Env = process.env): Config {
     board: boardUser && boardPassword ? { user: boardUser, password: boardPassword } : null,
     callbackSecret: r.read('CALLBACK_SECRET', secret),
     payoutConcurrency: r.read('PAYOUT_CONCURRENCY', positiveInt.max(1000, 'must be at most 1000').default(16)),
+    timing: {
+      reconcileIntervalMs: r.read('RECONCILE_INTERVAL_MS', positiveInt.default(DEFAULT_TIMING.reconcileIntervalMs)),
+      reconcileAfterMs: r.read('RECONCILE_AFTER_MS', positiveInt.default(DEFAULT_TIMING.reconcileAfterMs)),
+      walletRetryMs: r.read('WALLET_RETRY_MS', positiveInt.default(DEFAULT_TIMING.walletRetryMs)),
+      walletWaitMs: r.read('WALLET_WAIT_MS', positiveInt.default(DEFAULT_TIMING.walletWaitMs)),
+    },
     bank: {
       baseUrl: r.read('BANK131_BASE_URL', httpUrl),
       project: r.read('BANK131_PROJECT', z.string().min(1)),

@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     board: config.board,
     host: config.host,
     port: config.port,
+    timing: config.timing,
   });
   log.info({ url: config.publicUrl, board: config.board ? `${config.publicUrl}/admin/queues` : 'off (set BOARD_USER and BOARD_PASSWORD)' }, 'web process ready');
   const stop = async () => {

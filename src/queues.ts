@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Queue, type BackoffStrategy, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ConfirmJob, NotifyJob, StartJob, WebhookJob } from './payouts/schemas.js';
+import type { CheckJob, ConfirmJob, NotifyJob, StartJob, WebhookJob } from './payouts/schemas.js';
 
 /** Queue names are contracts (design §3): operators and dashboards know them. */
 export const QUEUE = {
@@ -9,6 +9,7 @@ export const QUEUE = {
   webhooks: 'bank-webhooks',
   confirm: 'payout-confirm',
   notify: 'payout-notify',
+  reconcile: 'payout-reconcile',
 } as const;
 
 /**
@@ -19,7 +20,14 @@ export const jobId = {
   start: (payoutId: string) => `start-${payoutId}`,
   webhook: (rawBody: Buffer) => `wh-${createHash('sha256').update(rawBody).digest('hex')}`,
   confirm: (sessionId: string) => `confirm-${sessionId}`,
+  cancel: (sessionId: string) => `cancel-${sessionId}`,
   notify: (payoutId: string, event: string) => `notify-${payoutId}-${event}`,
+  check: (payoutId: string, at: number) => `check-${payoutId}-${at}`,
+  /**
+   * A job the reconciler adds again after the first was lost, finished or failed for good: a new
+   * id, since BullMQ keeps a finished or failed job's id and would drop the add.
+   */
+  again: (first: string, at: number) => `${first}-r${at}`,
 };
 
 export interface RetryPolicy {
@@ -45,6 +53,8 @@ export interface Queues {
   webhooks: Queue<WebhookJob>;
   confirm: Queue<ConfirmJob>;
   notify: Queue<NotifyJob>;
+  /** The reconciler's scheduled sweep and its per-payout checks. */
+  reconcile: Queue<CheckJob | Record<string, never>>;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -63,6 +73,8 @@ export function jobOptions(policy: RetryPolicy): Record<keyof typeof QUEUE, Jobs
     // Kept a day so a replayed webhook body is dropped at enqueue time, not only by the state check.
     webhooks: { ...bank, removeOnComplete: { age: 86_400, count: 100_000 } },
     notify: { ...bank, attempts: policy.notifyAttempts, removeOnComplete: { age: 86_400, count: 100_000 } },
+    // A check that fails is simply made again at the next due time: no retries to pile up.
+    reconcile: { attempts: 1, removeOnComplete: { age: 600, count: 10_000 }, removeOnFail: { age: 86_400, count: 10_000 } },
   };
 }
 
@@ -74,6 +86,7 @@ export function createQueues(connection: Redis, prefix: string, policy: RetryPol
     webhooks: make<WebhookJob>(QUEUE.webhooks, defaults.webhooks),
     confirm: make<ConfirmJob>(QUEUE.confirm, defaults.confirm),
     notify: make<NotifyJob>(QUEUE.notify, defaults.notify),
+    reconcile: make<CheckJob | Record<string, never>>(QUEUE.reconcile, defaults.reconcile),
   };
   return {
     ...queues,
@@ -90,10 +103,39 @@ export async function enqueueStarts(queues: Queues, payoutIds: string[]): Promis
   await queues.start.addBulk(payoutIds.map((payoutId) => ({ name: 'start', data: { payoutId }, opts: { jobId: jobId.start(payoutId) } })));
 }
 
-export async function enqueueConfirm(queues: Queues, payoutId: string, sessionId: string): Promise<void> {
-  await queues.confirm.add('confirm', { payoutId, sessionId }, { jobId: jobId.confirm(sessionId) });
+/** The follow-up jobs of src/payouts/steps.ts, by kind; each returns `<queue>/<job id>`. */
+export async function enqueueStart(queues: Queues, payoutId: string, opts: { jobId?: string; delayMs?: number } = {}): Promise<string> {
+  const id = opts.jobId ?? jobId.start(payoutId);
+  await queues.start.add('start', { payoutId }, { jobId: id, ...(opts.delayMs ? { delay: opts.delayMs } : {}) });
+  return `${QUEUE.start}/${id}`;
 }
 
-export async function enqueueNotify(queues: Queues, payoutId: string, event: NotifyJob['event']): Promise<void> {
-  await queues.notify.add('notify', { payoutId, event }, { jobId: jobId.notify(payoutId, event) });
+export async function enqueueConfirm(queues: Queues, payoutId: string, sessionId: string, id = jobId.confirm(sessionId)): Promise<string> {
+  await queues.confirm.add('confirm', { payoutId, sessionId }, { jobId: id });
+  return `${QUEUE.confirm}/${id}`;
+}
+
+/** Upstream's cancel goes on the confirm queue under its own id: it must not collide with the confirm job. */
+export async function enqueueCancel(queues: Queues, payoutId: string, sessionId: string, id = jobId.cancel(sessionId)): Promise<string> {
+  await queues.confirm.add('cancel', { payoutId, sessionId }, { jobId: id });
+  return `${QUEUE.confirm}/${id}`;
+}
+
+export async function enqueueNotify(queues: Queues, payoutId: string, event: NotifyJob['event'], id = jobId.notify(payoutId, event)): Promise<string> {
+  await queues.notify.add('notify', { payoutId, event }, { jobId: id });
+  return `${QUEUE.notify}/${id}`;
+}
+
+/** A status check of one payout, now. */
+export async function enqueueCheck(queues: Queues, payoutId: string, reason: string): Promise<void> {
+  await queues.reconcile.add('check', { payoutId, reason }, { jobId: jobId.check(payoutId, Date.now()) });
+}
+
+/** Is this job still to run (waiting, delayed or running)? A lost, finished or failed one is not. */
+export async function isPending(queues: Queues, queueAndId: string): Promise<boolean> {
+  const [name, id] = queueAndId.split('/') as [string, string];
+  const queue = queues.all().find((q) => q.name === name);
+  if (!queue || !id) return false;
+  const state = await queue.getJobState(id);
+  return state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized' || state === 'waiting-children';
 }

@@ -4,12 +4,15 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { WebhookPayloadError, WebhookSignatureError } from './bank131/errors.js';
-import { isKnownWebhook, type BankSession } from './bank131/schemas.js';
+import type { Logger } from 'pino';
+import { BankSession } from './bank131/schemas.js';
 import { verifyWebhook } from './bank131/webhook.js';
 import { SIGNATURE_HEADER } from './bank131/signature.js';
 import { BatchRequest, PayoutId, PayoutOrder, publicView, type PublicPayout } from './payouts/schemas.js';
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, type PayoutState } from './payouts/state-machine.js';
-import { enqueueConfirm, enqueueNotify, enqueueStarts, jobId, type Queues } from './queues.js';
+import type { CrashPoints, PipelineTiming, StepDeps } from './pipeline/pipeline-deps.js';
+import { takeStep } from './pipeline/take-step.js';
+import { enqueueStarts, jobId, type Queues } from './queues.js';
 import type { PayoutStore } from './store/payout-store.js';
 
 export interface ServerDeps {
@@ -17,6 +20,8 @@ export interface ServerDeps {
   store: PayoutStore;
   queues: Queues;
   redis: Redis;
+  timing: PipelineTiming;
+  crashPoints?: CrashPoints | undefined;
   logger?: FastifyBaseLogger | false;
   /** Extra plugins (the queue board) registered by the web entry point. */
   extend?: (app: FastifyInstance) => Promise<void>;
@@ -29,18 +34,30 @@ export interface ServerDeps {
 function routingFacts(session: BankSession) {
   return {
     id: session.id,
-    status: session.status,
+    ...(session.status !== undefined ? { status: session.status } : {}),
     ...(session.next_action ? { next_action: session.next_action } : {}),
     ...(session.error ? { error: session.error } : {}),
     payout_list: session.payouts.map((p) => ({
       id: p.id,
       status: p.status,
       ...(p.amount_details ? { amount_details: p.amount_details } : {}),
+      ...(p.finished_at ? { finished_at: p.finished_at } : {}),
       ...(p.metadata !== undefined ? { metadata: p.metadata } : {}),
       ...(p.error ? { error: p.error } : {}),
       ...(p.details?.card?.last4 ? { payout_details: { type: p.details.type, card: { last4: p.details.card.last4, brand: p.details.card.brand } } } : {}),
     })),
   };
+}
+
+/** What can be read of a signed webhook our schemas refuse: its type and session id, if any. */
+function looseWebhook(raw: Buffer): { type: string; session?: { id?: string } } | null {
+  try {
+    const json = JSON.parse(raw.toString('utf8')) as { type?: unknown; session?: { id?: unknown } | null } | null;
+    const id = json?.session?.id;
+    return { type: typeof json?.type === 'string' ? json.type : 'unknown', ...(typeof id === 'string' && id ? { session: { id } } : {}) };
+  } catch {
+    return null;
+  }
 }
 
 /** 4xx bodies name each bad field: `{ error: { code, message, issues: [{ field, problem }] } }`. */
@@ -64,6 +81,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
   });
+
+  const steps: StepDeps = { store, queues, log: app.log as unknown as Logger, timing: deps.timing, crashPoints: deps.crashPoints };
+  const dueAt = () => Date.now() + deps.timing.reconcileAfterMs;
 
   const keys = deps.config.apiKeys.map((k) => createHash('sha256').update(k).digest());
   const authorised = (header: string | undefined): boolean => {
@@ -95,7 +115,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     api.post('/v1/payouts', async (req, reply) => {
       const parsed = PayoutOrder.safeParse(req.body);
       if (!parsed.success) return invalid(reply, zodIssues(parsed.error));
-      const [result] = await store.createMany([parsed.data], () => 'queued');
+      const [result] = await store.createMany([parsed.data], () => 'queued', dueAt());
       if (!result) throw new Error('no create result');
       if (result.status === 'conflict') {
         return reply.code(409).send({
@@ -106,7 +126,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           },
         });
       }
-      // Also for "existing": the earlier request may have died between record and enqueue.
+      // Also for "existing": the earlier request may have died between record and enqueue (and if
+      // this one dies there too, the payout is due, and the reconciler enqueues it).
+      deps.crashPoints?.afterRecord?.([result.id]);
       if (result.state === 'queued') await enqueueStarts(queues, [result.id]);
       return reply.code(result.status === 'created' ? 202 : 200).send({ id: result.id, status: result.state });
     });
@@ -133,7 +155,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         seen.set(parsed.data.id, at);
         valid.push({ at, order: parsed.data });
       });
-      const results = await store.createMany(valid.map((v) => v.order), () => 'queued');
+      const results = await store.createMany(valid.map((v) => v.order), () => 'queued', dueAt());
       const toStart: string[] = [];
       results.forEach((r, j) => {
         const at = valid[j]!.at;
@@ -143,6 +165,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           if (r.state === 'queued') toStart.push(r.id);
         }
       });
+      deps.crashPoints?.afterRecord?.(toStart);
       for (let i = 0; i < toStart.length; i += 1000) await enqueueStarts(queues, toStart.slice(i, i + 1000));
       const counts = { created: 0, existing: 0, conflict: 0, invalid: 0 };
       for (const a of answers) counts[a.status as keyof typeof counts] += 1;
@@ -165,17 +188,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const state = payout.state;
       if (state === 'cancelled' || state === 'cancelling') return reply.code(200).send({ id: payout.id, status: state });
       if ((CANCELLABLE_DIRECTLY as PayoutState[]).includes(state)) {
-        const r = await store.transition(payout.id, { from: CANCELLABLE_DIRECTLY, to: 'cancelled', why: 'cancelled by upstream' });
-        if (r.ok) {
-          await enqueueNotify(queues, payout.id, 'cancelled');
-          return reply.code(202).send({ id: payout.id, status: 'cancelled' });
-        }
+        const r = await takeStep(steps, 'cancel', payout, {});
+        if (r.ok) return reply.code(202).send({ id: payout.id, status: 'cancelled' });
       } else if ((CANCELLABLE_AT_BANK as PayoutState[]).includes(state)) {
-        const r = await store.transition(payout.id, { from: CANCELLABLE_AT_BANK, to: 'cancelling', why: 'cancelled by upstream' });
-        if (r.ok) {
-          await enqueueConfirm(queues, payout.id, payout.sessionId!);
-          return reply.code(202).send({ id: payout.id, status: 'cancelling' });
-        }
+        const r = await takeStep(steps, 'requestCancel', payout, {});
+        if (r.ok) return reply.code(202).send({ id: payout.id, status: 'cancelling' });
       }
       const now = (await store.get(payout.id))?.state ?? state;
       return reply.code(409).send({
@@ -201,21 +218,23 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           req.log.warn({ reason: err.reason, bytes: raw.length }, 'refused a webhook with a bad signature');
           return reply.code(401).send({ error: { code: 'invalid_signature', message: err.message } });
         }
-        if (err instanceof WebhookPayloadError) {
-          // Signed by the bank, yet unreadable to us: refuse, so the bank keeps it and re-sends.
-          req.log.error({ err: err.message }, 'signed webhook we cannot read');
-          return reply.code(400).send({ error: { code: 'invalid_webhook', message: err.message } });
-        }
-        throw err;
+        if (!(err instanceof WebhookPayloadError)) throw err;
+        // Signed by the bank: never refused for its content, or the bank re-sends it forever. What
+        // we can read of it (its session) still leads to a check; the rest is logged.
+        req.log.error({ err: err.message }, 'signed webhook we cannot read; acknowledged');
+        webhook = looseWebhook(raw);
+        if (!webhook) return reply.code(200).send({ ok: true });
       }
-      if (!isKnownWebhook(webhook) || !webhook.session?.id) {
-        req.log.info({ type: webhook.type }, 'webhook type not handled; acknowledged');
+      const sessionId = webhook.session?.id;
+      if (!sessionId) {
+        req.log.warn({ type: webhook.type }, 'signed webhook without a session; acknowledged and logged');
         return reply.code(200).send({ ok: true });
       }
+      const session = BankSession.safeParse(webhook.session);
       // 200 only once Redis has it; the job id (hash of the exact bytes) drops a replayed body.
       await queues.webhooks.add(
         webhook.type,
-        { type: webhook.type, session: routingFacts(webhook.session), receivedAt: new Date().toISOString() },
+        { type: webhook.type, session: session.success ? routingFacts(session.data) : { id: sessionId }, receivedAt: new Date().toISOString() },
         { jobId: jobId.webhook(raw) },
       );
       return reply.code(200).send({ ok: true });

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { mountBoard } from './board.js';
+import { DEFAULT_TIMING, type CrashPoints, type PipelineTiming } from './pipeline/pipeline-deps.js';
 import type { Runtime } from './runtime.js';
 import { buildServer } from './server.js';
 
@@ -12,6 +13,8 @@ export interface WebOptions {
   host?: string;
   /** 0: any free port. */
   port?: number;
+  timing?: PipelineTiming;
+  crashPoints?: CrashPoints;
 }
 
 /** The web process on a runtime, listening: used by `npm start`, the demo and the tests alike. */
@@ -22,6 +25,8 @@ export async function startWeb(runtime: Runtime, options: WebOptions): Promise<{
     store: runtime.store,
     queues: runtime.queues,
     redis: runtime.redis,
+    timing: options.timing ?? DEFAULT_TIMING,
+    crashPoints: options.crashPoints,
     logger: options.logger,
     extend: board ? (app) => mountBoard(app, runtime.queues, board) : undefined,
   });

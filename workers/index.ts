@@ -1,11 +1,12 @@
-import { Worker, type Processor } from 'bullmq';
+import { UnrecoverableError, Worker, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Runtime } from '../src/runtime.js';
 import { QUEUE, jitteredBackoff, DEFAULT_RETRY, type RetryPolicy } from '../src/queues.js';
+import { DEFAULT_TIMING, type PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { webhookProcessor } from './bank-webhooks.js';
-import type { PipelineDeps } from './deps.js';
 import { confirmProcessor } from './payout-confirm.js';
 import { notifyProcessor } from './payout-notify.js';
+import { reconcileProcessor } from './payout-reconcile.js';
 import { startProcessor } from './payout-start.js';
 
 export interface WorkerOptions {
@@ -31,11 +32,11 @@ export interface RunningWorkers {
 /** The workers of one process on a runtime: used by `npm run worker`, the demo and the tests alike. */
 export function startWorkersFor(
   runtime: Runtime,
-  options: Pick<PipelineDeps, 'log' | 'callbackSecret' | 'callbackTimeoutMs'> & Pick<WorkerOptions, 'concurrency' | 'prefix' | 'stalled'>,
+  options: Pick<PipelineDeps, 'log' | 'callbackSecret' | 'callbackTimeoutMs' | 'crashPoints'> & Partial<Pick<PipelineDeps, 'timing'>> & Pick<WorkerOptions, 'concurrency' | 'prefix' | 'stalled'>,
 ): RunningWorkers {
-  const { log, callbackSecret, callbackTimeoutMs, ...workerOptions } = options;
+  const { log, callbackSecret, callbackTimeoutMs, crashPoints, timing, ...workerOptions } = options;
   return startWorkers(
-    { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret, callbackTimeoutMs },
+    { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret, callbackTimeoutMs, crashPoints, timing: timing ?? DEFAULT_TIMING },
     { ...workerOptions, connection: runtime.redis, retry: runtime.retry },
   );
 }
@@ -52,7 +53,7 @@ export function startWorkers(deps: PipelineDeps, options: WorkerOptions): Runnin
       ...(options.stalled ? { lockDuration: options.stalled.lockDurationMs, stalledInterval: options.stalled.stalledIntervalMs } : {}),
     });
     worker.on('failed', (job, err) => {
-      const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
+      const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || (job && job.attemptsMade >= (job.opts.attempts ?? 1));
       deps.log[final ? 'error' : 'warn']({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed for good' : 'job failed; will retry');
     });
     worker.on('error', (err) => deps.log.error({ queue: name, err: err.message }, 'worker error'));
@@ -64,10 +65,16 @@ export function startWorkers(deps: PipelineDeps, options: WorkerOptions): Runnin
     // Webhook routing is a few Redis calls: cheap, so more at once.
     make(QUEUE.webhooks, webhookProcessor(deps), Math.max(8, options.concurrency * 2)),
     make(QUEUE.notify, notifyProcessor(deps), Math.max(4, options.concurrency)),
+    make(QUEUE.reconcile, reconcileProcessor(deps), Math.max(4, options.concurrency)),
   ];
+  // One schedule however many worker processes run: upserting the same scheduler id is idempotent.
+  const scheduled = deps.queues.reconcile
+    .upsertJobScheduler('payout-reconcile-sweep', { every: deps.timing.reconcileIntervalMs }, { name: 'sweep', data: {} })
+    .catch((err: Error) => deps.log.error({ err: err.message }, 'could not schedule the reconciler'));
   return {
     workers,
     close: async () => {
+      await scheduled;
       await Promise.all(workers.map((w) => w.close()));
     },
   };

@@ -10,8 +10,8 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel, base: { process: 'worker' } });
   const runtime = createRuntime(runtimeOptionsFrom(config));
   await checkRedisDurability(runtime.redis, log);
-  const workers = startWorkersFor(runtime, { log, callbackSecret: config.callbackSecret, concurrency: config.payoutConcurrency, prefix: config.redisPrefix });
-  log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps }, 'worker process ready');
+  const workers = startWorkersFor(runtime, { log, callbackSecret: config.callbackSecret, concurrency: config.payoutConcurrency, prefix: config.redisPrefix, timing: config.timing });
+  log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps, ...config.timing }, 'worker process ready');
   const stop = async () => {
     log.info('finishing jobs in hand, then stopping');
     await workers.close();

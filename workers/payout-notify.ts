@@ -1,12 +1,13 @@
 import type { Job } from 'bullmq';
 import { CALLBACK_SIGNATURE_HEADER, signCallback } from '../src/payouts/callback-signature.js';
 import { NotifyJob, publicView } from '../src/payouts/schemas.js';
-import type { PipelineDeps } from './deps.js';
+import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 
 /**
  * payout-notify: tells upstream how a payout ended, with a signed POST to its callback_url,
- * retried with backoff until it answers 2xx. It only reads the payout: a callback that never
- * gets through cannot change the outcome.
+ * retried with backoff until it answers 2xx. It cannot change the outcome: it only marks the
+ * outcome acknowledged, which takes the payout off the reconciler's due index (until then, the
+ * reconciler sends it again).
  */
 export function notifyProcessor(deps: PipelineDeps) {
   return async (job: Job<NotifyJob>): Promise<string> => {
@@ -36,6 +37,7 @@ export function notifyProcessor(deps: PipelineDeps) {
       throw new Error(`callback to ${new URL(url).origin} failed: ${(err as Error).message}`, { cause: err });
     }
     if (status < 200 || status >= 300) throw new Error(`callback to ${new URL(url).origin} answered HTTP ${status}`);
+    await deps.store.markNotified(payoutId, event);
     return `delivered (${status})`;
   };
 }

@@ -1,8 +1,14 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { Bank131ApiError } from '../src/bank131/errors.js';
+import { Bank131ApiError, isPermanent } from '../src/bank131/errors.js';
 import type { BankSession } from '../src/bank131/schemas.js';
-import { StartJob, bankMetadataFor, type PayoutRecord } from '../src/payouts/schemas.js';
-import { errorFields, isLastAttempt, move, payoutFacts, type PipelineDeps } from './deps.js';
+import { bankFacts, failureOf, verdictOf } from '../src/payouts/bank-verdict.js';
+import { StartJob, bankMetadataFor, type PayoutIn, type PayoutRecord, type PayoutWithSession } from '../src/payouts/schemas.js';
+import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
+import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
+import { takeStep } from '../src/pipeline/take-step.js';
+import { isLastAttempt } from './job-attempts.js';
+
+type AwaitingStart = PayoutIn<'session_created' | 'awaiting_funds'>;
 
 /**
  * payout-start: `session/create` unless a session is recorded, then `session/start/payout`.
@@ -10,7 +16,9 @@ import { errorFields, isLastAttempt, move, payoutFacts, type PipelineDeps } from
  * Exactly-once rules (design §2): the session id is recorded (compare-and-set) before start is
  * sent; every send is counted first, so any later run that finds a count asks `session/status`
  * before it may send again. A crash, a lost answer or a second worker therefore never starts a
- * second payout, and an orphan session (created, never recorded) moves no money.
+ * second payout, and an orphan session (created, never recorded) moves no money. An empty partner
+ * wallet holds the payout in `awaiting_funds` and tries the same session again (WALLET_RETRY_MS)
+ * until WALLET_WAIT_MS has passed.
  */
 export function startProcessor(deps: PipelineDeps) {
   return async (job: Job<StartJob>): Promise<string> => {
@@ -24,7 +32,7 @@ export function startProcessor(deps: PipelineDeps) {
       payout = await createSession(deps, payout, job);
       if (!payout) return 'ended';
     }
-    if (payout.state !== 'session_created' || !payout.sessionId) return `nothing to start (${payout.state})`;
+    if (payout.state !== 'session_created' && payout.state !== 'awaiting_funds') return `nothing to start (${payout.state})`;
     return startPayout(deps, payout);
   };
 }
@@ -36,33 +44,29 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
   } catch (err) {
     // No session is recorded, so no money can have moved: a permanent refusal, or the last
     // try, may end the payout. (A session the bank made anyway stays an unused orphan.)
-    const permanent = err instanceof Bank131ApiError && !err.retryable;
-    if (permanent || isLastAttempt(job)) {
-      await move(deps, payout.id, { from: ['queued'], to: 'failed', why: `session/create failed: ${(err as Error).message}`, set: errorFields(err) });
+    if (isPermanent(err) || isLastAttempt(job)) {
+      await takeStep(deps, 'fail', payout, { ...failureOf(err), why: `session/create failed: ${(err as Error).message}` });
       throw new UnrecoverableError((err as Error).message);
     }
     throw err;
   }
-  const recorded = await deps.store.transition(payout.id, {
-    from: ['queued'],
-    to: 'session_created',
-    why: `bank session ${session.id} created`,
-    set: { session_id: session.id },
-    indexSession: session.id,
-  });
-  if (recorded.ok) return { ...payout, state: 'session_created', sessionId: session.id };
-  // Another run recorded its session first (or the payout was cancelled): ours stays an unused orphan.
-  deps.log.info({ payoutId: payout.id, sessionId: session.id, current: recorded.current }, 'session not recorded: payout moved on');
+  const recorded = await takeStep(deps, 'recordSession', payout, { sessionId: session.id });
+  if (!recorded.ok) {
+    // Another run recorded its session first (or the payout was cancelled): ours stays an unused orphan.
+    deps.log.info({ payoutId: payout.id, sessionId: session.id, current: recorded.current }, 'session not recorded: payout moved on');
+  }
   return deps.store.get(payout.id);
 }
 
-async function startPayout(deps: PipelineDeps, payout: PayoutRecord): Promise<string> {
-  const sessionId = payout.sessionId!;
+async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<string> {
+  const { sessionId } = payout;
+  if (payout.state === 'awaiting_funds' && payout.fundsWaitUntil !== null && Date.now() >= payout.fundsWaitUntil) {
+    return giveUpWaitingForFunds(deps, payout);
+  }
   if (payout.startAttempts > 0) {
     // An earlier run may have reached the bank: its answer decides, never a blind resend.
-    const status = await deps.bank.sessionStatus(sessionId);
-    const resolved = await applyStatus(deps, payout, status);
-    if (resolved) return resolved;
+    const session = await deps.bank.sessionStatus(sessionId);
+    if (verdictOf(session).kind !== 'created') return applyBankSession(deps, payout, session, 'status');
   }
   const attempt = await deps.store.markStartAttempt(payout.id, sessionId);
   if (attempt === null) return 'payout moved on before start';
@@ -77,43 +81,36 @@ async function startPayout(deps: PipelineDeps, payout: PayoutRecord): Promise<st
         ...(order.customer ? { customer: order.customer } : {}),
         metadata: bankMetadataFor(payout.id),
       },
-      { idempotencyKey: `${sessionId}-start-${attempt}` },
+      // One key per session and action, the same on every try: a repeat the bank can recognise.
+      { idempotencyKey: `${sessionId}-start` },
     );
-    await recordStarted(deps, payout, session, 'bank accepted session/start/payout');
+    await takeStep(deps, 'markStarted', payout, { facts: bankFacts(session), why: 'bank accepted session/start/payout' });
     return 'started';
   } catch (err) {
-    if (err instanceof Bank131ApiError && err.advice === 'permanent') {
-      await move(deps, payout.id, { from: ['session_created'], to: 'failed', why: `bank refused the payout: ${err.code}`, set: errorFields(err) });
-      throw new UnrecoverableError(err.message);
+    if (err instanceof Bank131ApiError && err.code === 'insufficient_wallet_balance') return awaitFunds(deps, payout, err);
+    if (isPermanent(err)) {
+      await takeStep(deps, 'fail', payout, { ...failureOf(err), why: `bank refused the payout: ${(err as Bank131ApiError).code ?? 'invalid request'}` });
+      throw new UnrecoverableError((err as Error).message);
     }
     throw err; // retried with backoff; the next run asks session/status first
   }
 }
 
-/** What session/status says about a start we may have sent. Returns null when it never landed. */
-async function applyStatus(deps: PipelineDeps, payout: PayoutRecord, session: BankSession): Promise<string | null> {
-  switch (session.status) {
-    case 'created':
-      return null;
-    case 'in_progress':
-    case 'accepted':
-      await recordStarted(deps, payout, session, `session/status shows the payout started (${session.status})`);
-      return 'started (resolved through session/status)';
-    case 'cancelled':
-      await move(deps, payout.id, {
-        from: ['session_created'],
-        to: 'failed',
-        why: 'session/status shows the session cancelled',
-        set: { error_code: session.error?.code ?? 'session_cancelled', error_text: session.error?.description ?? 'the bank cancelled the session' },
-      });
-      return 'failed';
-    case 'error':
-      // Not final at the bank (API notes §5.1): wait and ask again.
-      throw new Error(`session ${session.id} is in status error (not final); will ask again`);
-  }
+/** Nothing was started, and the bank said why: hold the payout, visibly, and try again later. */
+async function awaitFunds(deps: PipelineDeps, payout: AwaitingStart, err: Bank131ApiError): Promise<string> {
+  const waitUntil = payout.fundsWaitUntil ?? Date.now() + deps.timing.walletWaitMs;
+  if (Date.now() >= waitUntil) return giveUpWaitingForFunds(deps, payout);
+  await takeStep(deps, 'awaitFunds', payout, { code: err.code, description: err.description || 'the partner wallet balance is too low', waitUntil });
+  return 'waiting for a top-up';
 }
 
-async function recordStarted(deps: PipelineDeps, payout: PayoutRecord, session: BankSession, why: string): Promise<void> {
-  const { set } = payoutFacts(session);
-  await move(deps, payout.id, { from: ['session_created'], to: 'started', why, set });
+async function giveUpWaitingForFunds(deps: PipelineDeps, payout: PayoutWithSession): Promise<string> {
+  const r = await takeStep(deps, 'fail', payout, {
+    code: 'insufficient_wallet_balance',
+    description: `the partner wallet was not topped up within ${Math.round(deps.timing.walletWaitMs / 1000)} s`,
+    why: 'gave up waiting for the partner wallet to be topped up (WALLET_WAIT_MS)',
+  });
+  // Never started, so nothing can be paid in it; release it at the bank all the same.
+  await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: `${payout.sessionId}-cancel` }).catch(() => undefined);
+  return r.ok ? 'failed: no funds in time' : 'no longer applies';
 }

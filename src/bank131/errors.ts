@@ -109,6 +109,31 @@ export class Bank131TransportError extends Bank131Error {
   }
 }
 
+/**
+ * The one answer to "can retrying this call ever help?": a refusal the bank's table calls final,
+ * or a request we would never send. Everything else (transport faults, retryable or unknown
+ * outcomes) is worth another try or a session/status check.
+ */
+export function isPermanent(err: unknown): boolean {
+  if (err instanceof Bank131ApiError) return err.advice === 'permanent';
+  return err instanceof Bank131RequestError;
+}
+
+/**
+ * Not a failure: the bank has not said its last word yet (a session in status `error`, an
+ * unknown status, a confirm still pending). The job is retried with backoff, and the reconciler
+ * asks again later, so the payout is never left behind.
+ */
+export class NotFinalYet extends Error {
+  override readonly name = 'NotFinalYet';
+  constructor(
+    readonly payoutId: string,
+    readonly reason: string,
+  ) {
+    super(`payout ${payoutId}: ${reason}; will ask again`);
+  }
+}
+
 /** A webhook whose X-PARTNER-SIGN does not prove it came from the bank; carries what was received. */
 export class WebhookSignatureError extends Error {
   override readonly name = 'WebhookSignatureError';

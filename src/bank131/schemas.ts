@@ -11,6 +11,9 @@ import { z } from 'zod';
 
 // ---------------------------------------------------------------- building blocks
 
+/** Fields the bank may send as `null` (or leave out): both read as absent. */
+const absent = <S extends z.ZodType>(schema: S) => schema.nullish().transform((v) => v ?? undefined);
+
 export const Currency = z.string().regex(/^[a-z]{3,4}$/i, 'must be a currency code such as rub');
 
 export const AmountDetails = z.looseObject({
@@ -35,17 +38,17 @@ export const EncryptedCardDetails = z.object({
 
 /** What the bank echoes as a payout's destination: masked card data, never hashes we must keep. */
 export const PaymentDetailsOut = z.looseObject({
-  type: z.string(),
-  card: z
-    .looseObject({
-      type: z.string().optional(),
-      brand: z.string().optional(),
-      last4: z.string().optional(),
-      bin: z.string().optional(),
-      country_iso3: z.string().optional(),
-      card_id: z.string().optional(),
-    })
-    .optional(),
+  type: absent(z.string()),
+  card: absent(
+    z.looseObject({
+      type: absent(z.string()),
+      brand: absent(z.string()),
+      last4: absent(z.string()),
+      bin: absent(z.string()),
+      country_iso3: absent(z.string()),
+      card_id: absent(z.string()),
+    }),
+  ),
 });
 
 export const Participant = z.looseObject({
@@ -72,7 +75,7 @@ export const Metadata = z.union([z.string(), z.number(), z.boolean(), z.array(z.
 
 export const BankErrorBody = z.looseObject({
   code: z.string(),
-  description: z.string().optional(),
+  description: z.string().nullish().transform((v) => v ?? undefined),
   reject_reasons: z
     .array(z.looseObject({ rule_alias: z.string().optional(), list_alias: z.string().optional(), expiration_date: z.string().optional() }))
     .optional(),
@@ -81,27 +84,30 @@ export type BankErrorBody = z.infer<typeof BankErrorBody>;
 
 // ---------------------------------------------------------------- session and payout objects
 
+/**
+ * Statuses the API notes (§5.1, §5.2) list. The wire schemas accept any string: the bank may add
+ * statuses without notice, and a correctly signed webhook must never be refused for its content;
+ * code that acts on a status compares against these and treats anything else as "not final yet".
+ */
 export const SESSION_STATUSES = ['created', 'in_progress', 'accepted', 'cancelled', 'error'] as const;
-export const SessionStatus = z.enum(SESSION_STATUSES);
-export type SessionStatus = z.infer<typeof SessionStatus>;
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
 
 export const PAYOUT_STATUSES = ['pending', 'in_progress', 'succeeded', 'failed'] as const;
-export const PayoutStatus = z.enum(PAYOUT_STATUSES);
-export type PayoutStatus = z.infer<typeof PayoutStatus>;
+export type PayoutStatus = (typeof PAYOUT_STATUSES)[number];
 
 const PayoutWire = z.looseObject({
-  id: z.string(),
-  status: PayoutStatus,
-  created_at: z.string().optional(),
-  finished_at: z.string().optional(),
-  amount_details: AmountDetails.optional(),
-  payout_details: PaymentDetailsOut.optional(),
-  payment_method: PaymentDetailsOut.optional(),
-  participant_details: z.looseObject({}).optional(),
-  customer: z.looseObject({}).optional(),
+  id: absent(z.string()),
+  status: absent(z.string()),
+  created_at: absent(z.string()),
+  finished_at: absent(z.string()),
+  amount_details: absent(z.looseObject({ amount: absent(z.number()), currency: absent(z.string()) })),
+  payout_details: absent(PaymentDetailsOut),
+  payment_method: absent(PaymentDetailsOut),
+  participant_details: absent(z.looseObject({})),
+  customer: absent(z.looseObject({})),
   metadata: z.unknown().optional(),
-  error: BankErrorBody.optional(),
-  transaction_info: z.looseObject({}).optional(),
+  error: absent(BankErrorBody),
+  transaction_info: absent(z.looseObject({})),
 });
 
 export const BankPayout = PayoutWire.transform((p) => ({ ...p, details: p.payout_details ?? p.payment_method }));
@@ -109,16 +115,16 @@ export type BankPayout = z.output<typeof BankPayout>;
 
 const SessionWire = z.looseObject({
   id: z.string().min(1),
-  status: SessionStatus,
-  created_at: z.string().optional(),
-  updated_at: z.string().optional(),
-  finished_at: z.string().optional(),
-  next_action: z.string().optional(),
-  payout_list: z.array(BankPayout).optional(),
-  payments: z.array(BankPayout).optional(),
-  payment_list: z.array(z.unknown()).optional(),
-  acquiring_payments: z.array(z.unknown()).optional(),
-  error: BankErrorBody.optional(),
+  status: absent(z.string()),
+  created_at: absent(z.string()),
+  updated_at: absent(z.string()),
+  finished_at: absent(z.string()),
+  next_action: absent(z.string()),
+  payout_list: absent(z.array(BankPayout)),
+  payments: absent(z.array(BankPayout)),
+  payment_list: absent(z.array(z.unknown())),
+  acquiring_payments: absent(z.array(z.unknown())),
+  error: absent(BankErrorBody),
 });
 
 export const BankSession = SessionWire.transform((s) => ({ ...s, payouts: s.payout_list ?? s.payments ?? [] }));

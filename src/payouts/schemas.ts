@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EncryptedCard } from '../bank131/schemas.js';
 import type { ReportedFacts } from './confirmation-policy.js';
-import type { PayoutState } from './state-machine.js';
+import { SESSION_STATES, type PayoutState } from './state-machine.js';
 
 /**
  * What upstream systems send (design §4), and what we keep and show. Strict objects: a payments
@@ -80,30 +80,54 @@ export function bankMetadataFor(payoutId: string): string {
   return `payout:${payoutId}`;
 }
 
-export interface AuditEvent {
-  at: string;
-  from: PayoutState | null;
-  to: PayoutState;
-  why: string;
-}
+/** The audit trail: every state change (from → to), and notes of what moved nothing (in `state`). */
+export type AuditMove = { at: string; from: PayoutState | null; to: PayoutState; why: string };
+export type AuditNote = { at: string; state: PayoutState; why: string };
+export type AuditEvent = AuditMove | AuditNote;
+export const isMove = (e: AuditEvent): e is AuditMove => 'to' in e;
 
-export interface PayoutRecord {
-  id: string;
-  state: PayoutState;
-  order: PayoutOrder;
-  fingerprint: string;
-  sessionId: string | null;
-  cardLast4: string | null;
-  bankPayoutId: string | null;
-  errorCode: string | null;
-  errorText: string | null;
+/**
+ * A payout as stored, typed by state: a payout that reached the bank always has its session id,
+ * so no code needs a `!` to read it. Parsed from the Redis hash by the store (src/store/payout-store.ts).
+ */
+const recordCommon = {
+  id: PayoutId,
+  order: z.custom<PayoutOrder>((v) => typeof v === 'object' && v !== null),
+  fingerprint: z.string(),
+  cardLast4: z.string().nullable(),
+  bankPayoutId: z.string().nullable(),
+  errorCode: z.string().nullable(),
+  errorText: z.string().nullable(),
   /** Times start/payout was sent (or may have been): above 0, ask session/status before sending again. */
-  startAttempts: number;
+  startAttempts: z.number().int(),
   /** What ready_to_confirm said the bank is about to pay: the confirmation policy's input. */
-  reported: ReportedFacts | null;
-  createdAt: string;
-  updatedAt: string;
-}
+  reported: z.custom<ReportedFacts>().nullable(),
+  /** The outcome upstream acknowledged a callback for, if any. */
+  notified: z.string().nullable(),
+  /** While the partner wallet is short: when to stop waiting for a top-up (ms since epoch). */
+  fundsWaitUntil: z.number().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+};
+
+const NO_SESSION_YET = ['awaiting_card', 'queued'] as const;
+const ENDED_MAYBE_WITHOUT_SESSION = ['failed', 'cancelled', 'expired'] as const;
+
+export const PayoutRecordSchema = z.discriminatedUnion('state', [
+  z.object({ ...recordCommon, state: z.enum(NO_SESSION_YET), sessionId: z.null() }),
+  z.object({ ...recordCommon, state: z.enum([...SESSION_STATES, 'succeeded']), sessionId: z.string().min(1) }),
+  z.object({ ...recordCommon, state: z.enum(ENDED_MAYBE_WITHOUT_SESSION), sessionId: z.string().min(1).nullable() }),
+]);
+type RecordOf<S extends PayoutState> = Omit<z.infer<typeof PayoutRecordSchema>, 'state' | 'sessionId'> & {
+  state: S;
+  sessionId: S extends (typeof NO_SESSION_YET)[number] ? null : S extends (typeof ENDED_MAYBE_WITHOUT_SESSION)[number] ? string | null : string;
+};
+/** One member per state, so that checking `state` narrows `sessionId` (the schema above checks the same). */
+export type PayoutRecord = { [S in PayoutState]: RecordOf<S> }[PayoutState];
+/** A payout the bank knows: it has a session. */
+export type PayoutWithSession = Extract<PayoutRecord, { sessionId: string }>;
+/** A payout in one of the given states, with the fields those states guarantee. */
+export type PayoutIn<S extends PayoutState> = Extract<PayoutRecord, { state: S }>;
 
 /** What upstream sees: never the card hashes. */
 export function publicView(record: PayoutRecord, audit?: AuditEvent[]) {
@@ -136,6 +160,10 @@ export type WebhookJob = z.infer<typeof WebhookJob>;
 
 export const ConfirmJob = z.object({ payoutId: PayoutId, sessionId: z.string() });
 export type ConfirmJob = z.infer<typeof ConfirmJob>;
+
+/** A status check for one payout (the reconciler's, or one a webhook asked for). */
+export const CheckJob = z.object({ payoutId: PayoutId, reason: z.string() });
+export type CheckJob = z.infer<typeof CheckJob>;
 
 export const NOTIFY_EVENTS = ['succeeded', 'failed', 'cancelled', 'expired'] as const;
 export const NotifyJob = z.object({ payoutId: PayoutId, event: z.enum(NOTIFY_EVENTS) });

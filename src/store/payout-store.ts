@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import {
-  differingFields,
-  fingerprint,
-  type AuditEvent,
-  type PayoutOrder,
-  type PayoutRecord,
-} from '../payouts/schemas.js';
-import type { ReportedFacts } from '../payouts/confirmation-policy.js';
-import { PAYOUT_STATES, canMove, type PayoutState } from '../payouts/state-machine.js';
-import { CREATE_PAYOUTS, MARK_START_ATTEMPT, TRANSITION } from './lua.js';
+import { differingFields, fingerprint, PayoutRecordSchema, type AuditEvent, type PayoutOrder, type PayoutRecord } from '../payouts/schemas.js';
+import type { RecordField } from '../payouts/steps.js';
+import { canMove, isTerminal, type PayoutState } from '../payouts/state-machine.js';
+import { withScripts, type ScriptCommands } from './scripts.js';
 
 /** Orders per create-payouts script call: one round trip each. */
 export const CREATE_CHUNK = 500;
@@ -21,24 +15,23 @@ export type CreateResult =
 /** `from` is 'replayed' when a re-sent call found its own earlier, already applied, move. */
 export type TransitionResult = { ok: true; from: PayoutState | 'replayed' } | { ok: false; current: PayoutState | null };
 
+/** One compare-and-set move; only src/pipeline/take-step.ts builds these, from a named step. */
 export interface Transition {
   from: readonly PayoutState[];
   to: PayoutState;
   why: string;
-  set?: Partial<Record<'session_id' | 'card_last4' | 'bank_payout_id' | 'error_code' | 'error_text' | 'reported', string>>;
+  set?: Partial<Record<RecordField, string>>;
   /** Index this bank session to the payout in the same atomic step. */
   indexSession?: string;
-}
-
-interface ScriptCommands {
-  b131CreatePayouts(numKeys: number, ...args: string[]): Promise<string[]>;
-  b131Transition(...args: string[]): Promise<[string, string]>;
-  b131MarkStartAttempt(key: string, sessionId: string): Promise<number>;
+  /** When the reconciler must look at the payout next, if nothing moves it first (ms since epoch). */
+  dueAt: number;
 }
 
 /**
- * Payout records in Redis: one hash per upstream order id, an audit list beside it, and a
- * session → payout index for webhook routing. Every state change is a compare-and-set script.
+ * Payout records in Redis: one hash per upstream order id, an audit list beside it, a
+ * session → payout index for webhook routing, and the due index (a sorted set of payout id → when
+ * to look at it next) that the reconciler reads. Every state change is a compare-and-set script
+ * (src/store/scripts/) that also writes the due time.
  */
 export class PayoutStore {
   private readonly redis: Redis & ScriptCommands;
@@ -47,12 +40,12 @@ export class PayoutStore {
     redis: Redis,
     readonly prefix: string,
   ) {
-    this.redis = redis as Redis & ScriptCommands;
-    if (!('b131Transition' in redis)) {
-      redis.defineCommand('b131CreatePayouts', { lua: CREATE_PAYOUTS });
-      redis.defineCommand('b131Transition', { lua: TRANSITION, numberOfKeys: 3 });
-      redis.defineCommand('b131MarkStartAttempt', { lua: MARK_START_ATTEMPT, numberOfKeys: 1 });
-    }
+    this.redis = withScripts(redis);
+  }
+
+  /** The due index: payout id → when to look at it next (ms since epoch). */
+  get dueKey(): string {
+    return `${this.prefix}:due`;
   }
 
   key(id: string): string {
@@ -69,18 +62,18 @@ export class PayoutStore {
    * Accepts orders idempotently, one script call per chunk: a new id is created, the same id with
    * the same order is "existing", the same id with another order is a conflict naming the fields.
    */
-  async createMany(orders: PayoutOrder[], initialState: (o: PayoutOrder) => PayoutState): Promise<CreateResult[]> {
+  async createMany(orders: PayoutOrder[], initialState: (o: PayoutOrder) => PayoutState, dueAt: number): Promise<CreateResult[]> {
     const results: CreateResult[] = [];
     for (let i = 0; i < orders.length; i += CREATE_CHUNK) {
       const chunk = orders.slice(i, i + CREATE_CHUNK);
       const now = new Date().toISOString();
-      const keys: string[] = [];
-      const args: string[] = [now];
+      const keys: string[] = [this.dueKey];
+      const args: string[] = [now, String(dueAt)];
       for (const order of chunk) {
         const state = initialState(order);
         const audit: AuditEvent = { at: now, from: null, to: state, why: 'accepted' };
         keys.push(this.key(order.id), this.auditKey(order.id));
-        args.push(order.id, fingerprint(order), JSON.stringify(order), state, JSON.stringify(audit));
+        args.push(order.id, fingerprint(order), JSON.stringify(order), state, JSON.stringify(audit), order.callback_url ? '1' : '0');
       }
       const out = await this.redis.b131CreatePayouts(keys.length, ...keys, ...args);
       const conflicts: number[] = [];
@@ -136,6 +129,7 @@ export class PayoutStore {
       this.key(id),
       this.auditKey(id),
       this.sessionKey(t.indexSession ?? '-'),
+      this.dueKey,
       t.from.join(','),
       t.to,
       new Date().toISOString(),
@@ -144,34 +138,78 @@ export class PayoutStore {
       t.indexSession ?? '',
       id,
       randomUUID(),
+      String(t.dueAt),
+      isTerminal(t.to) ? '1' : '0',
     );
     if (outcome === 'ok') return { ok: true, from: state as PayoutState | 'replayed' };
     return { ok: false, current: outcome === 'missing' ? null : (state as PayoutState) };
   }
 
-  /** See lua.ts MARK_START_ATTEMPT: returns how many times start was sent, or null if it must not be. */
+  /** See scripts/mark-start-attempt.lua: how many times start was sent, or null if it must not be. */
   async markStartAttempt(id: string, sessionId: string): Promise<number | null> {
     const n = await this.redis.b131MarkStartAttempt(this.key(id), sessionId);
     return n < 0 ? null : n;
   }
+
+  /** An audit entry that moves nothing (a webhook seen, a check made). Returns the state, or null. */
+  async note(id: string, why: string): Promise<PayoutState | null> {
+    const state = await this.redis.b131Note(this.key(id), this.auditKey(id), new Date().toISOString(), why);
+    return state ? (state as PayoutState) : null;
+  }
+
+  /** Upstream acknowledged the callback for `event`; a payout told of its end leaves the due index. */
+  async markNotified(id: string, event: string): Promise<void> {
+    await this.redis.b131MarkNotified(this.key(id), this.dueKey, event, id);
+  }
+
+  /** Up to `limit` payouts due by `now`, each pushed to `nextDue` in the same step. */
+  async takeDue(now: number, nextDue: number, limit: number): Promise<string[]> {
+    return this.redis.b131TakeDue(this.dueKey, String(now), String(nextDue), String(limit));
+  }
+
+  /** Look at this payout again no later than `at` (ms since epoch). */
+  async dueBy(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.dueKey, 'LT', at, id);
+  }
+
+  /** Nothing is left to do for this payout. */
+  async notDue(id: string): Promise<void> {
+    await this.redis.zrem(this.dueKey, id);
+  }
+
+  /** How many payouts are due by `at`: what an operator (and a test) watches drain. */
+  async dueCount(at = Number.POSITIVE_INFINITY): Promise<number> {
+    return this.redis.zcount(this.dueKey, '-inf', Number.isFinite(at) ? at : '+inf');
+  }
+
+  /** The job that last drove this payout on, as `<queue>/<job id>`: the reconciler checks it first. */
+  async lastJob(id: string): Promise<string | null> {
+    return this.redis.hget(this.key(id), 'last_job');
+  }
+  async setLastJob(id: string, job: string): Promise<void> {
+    await this.redis.hset(this.key(id), 'last_job', job);
+  }
 }
 
+/** The hash as a record typed by state; a hash that breaks the record's rules is a bug, said loudly. */
 function toRecord(h: Record<string, string>): PayoutRecord {
-  const state = h.state as PayoutState;
-  if (!PAYOUT_STATES.includes(state)) throw new Error(`payout ${h.id} has unknown state ${h.state}`);
-  return {
-    id: h.id!,
-    state,
-    order: JSON.parse(h.order!) as PayoutOrder,
-    fingerprint: h.fingerprint!,
-    sessionId: h.session_id ?? null,
-    cardLast4: h.card_last4 ?? null,
-    bankPayoutId: h.bank_payout_id ?? null,
-    errorCode: h.error_code ?? null,
-    errorText: h.error_text ?? null,
+  const parsed = PayoutRecordSchema.safeParse({
+    id: h.id,
+    state: h.state,
+    order: h.order ? JSON.parse(h.order) : undefined,
+    fingerprint: h.fingerprint,
+    sessionId: h.session_id || null,
+    cardLast4: h.card_last4 || null,
+    bankPayoutId: h.bank_payout_id || null,
+    errorCode: h.error_code || null,
+    errorText: h.error_text || null,
     startAttempts: Number(h.start_attempts ?? 0),
-    reported: h.reported ? (JSON.parse(h.reported) as ReportedFacts) : null,
-    createdAt: h.created_at!,
-    updatedAt: h.updated_at!,
-  };
+    reported: h.reported ? JSON.parse(h.reported) : null,
+    notified: h.notified || null,
+    fundsWaitUntil: h.funds_wait_until ? Number(h.funds_wait_until) : null,
+    createdAt: h.created_at,
+    updatedAt: h.updated_at,
+  });
+  if (!parsed.success) throw new Error(`payout ${h.id} is stored in a shape it may not have (${h.state}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data as PayoutRecord;
 }

@@ -1,21 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { TAKE_TOKEN } from './lua.js';
+import { withScripts, type ScriptCommands } from './scripts.js';
 
 /**
  * Holds calls to the bank under BANK131_MAX_RPS across every worker process: one token bucket in
  * Redis (capacity one second's worth), taken by a script on Redis time.
  */
 export class BankRateLimiter {
-  private readonly redis: Redis & { b131TakeToken(key: string, rate: string, cap: string): Promise<number> };
+  private readonly redis: Redis & ScriptCommands;
 
   constructor(
     redis: Redis,
     private readonly key: string,
     private readonly maxRps: number,
   ) {
-    if (!('b131TakeToken' in redis)) redis.defineCommand('b131TakeToken', { lua: TAKE_TOKEN, numberOfKeys: 1 });
-    this.redis = redis as typeof this.redis;
+    this.redis = withScripts(redis);
   }
 
   async acquire(): Promise<void> {

@@ -10,7 +10,7 @@ afterAll(() => p?.close());
 
 const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
 
-it('Bull Board lists the four queues, behind basic auth', async () => {
+it('Bull Board lists the five queues, behind basic auth', async () => {
   const o = order();
   await p.api('POST', '/v1/payouts', o);
   await p.waitFor([o.id], ['succeeded']);
@@ -22,5 +22,5 @@ it('Bull Board lists the four queues, behind basic auth', async () => {
   const api = await fetch(`${p.url}/admin/queues/api/queues`, { headers: auth(board.user, board.password) });
   expect(api.status).toBe(200);
   const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
-  expect(queues.map((q) => q.name).sort()).toEqual(['bank-webhooks', 'payout-confirm', 'payout-notify', 'payout-start']);
+  expect(queues.map((q) => q.name).sort()).toEqual(['bank-webhooks', 'payout-confirm', 'payout-notify', 'payout-reconcile', 'payout-start']);
 });

@@ -5,6 +5,7 @@ import { startWeb } from '../../src/web.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import type { PayoutState } from '../../src/payouts/state-machine.js';
+import { DEFAULT_TIMING, type CrashPoints, type PipelineTiming } from '../../src/pipeline/pipeline-deps.js';
 import { startWorkersFor, type RunningWorkers } from '../../workers/index.js';
 import { keys } from './keys.js';
 import { deleteKeys, redisUrl, testPrefix } from './redis.js';
@@ -33,7 +34,22 @@ export interface Pipeline {
  * on a free port, `workerSets` independent worker sets (as if several worker processes), and an
  * upstream receiver for callbacks. Retries are fast so faults resolve within a test.
  */
-export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: number; concurrency?: number; bankTimeoutMs?: number; maxRps?: number; board?: { user: string; password: string }; redisUrl?: string } = {}): Promise<Pipeline> {
+export async function startPipeline(
+  options: {
+    knobs?: KnobsPatch;
+    workerSets?: number;
+    concurrency?: number;
+    bankTimeoutMs?: number;
+    maxRps?: number;
+    board?: { user: string; password: string };
+    redisUrl?: string;
+    /** Reconciler and wallet timings; by default the reconciler waits long enough to stay out of the way. */
+    timing?: Partial<PipelineTiming>;
+    /** Where a test makes a process "die" (src/pipeline/pipeline-deps.ts CrashPoints). */
+    crashPoints?: CrashPoints;
+  } = {},
+): Promise<Pipeline> {
+  const timing: PipelineTiming = { ...DEFAULT_TIMING, ...options.timing };
   const prefix = testPrefix('pipeline');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const sandbox = await startTestSandbox({ readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 20, webhookRetryMaxMs: 500, hangMs: 1_500, ...options.knobs });
@@ -44,7 +60,7 @@ export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: 
     retry: FAST_RETRY,
     bank: { baseUrl: sandbox.url, project: PROJECT, privateKey: keys.partnerPrivate, timeoutMs: options.bankTimeoutMs ?? 2_000 },
   });
-  const { server, url } = await startWeb(runtime, { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic, logger: log, board: options.board });
+  const { server, url } = await startWeb(runtime, { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic, logger: log, board: options.board, timing, ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}) });
   sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
   const upstream = await startReceiver();
   const workerSets = Array.from({ length: options.workerSets ?? 1 }, () =>
@@ -54,6 +70,8 @@ export async function startPipeline(options: { knobs?: KnobsPatch; workerSets?: 
       callbackTimeoutMs: 2_000,
       concurrency: options.concurrency ?? 8,
       prefix,
+      timing,
+      crashPoints: options.crashPoints,
       // a job abandoned by a crash is taken up within seconds, not BullMQ's default half minute
       stalled: { lockDurationMs: 4_000, stalledIntervalMs: 1_000 },
     }),

@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       board: null,
       callbackSecret: 'callback-secret-0123456789',
       payoutConcurrency: 16,
+      timing: { reconcileIntervalMs: 30_000, reconcileAfterMs: 300_000, walletRetryMs: 60_000, walletWaitMs: 86_400_000 },
     });
     const { privateKey, publicKey, ...rest } = bank;
     expect(rest).toEqual({

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decide, type OrderFacts } from '../../src/payouts/confirmation-policy.js';
 import { signCallback, verifyCallback } from '../../src/payouts/callback-signature.js';
 import { PayoutOrder, canonicalJson, differingFields, fingerprint } from '../../src/payouts/schemas.js';
-import { PAYOUT_STATES, TERMINAL_STATES, canMove, isTerminal, statesLeadingTo } from '../../src/payouts/state-machine.js';
+import { PAYOUT_STATES, SESSION_STATES, TERMINAL_STATES, canMove, isTerminal, statesLeadingTo } from '../../src/payouts/state-machine.js';
+import { STEPS, illegalMoves } from '../../src/payouts/steps.js';
 import { jitteredBackoff } from '../../src/queues.js';
 
 describe('payout state machine', () => {
@@ -11,10 +12,19 @@ describe('payout state machine', () => {
     expect(isTerminal('succeeded') && !isTerminal('confirmed')).toBe(true);
   });
 
-  it('money can only be confirmed from awaiting_confirmation, and succeed only after a confirm was decided', () => {
+  it('money can only be confirmed from awaiting_confirmation; a payout the bank paid is recorded paid from wherever it stood', () => {
     expect(statesLeadingTo('confirming')).toEqual(['awaiting_confirmation']);
-    expect(statesLeadingTo('succeeded').sort()).toEqual(['confirmed', 'confirming']);
     expect(statesLeadingTo('confirmed')).toEqual(['confirming']);
+    // never from queued (no session) nor from another terminal state
+    expect(statesLeadingTo('succeeded').sort()).toEqual([...SESSION_STATES].sort());
+  });
+
+  it('every named step moves only along legal moves, and only succeed reaches succeeded', () => {
+    expect(illegalMoves()).toEqual([]);
+    expect(Object.entries(STEPS).filter(([, d]) => d.to === 'succeeded').map(([n]) => n)).toEqual(['succeed']);
+    expect(Object.entries(STEPS).filter(([, d]) => d.to === 'confirming').map(([n]) => n)).toEqual(['decideConfirm']);
+    // every step that ends a payout tells upstream
+    for (const [name, d] of Object.entries(STEPS)) if (isTerminal(d.to)) expect([name, d.followUp]).toEqual([name, 'notify']);
   });
 
   it('follows design §2, plus the recoveries for webhooks that overtake answers', () => {
@@ -33,29 +43,33 @@ describe('payout state machine', () => {
 
 describe('confirmation policy', () => {
   const order: OrderFacts = { sessionId: 'ps_1', amount: 10_000, currency: 'rub', metadata: 'payout:o-1' };
-  const payout = { amount: 10_000, currency: 'rub', metadata: 'payout:o-1' };
+  const payout = { status: 'pending', amount: 10_000, currency: 'rub', metadata: 'payout:o-1' };
+  const waiting = { sessionId: 'ps_1', sessionStatus: 'in_progress', nextAction: 'confirm' };
 
-  it('confirms only an exact match', () => {
-    expect(decide(order, { sessionId: 'ps_1', payouts: [payout] })).toEqual({ action: 'confirm' });
-    expect(decide(order, { sessionId: 'ps_1', payouts: [{ ...payout, currency: 'RUB' }] })).toEqual({ action: 'confirm' });
+  it('confirms only an exact match in a session that waits for our confirm', () => {
+    expect(decide(order, { ...waiting, payouts: [payout] })).toEqual({ action: 'confirm' });
+    expect(decide(order, { ...waiting, payouts: [{ ...payout, currency: 'RUB' }] })).toEqual({ action: 'confirm' });
   });
 
   it.each([
-    ['session', { sessionId: 'ps_2', payouts: [payout] }],
-    ['payout_count', { sessionId: 'ps_1', payouts: [] }],
-    ['payout_count', { sessionId: 'ps_1', payouts: [payout, payout] }],
-    ['amount', { sessionId: 'ps_1', payouts: [{ ...payout, amount: 10_001 }] }],
-    ['amount', { sessionId: 'ps_1', payouts: [{ ...payout, amount: undefined }] }],
-    ['currency', { sessionId: 'ps_1', payouts: [{ ...payout, currency: 'usd' }] }],
-    ['metadata', { sessionId: 'ps_1', payouts: [{ ...payout, metadata: 'payout:o-2' }] }],
-    ['metadata', { sessionId: 'ps_1', payouts: [{ ...payout, metadata: undefined }] }],
+    ['session', { ...waiting, sessionId: 'ps_2', payouts: [payout] }],
+    ['session_state', { ...waiting, sessionStatus: 'cancelled', payouts: [payout] }],
+    ['session_state', { ...waiting, nextAction: undefined, payouts: [payout] }],
+    ['session_state', { ...waiting, payouts: [{ ...payout, status: 'failed' }] }],
+    ['payout_count', { ...waiting, payouts: [] }],
+    ['payout_count', { ...waiting, payouts: [payout, payout] }],
+    ['amount', { ...waiting, payouts: [{ ...payout, amount: 10_001 }] }],
+    ['amount', { ...waiting, payouts: [{ ...payout, amount: undefined }] }],
+    ['currency', { ...waiting, payouts: [{ ...payout, currency: 'usd' }] }],
+    ['metadata', { ...waiting, payouts: [{ ...payout, metadata: 'payout:o-2' }] }],
+    ['metadata', { ...waiting, payouts: [{ ...payout, metadata: undefined }] }],
   ] as const)('cancels when the %s check fails', (check, reported) => {
     const d = decide(order, reported as never);
     expect(d).toMatchObject({ action: 'cancel', failedCheck: check });
   });
 
   it('cancels when no session was recorded', () => {
-    expect(decide({ ...order, sessionId: null }, { sessionId: 'ps_1', payouts: [payout] })).toMatchObject({ failedCheck: 'session' });
+    expect(decide({ ...order, sessionId: null }, { ...waiting, payouts: [payout] })).toMatchObject({ failedCheck: 'session' });
   });
 });
 

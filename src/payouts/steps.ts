@@ -1,0 +1,167 @@
+import type { ReportedFacts } from './confirmation-policy.js';
+import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, SESSION_STATES, canMove, type PayoutState } from './state-machine.js';
+
+/**
+ * Every change of a payout's state, by name (design §2). Pure: each step owns its legal
+ * from-states, its audit reason, the fields it writes, when the payout must next be looked at, and
+ * the work that must follow. src/pipeline/take-step.ts applies a step atomically (one script also
+ * writes the due time) and then enqueues its follow-up; if that enqueue is lost, the reconciler
+ * (src/pipeline/reconcile.ts) finds the payout due and drives it on. No other code changes a
+ * payout's state.
+ */
+
+/** The work a step leaves for a queue. `none`: the job that took the step goes on by itself. */
+export type FollowUp = 'none' | 'start' | 'retry_start' | 'confirm' | 'cancel' | 'notify';
+
+type Fields = Partial<Record<RecordField, string>>;
+export type RecordField = 'session_id' | 'card_last4' | 'bank_payout_id' | 'error_code' | 'error_text' | 'reported' | 'funds_wait_until';
+
+export interface StepDef<I> {
+  from: readonly PayoutState[];
+  to: PayoutState;
+  why(input: I): string;
+  fields(input: I): Fields;
+  /** Index this bank session to the payout in the same atomic step. */
+  indexSession?(input: I): string;
+  followUp: FollowUp;
+  /** When to look again if nothing happens: after the reconcile delay, or the wallet retry delay. */
+  lookAgain: 'reconcile' | 'wallet_retry';
+}
+
+export interface BankFacts {
+  bank_payout_id?: string;
+  card_last4?: string;
+}
+export interface BankFailure {
+  code: string;
+  description: string;
+}
+
+const step = <I>(def: StepDef<I>): StepDef<I> => def;
+const failureFields = (f: BankFailure): Fields => ({ error_code: f.code, error_text: f.description });
+
+export const STEPS = {
+  /** session/create answered: the session is ours before anything is sent in it. */
+  recordSession: step<{ sessionId: string }>({
+    from: ['queued'],
+    to: 'session_created',
+    why: (i) => `bank session ${i.sessionId} created`,
+    fields: (i) => ({ session_id: i.sessionId }),
+    indexSession: (i) => i.sessionId,
+    followUp: 'none', // the start job that created it sends start/payout next
+    lookAgain: 'reconcile',
+  }),
+  /** The partner wallet is short (insufficient_wallet_balance): wait for a top-up, same session. */
+  awaitFunds: step<BankFailure & { waitUntil: number }>({
+    from: ['session_created', 'awaiting_funds'],
+    to: 'awaiting_funds',
+    why: (i) => `bank refused start/payout: ${i.code}; waiting for a top-up until ${new Date(i.waitUntil).toISOString()}`,
+    fields: (i) => ({ ...failureFields(i), funds_wait_until: String(i.waitUntil) }),
+    followUp: 'retry_start',
+    lookAgain: 'wallet_retry',
+  }),
+  markStarted: step<{ facts: BankFacts; why: string }>({
+    from: ['session_created', 'awaiting_funds'],
+    to: 'started',
+    why: (i) => i.why,
+    fields: (i) => ({ ...i.facts, error_code: '', error_text: '' }),
+    followUp: 'none', // the bank's ready_to_confirm comes next
+    lookAgain: 'reconcile',
+  }),
+  /** The bank waits for our confirm (a verified ready_to_confirm, or session/status saying so). */
+  awaitConfirmation: step<{ reported: ReportedFacts; facts: BankFacts; why: string }>({
+    from: ['session_created', 'awaiting_funds', 'started'],
+    to: 'awaiting_confirmation',
+    why: (i) => i.why,
+    fields: (i) => ({ ...i.facts, reported: JSON.stringify(i.reported), error_code: '', error_text: '' }),
+    followUp: 'confirm',
+    lookAgain: 'reconcile',
+  }),
+  /** The policy approved: only the run that takes this step may call session/confirm. */
+  decideConfirm: step<{ why: string }>({
+    from: ['awaiting_confirmation'],
+    to: 'confirming',
+    why: (i) => i.why,
+    fields: () => ({}),
+    followUp: 'none', // the confirm job that decided sends it
+    lookAgain: 'reconcile',
+  }),
+  /** The policy refused: the session is cancelled at the bank. */
+  decideCancel: step<BankFailure & { why: string }>({
+    from: ['awaiting_confirmation'],
+    to: 'cancelling',
+    why: (i) => i.why,
+    fields: failureFields,
+    followUp: 'none', // the confirm job that decided sends the cancel
+    lookAgain: 'reconcile',
+  }),
+  /** Upstream withdrew the order while the bank prepares the payout. */
+  requestCancel: step<Record<string, never>>({
+    from: CANCELLABLE_AT_BANK,
+    to: 'cancelling',
+    why: () => 'cancelled by upstream',
+    fields: () => ({ error_code: 'cancelled_by_upstream', error_text: 'upstream cancelled the payout' }),
+    followUp: 'cancel',
+    lookAgain: 'reconcile',
+  }),
+  /** Upstream withdrew the order before anything was started at the bank. */
+  cancel: step<Record<string, never>>({
+    from: CANCELLABLE_DIRECTLY,
+    to: 'cancelled',
+    why: () => 'cancelled by upstream',
+    fields: () => ({ error_code: 'cancelled_by_upstream', error_text: 'upstream cancelled the payout' }),
+    followUp: 'notify',
+    lookAgain: 'reconcile',
+  }),
+  markConfirmed: step<{ why: string }>({
+    from: ['confirming'],
+    to: 'confirmed',
+    why: (i) => i.why,
+    fields: () => ({}),
+    followUp: 'none', // the bank's payment_finished comes next
+    lookAgain: 'reconcile',
+  }),
+  markCancelled: step<{ why: string }>({
+    from: ['cancelling'],
+    to: 'cancelled',
+    why: (i) => i.why,
+    fields: () => ({}),
+    followUp: 'notify',
+    lookAgain: 'reconcile',
+  }),
+  /** The bank paid. From any live state: money that moved is recorded as moved, never hidden. */
+  succeed: step<{ facts: BankFacts; why: string }>({
+    from: SESSION_STATES,
+    to: 'succeeded',
+    why: (i) => i.why,
+    fields: (i) => ({ ...i.facts, error_code: '', error_text: '' }),
+    followUp: 'notify',
+    lookAgain: 'reconcile',
+  }),
+  /** The bank refused, declined or ended the payout unpaid; or it could never have been sent. */
+  fail: step<BankFailure & { facts?: BankFacts; why: string }>({
+    from: ['queued', ...SESSION_STATES.filter((s) => s !== 'cancelling')],
+    to: 'failed',
+    why: (i) => i.why,
+    fields: (i) => ({ ...i.facts, ...failureFields(i) }),
+    followUp: 'notify',
+    lookAgain: 'reconcile',
+  }),
+  /** A payout waiting for its card past the collection deadline. */
+  expire: step<Record<string, never>>({
+    from: ['awaiting_card'],
+    to: 'expired',
+    why: () => 'no card was given before the collection link expired',
+    fields: () => ({ error_code: 'collect_expired', error_text: 'the recipient gave no card in time' }),
+    followUp: 'notify',
+    lookAgain: 'reconcile',
+  }),
+};
+
+export type StepName = keyof typeof STEPS;
+export type StepInput<N extends StepName> = (typeof STEPS)[N] extends StepDef<infer I> ? I : never;
+
+/** Every step's moves are legal moves of the state machine (checked by a unit test too). */
+export function illegalMoves(): string[] {
+  return Object.entries(STEPS).flatMap(([name, def]) => def.from.filter((f) => !canMove(f, def.to)).map((f) => `${name}: ${f} -> ${def.to}`));
+}

@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import type { Bank131Client } from '../bank131/client.js';
+import type { StepName } from '../payouts/steps.js';
+import type { Queues } from '../queues.js';
+import type { PayoutStore } from '../store/payout-store.js';
+
+/** How long things may take before someone looks again (README "What happens when something is lost"). */
+export interface PipelineTiming {
+  /** How long a payout may sit quietly in a state before the reconciler looks at it (RECONCILE_AFTER_MS). */
+  reconcileAfterMs: number;
+  /** How often the reconciler's sweep runs (RECONCILE_INTERVAL_MS). */
+  reconcileIntervalMs: number;
+  /** While the partner wallet is short: how often start/payout is tried again (WALLET_RETRY_MS). */
+  walletRetryMs: number;
+  /** …and for how long, before the payout fails with insufficient_wallet_balance (WALLET_WAIT_MS). */
+  walletWaitMs: number;
+}
+
+export const DEFAULT_TIMING: PipelineTiming = {
+  reconcileAfterMs: 5 * 60_000,
+  reconcileIntervalMs: 30_000,
+  walletRetryMs: 60_000,
+  walletWaitMs: 24 * 3_600_000,
+};
+
+/**
+ * Test hooks at the exact lines where a process may die. A hook that throws stands for a crash
+ * there: the job ends without its follow-up, as if its worker had been killed.
+ */
+export interface CrashPoints {
+  /** After a step's state change is stored, before its follow-up job is enqueued. */
+  afterStep?(step: StepName, payoutId: string): void;
+  /** In the web process, after a batch is recorded, before its start jobs are enqueued. */
+  afterRecord?(payoutIds: string[]): void;
+}
+
+/** What a named step needs: the store, the queues, the clock settings. Routes have it too. */
+export interface StepDeps {
+  store: PayoutStore;
+  queues: Queues;
+  log: Logger;
+  timing: PipelineTiming;
+  crashPoints?: CrashPoints | undefined;
+}
+
+/** What every processor is handed: plain arguments, so tests start the real thing. */
+export interface PipelineDeps extends StepDeps {
+  bank: Bank131Client;
+  callbackSecret: string;
+  /** Callbacks to upstream: per-request timeout. */
+  callbackTimeoutMs?: number | undefined;
+}

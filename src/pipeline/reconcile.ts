@@ -1,0 +1,62 @@
+import { NotFinalYet } from '../bank131/errors.js';
+import { NOTIFY_EVENTS, type NotifyJob } from '../payouts/schemas.js';
+import { isTerminal } from '../payouts/state-machine.js';
+import { enqueueCheck, jobId } from '../queues.js';
+import { applyBankSession } from './apply-bank-session.js';
+import { ensureNotifyJob, ensureStartJob } from './ensure-job.js';
+import type { PipelineDeps } from './pipeline-deps.js';
+
+/** Payouts taken per sweep; the rest wait for the next one (RECONCILE_INTERVAL_MS later). */
+export const SWEEP_LIMIT = 1_000;
+
+/**
+ * The reconciler's sweep: every payout whose due time has come (it sat in a state longer than
+ * RECONCILE_AFTER_MS, or its callback is not acknowledged yet) gets a check job. Taking a payout
+ * pushes its due time forward in the same step, so the next sweep skips it while it is checked.
+ */
+export async function sweep(deps: PipelineDeps): Promise<number> {
+  const now = Date.now();
+  const ids = await deps.store.takeDue(now, now + deps.timing.reconcileAfterMs, SWEEP_LIMIT);
+  if (ids.length === 0) return 0;
+  await deps.queues.reconcile.addBulk(ids.map((payoutId) => ({ name: 'check', data: { payoutId, reason: 'due' }, opts: { jobId: jobId.check(payoutId, now) } })));
+  deps.log.info({ due: ids.length }, 'reconciler: payouts due for a check');
+  return ids.length;
+}
+
+/**
+ * Drives one payout on from wherever it stands: a missing start job is enqueued again; a payout
+ * with a session is checked against session/status and the answer applied (a fresh decision when
+ * the bank waits for our confirm); a terminal payout gets its callback until upstream acknowledges
+ * it. It never sends a money-moving call itself: those stay with the jobs, behind their
+ * compare-and-set steps.
+ */
+export async function checkPayout(deps: PipelineDeps, payoutId: string): Promise<string> {
+  const payout = await deps.store.get(payoutId);
+  if (!payout) {
+    await deps.store.notDue(payoutId);
+    return 'missing';
+  }
+  if (isTerminal(payout.state)) {
+    const event = payout.state as NotifyJob['event'];
+    if (payout.order.callback_url && payout.notified !== event && NOTIFY_EVENTS.includes(event)) {
+      return (await ensureNotifyJob(deps, payout, event)) ? 'callback re-driven' : 'callback in hand';
+    }
+    await deps.store.notDue(payoutId);
+    return 'done';
+  }
+  if (payout.state === 'awaiting_card') return 'waiting for a card';
+  if (payout.state === 'queued') return (await ensureStartJob(deps, payout)) ? 'start re-driven' : 'start in hand';
+  if (payout.sessionId === null) return `nothing to check (${payout.state})`;
+  try {
+    const session = await deps.bank.sessionStatus(payout.sessionId);
+    return await applyBankSession(deps, payout, session, 'status');
+  } catch (err) {
+    if (err instanceof NotFinalYet) return err.message;
+    throw err;
+  }
+}
+
+/** Something (a webhook type we do not act on, a status we do not know) asks for a check now. */
+export function requestCheck(deps: PipelineDeps, payoutId: string, reason: string): Promise<void> {
+  return enqueueCheck(deps.queues, payoutId, reason);
+}

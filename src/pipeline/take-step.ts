@@ -1,0 +1,57 @@
+import { STEPS, type StepDef, type StepInput, type StepName } from '../payouts/steps.js';
+import type { NotifyJob } from '../payouts/schemas.js';
+import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, jobId } from '../queues.js';
+import type { TransitionResult } from '../store/payout-store.js';
+import type { StepDeps } from './pipeline-deps.js';
+
+/** The payout a step is taken on: its id, and its session where the follow-up needs one. */
+export interface StepTarget {
+  id: string;
+  sessionId?: string | null;
+}
+
+/**
+ * Takes a named step (src/payouts/steps.ts): one atomic compare-and-set that also records when the
+ * payout is next due, then the step's follow-up job. A step the payout is already past does
+ * nothing. If the process dies between the two, the payout is due and the reconciler
+ * (src/pipeline/reconcile.ts) enqueues the follow-up again.
+ */
+export async function takeStep<N extends StepName>(deps: StepDeps, name: N, payout: StepTarget, input: StepInput<N>): Promise<TransitionResult> {
+  // The table's entries differ in their input type; each is applied to its own input.
+  const def = STEPS[name] as unknown as StepDef<StepInput<N>>;
+  const lookAgainMs = def.lookAgain === 'wallet_retry' ? deps.timing.walletRetryMs * 2 : deps.timing.reconcileAfterMs;
+  const result = await deps.store.transition(payout.id, {
+    from: def.from,
+    to: def.to,
+    why: def.why(input),
+    set: def.fields(input),
+    ...(def.indexSession ? { indexSession: def.indexSession(input) } : {}),
+    dueAt: Date.now() + lookAgainMs,
+  });
+  if (!result.ok) {
+    deps.log.debug({ payoutId: payout.id, step: name, current: result.current }, 'step no longer applies; nothing changed');
+    return result;
+  }
+  deps.log.info({ payoutId: payout.id, step: name, from: result.from, to: def.to }, 'payout moved');
+  deps.crashPoints?.afterStep?.(name, payout.id);
+  const followUp = await enqueueFollowUp(deps, def.followUp, payout, def.to);
+  if (followUp) await deps.store.setLastJob(payout.id, followUp);
+  return result;
+}
+
+async function enqueueFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp'], payout: StepTarget, to: string): Promise<string | null> {
+  switch (kind) {
+    case 'none':
+      return null;
+    case 'start':
+      return enqueueStart(deps.queues, payout.id);
+    case 'retry_start':
+      return enqueueStart(deps.queues, payout.id, { jobId: jobId.again(jobId.start(payout.id), Date.now()), delayMs: deps.timing.walletRetryMs });
+    case 'confirm':
+      return payout.sessionId ? enqueueConfirm(deps.queues, payout.id, payout.sessionId) : null;
+    case 'cancel':
+      return payout.sessionId ? enqueueCancel(deps.queues, payout.id, payout.sessionId) : null;
+    case 'notify':
+      return enqueueNotify(deps.queues, payout.id, to as NotifyJob['event']);
+  }
+}

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/**
+ * Every atomic step on Redis is one Lua script in ./scripts/, named by its verb, with its KEYS and
+ * ARGV in its header. They are loaded here and nowhere else: one script, one round trip, no
+ * interleaving. Keys always share one hash-tagged prefix, so the scripts run on Redis Cluster too.
+ */
+const SCRIPTS = {
+  b131CreatePayouts: { file: 'create-payouts.lua' }, // variable key count: given per call
+  b131Transition: { file: 'transition.lua', numberOfKeys: 4 },
+  b131Note: { file: 'note.lua', numberOfKeys: 2 },
+  b131MarkStartAttempt: { file: 'mark-start-attempt.lua', numberOfKeys: 1 },
+  b131MarkNotified: { file: 'mark-notified.lua', numberOfKeys: 2 },
+  b131TakeDue: { file: 'take-due.lua', numberOfKeys: 1 },
+  b131TakeToken: { file: 'take-token.lua', numberOfKeys: 1 },
+} as const;
+
+export interface ScriptCommands {
+  b131CreatePayouts(numKeys: number, ...args: string[]): Promise<string[]>;
+  b131Transition(...args: string[]): Promise<[string, string]>;
+  b131Note(payoutKey: string, auditKey: string, now: string, why: string): Promise<string>;
+  b131MarkStartAttempt(payoutKey: string, sessionId: string): Promise<number>;
+  b131MarkNotified(payoutKey: string, dueKey: string, event: string, payoutId: string): Promise<number>;
+  b131TakeDue(dueKey: string, now: string, nextDue: string, limit: string): Promise<string[]>;
+  b131TakeToken(bucketKey: string, rate: string, capacity: string): Promise<number>;
+}
+
+const sources = new Map<string, string>();
+function source(file: string): string {
+  let lua = sources.get(file);
+  if (lua === undefined) {
+    lua = readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
+    sources.set(file, lua);
+  }
+  return lua;
+}
+
+/** Defines every script as a command on this connection (once), and returns it typed. */
+export function withScripts(redis: Redis): Redis & ScriptCommands {
+  if (!('b131Transition' in redis)) {
+    for (const [name, def] of Object.entries(SCRIPTS)) {
+      redis.defineCommand(name, 'numberOfKeys' in def ? { lua: source(def.file), numberOfKeys: def.numberOfKeys } : { lua: source(def.file) });
+    }
+  }
+  return redis as Redis & ScriptCommands;
+}

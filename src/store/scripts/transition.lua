@@ -1,0 +1,31 @@
+-- transition: compare-and-set the state from one of the expected states, set fields, append the
+-- audit event, index the session to the payout when one is named, and record when the payout
+-- must next be looked at, all at once. A terminal payout stays due until its callback is sent
+-- (mark-notified.lua takes it off); one without a callback_url leaves the index.
+-- KEYS: payout, audit, session index, due index.
+-- ARGV: expected states (comma-separated), to, now (ISO), why, fields JSON ([k, v, ...]),
+--       session id to index ('' for none), payout id, token, due at (ms), terminal ('1' | '0').
+-- The token makes a re-run of the same call (the client re-sends a script whose reply was lost
+-- when the connection dropped) answer 'ok' again instead of 'conflict', so the caller does not
+-- abandon a step it actually won.
+-- Returns {'ok', from} | {'conflict', current} | {'missing', ''}.
+local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token', 'has_callback', 'notified')
+local current = f[1]
+if not current then return {'missing', ''} end
+if current == ARGV[2] and f[2] == ARGV[8] then return {'ok', 'replayed'} end
+local expected = false
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == current then expected = true end
+end
+if not expected then return {'conflict', current} end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3], 'transition_token', ARGV[8])
+local fields = cjson.decode(ARGV[5])
+if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+redis.call('RPUSH', KEYS[2], cjson.encode({ at = ARGV[3], from = current, to = ARGV[2], why = ARGV[4] }))
+if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[7]) end
+if ARGV[10] == '1' and (f[3] ~= '1' or f[4] == ARGV[2]) then
+  redis.call('ZREM', KEYS[4], ARGV[7])
+else
+  redis.call('ZADD', KEYS[4], ARGV[9], ARGV[7])
+end
+return {'ok', current}

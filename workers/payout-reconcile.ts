@@ -1,0 +1,17 @@
+import type { Job } from 'bullmq';
+import { CheckJob } from '../src/payouts/schemas.js';
+import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
+import { checkPayout, sweep } from '../src/pipeline/reconcile.js';
+
+/**
+ * payout-reconcile: a job scheduler runs `sweep` every RECONCILE_INTERVAL_MS; each payout it finds
+ * due gets a `check` job (src/pipeline/reconcile.ts), so a lost job, webhook or callback delays a
+ * payout but never strands it.
+ */
+export function reconcileProcessor(deps: PipelineDeps) {
+  return async (job: Job): Promise<string> => {
+    if (job.name === 'sweep') return `${await sweep(deps)} due`;
+    const { payoutId } = CheckJob.parse(job.data);
+    return checkPayout(deps, payoutId);
+  };
+}
