@@ -51,8 +51,10 @@ export async function checkPayout(deps: PipelineDeps, payoutId: string): Promise
     const session = await deps.bank.sessionStatus(payout.sessionId);
     return await applyBankSession(deps, payout, session, 'status');
   } catch (err) {
-    if (err instanceof NotFinalYet) return err.message;
-    throw err;
+    if (!(err instanceof NotFinalYet)) throw err;
+    // Visible in the audit trail: why this payout has not moved, each time it is looked at.
+    await deps.store.note(payoutId, `session/status: ${err.reason}; asked again in ${Math.round(deps.timing.reconcileAfterMs / 1000)} s`);
+    return err.message;
   }
 }
 

@@ -24,7 +24,7 @@ type Answer = Record<string, unknown>;
 export class SandboxBank {
   knobs: Knobs = Knobs.parse({});
   /** Every signed API call that reached the bank, with the session it named: what a test counts. */
-  readonly calls: Array<{ endpoint: string; sessionId: string | null; httpStatus: number }> = [];
+  readonly calls: Array<{ endpoint: string; sessionId: string | null; idempotencyKey: string | null; httpStatus: number }> = [];
   private readonly book: SessionBook;
   private readonly idempotency = new IdempotencyKeys();
   private readonly publicTokens = new Set<string>();

@@ -120,7 +120,8 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
         return refuse(reply, new SandboxError('invalid_request', 'body is not JSON'));
       }
       const sessionId = (body as { session_id?: unknown } | null)?.session_id;
-      const call = { endpoint, sessionId: typeof sessionId === 'string' ? sessionId : null, httpStatus: 0 };
+      const idempotencyKey = req.headers['x-partner-idempotency-key'];
+      const call = { endpoint, sessionId: typeof sessionId === 'string' ? sessionId : null, idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : null, httpStatus: 0 };
       bank.calls.push(call);
       reply.raw.once('finish', () => (call.httpStatus = reply.statusCode));
       const plan = bank.planFaults(endpoint);
