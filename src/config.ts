@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { DEFAULT_TIMING, type PipelineTiming } from './pipeline/pipeline-deps.js';
 import { SettingsReader, httpUrl, logLevel, port, positiveInt, redisUrl, type Env } from './settings.js';
 
-/** The service's settings (design §5), read once at start-up. */
+/** The service's settings (README, Configuration), read once at start-up. */
 export interface Config {
   redisUrl: string;
-  /** Hash-tagged so queue and record keys land in one Redis Cluster slot (design §7). */
+  /** Hash-tagged so queue and record keys land in one Redis Cluster slot (docs/architecture.md, Redis keys). */
   redisPrefix: string;
   port: number;
   host: string;

@@ -3,7 +3,7 @@ import { Queue, type BackoffStrategy, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CheckJob, ConfirmJob, NotifyJob, StartJob, WebhookJob } from './payouts/schemas.js';
 
-/** Queue names are contracts (design §3): operators and dashboards know them. */
+/** Queue names are contracts (docs/architecture.md, Queues and jobs): operators and dashboards know them. */
 export const QUEUE = {
   start: 'payout-start',
   webhooks: 'bank-webhooks',
@@ -14,7 +14,7 @@ export const QUEUE = {
 
 /**
  * Job ids make enqueueing idempotent: BullMQ ignores an add whose id is already in the queue.
- * (BullMQ refuses ':' in custom ids, so design §3's `start:<id>` is written `start-<id>`.)
+ * (BullMQ refuses ':' in custom ids, so the `start:<id>` of docs/architecture.md is written `start-<id>`.)
  */
 export const jobId = {
   start: (payoutId: string) => `start-${payoutId}`,

@@ -12,7 +12,8 @@ import { BatchRequest, PayoutId, PayoutOrder, publicView, type PublicPayout } fr
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, type PayoutState } from './payouts/state-machine.js';
 import type { CrashPoints, PipelineTiming, StepDeps } from './pipeline/pipeline-deps.js';
 import { takeStep } from './pipeline/take-step.js';
-import { enqueueStarts, jobId, type Queues } from './queues.js';
+import { acceptPayouts } from './pipeline/accept-payouts.js';
+import { jobId, type Queues } from './queues.js';
 import type { PayoutStore } from './store/payout-store.js';
 
 export interface ServerDeps {
@@ -71,7 +72,7 @@ function zodIssues(error: z.ZodError, prefix = ''): Array<{ field: string; probl
 }
 
 /**
- * The web process: the upstream API (design §4), the Bank 131 webhook receiver and health
+ * The web process: the upstream API (README, The upstream API), the Bank 131 webhook receiver and health
  * routes. It only validates, records and enqueues; workers do everything that talks to the bank.
  */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -83,7 +84,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const steps: StepDeps = { store, queues, log: app.log as unknown as Logger, timing: deps.timing, crashPoints: deps.crashPoints };
-  const dueAt = () => Date.now() + deps.timing.reconcileAfterMs;
 
   const keys = deps.config.apiKeys.map((k) => createHash('sha256').update(k).digest());
   const authorised = (header: string | undefined): boolean => {
@@ -115,7 +115,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     api.post('/v1/payouts', async (req, reply) => {
       const parsed = PayoutOrder.safeParse(req.body);
       if (!parsed.success) return invalid(reply, zodIssues(parsed.error));
-      const [result] = await store.createMany([parsed.data], () => 'queued', dueAt());
+      const [result] = await acceptPayouts(steps, [parsed.data]);
       if (!result) throw new Error('no create result');
       if (result.status === 'conflict') {
         return reply.code(409).send({
@@ -126,10 +126,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           },
         });
       }
-      // Also for "existing": the earlier request may have died between record and enqueue (and if
-      // this one dies there too, the payout is due, and the reconciler enqueues it).
-      deps.crashPoints?.afterRecord?.([result.id]);
-      if (result.state === 'queued') await enqueueStarts(queues, [result.id]);
       return reply.code(result.status === 'created' ? 202 : 200).send({ id: result.id, status: result.state });
     });
 
@@ -155,18 +151,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         seen.set(parsed.data.id, at);
         valid.push({ at, order: parsed.data });
       });
-      const results = await store.createMany(valid.map((v) => v.order), () => 'queued', dueAt());
-      const toStart: string[] = [];
+      const results = await acceptPayouts(steps, valid.map((v) => v.order));
       results.forEach((r, j) => {
         const at = valid[j]!.at;
-        if (r.status === 'conflict') answers[at] = { index: at, id: r.id, status: 'conflict', state: r.state, fields: r.fields };
-        else {
-          answers[at] = { index: at, id: r.id, status: r.status, state: r.state };
-          if (r.state === 'queued') toStart.push(r.id);
-        }
+        answers[at] = r.status === 'conflict' ? { index: at, id: r.id, status: 'conflict', state: r.state, fields: r.fields } : { index: at, id: r.id, status: r.status, state: r.state };
       });
-      deps.crashPoints?.afterRecord?.(toStart);
-      for (let i = 0; i < toStart.length; i += 1000) await enqueueStarts(queues, toStart.slice(i, i + 1000));
       const counts = { created: 0, existing: 0, conflict: 0, invalid: 0 };
       for (const a of answers) counts[a.status as keyof typeof counts] += 1;
       return reply.code(200).send({ counts, results: answers });

@@ -6,7 +6,7 @@
  *    safe next step is `session/status`, never a blind resend of a money-moving call.
  */
 
-/** What the bank's error table says to do about a code (API notes §6.3). */
+/** What the bank's error table says to do about a code (docs/bank131-protocol.md §6). */
 export type ErrorAdvice = 'retry' | 'check_status' | 'permanent';
 
 const ADVICE: Record<string, ErrorAdvice> = {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Bank 131 wire shapes (API notes §3–§6). Both our client and the sandbox bank parse with these,
+ * Bank 131 wire shapes (docs/bank131-protocol.md §3–§6). Both our client and the sandbox bank parse with these,
  * so the two sides cannot drift apart.
  *
  * - Incoming objects are loose: the bank adds fields without notice and we must not reject them.
@@ -85,7 +85,7 @@ export type BankErrorBody = z.infer<typeof BankErrorBody>;
 // ---------------------------------------------------------------- session and payout objects
 
 /**
- * Statuses the API notes (§5.1, §5.2) list. The wire schemas accept any string: the bank may add
+ * Statuses docs/bank131-protocol.md §4 lists. The wire schemas accept any string: the bank may add
  * statuses without notice, and a correctly signed webhook must never be refused for its content;
  * code that acts on a status compares against these and treats anything else as "not final yet".
  */

@@ -4,7 +4,7 @@ import type { ReportedFacts } from './confirmation-policy.js';
 
 /**
  * What a bank session (from a webhook or session/status) says about our payout, in one word.
- * Pure. The bank may add statuses and null fields at will (API notes §5, §6.3): anything this does
+ * Pure. The bank may add statuses and null fields at will (docs/bank131-protocol.md §4, §6): anything this does
  * not recognise is `unknown`, which means "ask again later", never a failure.
  */
 export type BankVerdict =

@@ -12,7 +12,7 @@ export interface OrderFacts {
 
 export interface ReportedFacts {
   sessionId: string;
-  /** The session must still wait for us: `in_progress` with `next_action` `confirm` (API notes §5.3). */
+  /** The session must still wait for us: `in_progress` with `next_action` `confirm` (docs/bank131-protocol.md §4). */
   sessionStatus?: string | undefined;
   nextAction?: string | undefined;
   /** Payouts in the ready_to_confirm session; a card payout session has exactly one. */

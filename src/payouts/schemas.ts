@@ -5,7 +5,7 @@ import type { ReportedFacts } from './confirmation-policy.js';
 import { SESSION_STATES, type PayoutState } from './state-machine.js';
 
 /**
- * What upstream systems send (design §4), and what we keep and show. Strict objects: a payments
+ * What upstream systems send (README, The upstream API), and what we keep and show. Strict objects: a payments
  * API should refuse `ammount` rather than silently pay without it.
  */
 
@@ -150,7 +150,7 @@ export function publicView(record: PayoutRecord, audit?: AuditEvent[]) {
 }
 export type PublicPayout = ReturnType<typeof publicView>;
 
-// ---------------------------------------------------------------- job data (design §3)
+// ---------------------------------------------------------------- job data (docs/architecture.md, Queues and jobs)
 
 export const StartJob = z.object({ payoutId: PayoutId });
 export type StartJob = z.infer<typeof StartJob>;

@@ -1,5 +1,5 @@
 /**
- * The payout state machine of design §2: which moves are legal. Pure; the store refuses any move
+ * The payout state machine of docs/architecture.md: which moves are legal. Pure; the store refuses any move
  * not listed here, atomically, from an expected state.
  */
 export const PAYOUT_STATES = [

@@ -2,7 +2,7 @@ import type { ReportedFacts } from './confirmation-policy.js';
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, SESSION_STATES, canMove, type PayoutState } from './state-machine.js';
 
 /**
- * Every change of a payout's state, by name (design §2). Pure: each step owns its legal
+ * Every change of a payout's state, by name (docs/architecture.md). Pure: each step owns its legal
  * from-states, its audit reason, the fields it writes, when the payout must next be looked at, and
  * the work that must follow. src/pipeline/take-step.ts applies a step atomically (one script also
  * writes the due time) and then enqueues its follow-up; if that enqueue is lost, the reconciler

@@ -1,7 +1,7 @@
 import type { PayoutStatus, SessionStatus } from '../bank131/schemas.js';
 
 /**
- * The sandbox bank's view of one payout session (API notes §5.3), as a pure transition table.
+ * The sandbox bank's view of one payout session (docs/bank131-protocol.md §4), as a pure transition table.
  *
  *   created ──start──▶ started ──ready──▶ awaiting_confirm ──confirm──▶ confirmed ──succeed──▶ succeeded
  *      │                 │                     │      │                      └──────decline──▶ declined

@@ -29,7 +29,7 @@ export interface DeliveryRecord {
 
 /**
  * Delivers the sandbox bank's webhooks the way the bank does: signed JSON POSTs, re-sent with
- * growing intervals until the receiver answers 200 (API notes §5.4), plus the knobs that make
+ * growing intervals until the receiver answers 200 (docs/bank131-protocol.md §5), plus the knobs that make
  * delivery hostile: delays, duplicates, out-of-order stale copies and losses.
  */
 export class WebhookDispatcher {

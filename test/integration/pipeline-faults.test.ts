@@ -7,12 +7,14 @@ import { confirmProcessor } from '../../workers/payout-confirm.js';
 import { startProcessor } from '../../workers/payout-start.js';
 import { DEFAULT_TIMING, type PipelineDeps } from '../../src/pipeline/pipeline-deps.js';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
-import { eventually } from '../support/sandbox.js';
+import { crashSwitch } from '../support/crash.js';
+import { clientFor, eventually } from '../support/sandbox.js';
 
 let p: Pipeline;
+const crash = crashSwitch();
 beforeAll(async () => {
   // Client timeout well under the sandbox's hang, so "timeout" faults surface as unknown outcomes.
-  p = await startPipeline({ bankTimeoutMs: 300 });
+  p = await startPipeline({ bankTimeoutMs: 300, crashPoints: crash.points });
 });
 afterAll(() => p?.close());
 
@@ -145,5 +147,31 @@ describe('a job that runs twice at once (lost lock, second worker) moves money o
     await p.waitFor([o.id], ['succeeded']);
     paidOnce(o.id);
     expect((await p.runtime.store.audit(o.id)).filter(isMove).filter((e) => e.to === 'confirming')).toHaveLength(1);
+  });
+
+  it('idempotency_key_already_exists on a retry is read as "the first one arrived": session/status decides, nothing is sent again', async () => {
+    p.sandbox.bank.setKnobs({ finishDelayMs: 2_000 });
+    try {
+      const o = order();
+      crash.afterStep('awaitConfirmation', o.id); // the payout waits for a decision, with no job to take it
+      expect((await p.api('POST', '/v1/payouts', o)).status).toBe(202);
+      await p.waitFor([o.id], ['awaiting_confirmation']);
+      const sessionId = (await p.runtime.store.get(o.id))!.sessionId!;
+      // an earlier confirm reached the bank, and its sender died before it heard back
+      await clientFor(p.sandbox).confirmSession(sessionId, { idempotencyKey: `${sessionId}-confirm` });
+      const confirm = confirmProcessor(deps());
+      await expect(confirm(fakeJob({ payoutId: o.id, sessionId }))).rejects.toMatchObject({ code: 'idempotency_key_already_exists' });
+      expect((await p.runtime.store.get(o.id))!.state).toBe('confirming');
+      expect(await confirm(fakeJob({ payoutId: o.id, sessionId }))).toBe('confirmed');
+      await p.waitFor([o.id], ['succeeded']);
+      paidOnce(o.id);
+      const confirms = p.sandbox.bank.calls.filter((c) => c.sessionId === sessionId && c.endpoint === 'session/confirm');
+      expect(confirms.map((c) => [c.idempotencyKey, c.httpStatus])).toEqual([
+        [`${sessionId}-confirm`, 200],
+        [`${sessionId}-confirm`, 409],
+      ]);
+    } finally {
+      p.sandbox.bank.setKnobs({ finishDelayMs: 5 });
+    }
   });
 });

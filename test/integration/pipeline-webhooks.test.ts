@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/bank131/signature.js';
 import { bankMetadataFor, isMove } from '../../src/payouts/schemas.js';
+import { jobId } from '../../src/queues.js';
 import { keys } from '../support/keys.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually } from '../support/sandbox.js';
@@ -68,9 +69,14 @@ describe('webhooks that arrive twice, late or out of order', () => {
     const body = readyBody(record.sessionId!, 10_000, bankMetadataFor(o.id));
     const res = await postWebhook(body, signBody(body, keys.bankPrivate));
     expect(res.status).toBe(200);
-    await eventually(async () => (await p.runtime.queues.webhooks.getJobCounts('waiting', 'active')).waiting === 0);
-    await new Promise((r) => setTimeout(r, 200));
+    const job = await eventually(async () => {
+      const j = await p.runtime.queues.webhooks.getJob(jobId.webhook(Buffer.from(body)));
+      return j && (await j.getState()) === 'completed' ? j : undefined;
+    }, 5_000, 'the replayed webhook to be processed');
+    expect(job.returnvalue).toBe('nothing to do (succeeded)');
     expect((await p.runtime.store.audit(o.id)).filter(isMove)).toEqual(before);
+    // seen, and said so in the audit trail
+    expect((await p.runtime.store.audit(o.id)).at(-1)).toMatchObject({ state: 'succeeded', why: 'webhook ready_to_confirm: session in_progress, next_action confirm, payout pending' });
     expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(o.id))).toHaveLength(1);
   });
 

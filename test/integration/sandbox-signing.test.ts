@@ -67,18 +67,18 @@ describe('the sandbox refuses requests the bank would not accept as ours', () =>
   it('missing or tampered signature, missing or unknown project: the bank error shape', async () => {
     const body = '{"metadata":"x"}';
     const good = signBody(body, keys.partnerPrivate);
-    const cases: Array<[Record<string, string>, string, number, string]> = [
-      [{ 'x-partner-project': PROJECT }, body, 401, 'authentication_error'],
-      [{ 'x-partner-project': PROJECT, 'x-partner-sign': good }, '{"metadata":"y"}', 401, 'authentication_error'],
-      [{ 'x-partner-project': PROJECT, 'x-partner-sign': 'broken_signature' }, body, 401, 'authentication_error'],
-      [{ 'x-partner-sign': good }, body, 401, 'identification_error'],
-      [{ 'x-partner-project': 'someone-else', 'x-partner-sign': good }, body, 401, 'identification_error'],
+    const cases: Array<[Record<string, string>, string, number, string, string]> = [
+      [{ 'x-partner-project': PROJECT }, body, 401, 'authentication_error', 'X-PARTNER-SIGN is missing'],
+      [{ 'x-partner-project': PROJECT, 'x-partner-sign': good }, '{"metadata":"y"}', 401, 'authentication_error', 'X-PARTNER-SIGN is invalid'],
+      [{ 'x-partner-project': PROJECT, 'x-partner-sign': 'broken_signature' }, body, 401, 'authentication_error', 'X-PARTNER-SIGN is invalid'],
+      [{ 'x-partner-sign': good }, body, 401, 'identification_error', 'X-PARTNER-PROJECT header is missing'],
+      [{ 'x-partner-project': 'someone-else', 'x-partner-sign': good }, body, 401, 'identification_error', 'unknown project someone-else'],
     ];
     const before = sandbox.bank.sessionCount();
-    for (const [headers, sent, status, code] of cases) {
+    for (const [headers, sent, status, code, description] of cases) {
       const res = await post('/api/v2/session/create', sent, headers);
       expect(res.status).toBe(status);
-      expect(await res.json()).toEqual({ status: 'error', error: { code, description: expect.any(String) } });
+      expect(await res.json()).toEqual({ status: 'error', error: { code, description } });
     }
     expect(sandbox.bank.sessionCount()).toBe(before);
     // the same bytes, correctly signed, are accepted

@@ -5,7 +5,7 @@ import { bankFacts, describeSession, verdictOf } from '../../src/payouts/bank-ve
 const session = (s: Record<string, unknown>, payout?: Record<string, unknown>) =>
   BankSession.parse({ id: 'ps_1', ...s, ...(payout ? { payout_list: [{ id: 'po_1', ...payout }] } : {}) });
 
-describe('what the bank says about a payout (API notes §5.3)', () => {
+describe('what the bank says about a payout (docs/bank131-protocol.md §4)', () => {
   it('paid: accepted, or a payout that succeeded', () => {
     expect(verdictOf(session({ status: 'accepted' }, { status: 'succeeded' }))).toEqual({ kind: 'paid' });
     expect(verdictOf(session({ status: 'accepted' }))).toEqual({ kind: 'paid' });

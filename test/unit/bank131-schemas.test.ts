@@ -63,7 +63,7 @@ describe('Bank 131 schemas', () => {
   });
 });
 
-describe('Bank 131 error advice (API notes §6.3)', () => {
+describe('Bank 131 error advice (docs/bank131-protocol.md §6)', () => {
   it.each([
     ['internal_error', 500, 'retry'],
     ['provider_issuer_unavailable', 400, 'retry'],

@@ -27,7 +27,7 @@ describe('payout state machine', () => {
     for (const [name, d] of Object.entries(STEPS)) if (isTerminal(d.to)) expect([name, d.followUp]).toEqual([name, 'notify']);
   });
 
-  it('follows design §2, plus the recoveries for webhooks that overtake answers', () => {
+  it('follows docs/architecture.md, plus the recoveries for webhooks that overtake answers', () => {
     expect(canMove('queued', 'session_created')).toBe(true);
     expect(canMove('session_created', 'started')).toBe(true);
     expect(canMove('session_created', 'awaiting_confirmation')).toBe(true); // ready_to_confirm before the start answer

@@ -42,7 +42,7 @@ describe('sandbox session machine', () => {
     expect(nextState('created', 'error')).toBeNull();
   });
 
-  it('reports the bank statuses of API notes §5.3', () => {
+  it('reports the bank statuses of docs/bank131-protocol.md §4', () => {
     expect(reportedStatus('awaiting_confirm')).toEqual({ session: 'in_progress', payout: 'pending', nextAction: 'confirm' });
     expect(reportedStatus('succeeded')).toEqual({ session: 'accepted', payout: 'succeeded' });
     expect(reportedStatus('declined')).toEqual({ session: 'cancelled', payout: 'failed' });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkSignature, signBody } from '../../src/bank131/signature.js';
 import { keyPath, keys } from '../support/keys.js';
 
-/** The bank SDK's published vector (API notes §2.5): `{}` signed with its fixture key. */
+/** The bank SDK's published vector (docs/bank131-protocol.md §2): `{}` signed with its fixture key. */
 const SDK_VECTOR =
   'Q+euWta2W3WhIHq/t3Gkvqbvf5RztorP41mbIW21nKDDeaLw0FQuGCg4rwjN/scjFYk1+kBfP+8gau3hDm7uaUyke5Kz44UkbOMVTpZROqS/ozqHllgHp7aatEDKil9WXAYadl8PlbhzbjgeDL1hvbEUyEzfaIxrZASNX9kZ08ORBGZCg76iEJ/HI5/I+QUdI3sEBPTn4gy88sPhlm5vYH1dVlPuMEDWTW7w7zVnV0hUvGeVygyJAW5Q3KbKtdQWajQJH9dPzISfV1rfczHu4YnewkyEOASPg+HpiEJOxxeZRnUONzkavUJEaCznNApWIR0C0stlRItaN+EBNTKvUw==';
 

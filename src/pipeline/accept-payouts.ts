@@ -1,0 +1,21 @@
+import type { PayoutOrder } from '../payouts/schemas.js';
+import { enqueueStarts } from '../queues.js';
+import type { CreateResult } from '../store/payout-store.js';
+import type { StepDeps } from './pipeline-deps.js';
+
+/** Start jobs per addBulk call: one round trip each. */
+const ENQUEUE_CHUNK = 1_000;
+
+/**
+ * Accepting orders is the payout's first step: each new order is recorded `queued` and due for the
+ * reconciler in the same script, then its start job is enqueued. A process that dies in between
+ * leaves payouts the reconciler starts. An order already accepted and still queued gets its
+ * start job again (the job id dedupes it), since the request that recorded it may have died there.
+ */
+export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[]): Promise<CreateResult[]> {
+  const results = await deps.store.createMany(orders, () => 'queued', Date.now() + deps.timing.reconcileAfterMs);
+  const toStart = results.filter((r) => r.status !== 'conflict' && r.state === 'queued').map((r) => r.id);
+  deps.crashPoints?.afterRecord?.(toStart);
+  for (let i = 0; i < toStart.length; i += ENQUEUE_CHUNK) await enqueueStarts(deps.queues, toStart.slice(i, i + ENQUEUE_CHUNK));
+  return results;
+}
