@@ -11,7 +11,7 @@ import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, SESSION_STATES, canMove, typ
  */
 
 /** The work a step leaves for a queue. `none`: the job that took the step goes on by itself. */
-export type FollowUp = 'none' | 'start' | 'retry_start' | 'confirm' | 'cancel' | 'notify';
+export type FollowUp = 'none' | 'retry_start' | 'confirm' | 'cancel' | 'notify';
 
 type Fields = Partial<Record<RecordField, string>>;
 export type RecordField = 'session_id' | 'card_last4' | 'bank_payout_id' | 'error_code' | 'error_text' | 'reported' | 'funds_wait_until';

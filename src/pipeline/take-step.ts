@@ -43,8 +43,6 @@ async function enqueueFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['f
   switch (kind) {
     case 'none':
       return null;
-    case 'start':
-      return enqueueStart(deps.queues, payout.id);
     case 'retry_start':
       return enqueueStart(deps.queues, payout.id, { jobId: jobId.again(jobId.start(payout.id), Date.now()), delayMs: deps.timing.walletRetryMs });
     case 'confirm':
