@@ -41,7 +41,7 @@ export function startWorkersFor(
   );
 }
 
-/** One worker per queue of design §3, all in this process. */
+/** One worker per queue of docs/architecture.md, all in this process. */
 export function startWorkers(deps: PipelineDeps, options: WorkerOptions): RunningWorkers {
   const backoffStrategy = jitteredBackoff(options.retry ?? DEFAULT_RETRY);
   const make = <T>(name: string, processor: Processor<T>, concurrency: number) => {

@@ -13,7 +13,7 @@ type AwaitingStart = PayoutIn<'session_created' | 'awaiting_funds'>;
 /**
  * payout-start: `session/create` unless a session is recorded, then `session/start/payout`.
  *
- * Exactly-once rules (design §2): the session id is recorded (compare-and-set) before start is
+ * Exactly-once rules (docs/architecture.md): the session id is recorded (compare-and-set) before start is
  * sent; every send is counted first, so any later run that finds a count asks `session/status`
  * before it may send again. A crash, a lost answer or a second worker therefore never starts a
  * second payout, and an orphan session (created, never recorded) moves no money. An empty partner
