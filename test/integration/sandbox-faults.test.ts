@@ -1,62 +1,33 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Bank131TransportError } from '../../src/bank131/errors.js';
-import type { StartPayoutRequest } from '../../src/bank131/schemas.js';
-import { verifyWebhook } from '../../src/bank131/webhook.js';
 import { freePort } from '../../src/local-redis.js';
-import type { RunningSandbox } from '../../src/sandbox/server.js';
-import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
-import { keys } from '../support/keys.js';
-import { clientFor, eventually, startReceiver, startTestSandbox } from '../support/sandbox.js';
+import { clientFor, eventually, startPayoutRequest as payout, useSandboxWithReceiver } from '../support/sandbox.js';
 
-let sandbox: RunningSandbox;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+const env = useSandboxWithReceiver();
+const { webhooksFor, waitForWebhook } = env;
 
-beforeAll(async () => {
-  receiver = await startReceiver();
-  sandbox = await startTestSandbox({ webhookUrl: receiver.url, readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 10 });
-});
-afterAll(async () => {
-  await sandbox.close();
-  await receiver.close();
-});
 afterEach(() => {
-  sandbox.bank.setKnobs({ faults: [], errorSessions: undefined, hangMs: 30_000 });
+  env.sandbox.bank.setKnobs({ faults: [], errorSessions: undefined, hangMs: 30_000 });
 });
 
-const payout = (sessionId: string, numberHash: string = TEST_CARDS.ok): StartPayoutRequest => ({
-  session_id: sessionId,
-  payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } } },
-  amount_details: { amount: 10_000, currency: 'rub' },
-  participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
-  metadata: `order-${sessionId}`,
-});
-
-const webhooksFor = (sessionId: string) =>
-  receiver.received
-    .map((r) => verifyWebhook(r.body, r.headers['x-partner-sign'] as string, keys.bankPublic))
-    .filter((w) => w.session && 'id' in w.session && w.session.id === sessionId);
-
-const waitForWebhook = (sessionId: string, type: string) =>
-  eventually(() => webhooksFor(sessionId).find((w) => w.type === type), 5_000, `${type} for ${sessionId}`);
-
-const paidFor = (sessionId: string) => sandbox.bank.ledger.filter((e) => e.session_id === sessionId);
+const paidFor = (sessionId: string) => env.sandbox.bank.ledger.filter((e) => e.session_id === sessionId);
 
 describe('faults surface as typed errors that say whether the bank may have acted', () => {
   it('5xx: retryable, outcome known (the bank did nothing)', async () => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     const session = await client.createSession();
-    sandbox.bank.addFaults([{ endpoint: 'session/start/payout', kind: '5xx', times: 1 }]);
+    env.sandbox.bank.addFaults([{ endpoint: 'session/start/payout', kind: '5xx', times: 1 }]);
     const err = await client.startPayout(payout(session.id)).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'internal_error', httpStatus: 500, retryable: true, outcomeUnknown: false });
-    expect(sandbox.bank.sessionState(session.id)).toBe('created');
+    expect(env.sandbox.bank.sessionState(session.id)).toBe('created');
     await client.startPayout(payout(session.id)); // and the retry goes through
   });
 
   it('timeout before acting: outcome unknown, and session/status shows nothing happened', async () => {
-    sandbox.bank.setKnobs({ hangMs: 2_000 });
-    const client = clientFor(sandbox, { timeoutMs: 300 });
+    env.sandbox.bank.setKnobs({ hangMs: 2_000 });
+    const client = clientFor(env.sandbox, { timeoutMs: 300 });
     const session = await client.createSession();
-    sandbox.bank.addFaults([{ endpoint: 'session/start/payout', kind: 'timeout', times: 1 }]);
+    env.sandbox.bank.addFaults([{ endpoint: 'session/start/payout', kind: 'timeout', times: 1 }]);
     const err = await client.startPayout(payout(session.id)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Bank131TransportError);
     expect(err).toMatchObject({ delivery: 'unknown', outcomeUnknown: true, retryable: true });
@@ -64,10 +35,10 @@ describe('faults surface as typed errors that say whether the bank may have acte
   });
 
   it('timeout after acting: outcome unknown, and session/status shows the payout started', async () => {
-    sandbox.bank.setKnobs({ hangMs: 2_000 });
-    const client = clientFor(sandbox, { timeoutMs: 300 });
+    env.sandbox.bank.setKnobs({ hangMs: 2_000 });
+    const client = clientFor(env.sandbox, { timeoutMs: 300 });
     const session = await client.createSession();
-    sandbox.bank.addFaults([{ endpoint: 'session/start/payout', kind: 'timeout_after_effect', times: 1 }]);
+    env.sandbox.bank.addFaults([{ endpoint: 'session/start/payout', kind: 'timeout_after_effect', times: 1 }]);
     await expect(client.startPayout(payout(session.id), { idempotencyKey: `s-${session.id}` })).rejects.toMatchObject({ outcomeUnknown: true });
     const status = await client.sessionStatus(session.id);
     expect(status.status).toBe('in_progress');
@@ -84,15 +55,15 @@ describe('faults surface as typed errors that say whether the bank may have acte
   });
 
   it('an error code injected by a scripted fault comes back typed with the bank advice', async () => {
-    sandbox.bank.addFaults([{ endpoint: 'session/create', kind: 'error', code: 'provider_timeout', times: 1 }]);
-    await expect(clientFor(sandbox).createSession()).rejects.toMatchObject({ code: 'provider_timeout', advice: 'check_status' });
+    env.sandbox.bank.addFaults([{ endpoint: 'session/create', kind: 'error', code: 'provider_timeout', times: 1 }]);
+    await expect(clientFor(env.sandbox).createSession()).rejects.toMatchObject({ code: 'provider_timeout', advice: 'check_status' });
   });
 });
 
 describe('sessions in status error (result unknown, not final)', () => {
   it('errorSessions after confirm: status error with no webhook, refuses partner calls, then resolves by hand to accepted', async () => {
-    sandbox.bank.setKnobs({ errorSessions: { after: 'confirm', remaining: 1 } });
-    const client = clientFor(sandbox);
+    env.sandbox.bank.setKnobs({ errorSessions: { after: 'confirm', remaining: 1 } });
+    const client = clientFor(env.sandbox);
     const session = await client.createSession();
     await client.startPayout(payout(session.id));
     await waitForWebhook(session.id, 'ready_to_confirm');
@@ -105,19 +76,19 @@ describe('sessions in status error (result unknown, not final)', () => {
     expect(errored).toMatchObject({ error: { code: 'internal_error' } });
     expect(errored.payouts[0]).toMatchObject({ status: 'in_progress' });
     expect(errored).not.toHaveProperty('finished_at');
-    expect(sandbox.bank.knobs.errorSessions?.remaining).toBe(0);
+    expect(env.sandbox.bank.knobs.errorSessions?.remaining).toBe(0);
     await expect(client.confirmSession(session.id)).rejects.toMatchObject({ code: 'session_wrong_state' });
     await expect(client.cancelSession(session.id)).rejects.toMatchObject({ code: 'session_wrong_state' });
     expect(webhooksFor(session.id).map((w) => w.type)).toEqual(['ready_to_confirm']);
     expect(paidFor(session.id)).toEqual([]);
 
-    const res = await fetch(`${sandbox.url}/sandbox/sessions/${session.id}/resolve`, {
+    const res = await fetch(`${env.sandbox.url}/sandbox/sessions/${session.id}/resolve`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
     });
     expect(res.status).toBe(200);
-    const finished = await waitForWebhook(session.id, 'payment_finished');
+    const [finished] = await waitForWebhook(session.id, 'payment_finished');
     expect(finished.session).toMatchObject({ status: 'accepted', payouts: [{ status: 'succeeded' }] });
     expect(finished.session).not.toHaveProperty('error');
     expect(paidFor(session.id)).toHaveLength(1);
@@ -125,12 +96,12 @@ describe('sessions in status error (result unknown, not final)', () => {
   });
 
   it('errorSessions after start: error in place of ready_to_confirm, then resolves by itself to cancelled, moving no money', async () => {
-    sandbox.bank.setKnobs({ errorSessions: { after: 'start', resolveAfterMs: 150, code: 'provider_error' } });
-    const client = clientFor(sandbox);
+    env.sandbox.bank.setKnobs({ errorSessions: { after: 'start', resolveAfterMs: 150, code: 'provider_error' } });
+    const client = clientFor(env.sandbox);
     const session = await client.createSession();
     await client.startPayout(payout(session.id));
     await eventually(async () => (await client.sessionStatus(session.id)).status === 'error', 5_000, 'session status error');
-    const finished = await waitForWebhook(session.id, 'payment_finished');
+    const [finished] = await waitForWebhook(session.id, 'payment_finished');
     expect(finished.session).toMatchObject({ status: 'cancelled', payouts: [{ status: 'failed', error: { code: 'provider_error' } }] });
     expect(webhooksFor(session.id).map((w) => w.type)).toEqual(['payment_finished']);
     expect(paidFor(session.id)).toEqual([]);
@@ -142,16 +113,16 @@ describe('sessions in status error (result unknown, not final)', () => {
   });
 
   it('POST /sandbox/sessions/:id/error puts one started session in error, resolving as told', async () => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     const idle = await client.createSession();
-    const refused = await fetch(`${sandbox.url}/sandbox/sessions/${idle.id}/error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const refused = await fetch(`${env.sandbox.url}/sandbox/sessions/${idle.id}/error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ error: { code: 'session_wrong_state' } });
 
     const session = await client.createSession();
     await client.startPayout(payout(session.id));
     await waitForWebhook(session.id, 'ready_to_confirm');
-    const res = await fetch(`${sandbox.url}/sandbox/sessions/${session.id}/error`, {
+    const res = await fetch(`${env.sandbox.url}/sandbox/sessions/${session.id}/error`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ resolveTo: 'succeeded', resolveAfterMs: 100 }),
@@ -160,23 +131,23 @@ describe('sessions in status error (result unknown, not final)', () => {
     expect(await res.json()).toMatchObject({ state: 'error', session: { status: 'error' } });
     expect((await client.sessionStatus(session.id)).status).toBe('error');
     // with resolveTo succeeded an unconfirmed payout is paid anyway, as the bank's auto-confirm would
-    const finished = await waitForWebhook(session.id, 'payment_finished');
+    const [finished] = await waitForWebhook(session.id, 'payment_finished');
     expect(finished.session).toMatchObject({ status: 'accepted' });
     expect(paidFor(session.id)).toHaveLength(1);
   });
 
   it('resolving by hand to failed overrides the plan; resolving a session not in error is refused', async () => {
-    sandbox.bank.setKnobs({ errorSessions: { after: 'confirm', resolveTo: 'succeeded' } });
-    const client = clientFor(sandbox);
+    env.sandbox.bank.setKnobs({ errorSessions: { after: 'confirm', resolveTo: 'succeeded' } });
+    const client = clientFor(env.sandbox);
     const session = await client.createSession();
     await client.startPayout(payout(session.id));
     await waitForWebhook(session.id, 'ready_to_confirm');
     await client.confirmSession(session.id);
-    await eventually(() => sandbox.bank.sessionState(session.id) === 'error', 5_000, 'session in error');
-    sandbox.bank.resolveSessionError(session.id, 'failed');
-    const finished = await waitForWebhook(session.id, 'payment_finished');
+    await eventually(() => env.sandbox.bank.sessionState(session.id) === 'error', 5_000, 'session in error');
+    env.sandbox.bank.resolveSessionError(session.id, 'failed');
+    const [finished] = await waitForWebhook(session.id, 'payment_finished');
     expect(finished.session).toMatchObject({ status: 'cancelled', payouts: [{ status: 'failed', error: { code: 'internal_error' } }] });
     expect(paidFor(session.id)).toEqual([]);
-    expect(() => sandbox.bank.resolveSessionError(session.id)).toThrow(/session_wrong_state/);
+    expect(() => env.sandbox.bank.resolveSessionError(session.id)).toThrow(/session_wrong_state/);
   });
 });

@@ -1,51 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Bank131ApiError, Bank131RequestError } from '../../src/bank131/errors.js';
-import type { StartPayoutRequest } from '../../src/bank131/schemas.js';
 import { signBody } from '../../src/bank131/signature.js';
-import { verifyWebhook } from '../../src/bank131/webhook.js';
-import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { keys } from '../support/keys.js';
-import { PROJECT, clientFor, eventually, startReceiver, startTestSandbox } from '../support/sandbox.js';
+import { PROJECT, clientFor, startPayoutRequest as payout, useSandboxWithReceiver } from '../support/sandbox.js';
 
-let sandbox: RunningSandbox;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+const env = useSandboxWithReceiver();
+const { waitForWebhook } = env;
 
-beforeAll(async () => {
-  receiver = await startReceiver();
-  sandbox = await startTestSandbox({ webhookUrl: receiver.url, readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 10 });
-});
-afterAll(async () => {
-  await sandbox.close();
-  await receiver.close();
-});
 afterEach(() => {
-  sandbox.bank.setKnobs({ mismatch: undefined, confirmTimeoutMs: 600_000, faults: [], webhookApiVersion: undefined });
+  env.sandbox.bank.setKnobs({ mismatch: undefined, confirmTimeoutMs: 600_000, faults: [], webhookApiVersion: undefined });
 });
-
-const payout = (sessionId: string, numberHash: string = TEST_CARDS.ok, metadata = `order-${sessionId}`): StartPayoutRequest => ({
-  session_id: sessionId,
-  payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } } },
-  amount_details: { amount: 10_000, currency: 'rub' },
-  participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
-  metadata,
-});
-
-/** Verified webhooks the receiver got for a session, in arrival order. */
-const webhooksFor = (sessionId: string) =>
-  receiver.received
-    .map((r) => verifyWebhook(r.body, r.headers['x-partner-sign'] as string, keys.bankPublic))
-    .filter((w) => w.session && 'id' in w.session && w.session.id === sessionId);
-
-const waitForWebhook = (sessionId: string, type: string, count = 1) =>
-  eventually(() => {
-    const hits = webhooksFor(sessionId).filter((w) => w.type === type);
-    return hits.length >= count ? hits : undefined;
-  }, 5_000, `${count} ${type} for ${sessionId}`);
 
 describe('Bank131Client against the sandbox bank', () => {
   it('issues a widget public token and reads a card hash', async () => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     expect(await client.issueWidgetToken()).toMatch(/^[0-9a-f]{64}$/);
     const info = await client.tokenInfo(TEST_CARDS.ok);
     expect(info.last4).toBe('4242');
@@ -53,7 +22,7 @@ describe('Bank131Client against the sandbox bank', () => {
   });
 
   it('reads the wallet balance and sees it fall by exactly the amount paid', async () => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     const [before] = await client.walletBalance();
     const session = await client.createSession();
     await client.startPayout(payout(session.id));
@@ -66,7 +35,7 @@ describe('Bank131Client against the sandbox bank', () => {
 
   // No webhookApiVersion knob: the version the session was created on picks the webhooks' spelling.
   it.each(['v1', 'v2'] as const)('runs create → start → ready_to_confirm → confirm → payment_finished (%s)', async (version) => {
-    const client = clientFor(sandbox, { apiVersion: version });
+    const client = clientFor(env.sandbox, { apiVersion: version });
     const created = await client.createSession({ metadata: 'order-1' });
     expect(created).toMatchObject({ status: 'created', payouts: [] });
     expect(created.id).toMatch(/^ps_\d+$/);
@@ -91,13 +60,13 @@ describe('Bank131Client against the sandbox bank', () => {
     expect(finishedSession.payouts[0]!.status).toBe('succeeded');
 
     expect((await client.sessionStatus(created.id)).status).toBe('accepted');
-    const ledger = sandbox.bank.ledgerBySession().filter((s) => s.session_id === created.id);
+    const ledger = env.sandbox.bank.ledgerBySession().filter((s) => s.session_id === created.id);
     expect(ledger).toEqual([expect.objectContaining({ total: 10_000, movements: [expect.objectContaining({ amount: 10_000 })] })]);
   });
 
   it('the webhookApiVersion knob, when set, overrides the session’s own version', async () => {
-    sandbox.bank.setKnobs({ webhookApiVersion: 'v1' });
-    const client = clientFor(sandbox, { apiVersion: 'v2' });
+    env.sandbox.bank.setKnobs({ webhookApiVersion: 'v1' });
+    const client = clientFor(env.sandbox, { apiVersion: 'v2' });
     const session = await client.createSession();
     await client.startPayout(payout(session.id));
     const [ready] = await waitForWebhook(session.id, 'ready_to_confirm');
@@ -108,7 +77,7 @@ describe('Bank131Client against the sandbox bank', () => {
   });
 
   it('init/payout creates and starts in one call', async () => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     const { session_id: _omit, ...fields } = payout('unused');
     const session = await client.initPayout(fields);
     expect(session.status).toBe('in_progress');
@@ -116,7 +85,7 @@ describe('Bank131Client against the sandbox bank', () => {
   });
 
   it('cancel after ready_to_confirm moves no money and ends the session', async () => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     const session = await client.createSession();
     await client.startPayout(payout(session.id));
     await waitForWebhook(session.id, 'ready_to_confirm');
@@ -124,7 +93,7 @@ describe('Bank131Client against the sandbox bank', () => {
     expect(cancelled.status).toBe('cancelled');
     const [finished] = await waitForWebhook(session.id, 'payment_finished');
     expect(finished!.session).toMatchObject({ status: 'cancelled' });
-    expect(sandbox.bank.ledgerBySession().some((s) => s.session_id === session.id)).toBe(false);
+    expect(env.sandbox.bank.ledgerBySession().some((s) => s.session_id === session.id)).toBe(false);
     // and it cannot be confirmed afterwards
     const err = await client.confirmSession(session.id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Bank131ApiError);
@@ -132,27 +101,27 @@ describe('Bank131Client against the sandbox bank', () => {
   });
 
   it('a second confirm of the same session is refused (session_wrong_state) and pays nothing twice', async () => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     const session = await client.createSession();
     await client.startPayout(payout(session.id));
     await waitForWebhook(session.id, 'ready_to_confirm');
     await client.confirmSession(session.id);
     await expect(client.confirmSession(session.id)).rejects.toMatchObject({ code: 'session_wrong_state' });
     await waitForWebhook(session.id, 'payment_finished');
-    expect(sandbox.bank.ledger.filter((e) => e.session_id === session.id)).toHaveLength(1);
+    expect(env.sandbox.bank.ledger.filter((e) => e.session_id === session.id)).toHaveLength(1);
   });
 
   it('an invalid request names the field; the client refuses to send what the schema forbids', async () => {
     const post = (path: string, body: string, headers: Record<string, string>) =>
-      fetch(`${sandbox.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-    const client = clientFor(sandbox);
+      fetch(`${env.sandbox.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    const client = clientFor(env.sandbox);
     await expect(client.startPayout(payout('ps_0'))).rejects.toMatchObject({ code: 'invalid_request', retryable: false });
     const session = await client.createSession();
     const bad = { ...payout(session.id), amount_details: { amount: 0, currency: 'rub' } };
     const err = await client.startPayout(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Bank131RequestError);
     expect((err as Bank131RequestError).issues.join()).toContain('amount_details.amount');
-    expect(sandbox.bank.sessionState(session.id)).toBe('created');
+    expect(env.sandbox.bank.sessionState(session.id)).toBe('created');
     // and the sandbox names the field when a raw body is wrong
     const raw = JSON.stringify({ session_id: session.id, amount_details: { amount: 5, currency: 'rub' } });
     const res = await post('/api/v2/session/start/payout', raw, { 'x-partner-project': PROJECT, 'x-partner-sign': signBody(raw, keys.partnerPrivate) });
@@ -163,14 +132,14 @@ describe('Bank131Client against the sandbox bank', () => {
 
 describe('test cards and session knobs', () => {
   const startedSession = async (numberHash: string = TEST_CARDS.ok) => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     const session = await client.createSession();
     await client.startPayout(payout(session.id, numberHash));
     return { client, session };
   };
 
   it('a reject card is refused at start with its code; a decline card fails at the end with its code', async () => {
-    const client = clientFor(sandbox);
+    const client = clientFor(env.sandbox);
     const s1 = await client.createSession();
     await expect(client.startPayout(payout(s1.id, TEST_CARDS.rejectNoSuchCard))).rejects.toMatchObject({
       code: 'card_number_does_not_exist',
@@ -182,7 +151,7 @@ describe('test cards and session knobs', () => {
     const [finished] = await waitForWebhook(session.id, 'payment_finished');
     const p = (finished!.session as { payouts: Array<{ status: string; error?: { code: string } }> }).payouts[0]!;
     expect(p).toMatchObject({ status: 'failed', error: { code: 'declined_by_issuer_bank' } });
-    expect(sandbox.bank.ledgerBySession().some((s) => s.session_id === session.id)).toBe(false);
+    expect(env.sandbox.bank.ledgerBySession().some((s) => s.session_id === session.id)).toBe(false);
   });
 
   it('mismatch cards and the mismatch knob make ready_to_confirm report other amount or metadata', async () => {
@@ -194,7 +163,7 @@ describe('test cards and session knobs', () => {
     expect(first(ra).amount_details!.amount).toBe(10_100);
     expect(first(rm).metadata).not.toBe(`order-${m.session.id}`);
 
-    sandbox.bank.setKnobs({ mismatch: { amountDelta: -1, metadata: 'someone-else', remaining: 1 } });
+    env.sandbox.bank.setKnobs({ mismatch: { amountDelta: -1, metadata: 'someone-else', remaining: 1 } });
     const k = await startedSession();
     const [rk] = await waitForWebhook(k.session.id, 'ready_to_confirm');
     expect(first(rk)).toMatchObject({ amount_details: { amount: 9_999 }, metadata: 'someone-else' });
@@ -204,40 +173,40 @@ describe('test cards and session knobs', () => {
   });
 
   it('a session left unconfirmed is cancelled with confirm_timeout, and a late confirm is refused', async () => {
-    sandbox.bank.setKnobs({ confirmTimeoutMs: 50 });
+    env.sandbox.bank.setKnobs({ confirmTimeoutMs: 50 });
     const { client, session } = await startedSession();
     const [finished] = await waitForWebhook(session.id, 'payment_finished');
     expect(finished!.session).toMatchObject({ status: 'cancelled', error: { code: 'confirm_timeout' } });
-    expect(sandbox.bank.sessionState(session.id)).toBe('expired');
+    expect(env.sandbox.bank.sessionState(session.id)).toBe('expired');
     await expect(client.confirmSession(session.id)).rejects.toMatchObject({ code: 'session_wrong_state' });
-    expect(sandbox.bank.ledgerBySession().some((s) => s.session_id === session.id)).toBe(false);
+    expect(env.sandbox.bank.ledgerBySession().some((s) => s.session_id === session.id)).toBe(false);
   });
 
   it('GET /sandbox/ledger lists money per session and flags any session paid twice', async () => {
-    const res = await fetch(`${sandbox.url}/sandbox/ledger`);
+    const res = await fetch(`${env.sandbox.url}/sandbox/ledger`);
     const ledger = (await res.json()) as { sessions: Array<{ total: number }>; movements: number; sessions_paid_more_than_once: string[] };
-    expect(ledger.movements).toBe(sandbox.bank.ledger.length);
+    expect(ledger.movements).toBe(env.sandbox.bank.ledger.length);
     expect(ledger.movements).toBeGreaterThan(0);
     expect(ledger.sessions_paid_more_than_once).toEqual([]);
   });
 
   it('knobs are settable over HTTP and refuse bad values with the field named', async () => {
-    const ok = await fetch(`${sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"latencyMs":1}' });
+    const ok = await fetch(`${env.sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"latencyMs":1}' });
     expect(((await ok.json()) as { latencyMs: number; webhookUrl: string }).latencyMs).toBe(1);
-    expect(sandbox.bank.knobs.webhookUrl).toBe(receiver.url); // untouched knobs keep their values
-    const bad = await fetch(`${sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"errorRate":2}' });
+    expect(env.sandbox.bank.knobs.webhookUrl).toBe(env.receiver.url); // untouched knobs keep their values
+    const bad = await fetch(`${env.sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"errorRate":2}' });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toContain('errorRate');
-    sandbox.bank.setKnobs({ latencyMs: 0 });
+    env.sandbox.bank.setKnobs({ latencyMs: 0 });
   });
 
   it('an optional knob set over HTTP is cleared with null', async () => {
     const patch = (body: unknown) =>
-      fetch(`${sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${env.sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await patch({ webhookApiVersion: 'v1' })).status).toBe(200);
-    expect(sandbox.bank.knobs.webhookApiVersion).toBe('v1');
+    expect(env.sandbox.bank.knobs.webhookApiVersion).toBe('v1');
     expect((await patch({ webhookApiVersion: null })).status).toBe(200);
-    expect(sandbox.bank.knobs.webhookApiVersion).toBeUndefined();
+    expect(env.sandbox.bank.knobs.webhookApiVersion).toBeUndefined();
     expect((await patch({ webhookApiVersion: 'v3' })).status).toBe(400);
   });
 });

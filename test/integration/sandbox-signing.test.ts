@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bank131ApiError, WebhookPayloadError, WebhookSignatureError } from '../../src/bank131/errors.js';
-import type { StartPayoutRequest } from '../../src/bank131/schemas.js';
 import { checkSignature, signBody } from '../../src/bank131/signature.js';
 import { verifyWebhook } from '../../src/bank131/webhook.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
-import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { keys } from '../support/keys.js';
-import { PROJECT, clientFor, startReceiver, startTestSandbox } from '../support/sandbox.js';
+import { PROJECT, clientFor, startPayoutRequest as payout, startReceiver, startTestSandbox } from '../support/sandbox.js';
 
 let sandbox: RunningSandbox;
 
@@ -15,14 +13,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sandbox.close();
-});
-
-const payout = (sessionId: string): StartPayoutRequest => ({
-  session_id: sessionId,
-  payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: TEST_CARDS.ok } } },
-  amount_details: { amount: 10_000, currency: 'rub' },
-  participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
-  metadata: `order-${sessionId}`,
 });
 
 describe('what our client puts on the wire', () => {

@@ -1,53 +1,23 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StartPayoutRequest } from '../../src/bank131/schemas.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { checkSignature } from '../../src/bank131/signature.js';
-import { verifyWebhook } from '../../src/bank131/webhook.js';
-import { sendWebhook, type RunningSandbox } from '../../src/sandbox/server.js';
-import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
+import { sendWebhook } from '../../src/sandbox/server.js';
 import type { DeliveryRecord } from '../../src/sandbox/webhook-dispatcher.js';
 import { keys } from '../support/keys.js';
-import { clientFor, eventually, startReceiver, startTestSandbox, type CapturedRequest } from '../support/sandbox.js';
+import { clientFor, eventually, startPayoutRequest as payout, useSandboxWithReceiver, type CapturedRequest } from '../support/sandbox.js';
 
-let sandbox: RunningSandbox;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let answerWith: (n: number, req: CapturedRequest) => number = () => 200;
+const env = useSandboxWithReceiver({ answer: (req, n) => answerWith(n, req) });
+const { webhooksFor, waitForWebhook } = env;
 
-beforeAll(async () => {
-  receiver = await startReceiver((req, n) => answerWith(n, req));
-  sandbox = await startTestSandbox({ webhookUrl: receiver.url, readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 10 });
-});
-afterAll(async () => {
-  await sandbox.close();
-  await receiver.close();
-});
 afterEach(() => {
   answerWith = () => 200;
-  sandbox.bank.setKnobs({ duplicateWebhookRate: 0, outOfOrderWebhooks: false, loseWebhooks: undefined });
+  env.sandbox.bank.setKnobs({ duplicateWebhookRate: 0, outOfOrderWebhooks: false, loseWebhooks: undefined });
 });
 
-const payout = (sessionId: string): StartPayoutRequest => ({
-  session_id: sessionId,
-  payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: TEST_CARDS.ok } } },
-  amount_details: { amount: 10_000, currency: 'rub' },
-  participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
-  metadata: `order-${sessionId}`,
-});
-
-const webhooksFor = (sessionId: string) =>
-  receiver.received
-    .map((r) => verifyWebhook(r.body, r.headers['x-partner-sign'] as string, keys.bankPublic))
-    .filter((w) => w.session && 'id' in w.session && w.session.id === sessionId);
-
-const waitForWebhook = (sessionId: string, type: string, count = 1) =>
-  eventually(() => {
-    const hits = webhooksFor(sessionId).filter((w) => w.type === type);
-    return hits.length >= count ? hits : undefined;
-  }, 5_000, `${count} ${type} for ${sessionId}`);
-
-const deliveriesFor = (sessionId: string) => sandbox.webhooks.deliveries().filter((d) => d.sessionId === sessionId);
+const deliveriesFor = (sessionId: string) => env.sandbox.webhooks.deliveries().filter((d) => d.sessionId === sessionId);
 
 const startedSession = async () => {
-  const client = clientFor(sandbox);
+  const client = clientFor(env.sandbox);
   const session = await client.createSession();
   await client.startPayout(payout(session.id));
   return { client, session };
@@ -58,17 +28,17 @@ describe('webhook delivery', () => {
     answerWith = (n) => (n % 3 === 0 ? 200 : 503);
     const { session } = await startedSession();
     await waitForWebhook(session.id, 'ready_to_confirm');
-    const record = await eventually(() => sandbox.webhooks.deliveries().find((d) => d.sessionId === session.id && d.delivered));
+    const record = await eventually(() => env.sandbox.webhooks.deliveries().find((d) => d.sessionId === session.id && d.delivered));
     expect(record.attempts).toBeGreaterThan(1);
     expect(record.statuses.at(-1)).toBe(200);
     expect(record.statuses.slice(0, -1).every((s) => s === 503)).toBe(true);
   });
 
   it('duplicates deliver the same signed bytes twice; out-of-order re-sends a stale ready_to_confirm last', async () => {
-    sandbox.bank.setKnobs({ duplicateWebhookRate: 1, outOfOrderWebhooks: true });
+    env.sandbox.bank.setKnobs({ duplicateWebhookRate: 1, outOfOrderWebhooks: true });
     const { client, session } = await startedSession();
     await waitForWebhook(session.id, 'ready_to_confirm', 2);
-    const copies = receiver.received.filter((r) => r.body.includes(session.id) && r.body.includes('ready_to_confirm'));
+    const copies = env.receiver.received.filter((r) => r.body.includes(session.id) && r.body.includes('ready_to_confirm'));
     expect(copies[0]!.body.equals(copies[1]!.body)).toBe(true);
     await client.confirmSession(session.id);
     await waitForWebhook(session.id, 'ready_to_confirm', 3);
@@ -80,13 +50,13 @@ describe('webhook delivery', () => {
 
 describe('the loseWebhooks knob', () => {
   it('loses the named type as many times as remaining says; session/status still tells the truth', async () => {
-    sandbox.bank.setKnobs({ loseWebhooks: { types: ['ready_to_confirm'], remaining: 1 } });
+    env.sandbox.bank.setKnobs({ loseWebhooks: { types: ['ready_to_confirm'], remaining: 1 } });
     const lost = await startedSession();
     // the bank moved on even though nobody heard of it
     await eventually(async () => (await lost.client.sessionStatus(lost.session.id)).next_action === 'confirm', 5_000, 'next_action confirm');
     const record = await eventually(() => deliveriesFor(lost.session.id).find((d) => d.type === 'ready_to_confirm'));
     expect(record).toMatchObject({ lost: true, delivered: false, attempts: 0, statuses: [] });
-    expect(sandbox.bank.knobs.loseWebhooks?.remaining).toBe(0);
+    expect(env.sandbox.bank.knobs.loseWebhooks?.remaining).toBe(0);
 
     // the next one gets through, and the lost one never will: it was never queued
     const kept = await startedSession();
@@ -100,7 +70,7 @@ describe('the loseWebhooks knob', () => {
   });
 
   it('without remaining every one is lost until the knob is cleared (null over HTTP)', async () => {
-    sandbox.bank.setKnobs({ loseWebhooks: { types: ['payment_finished'] } });
+    env.sandbox.bank.setKnobs({ loseWebhooks: { types: ['payment_finished'] } });
     const sessions = [await startedSession(), await startedSession()];
     for (const { client, session } of sessions) {
       await waitForWebhook(session.id, 'ready_to_confirm');
@@ -108,11 +78,11 @@ describe('the loseWebhooks knob', () => {
       await eventually(async () => (await client.sessionStatus(session.id)).status === 'accepted', 5_000, 'accepted');
       expect(deliveriesFor(session.id).find((d) => d.type === 'payment_finished')).toMatchObject({ lost: true });
     }
-    expect(sandbox.bank.knobs.loseWebhooks).toEqual({ types: ['payment_finished'] });
-    const listed = (await (await fetch(`${sandbox.url}/sandbox/webhooks`)).json()) as DeliveryRecord[];
+    expect(env.sandbox.bank.knobs.loseWebhooks).toEqual({ types: ['payment_finished'] });
+    const listed = (await (await fetch(`${env.sandbox.url}/sandbox/webhooks`)).json()) as DeliveryRecord[];
     expect(listed.filter((d) => d.lost && sessions.some((s) => s.session.id === d.sessionId))).toHaveLength(2);
 
-    const cleared = await fetch(`${sandbox.url}/sandbox/knobs`, {
+    const cleared = await fetch(`${env.sandbox.url}/sandbox/knobs`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/json' },
       body: '{"loseWebhooks":null}',
@@ -128,34 +98,34 @@ describe('the loseWebhooks knob', () => {
 describe('sending an arbitrary signed webhook', () => {
   it('POST /sandbox/webhooks/send signs any JSON with the bank key and answers with the first attempt', async () => {
     const body = { type: 'payment_finished', session: { id: 'ps_handmade', status: 'accepted', finished_at: null, payout_list: [{ id: 'po_1', status: 'succeeded', error: null }] } };
-    const res = await fetch(`${sandbox.url}/sandbox/webhooks/send`, {
+    const res = await fetch(`${env.sandbox.url}/sandbox/webhooks/send`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ body }),
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ type: 'payment_finished', sessionId: 'ps_handmade', copy: 'manual', attempts: 1, statuses: [200], delivered: true });
-    const got = receiver.received.filter((r) => r.body.includes('ps_handmade'));
+    const got = env.receiver.received.filter((r) => r.body.includes('ps_handmade'));
     expect(got).toHaveLength(1);
     expect(checkSignature(got[0]!.body, got[0]!.headers['x-partner-sign'] as string, keys.bankPublic)).toEqual({ ok: true });
     expect(JSON.parse(got[0]!.body.toString())).toEqual(body);
 
-    const missing = await fetch(`${sandbox.url}/sandbox/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const missing = await fetch(`${env.sandbox.url}/sandbox/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(missing.status).toBe(400);
   });
 
   it('sendWebhook retries like a bank webhook, ignores loseWebhooks, and can send exact bytes', async () => {
-    sandbox.bank.setKnobs({ loseWebhooks: { types: ['transaction_registration'] } });
+    env.sandbox.bank.setKnobs({ loseWebhooks: { types: ['transaction_registration'] } });
     let refusals = 0;
     answerWith = (_n, req) => (req.body.includes('ps_transfer') && refusals++ < 2 ? 500 : 200);
-    const record = sendWebhook(sandbox, { type: 'transaction_registration', session: { id: 'ps_transfer' } });
+    const record = sendWebhook(env.sandbox, { type: 'transaction_registration', session: { id: 'ps_transfer' } });
     await eventually(() => record.delivered, 5_000, 'delivered');
     expect(record).toMatchObject({ lost: false, attempts: 3, statuses: [500, 500, 200] });
 
     const bytes = Buffer.from('{"type":"ready_to_confirm","session":{"id":"ps_bytes"}} ');
-    const exact = sendWebhook(sandbox, bytes);
+    const exact = sendWebhook(env.sandbox, bytes);
     await eventually(() => exact.delivered, 5_000, 'delivered');
-    const got = receiver.received.find((r) => r.body.includes('ps_bytes'))!;
+    const got = env.receiver.received.find((r) => r.body.includes('ps_bytes'))!;
     expect(got.body.equals(bytes)).toBe(true);
     expect(checkSignature(got.body, got.headers['x-partner-sign'] as string, keys.bankPublic)).toEqual({ ok: true });
   });

@@ -1,8 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { checkSignature, signBody } from '../../src/bank131/signature.js';
-import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { keys } from '../support/keys.js';
-import { PROJECT, eventually, startReceiver, startTestSandbox } from '../support/sandbox.js';
+import { PROJECT, eventually, useSandboxWithReceiver } from '../support/sandbox.js';
 
 /**
  * The bank's own requests, byte for byte as its guide writes them, sent as
@@ -30,25 +29,16 @@ interface WireWebhook {
   session: WireSession;
 }
 
-let sandbox: RunningSandbox;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+const env = useSandboxWithReceiver();
 
-beforeAll(async () => {
-  receiver = await startReceiver();
-  sandbox = await startTestSandbox({ webhookUrl: receiver.url, readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 10 });
-});
-afterAll(async () => {
-  await sandbox.close();
-  await receiver.close();
-});
 afterEach(() => {
-  sandbox.bank.setKnobs({ nullFields: false, webhookApiVersion: undefined });
+  env.sandbox.bank.setKnobs({ nullFields: false, webhookApiVersion: undefined });
 });
 
 /** A signed POST of exactly `body`'s JSON. */
 async function call(path: string, body: unknown): Promise<{ http: number; json: WireAnswer }> {
   const raw = JSON.stringify(body);
-  const res = await fetch(`${sandbox.url}${path}`, {
+  const res = await fetch(`${env.sandbox.url}${path}`, {
     method: 'POST',
     body: raw,
     headers: { 'content-type': 'application/json', 'x-partner-project': PROJECT, 'x-partner-sign': signBody(raw, keys.partnerPrivate) },
@@ -58,7 +48,7 @@ async function call(path: string, body: unknown): Promise<{ http: number; json: 
 
 /** Webhooks for a session as raw JSON, only those the bank's key really signed. */
 const rawWebhooks = (sessionId: string): WireWebhook[] =>
-  receiver.received
+  env.receiver.received
     .filter((r) => checkSignature(r.body, r.headers['x-partner-sign'] as string, keys.bankPublic).ok)
     .map((r) => JSON.parse(r.body.toString('utf8')) as WireWebhook)
     .filter((w) => w.session?.id === sessionId);
@@ -105,7 +95,7 @@ describe('the bank guide’s v1 flow, word for word', () => {
       finished_at: expect.any(String),
       payments: [{ status: 'succeeded', payment_method: { type: 'card' }, amount_details: { amount: 10000 } }],
     });
-    expect(sandbox.bank.ledger.filter((e) => e.session_id === id)).toEqual([expect.objectContaining({ amount: 10000, currency: 'rub', metadata: 'good' })]);
+    expect(env.sandbox.bank.ledger.filter((e) => e.session_id === id)).toEqual([expect.objectContaining({ amount: 10000, currency: 'rub', metadata: 'good' })]);
   });
 
   it('create with {} or only metadata: start/payout must then carry the amount, or is refused naming it', async () => {
@@ -114,7 +104,7 @@ describe('the bank guide’s v1 flow, word for word', () => {
     const refused = await call('/api/v1/session/start/payout', { session_id: bare.json.session.id, payment_method: guideCard() });
     expect(refused.http).toBe(400);
     expect(refused.json.error).toMatchObject({ code: 'invalid_request', description: expect.stringContaining('amount_details') });
-    expect(sandbox.bank.sessionState(bare.json.session.id)).toBe('created');
+    expect(env.sandbox.bank.sessionState(bare.json.session.id)).toBe('created');
 
     const withMetadata = await call('/api/v1/session/create', { metadata: 'good' });
     const id = withMetadata.json.session.id;
@@ -146,7 +136,7 @@ describe('the bank guide’s v1 flow, word for word', () => {
     await waitForRaw(id, 'ready_to_confirm');
     await call('/api/v1/session/confirm', { session_id: id });
     await waitForRaw(id, 'payment_finished');
-    expect(sandbox.bank.ledger.filter((e) => e.session_id === id)).toEqual([expect.objectContaining({ amount: 7000, metadata: 'from-start' })]);
+    expect(env.sandbox.bank.ledger.filter((e) => e.session_id === id)).toEqual([expect.objectContaining({ amount: 7000, metadata: 'from-start' })]);
   });
 
   it('a v1 caller who leaves out the card hears about payment_method, not payout_details', async () => {
@@ -195,7 +185,7 @@ describe('the nullFields knob', () => {
     expect(plain.json.session).not.toHaveProperty('next_action');
     expect(plain.json.session).not.toHaveProperty('error');
 
-    sandbox.bank.setKnobs({ nullFields: true });
+    env.sandbox.bank.setKnobs({ nullFields: true });
     const created = await call('/api/v2/session/create', { amount_details: { amount: 10000, currency: 'rub' }, metadata: 'good' });
     const id = created.json.session.id;
     expect(created.json.session).toMatchObject({ finished_at: null, next_action: null, error: null, payout_list: [] });

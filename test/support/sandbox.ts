@@ -1,7 +1,11 @@
 import http from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import { Bank131Client, type Bank131ClientOptions } from '../../src/bank131/client.js';
+import type { StartPayoutRequest, Webhook } from '../../src/bank131/schemas.js';
+import { verifyWebhook } from '../../src/bank131/webhook.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import type { KnobsPatch } from '../../src/sandbox/knobs.js';
+import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { keys } from './keys.js';
 
 export const PROJECT = 'test-project';
@@ -13,6 +17,17 @@ export function startTestSandbox(knobs: KnobsPatch = {}): Promise<RunningSandbox
 
 export function clientFor(sandbox: { url: string }, options: Partial<Bank131ClientOptions> = {}): Bank131Client {
   return new Bank131Client({ baseUrl: sandbox.url, project: PROJECT, privateKey: keys.partnerPrivate, timeoutMs: 2_000, ...options });
+}
+
+/** A card payout of 100.00 rub for `sessionId`, as session/start/payout takes it. */
+export function startPayoutRequest(sessionId: string, numberHash: string = TEST_CARDS.ok, metadata = `order-${sessionId}`): StartPayoutRequest {
+  return {
+    session_id: sessionId,
+    payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } } },
+    amount_details: { amount: 10_000, currency: 'rub' },
+    participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
+    metadata,
+  };
 }
 
 export interface CapturedRequest {
@@ -42,6 +57,58 @@ export async function startReceiver(answer: (req: CapturedRequest, n: number) =>
     url: `http://127.0.0.1:${address.port}/webhooks/bank131`,
     received,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+export interface SandboxWithReceiver {
+  /** The running sandbox; read it inside tests and hooks, not at the top of the file. */
+  readonly sandbox: RunningSandbox;
+  /** The receiver its webhooks go to. */
+  readonly receiver: Receiver;
+  /** Verified webhooks the receiver got for a session, in arrival order. */
+  webhooksFor(sessionId: string): Webhook[];
+  /** Waits until at least `count` webhooks of `type` came for a session; resolves to all of them. */
+  waitForWebhook(sessionId: string, type: string, count?: number): Promise<[Webhook, ...Webhook[]]>;
+}
+
+/**
+ * For a test file: registers a beforeAll that starts a webhook receiver (answering with `answer`)
+ * and a fast sandbox that sends its webhooks there, and an afterAll that closes both.
+ */
+export function useSandboxWithReceiver(options: { knobs?: KnobsPatch; answer?: (req: CapturedRequest, n: number) => number } = {}): SandboxWithReceiver {
+  let sandbox: RunningSandbox | undefined;
+  let receiver: Receiver | undefined;
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the sandbox starts in beforeAll: use it inside tests and hooks');
+    return value;
+  };
+  beforeAll(async () => {
+    receiver = await startReceiver(options.answer);
+    sandbox = await startTestSandbox({ webhookUrl: receiver.url, readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 10, ...options.knobs });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await receiver?.close();
+  });
+  const webhooksFor = (sessionId: string) =>
+    started(receiver)
+      .received.map((r) => verifyWebhook(r.body, r.headers['x-partner-sign'] as string, keys.bankPublic))
+      .filter((w) => w.session && 'id' in w.session && w.session.id === sessionId);
+  return {
+    get sandbox() {
+      return started(sandbox);
+    },
+    get receiver() {
+      return started(receiver);
+    },
+    webhooksFor,
+    waitForWebhook: (sessionId, type, count = 1) =>
+      eventually(() => {
+        const hits = webhooksFor(sessionId).filter((w) => w.type === type);
+        return hits.length >= count ? (hits as [Webhook, ...Webhook[]]) : undefined;
+      }, 5_000, `${count} ${type} for ${sessionId}`),
   };
 }
 
