@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Queue, type BackoffStrategy, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { ReportedFacts } from './payouts/confirmation-policy.js';
 import type { CheckJob, ConfirmJob, NotifyJob, StartJob, WebhookJob } from './payouts/schemas.js';
 
 /** Queue names are contracts (docs/architecture.md, Queues and jobs): operators and dashboards know them. */
@@ -25,9 +26,10 @@ export const jobId = {
   check: (payoutId: string, at: number) => `check-${payoutId}-${at}`,
   /**
    * A job the reconciler adds again after the first was lost, finished or failed for good: a new
-   * id, since BullMQ keeps a finished or failed job's id and would drop the add.
+   * id, since BullMQ keeps a finished or failed job's id and would drop the add; `round` is the
+   * reconcile round, or the time of a wallet retry.
    */
-  again: (first: string, at: number) => `${first}-r${at}`,
+  again: (first: string, round: number) => `${first}-r${round}`,
 };
 
 export interface RetryPolicy {
@@ -110,8 +112,8 @@ export async function enqueueStart(queues: Queues, payoutId: string, opts: { job
   return `${QUEUE.start}/${id}`;
 }
 
-export async function enqueueConfirm(queues: Queues, payoutId: string, sessionId: string, id = jobId.confirm(sessionId)): Promise<string> {
-  await queues.confirm.add('confirm', { payoutId, sessionId }, { jobId: id });
+export async function enqueueConfirm(queues: Queues, payoutId: string, sessionId: string, id = jobId.confirm(sessionId), reported?: ReportedFacts): Promise<string> {
+  await queues.confirm.add('confirm', { payoutId, sessionId, ...(reported ? { reported } : {}) }, { jobId: id });
   return `${QUEUE.confirm}/${id}`;
 }
 

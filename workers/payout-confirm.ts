@@ -1,8 +1,10 @@
-import type { Job } from 'bullmq';
-import { NotFinalYet, isPermanent } from '../src/bank131/errors.js';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { Bank131ApiError, isPermanent } from '../src/bank131/errors.js';
+import type { BankSession } from '../src/bank131/schemas.js';
 import { verdictOf } from '../src/payouts/bank-verdict.js';
-import { decide } from '../src/payouts/confirmation-policy.js';
-import { ConfirmJob, bankMetadataFor, type PayoutIn } from '../src/payouts/schemas.js';
+import { decide, type ReportedFacts } from '../src/payouts/confirmation-policy.js';
+import { idempotencyKey, type KeyedAction } from '../src/payouts/idempotency-key.js';
+import { ConfirmJob, bankMetadataFor, type PayoutIn, type PayoutWithSession } from '../src/payouts/schemas.js';
 import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { takeStep } from '../src/pipeline/take-step.js';
@@ -19,7 +21,7 @@ import { takeStep } from '../src/pipeline/take-step.js';
  */
 export function confirmProcessor(deps: PipelineDeps) {
   return async (job: Job<ConfirmJob>): Promise<string> => {
-    const { payoutId, sessionId } = ConfirmJob.parse(job.data);
+    const { payoutId, sessionId, reported } = ConfirmJob.parse(job.data);
     const payout = await deps.store.get(payoutId);
     if (!payout) return 'missing';
     if (payout.sessionId !== sessionId) {
@@ -28,7 +30,7 @@ export function confirmProcessor(deps: PipelineDeps) {
     }
     switch (payout.state) {
       case 'awaiting_confirmation': {
-        const decided = await takeDecision(deps, payout);
+        const decided = await takeDecision(deps, payout, reported);
         if (decided === 'confirming') return sendConfirm(deps, payout);
         if (decided === 'cancelling') return sendCancel(deps, payout);
         return 'decided elsewhere';
@@ -43,8 +45,8 @@ export function confirmProcessor(deps: PipelineDeps) {
   };
 }
 
-async function takeDecision(deps: PipelineDeps, payout: PayoutIn<'awaiting_confirmation'>): Promise<'confirming' | 'cancelling' | null> {
-  const reported = payout.reported ?? { sessionId: '', payouts: [] };
+async function takeDecision(deps: PipelineDeps, payout: PayoutIn<'awaiting_confirmation'>, fresh?: ReportedFacts): Promise<'confirming' | 'cancelling' | null> {
+  const reported = fresh ?? payout.reported ?? { sessionId: '', payouts: [] };
   const decision = decide(
     { sessionId: payout.sessionId, amount: payout.order.amount_details.amount, currency: payout.order.amount_details.currency, metadata: bankMetadataFor(payout.id) },
     reported,
@@ -61,46 +63,65 @@ async function takeDecision(deps: PipelineDeps, payout: PayoutIn<'awaiting_confi
   return r.ok ? 'cancelling' : null;
 }
 
-async function sendConfirm(deps: PipelineDeps, payout: { id: string; sessionId: string }): Promise<string> {
+/** What a refused or unanswered call leaves us to do, decided by asking the bank. */
+type Refusal = 'refused' | 'key_exists' | null;
+const refusalOf = (err: unknown): Refusal =>
+  err instanceof Bank131ApiError && err.code === 'idempotency_key_already_exists' ? 'key_exists' : isPermanent(err) ? 'refused' : null;
+
+async function sendConfirm(deps: PipelineDeps, payout: PayoutWithSession): Promise<string> {
   try {
-    await deps.bank.confirmSession(payout.sessionId, { idempotencyKey: `${payout.sessionId}-confirm` });
+    await deps.bank.confirmSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'confirm', payout.keyGenerations.confirm) });
   } catch (err) {
-    if (isPermanent(err)) return resolveThenConfirm(deps, payout, true);
+    const refusal = refusalOf(err);
+    if (refusal) return resolveThenConfirm(deps, payout, refusal);
     throw err; // the next run finds `confirming` and asks session/status first
   }
   await takeStep(deps, 'markConfirmed', payout, { why: 'bank accepted session/confirm' });
   return 'confirmed';
 }
 
-async function sendCancel(deps: PipelineDeps, payout: { id: string; sessionId: string }): Promise<string> {
+async function sendCancel(deps: PipelineDeps, payout: PayoutWithSession): Promise<string> {
   try {
-    await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: `${payout.sessionId}-cancel` });
+    await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel) });
   } catch (err) {
-    if (isPermanent(err)) return resolveThenCancel(deps, payout, true);
+    const refusal = refusalOf(err);
+    if (refusal) return resolveThenCancel(deps, payout, refusal);
     throw err;
   }
   await takeStep(deps, 'markCancelled', payout, { why: 'bank accepted session/cancel' });
   return 'cancelled';
 }
 
-/** We are `confirming` but cannot know whether an earlier confirm reached the bank: ask. */
-async function resolveThenConfirm(deps: PipelineDeps, payout: { id: string; sessionId: string }, afterRefusal = false): Promise<string> {
+/**
+ * We are `confirming` but cannot know whether an earlier confirm reached the bank, or the bank
+ * refused it: ask, and send again only if the bank still waits and did not refuse.
+ */
+async function resolveThenConfirm(deps: PipelineDeps, payout: PayoutWithSession, refusal: Refusal = null): Promise<string> {
   const session = await deps.bank.sessionStatus(payout.sessionId);
-  if (verdictOf(session).kind === 'awaiting_confirm') {
-    if (afterRefusal) throw new NotFinalYet(payout.id, 'the bank refused session/confirm but still waits for it');
-    return sendConfirm(deps, payout);
-  }
-  return applyCurrent(deps, payout.id, session);
+  if (verdictOf(session).kind !== 'awaiting_confirm') return applyCurrent(deps, payout.id, session);
+  if (refusal) return stillWaiting(deps, payout, 'confirm', refusal, session);
+  return sendConfirm(deps, payout);
 }
 
-async function resolveThenCancel(deps: PipelineDeps, payout: { id: string; sessionId: string }, afterRefusal = false): Promise<string> {
+async function resolveThenCancel(deps: PipelineDeps, payout: PayoutWithSession, refusal: Refusal = null): Promise<string> {
   const session = await deps.bank.sessionStatus(payout.sessionId);
   const kind = verdictOf(session).kind;
-  if (kind === 'awaiting_confirm' || kind === 'in_progress' || kind === 'created') {
-    if (afterRefusal) throw new NotFinalYet(payout.id, `the bank refused session/cancel; the session is still ${session.status ?? 'open'}`);
-    return sendCancel(deps, payout);
-  }
-  return applyCurrent(deps, payout.id, session);
+  if (kind !== 'awaiting_confirm' && kind !== 'in_progress' && kind !== 'created') return applyCurrent(deps, payout.id, session);
+  if (refusal) return stillWaiting(deps, payout, 'cancel', refusal, session);
+  return sendCancel(deps, payout);
+}
+
+/**
+ * The bank refused our call, yet the session still waits for it. A key it remembers from a call
+ * that never acted moves to the next generation, so the next try can land; a refusal is not
+ * repeated at once. Either way the job ends here and the reconciler tries again after
+ * RECONCILE_AFTER_MS, until the bank acts or ends the session itself (e.g. confirm_timeout).
+ */
+async function stillWaiting(deps: PipelineDeps, payout: PayoutWithSession, action: KeyedAction, refusal: 'refused' | 'key_exists', session: BankSession): Promise<never> {
+  const why = `the bank refused session/${action} (${refusal === 'key_exists' ? 'idempotency_key_already_exists' : 'a permanent refusal'}) but the session is still ${session.status ?? 'open'}; tried again later`;
+  if (refusal === 'key_exists') await deps.store.nextKeyGeneration(payout.id, action, `${why}, with a new idempotency key`);
+  else await deps.store.note(payout.id, why);
+  throw new UnrecoverableError(why);
 }
 
 /** The bank's answer, applied to the payout as it stands now (it may have moved meanwhile). */

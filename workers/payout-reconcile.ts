@@ -11,7 +11,7 @@ import { checkPayout, sweep } from '../src/pipeline/reconcile.js';
 export function reconcileProcessor(deps: PipelineDeps) {
   return async (job: Job): Promise<string> => {
     if (job.name === 'sweep') return `${await sweep(deps)} due`;
-    const { payoutId } = CheckJob.parse(job.data);
-    return checkPayout(deps, payoutId);
+    const { payoutId, reason } = CheckJob.parse(job.data);
+    return checkPayout(deps, payoutId, reason);
   };
 }

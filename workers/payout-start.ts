@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { Bank131ApiError, isPermanent } from '../src/bank131/errors.js';
+import { Bank131ApiError, NotFinalYet, isPermanent } from '../src/bank131/errors.js';
+import { idempotencyKey } from '../src/payouts/idempotency-key.js';
 import type { BankSession } from '../src/bank131/schemas.js';
 import { bankFacts, failureOf, verdictOf } from '../src/payouts/bank-verdict.js';
 import { StartJob, bankMetadataFor, type PayoutIn, type PayoutRecord, type PayoutWithSession } from '../src/payouts/schemas.js';
@@ -45,7 +46,7 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
     // No session is recorded, so no money can have moved: a permanent refusal, or the last
     // try, may end the payout. (A session the bank made anyway stays an unused orphan.)
     if (isPermanent(err) || isLastAttempt(job)) {
-      await takeStep(deps, 'fail', payout, { ...failureOf(err), why: `session/create failed: ${(err as Error).message}` });
+      await takeStep(deps, 'fail', payout, { ...failureOf(err), why: `session/create failed: ${(err as Error).message}` }, { onlyFrom: ['queued'] });
       throw new UnrecoverableError((err as Error).message);
     }
     throw err;
@@ -60,13 +61,14 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
 
 async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<string> {
   const { sessionId } = payout;
-  if (payout.state === 'awaiting_funds' && payout.fundsWaitUntil !== null && Date.now() >= payout.fundsWaitUntil) {
-    return giveUpWaitingForFunds(deps, payout);
-  }
   if (payout.startAttempts > 0) {
     // An earlier run may have reached the bank: its answer decides, never a blind resend.
     const session = await deps.bank.sessionStatus(sessionId);
     if (verdictOf(session).kind !== 'created') return applyBankSession(deps, payout, session, 'status');
+  }
+  // Only a session the bank never started may be given up on.
+  if (payout.state === 'awaiting_funds' && payout.fundsWaitUntil !== null && Date.now() >= payout.fundsWaitUntil) {
+    return giveUpWaitingForFunds(deps, payout);
   }
   const attempt = await deps.store.markStartAttempt(payout.id, sessionId);
   if (attempt === null) return 'payout moved on before start';
@@ -82,18 +84,30 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<s
         metadata: bankMetadataFor(payout.id),
       },
       // One key per session and action, the same on every try: a repeat the bank can recognise.
-      { idempotencyKey: `${sessionId}-start` },
+      { idempotencyKey: idempotencyKey(sessionId, 'start', payout.keyGenerations.start) },
     );
     await takeStep(deps, 'markStarted', payout, { facts: bankFacts(session), why: 'bank accepted session/start/payout' });
     return 'started';
   } catch (err) {
     if (err instanceof Bank131ApiError && err.code === 'insufficient_wallet_balance') return awaitFunds(deps, payout, err);
+    if (err instanceof Bank131ApiError && err.code === 'idempotency_key_already_exists') return keyAlreadyUsed(deps, payout);
     if (isPermanent(err)) {
-      await takeStep(deps, 'fail', payout, { ...failureOf(err), why: `bank refused the payout: ${(err as Bank131ApiError).code ?? 'invalid request'}` });
+      await takeStep(deps, 'fail', payout, { ...failureOf(err), why: `bank refused the payout: ${(err as Bank131ApiError).code ?? 'invalid request'}` }, { onlyFrom: [payout.state] });
       throw new UnrecoverableError((err as Error).message);
     }
     throw err; // retried with backoff; the next run asks session/status first
   }
+}
+
+/**
+ * "The first one arrived": session/status decides. A session the bank shows as never started
+ * means the bank remembers the key of a call that did not act; the next try uses a new one.
+ */
+async function keyAlreadyUsed(deps: PipelineDeps, payout: AwaitingStart): Promise<string> {
+  const session = await deps.bank.sessionStatus(payout.sessionId);
+  if (verdictOf(session).kind !== 'created') return applyBankSession(deps, payout, session, 'status');
+  await deps.store.nextKeyGeneration(payout.id, 'start', 'the bank answered idempotency_key_already_exists for a start/payout it never acted on; the next try uses a new idempotency key');
+  throw new NotFinalYet(payout.id, 'start/payout: the bank remembers a key whose call never acted');
 }
 
 /** Nothing was started, and the bank said why: hold the payout, visibly, and try again later. */
@@ -105,12 +119,18 @@ async function awaitFunds(deps: PipelineDeps, payout: AwaitingStart, err: Bank13
 }
 
 async function giveUpWaitingForFunds(deps: PipelineDeps, payout: PayoutWithSession): Promise<string> {
-  const r = await takeStep(deps, 'fail', payout, {
-    code: 'insufficient_wallet_balance',
-    description: `the partner wallet was not topped up within ${Math.round(deps.timing.walletWaitMs / 1000)} s`,
-    why: 'gave up waiting for the partner wallet to be topped up (WALLET_WAIT_MS)',
-  });
+  const r = await takeStep(
+    deps,
+    'fail',
+    payout,
+    {
+      code: 'insufficient_wallet_balance',
+      description: `the partner wallet was not topped up within ${Math.round(deps.timing.walletWaitMs / 1000)} s`,
+      why: 'gave up waiting for the partner wallet to be topped up (WALLET_WAIT_MS)',
+    },
+    { onlyFrom: ['awaiting_funds'] },
+  );
   // Never started, so nothing can be paid in it; release it at the bank all the same.
-  await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: `${payout.sessionId}-cancel` }).catch(() => undefined);
+  if (r.ok) await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel) }).catch(() => undefined);
   return r.ok ? 'failed: no funds in time' : 'no longer applies';
 }

@@ -106,6 +106,8 @@ const recordCommon = {
   notified: z.string().nullable(),
   /** While the partner wallet is short: when to stop waiting for a top-up (ms since epoch). */
   fundsWaitUntil: z.number().nullable(),
+  /** Idempotency key generations per bank call (src/payouts/idempotency-key.ts). */
+  keyGenerations: z.object({ start: z.number().int(), confirm: z.number().int(), cancel: z.number().int() }),
   createdAt: z.string(),
   updatedAt: z.string(),
 };
@@ -158,7 +160,8 @@ export type StartJob = z.infer<typeof StartJob>;
 export const WebhookJob = z.object({ type: z.string(), session: z.looseObject({ id: z.string() }), receivedAt: z.string() });
 export type WebhookJob = z.infer<typeof WebhookJob>;
 
-export const ConfirmJob = z.object({ payoutId: PayoutId, sessionId: z.string() });
+/** `reported`: what session/status said when the reconciler asked for a fresh decision. */
+export const ConfirmJob = z.object({ payoutId: PayoutId, sessionId: z.string(), reported: z.custom<ReportedFacts>().optional() });
 export type ConfirmJob = z.infer<typeof ConfirmJob>;
 
 /** A status check for one payout (the reconciler's, or one a webhook asked for). */

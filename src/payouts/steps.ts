@@ -140,7 +140,7 @@ export const STEPS = {
   }),
   /** The bank refused, declined or ended the payout unpaid; or it could never have been sent. */
   fail: step<BankFailure & { facts?: BankFacts; why: string }>({
-    from: ['queued', ...SESSION_STATES.filter((s) => s !== 'cancelling')],
+    from: ['queued', ...SESSION_STATES],
     to: 'failed',
     why: (i) => i.why,
     fields: (i) => ({ ...i.facts, ...failureFields(i) }),

@@ -1,18 +1,23 @@
 import { NotFinalYet } from '../bank131/errors.js';
 import type { BankSession } from '../bank131/schemas.js';
 import { bankFacts, describeSession, verdictOf } from '../payouts/bank-verdict.js';
+import { idempotencyKey } from '../payouts/idempotency-key.js';
 import type { PayoutRecord } from '../payouts/schemas.js';
 import { isTerminal } from '../payouts/state-machine.js';
 import { ensureConfirmJob, ensureStartJob } from './ensure-job.js';
 import type { PipelineDeps } from './pipeline-deps.js';
+
+/** The codes with which the bank ends a session because we (or nobody in particular) cancelled it. */
+const CANCEL_CODES = new Set(['session_cancelled_by_partner', 'session_cancelled']);
 import { takeStep } from './take-step.js';
 
 /**
- * Where the bank's word came from. A webhook arrives while our own job for the payout may still be
- * running, so it only moves states; session/status is asked by the reconciler or by a job that
- * resolves an unknown outcome, and it also re-drives a job that was lost.
+ * Where the bank's word came from. A webhook, or session/status asked by a job resolving an
+ * unknown outcome (or by a check a webhook asked for), only moves states: the payout's own jobs
+ * may still be running. Only the reconciler's check of a payout that sat quietly past
+ * RECONCILE_AFTER_MS (`reconcile`) also re-drives a job presumed lost.
  */
-export type SessionSource = 'webhook' | 'status';
+export type SessionSource = 'webhook' | 'status' | 'reconcile';
 
 /**
  * Applies what the bank says about a payout's session, whatever told us (a webhook, session/status):
@@ -45,10 +50,12 @@ export async function applyBankSession(deps: PipelineDeps, payout: PayoutRecord,
     }
     case 'unpaid': {
       if (isTerminal(state)) return `already ${state}`;
-      if (state === 'cancelling') {
+      if (state === 'cancelling' && CANCEL_CODES.has(verdict.code)) {
         const r = await takeStep(deps, 'markCancelled', target, { why: `${said}: session cancelled as asked` });
         return r.ok ? 'cancelled' : 'no longer applies';
       }
+      // (A payout we were cancelling that the bank ended its own way, e.g. declined or timed out,
+      // ends failed with the bank's code.)
       const r = await takeStep(deps, 'fail', target, { code: verdict.code, description: verdict.description, facts: bankFacts(session), why: `${said}: ended unpaid (${verdict.code})` });
       return r.ok ? 'failed' : 'no longer applies';
     }
@@ -58,14 +65,17 @@ export async function applyBankSession(deps: PipelineDeps, payout: PayoutRecord,
         return r.ok ? 'awaiting confirmation' : 'no longer applies';
       }
       if (state === 'awaiting_confirmation' || state === 'confirming' || state === 'cancelling') {
-        // Our decision (or its call to the bank) is due; from a webhook, the job is in hand already.
-        if (source === 'webhook') return 'decision in hand';
-        return (await ensureConfirmJob(deps, payout, session.id)) ? 'decision re-driven' : 'decision in hand';
+        // Our decision (or its call to the bank) is due; unless the reconciler presumes it lost, the job is in hand.
+        if (source !== 'reconcile') return 'decision in hand';
+        // A decision taken afresh uses what the bank says now.
+        return (await ensureConfirmJob(deps, payout, session.id, verdict.reported)) ? 'decision re-driven' : 'decision in hand';
       }
       if (state === 'cancelled' || state === 'failed' || state === 'expired') {
         // The order ended before the bank asked: release the session now rather than let it time
         // out. Best effort: an unconfirmed session moves no money either way.
-        await deps.bank.cancelSession(session.id, { idempotencyKey: `${session.id}-cancel` }).catch((err: Error) => log.info({ err: err.message }, 'could not cancel the stray session'));
+        await deps.bank
+          .cancelSession(session.id, { idempotencyKey: idempotencyKey(session.id, 'cancel', payout.keyGenerations.cancel) })
+          .catch((err: Error) => log.info({ err: err.message }, 'could not cancel the stray session'));
         return 'stray session cancelled';
       }
       return `nothing to do (${state})`;
@@ -79,16 +89,16 @@ export async function applyBankSession(deps: PipelineDeps, payout: PayoutRecord,
         const r = await takeStep(deps, 'markConfirmed', target, { why: `${said}: our confirm landed` });
         return r.ok ? 'confirmed' : 'no longer applies';
       }
-      if (state === 'cancelling' && source === 'status') {
+      if (state === 'cancelling' && source === 'reconcile') {
         return (await ensureConfirmJob(deps, payout, session.id)) ? 'cancel re-driven' : 'cancel in hand';
       }
       return `waiting for the bank (${state})`;
     }
     case 'created': {
-      if ((state === 'session_created' || state === 'awaiting_funds') && source === 'status') {
+      if ((state === 'session_created' || state === 'awaiting_funds') && source === 'reconcile') {
         return (await ensureStartJob(deps, payout)) ? 'start re-driven' : 'start in hand';
       }
-      if (state === 'cancelling' && source === 'status') {
+      if (state === 'cancelling' && source === 'reconcile') {
         return (await ensureConfirmJob(deps, payout, session.id)) ? 'cancel re-driven' : 'cancel in hand';
       }
       return `waiting (${state})`;

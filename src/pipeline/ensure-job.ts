@@ -1,3 +1,4 @@
+import type { ReportedFacts } from '../payouts/confirmation-policy.js';
 import type { NotifyJob, PayoutRecord } from '../payouts/schemas.js';
 import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, isPending, jobId, QUEUE } from '../queues.js';
 import type { PipelineDeps } from './pipeline-deps.js';
@@ -11,7 +12,9 @@ import type { PipelineDeps } from './pipeline-deps.js';
 async function ensureJob(deps: PipelineDeps, payoutId: string, usual: string, add: (id: string) => Promise<string>): Promise<boolean> {
   const last = await deps.store.lastJob(payoutId);
   if ((last && (await isPending(deps.queues, last))) || (await isPending(deps.queues, usual))) return false;
-  const added = await add(jobId.again(usual.slice(usual.indexOf('/') + 1), Date.now()));
+  // One id per reconcile round: two checks of the same payout at once add one job, not two.
+  const round = Math.floor(Date.now() / deps.timing.reconcileAfterMs);
+  const added = await add(jobId.again(usual.slice(usual.indexOf('/') + 1), round));
   await deps.store.setLastJob(payoutId, added);
   deps.log.info({ payoutId, job: added }, 'reconciler: a lost step enqueued again');
   return true;
@@ -22,11 +25,11 @@ export function ensureStartJob(deps: PipelineDeps, payout: PayoutRecord): Promis
 }
 
 /** The confirm queue's job for this payout: the decision and confirm, or the cancel. */
-export function ensureConfirmJob(deps: PipelineDeps, payout: PayoutRecord, sessionId: string): Promise<boolean> {
+export function ensureConfirmJob(deps: PipelineDeps, payout: PayoutRecord, sessionId: string, reported?: ReportedFacts): Promise<boolean> {
   if (payout.state === 'cancelling') {
     return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.cancel(sessionId)}`, (id) => enqueueCancel(deps.queues, payout.id, sessionId, id));
   }
-  return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.confirm(sessionId)}`, (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id));
+  return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.confirm(sessionId)}`, (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id, reported));
 }
 
 export function ensureNotifyJob(deps: PipelineDeps, payout: PayoutRecord, event: NotifyJob['event']): Promise<boolean> {

@@ -30,7 +30,9 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
  * it. It never sends a money-moving call itself: those stay with the jobs, behind their
  * compare-and-set steps.
  */
-export async function checkPayout(deps: PipelineDeps, payoutId: string): Promise<string> {
+export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: string): Promise<string> {
+  // Only a payout found due has sat quietly long enough for its jobs to be presumed lost.
+  const due = reason === 'due';
   const payout = await deps.store.get(payoutId);
   if (!payout) {
     await deps.store.notDue(payoutId);
@@ -39,17 +41,18 @@ export async function checkPayout(deps: PipelineDeps, payoutId: string): Promise
   if (isTerminal(payout.state)) {
     const event = payout.state as NotifyJob['event'];
     if (payout.order.callback_url && payout.notified !== event && NOTIFY_EVENTS.includes(event)) {
+      if (!due) return 'callback in hand';
       return (await ensureNotifyJob(deps, payout, event)) ? 'callback re-driven' : 'callback in hand';
     }
     await deps.store.notDue(payoutId);
     return 'done';
   }
   if (payout.state === 'awaiting_card') return 'waiting for a card';
-  if (payout.state === 'queued') return (await ensureStartJob(deps, payout)) ? 'start re-driven' : 'start in hand';
+  if (payout.state === 'queued') return due && (await ensureStartJob(deps, payout)) ? 'start re-driven' : 'start in hand';
   if (payout.sessionId === null) return `nothing to check (${payout.state})`;
   try {
     const session = await deps.bank.sessionStatus(payout.sessionId);
-    return await applyBankSession(deps, payout, session, 'status');
+    return await applyBankSession(deps, payout, session, due ? 'reconcile' : 'status');
   } catch (err) {
     if (!(err instanceof NotFinalYet)) throw err;
     // Visible in the audit trail: why this payout has not moved, each time it is looked at.

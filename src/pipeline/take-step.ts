@@ -1,5 +1,6 @@
 import { STEPS, type StepDef, type StepInput, type StepName } from '../payouts/steps.js';
 import type { NotifyJob } from '../payouts/schemas.js';
+import type { PayoutState } from '../payouts/state-machine.js';
 import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, jobId } from '../queues.js';
 import type { TransitionResult } from '../store/payout-store.js';
 import type { StepDeps } from './pipeline-deps.js';
@@ -16,12 +17,21 @@ export interface StepTarget {
  * nothing. If the process dies between the two, the payout is due and the reconciler
  * (src/pipeline/reconcile.ts) enqueues the follow-up again.
  */
-export async function takeStep<N extends StepName>(deps: StepDeps, name: N, payout: StepTarget, input: StepInput<N>): Promise<TransitionResult> {
+export async function takeStep<N extends StepName>(
+  deps: StepDeps,
+  name: N,
+  payout: StepTarget,
+  input: StepInput<N>,
+  options: { onlyFrom?: readonly PayoutState[] } = {},
+): Promise<TransitionResult> {
   // The table's entries differ in their input type; each is applied to its own input.
   const def = STEPS[name] as unknown as StepDef<StepInput<N>>;
+  // A job that fails a payout for its own call's sake narrows the step to the state it saw: the
+  // payout may have moved on meanwhile (a webhook, another run), and then the failure is stale.
+  const from = options.onlyFrom ? def.from.filter((s) => options.onlyFrom!.includes(s)) : def.from;
   const lookAgainMs = def.lookAgain === 'wallet_retry' ? deps.timing.walletRetryMs * 2 : deps.timing.reconcileAfterMs;
   const result = await deps.store.transition(payout.id, {
-    from: def.from,
+    from,
     to: def.to,
     why: def.why(input),
     set: def.fields(input),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { differingFields, fingerprint, PayoutRecordSchema, type AuditEvent, type PayoutOrder, type PayoutRecord } from '../payouts/schemas.js';
+import type { KeyedAction } from '../payouts/idempotency-key.js';
 import type { RecordField } from '../payouts/steps.js';
 import { canMove, isTerminal, type PayoutState } from '../payouts/state-machine.js';
 import { withScripts, type ScriptCommands } from './scripts.js';
@@ -151,6 +152,12 @@ export class PayoutStore {
     return n < 0 ? null : n;
   }
 
+  /** The bank remembers a key whose call never acted: later tries use the next generation. */
+  async nextKeyGeneration(id: string, action: KeyedAction, why: string): Promise<void> {
+    await this.redis.hincrby(this.key(id), `key_gen_${action}`, 1);
+    await this.note(id, why);
+  }
+
   /** An audit entry that moves nothing (a webhook seen, a check made). Returns the state, or null. */
   async note(id: string, why: string): Promise<PayoutState | null> {
     const state = await this.redis.b131Note(this.key(id), this.auditKey(id), new Date().toISOString(), why);
@@ -207,6 +214,7 @@ function toRecord(h: Record<string, string>): PayoutRecord {
     reported: h.reported ? JSON.parse(h.reported) : null,
     notified: h.notified || null,
     fundsWaitUntil: h.funds_wait_until ? Number(h.funds_wait_until) : null,
+    keyGenerations: { start: Number(h.key_gen_start ?? 0), confirm: Number(h.key_gen_confirm ?? 0), cancel: Number(h.key_gen_cancel ?? 0) },
     createdAt: h.created_at,
     updatedAt: h.updated_at,
   });

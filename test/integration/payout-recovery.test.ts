@@ -116,6 +116,19 @@ describe('a lost job is enqueued again by the reconciler', () => {
     expect((await p.runtime.store.get(o.id))!.errorCode).toBe('policy_amount_mismatch');
   });
 
+  it('cancelling: the worker dies after upstream cancelled, before the cancel job was enqueued', async () => {
+    const o = withCallback();
+    crash.afterStep('awaitConfirmation', o.id); // park it where upstream may still cancel
+    crash.afterStep('requestCancel', o.id);
+    await post(o);
+    const { sessionId } = await reaches(o.id, 'awaiting_confirmation');
+    expect((await p.api('POST', `/v1/payouts/${o.id}/cancel`)).status).toBeGreaterThanOrEqual(500); // the web process "died"
+    expect(await state(o.id)).toBe('cancelling');
+    await endsOnce(o.id, 'cancelled', 0);
+    expect(callsFor(sessionId!, 'session/cancel').length).toBeGreaterThanOrEqual(1);
+    expect(callsFor(sessionId!, 'session/confirm')).toHaveLength(0);
+  });
+
   it('succeeded: the worker dies between the final state and the callback job (case 5)', async () => {
     const o = withCallback();
     crash.afterStep('succeed', o.id);
@@ -287,6 +300,23 @@ describe('every correctly signed webhook gets 200 and an audit entry (case 8)', 
 });
 
 describe('idempotency keys (case 9)', () => {
+  it.each([
+    ['session/start/payout', 'start'],
+    ['session/confirm', 'confirm'],
+  ] as const)('idempotency_key_already_exists on %s that never acted: session/status says so, and the next try uses a new key', async (endpoint, action) => {
+    // as a bank that remembers the key of a refused call would answer
+    p.sandbox.bank.addFaults([{ endpoint, kind: 'error', code: 'idempotency_key_already_exists', times: 1 }]);
+    const o = withCallback();
+    await post(o);
+    await endsOnce(o.id, 'succeeded', 1);
+    const sessionId = (await p.runtime.store.get(o.id))!.sessionId!;
+    expect(callsFor(sessionId, endpoint).map((c) => [c.idempotencyKey, c.httpStatus])).toEqual([
+      [`${sessionId}-${action}`, 400],
+      [`${sessionId}-${action}-2`, 200],
+    ]);
+    expect((await whys(o.id)).some((w) => w.includes('idempotency_key_already_exists') && w.includes('new idempotency key'))).toBe(true);
+  });
+
   it('one key per session and action, the same on every try', async () => {
     p.sandbox.bank.addFaults([
       { endpoint: 'session/start/payout', kind: '5xx', times: 2 },
