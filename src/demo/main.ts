@@ -77,7 +77,7 @@ async function main(): Promise<number> {
 
     const apiKey = `demo-${randomBytes(12).toString('hex')}`;
     const board = { user: 'demo', password: randomBytes(9).toString('base64url') };
-    const callbackSecret = randomBytes(24).toString('hex');
+    const callbackSecret = `whsec_${randomBytes(32).toString('base64')}`; // Standard Webhooks' secret form
     const { server, url } = await startWeb(runtime, { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey, logger: log, board });
     cleanups.push(() => server.close());
     sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
@@ -234,13 +234,14 @@ async function watch(store: ReturnType<typeof createRuntime>['store'], ids: stri
   }
 }
 
+/** Upstream's side: verifies each callback's Standard Webhooks signature with our verifier. */
 async function startCallbackReceiver(secret: string) {
   const state = { received: 0, badSignatures: 0 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const ok = verifyCallback(Buffer.concat(chunks).toString(), String(req.headers['bank131-payouts-signature'] ?? ''), secret);
+      const ok = verifyCallback({ body: Buffer.concat(chunks), headers: req.headers, secret });
       state.received += 1;
       if (!ok) state.badSignatures += 1;
       res.statusCode = ok ? 200 : 400;

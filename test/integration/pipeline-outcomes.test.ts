@@ -1,9 +1,9 @@
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyCallback } from '../../src/payouts/callback-signature.js';
 import { bankMetadataFor, isMove } from '../../src/payouts/schemas.js';
 import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
-import { eventually, startReceiver } from '../support/sandbox.js';
+import { eventually, startReceiver, type CapturedRequest } from '../support/sandbox.js';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -12,15 +12,21 @@ beforeAll(async () => {
 });
 afterAll(() => p?.close());
 
-/** Callbacks upstream received for a payout, each checked against its signature. */
-const callbacksFor = (id: string) =>
-  p.upstream.received
-    .map((r) => {
-      const body = r.body.toString();
-      expect(verifyCallback(body, String(r.headers['bank131-payouts-signature']), CALLBACK_SECRET)).toBe(true);
-      return JSON.parse(body) as { type: string; id: string; payout: { id: string; status: string; error: { code: string } | null } };
-    })
-    .filter((c) => c.payout.id === id);
+type Callback = { type: string; id: string; payout: { id: string; status: string; error: { code: string } | null } };
+
+/**
+ * A received callback, verified as an upstream team would: with the published Standard Webhooks
+ * library (it throws on a bad signature or a stale timestamp), its webhook-id the event's id.
+ */
+const verified = (r: CapturedRequest): Callback => {
+  const callback = new Webhook(CALLBACK_SECRET).verify(r.body, r.headers as Record<string, string>) as Callback;
+  expect(r.headers['webhook-id']).toBe(callback.id);
+  expect(r.headers['bank131-payouts-signature']).toBeUndefined();
+  return callback;
+};
+
+/** Callbacks upstream received for a payout, each verified. */
+const callbacksFor = (id: string) => p.upstream.received.map(verified).filter((c) => c.payout.id === id);
 
 const moneyMovedFor = (id: string) => p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(id));
 
@@ -98,6 +104,8 @@ describe('outcomes and callbacks', () => {
       await p.waitFor([o.id], ['succeeded']);
       await eventually(() => flaky.received.length >= 4, 10_000, 'the fourth delivery');
       expect(new Set(flaky.received.map((r) => r.body.toString())).size).toBe(1); // the same event each time
+      // each attempt verifies on its own, and carries the same webhook-id for the receiver to deduplicate on
+      expect(new Set(flaky.received.map((r) => verified(r).id))).toEqual(new Set([`evt_${o.id}_succeeded`]));
       const audit = (await p.runtime.store.audit(o.id)).filter(isMove);
       expect(audit.at(-1)!.to).toBe('succeeded');
       const jobs = await p.runtime.queues.notify.getJobs(['completed']);

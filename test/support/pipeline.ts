@@ -12,7 +12,7 @@ import { deleteKeys, redisUrl, testPrefix } from './redis.js';
 import { PROJECT, eventually, startReceiver, startTestSandbox } from './sandbox.js';
 
 export const API_KEY = 'test-api-key-0123456789';
-export const CALLBACK_SECRET = 'test-callback-secret-0123456789';
+export const CALLBACK_SECRET = 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo='; // Standard Webhooks form: whsec_ + base64 of 32 bytes
 const FAST_RETRY = { baseDelayMs: 20, maxDelayMs: 400, bankAttempts: 25, notifyAttempts: 10 };
 
 export interface Pipeline {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { decide, type OrderFacts } from '../../src/payouts/confirmation-policy.js';
-import { signCallback, verifyCallback } from '../../src/payouts/callback-signature.js';
 import { PayoutOrder, canonicalJson, differingFields, fingerprint } from '../../src/payouts/schemas.js';
 import { PAYOUT_STATES, SESSION_STATES, TERMINAL_STATES, canMove, isTerminal, statesLeadingTo } from '../../src/payouts/state-machine.js';
 import { STEPS, illegalMoves } from '../../src/payouts/steps.js';
@@ -70,20 +69,6 @@ describe('confirmation policy', () => {
 
   it('cancels when no session was recorded', () => {
     expect(decide({ ...order, sessionId: null }, { ...waiting, payouts: [payout] })).toMatchObject({ failedCheck: 'session' });
-  });
-});
-
-describe('callback signature', () => {
-  it('verifies with the secret, refuses a changed body, another secret, or an old timestamp', () => {
-    const body = '{"type":"payout.succeeded"}';
-    const header = signCallback(body, 'secret-secret-secret');
-    expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
-    expect(verifyCallback(body, header, 'secret-secret-secret')).toBe(true);
-    expect(verifyCallback(`${body} `, header, 'secret-secret-secret')).toBe(false);
-    expect(verifyCallback(body, header, 'other-secret-secret')).toBe(false);
-    const old = signCallback(body, 'secret-secret-secret', Math.floor(Date.now() / 1000) - 3600);
-    expect(verifyCallback(body, old, 'secret-secret-secret')).toBe(false);
-    expect(verifyCallback(body, 'garbage', 'secret-secret-secret')).toBe(false);
   });
 });
 
