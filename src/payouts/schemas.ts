@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EncryptedCard } from '../bank131/schemas.js';
 import type { ReportedFacts } from './confirmation-policy.js';
-import { SESSION_STATES, type PayoutState } from './state-machine.js';
+import { PAYOUT_STATES, SESSION_STATES, type PayoutState } from './state-machine.js';
 
 /**
  * What upstream systems send (README, The upstream API), and what we keep and show. Strict objects: a payments
@@ -131,8 +131,33 @@ export type PayoutWithSession = Extract<PayoutRecord, { sessionId: string }>;
 /** A payout in one of the given states, with the fields those states guarantee. */
 export type PayoutIn<S extends PayoutState> = Extract<PayoutRecord, { state: S }>;
 
-/** What upstream sees: never the card hashes. */
-export function publicView(record: PayoutRecord, audit?: AuditEvent[]) {
+const State = z.enum(PAYOUT_STATES);
+export const AuditEntry = z.union([
+  z.object({ at: z.string(), from: State.nullable(), to: State, why: z.string() }).meta({ description: 'a change of state' }),
+  z.object({ at: z.string(), state: State, why: z.string() }).meta({ description: 'a note that changed nothing (a webhook seen, a check made)' }),
+]);
+
+/** What upstream sees of a payout (reads, lists, callbacks): never the card hashes. */
+export const PayoutView = z
+  .object({
+    id: PayoutId,
+    status: State,
+    amount_details: z.object({ amount: z.number().int().describe('kopecks: 100 RUB = 10000'), currency: z.string() }),
+    recipient: z.object({ full_name: z.string().optional(), first_name: z.string().optional(), last_name: z.string().optional(), middle_name: z.string().optional() }),
+    metadata: z.string().nullable(),
+    customer: z.looseObject({ reference: z.string() }).nullable(),
+    callback_url: z.string().nullable(),
+    card: z.object({ last4: z.string().nullable() }),
+    bank: z.object({ session_id: z.string().nullable(), payout_id: z.string().nullable() }),
+    error: z.object({ code: z.string(), description: z.string().nullable() }).nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    audit: z.array(AuditEntry).optional().describe('every change of state and every webhook seen; in GET /v1/payouts/{id} only'),
+  })
+  .meta({ id: 'Payout' });
+export type PayoutView = z.infer<typeof PayoutView>;
+
+export function publicView(record: PayoutRecord, audit?: AuditEvent[]): PayoutView {
   const { order } = record;
   return {
     id: record.id,
@@ -150,7 +175,6 @@ export function publicView(record: PayoutRecord, audit?: AuditEvent[]) {
     ...(audit ? { audit } : {}),
   };
 }
-export type PublicPayout = ReturnType<typeof publicView>;
 
 // ---------------------------------------------------------------- job data (docs/architecture.md, Queues and jobs)
 

@@ -44,6 +44,29 @@ export class PayoutStore {
     this.redis = withScripts(redis);
   }
 
+  /** List indexes, scored by creation: all payouts, or (with a state, '' for the prefix) those in one state. */
+  listKey(state?: PayoutState | ''): string {
+    return state === undefined ? `${this.prefix}:list:all` : `${this.prefix}:list:state:${state}`;
+  }
+
+  /**
+   * A page of payouts, newest first, from the list indexes (never a scan): `startingAfter` is the
+   * id of the last payout of the previous page; `createdGte`/`createdLte` bound the creation time.
+   */
+  async list(q: { limit: number; state?: PayoutState | undefined; startingAfter?: string | undefined; createdGte?: Date | undefined; createdLte?: Date | undefined }): Promise<{ payouts: PayoutRecord[]; hasMore: boolean } | { unknownCursor: true }> {
+    const key = this.listKey(q.state);
+    let max = q.createdLte ? `${(q.createdLte.getTime() + 1) * 1000 - 1}` : '+inf';
+    if (q.startingAfter) {
+      const score = await this.redis.hget(this.key(q.startingAfter), 'list_score');
+      if (score === null) return { unknownCursor: true };
+      max = `(${score}`;
+    }
+    const min = q.createdGte ? `${q.createdGte.getTime() * 1000}` : '-inf';
+    const ids = await this.redis.zrevrangebyscore(key, max, min, 'LIMIT', 0, q.limit + 1);
+    const records = await this.getMany(ids.slice(0, q.limit));
+    return { payouts: records.filter((r): r is PayoutRecord => r !== null), hasMore: ids.length > q.limit };
+  }
+
   /** The due index: payout id → when to look at it next (ms since epoch). */
   get dueKey(): string {
     return `${this.prefix}:due`;
@@ -68,8 +91,8 @@ export class PayoutStore {
     for (let i = 0; i < orders.length; i += CREATE_CHUNK) {
       const chunk = orders.slice(i, i + CREATE_CHUNK);
       const now = new Date().toISOString();
-      const keys: string[] = [this.dueKey];
-      const args: string[] = [now, String(dueAt)];
+      const keys: string[] = [this.dueKey, this.listKey(), `${this.prefix}:list:seq`];
+      const args: string[] = [now, String(dueAt), String(Date.parse(now)), this.listKey('')];
       for (const order of chunk) {
         const state = initialState(order);
         const audit: AuditEvent = { at: now, from: null, to: state, why: 'accepted' };
@@ -141,6 +164,7 @@ export class PayoutStore {
       randomUUID(),
       String(t.dueAt),
       isTerminal(t.to) ? '1' : '0',
+      this.listKey(''),
     );
     if (outcome === 'ok') return { ok: true, from: state as PayoutState | 'replayed' };
     return { ok: false, current: outcome === 'missing' ? null : (state as PayoutState) };

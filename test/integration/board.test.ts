@@ -24,3 +24,9 @@ it('Bull Board lists the five queues, behind basic auth', async () => {
   const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
   expect(queues.map((q) => q.name).sort()).toEqual(['bank-webhooks', 'payout-confirm', 'payout-notify', 'payout-reconcile', 'payout-start']);
 });
+
+it('the queue board stays out of the API document', async () => {
+  const doc = (await (await fetch(`${p.url}/docs/json`)).json()) as { paths: Record<string, unknown> };
+  expect(Object.keys(doc.paths).filter((path) => path.startsWith('/admin'))).toEqual([]);
+  expect(doc.paths['/v1/payouts']).toBeDefined();
+});

@@ -55,7 +55,7 @@ describe('PayoutStore', () => {
     const o = make();
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
     const script = (redis as unknown as { b131Transition(...a: string[]): Promise<[string, string]> }).b131Transition.bind(redis);
-    const args = (token: string) => [store.key(o.id), `${store.key(o.id)}:audit`, `${prefix}:session:-`, store.dueKey, 'queued', 'session_created', new Date().toISOString(), 'x', '[]', '', o.id, token, String(Date.now()), '0'];
+    const args = (token: string) => [store.key(o.id), `${store.key(o.id)}:audit`, `${prefix}:session:-`, store.dueKey, 'queued', 'session_created', new Date().toISOString(), 'x', '[]', '', o.id, token, String(Date.now()), '0', store.listKey('')];
     expect(await script(...args('token-1'))).toEqual(['ok', 'queued']);
     expect(await script(...args('token-1'))).toEqual(['ok', 'replayed']); // what ioredis's auto-resend sees
     expect(await script(...args('token-2'))).toEqual(['conflict', 'session_created']); // a different caller loses

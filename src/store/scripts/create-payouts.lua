@@ -1,24 +1,29 @@
 -- create-payouts: accept a chunk of orders in one round trip, and make each new one due for the
 -- reconciler (src/pipeline/reconcile.ts) in the same step, so an order whose start job is lost
 -- (a web process dying mid-batch) is still driven on.
--- KEYS: due index, then per item: payout, audit.
--- ARGV: now (ISO), due at (ms), then per item: id, fingerprint, order JSON, state, audit JSON,
---       has callback ('1' | '0').
+-- Each new payout also enters the list indexes (src/store/payout-store.ts list): all payouts, and
+-- payouts in its state, scored by creation time (ms * 1000 + a sequence, so scores rarely tie).
+-- KEYS: due index, all-payouts index, sequence counter, then per item: payout, audit.
+-- ARGV: now (ISO), due at (ms), now (ms), state index key prefix, then per item: id, fingerprint,
+--       order JSON, state, audit JSON, has callback ('1' | '0').
 -- Returns per item "created:<state>", "existing:<state>" (same fingerprint) or "conflict:<state>".
-local now, dueAt = ARGV[1], ARGV[2]
+local now, dueAt, nowMs, stateIndex = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local out = {}
-for i = 1, (#KEYS - 1) / 2 do
-  local pk, ak = KEYS[2 * i], KEYS[2 * i + 1]
-  local a = 2 + (i - 1) * 6
+for i = 1, (#KEYS - 3) / 2 do
+  local pk, ak = KEYS[2 * i + 2], KEYS[2 * i + 3]
+  local a = 4 + (i - 1) * 6
   local id, fp, order, state, audit, cb = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
   local existing = redis.call('HMGET', pk, 'fingerprint', 'state')
   if existing[1] then
     if existing[1] == fp then out[i] = 'existing:' .. existing[2] else out[i] = 'conflict:' .. existing[2] end
   else
+    local score = nowMs * 1000 + (redis.call('INCR', KEYS[3]) % 1000)
     redis.call('HSET', pk, 'id', id, 'state', state, 'order', order, 'fingerprint', fp,
-      'created_at', now, 'updated_at', now, 'start_attempts', '0', 'has_callback', cb)
+      'created_at', now, 'updated_at', now, 'start_attempts', '0', 'has_callback', cb, 'list_score', tostring(score))
     redis.call('RPUSH', ak, audit)
     redis.call('ZADD', KEYS[1], dueAt, id)
+    redis.call('ZADD', KEYS[2], score, id)
+    redis.call('ZADD', stateIndex .. state, score, id)
     out[i] = 'created:' .. state
   end
 end

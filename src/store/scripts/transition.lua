@@ -2,14 +2,17 @@
 -- audit event, index the session to the payout when one is named, and record when the payout
 -- must next be looked at, all at once. A terminal payout stays due until its callback is sent
 -- (mark-notified.lua takes it off); one without a callback_url leaves the index.
+-- It also moves the payout between the per-state list indexes (create-payouts.lua), whose key is
+-- built here from the state: every key shares the payout's hash tag, so Cluster keeps one slot.
 -- KEYS: payout, audit, session index, due index.
 -- ARGV: expected states (comma-separated), to, now (ISO), why, fields JSON ([k, v, ...]),
---       session id to index ('' for none), payout id, token, due at (ms), terminal ('1' | '0').
+--       session id to index ('' for none), payout id, token, due at (ms), terminal ('1' | '0'),
+--       state index key prefix.
 -- The token makes a re-run of the same call (the client re-sends a script whose reply was lost
 -- when the connection dropped) answer 'ok' again instead of 'conflict', so the caller does not
 -- abandon a step it actually won.
 -- Returns {'ok', from} | {'conflict', current} | {'missing', ''}.
-local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token', 'has_callback', 'notified')
+local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token', 'has_callback', 'notified', 'list_score')
 local current = f[1]
 if not current then return {'missing', ''} end
 if current == ARGV[2] and f[2] == ARGV[8] then return {'ok', 'replayed'} end
@@ -23,6 +26,10 @@ local fields = cjson.decode(ARGV[5])
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
 redis.call('RPUSH', KEYS[2], cjson.encode({ at = ARGV[3], from = current, to = ARGV[2], why = ARGV[4] }))
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[7]) end
+if f[5] and current ~= ARGV[2] then
+  redis.call('ZREM', ARGV[11] .. current, ARGV[7])
+  redis.call('ZADD', ARGV[11] .. ARGV[2], f[5], ARGV[7])
+end
 if ARGV[10] == '1' and (f[3] ~= '1' or f[4] == ARGV[2]) then
   redis.call('ZREM', KEYS[4], ARGV[7])
 else

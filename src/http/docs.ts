@@ -1,0 +1,37 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { ERRORS } from './errors.js';
+
+export const DOCS_PATH = '/docs';
+
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas that validate each route, at
+ * /docs/json, with a browsable UI at /docs. Must be registered before the routes it describes.
+ */
+export async function registerDocs(app: FastifyInstance, options: { publicUrl?: string | undefined }): Promise<void> {
+  const catalogue = Object.entries(ERRORS)
+    .map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.message} |`)
+    .join('\n');
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'bank131-payouts',
+        version: '0.1.0',
+        description: `Card payouts through Bank 131 without touching card data. Amounts are in kopecks (100 RUB = 10000).\n\nEvery refusal has one shape, \`{"error":{"code","message",...}}\`; every response carries \`x-request-id\`.\n\n| code | HTTP | meaning |\n|---|---|---|\n${catalogue}`,
+      },
+      ...(options.publicUrl ? { servers: [{ url: options.publicUrl }] } : {}),
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'a key from API_KEYS' } } },
+      tags: [
+        { name: 'payouts', description: 'the upstream API' },
+        { name: 'bank131', description: 'what Bank 131 calls' },
+        { name: 'operations', description: 'health and readiness' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: DOCS_PATH, uiConfig: { docExpansion: 'list', deepLinking: true } });
+}

@@ -1,0 +1,35 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+
+/** How long /readyz waits for Redis: a load balancer must hear "not ready" fast, not time out. */
+export const READY_TIMEOUT_MS = 1_000;
+
+const Ok = z.object({ ok: z.literal(true) });
+const NotReady = z.object({ ok: z.literal(false), error: z.string() });
+
+/** Redis answers PING within `timeoutMs`, or the answer is no. */
+export async function redisAnswers(redis: Redis, timeoutMs = READY_TIMEOUT_MS): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([redis.ping().then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** /healthz: the process is up. /readyz: it can do its work (Redis answers). */
+export const healthRoutes: FastifyPluginAsync<{ redis: Redis }> = async (app, { redis }) => {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  routes.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ ok: true as const }));
+  routes.get(
+    '/readyz',
+    { schema: { tags: ['operations'], summary: `Redis answers within ${READY_TIMEOUT_MS} ms (503 otherwise)`, response: { 200: Ok, 503: NotReady } } },
+    async (_req, reply) => {
+      if (await redisAnswers(redis)) return { ok: true as const };
+      return reply.code(503).send({ ok: false as const, error: 'redis unreachable' });
+    },
+  );
+};

@@ -1,0 +1,195 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { BatchRequest, MAX_BATCH, PayoutId, PayoutOrder, PayoutView, publicView } from '../payouts/schemas.js';
+import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, PAYOUT_STATES, type PayoutState } from '../payouts/state-machine.js';
+import { acceptPayouts } from '../pipeline/accept-payouts.js';
+import type { StepDeps } from '../pipeline/pipeline-deps.js';
+import { takeStep } from '../pipeline/take-step.js';
+import { requireApiKey } from './auth.js';
+import { ErrorBody, HttpError, errorResponses, issuesOf } from './errors.js';
+
+// ---------------------------------------------------------------- schemas of this API
+
+const IdParams = z.object({ id: PayoutId });
+const Accepted = z.object({ id: PayoutId, status: z.enum(PAYOUT_STATES) }).meta({ id: 'PayoutAccepted' });
+
+const BatchItemResult = z.union([
+  z.object({ index: z.number().int(), id: z.string(), status: z.enum(['created', 'existing']), state: z.enum(PAYOUT_STATES) }),
+  z.object({ index: z.number().int(), id: z.string(), status: z.literal('conflict'), state: z.enum(PAYOUT_STATES), fields: z.array(z.string()) }),
+  z.object({ index: z.number().int(), id: z.string().nullable(), status: z.literal('invalid'), issues: z.array(z.object({ field: z.string(), problem: z.string() })) }),
+]);
+type BatchItemResult = z.infer<typeof BatchItemResult>;
+const BatchResponse = z.object({
+  counts: z.object({ created: z.number().int(), existing: z.number().int(), conflict: z.number().int(), invalid: z.number().int() }),
+  results: z.array(BatchItemResult).describe('one per item, in order'),
+});
+
+const ListQuery = z.strictObject({
+  limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').default(10),
+  status: z.enum(PAYOUT_STATES, { error: `must be one of ${PAYOUT_STATES.join(', ')}` }).optional(),
+  created_gte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z' }).optional(),
+  created_lte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T23:59:59Z' }).optional(),
+  starting_after: PayoutId.optional().describe('the id of the last payout of the previous page'),
+});
+const ListResponse = z.object({
+  data: z.array(PayoutView).describe('newest first'),
+  has_more: z.boolean(),
+  next_starting_after: z.string().nullable().describe('pass as starting_after for the next page; null on the last'),
+});
+const CancelResponse = z.object({ id: PayoutId, status: z.enum(['cancelled', 'cancelling']) });
+
+const tags = ['payouts'];
+const security = [{ apiKey: [] }];
+
+/**
+ * The upstream API (README "The upstream API"): accept payouts singly or in batches, read, list
+ * and cancel them. It only validates, records and enqueues; workers talk to the bank.
+ */
+export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string[] }> = async (app, { steps, apiKeys }) => {
+  const { store } = steps;
+  app.addHook('onRequest', requireApiKey(apiKeys));
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.post(
+    '/v1/payouts',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Accept one payout',
+        description:
+          'The `id` is your order id and the idempotency key: the same id with the same body answers 200 with the payout as it stands; with another body, 409 naming the fields that differ. Without `encrypted_card` nothing is accepted yet (card collection links are not offered).',
+        body: PayoutOrder,
+        response: { 202: Accepted.describe('accepted'), 200: Accepted.describe('already accepted with this body'), 409: ErrorBody, ...errorResponses('invalid_request', 'invalid_json', 'unauthorized', 'body_too_large', 'unsupported_media_type', 'unavailable') },
+      },
+    },
+    async (req, reply) => {
+      const [result] = await acceptPayouts(steps, [req.body]);
+      if (!result) throw new Error('no create result');
+      if (result.status === 'conflict') {
+        throw new HttpError('conflict', `payout ${result.id} exists with a different ${result.fields.join(', ') || 'body'}`, { fields: result.fields });
+      }
+      return reply.code(result.status === 'created' ? 202 : 200).send({ id: result.id, status: result.state });
+    },
+  );
+
+  routes.post(
+    '/v1/payouts/batch',
+    {
+      bodyLimit: 32 * 1024 * 1024,
+      schema: {
+        tags,
+        security,
+        summary: `Accept up to ${MAX_BATCH.toLocaleString('en')} payouts`,
+        description: 'Each item is a body of `POST /v1/payouts`, checked on its own: one bad item is answered `invalid` and the others go ahead. Recorded with one Redis round trip per 500 payouts.',
+        body: BatchRequest,
+        response: { 200: BatchResponse, ...errorResponses('invalid_request', 'invalid_json', 'unauthorized', 'body_too_large', 'unsupported_media_type', 'unavailable') },
+      },
+    },
+    async (req) => {
+      const items = req.body.payouts;
+      const answers: BatchItemResult[] = new Array(items.length);
+      const valid: Array<{ at: number; order: PayoutOrder }> = [];
+      const seen = new Map<string, number>();
+      items.forEach((item, at) => {
+        const parsed = PayoutOrder.safeParse(item);
+        if (!parsed.success) {
+          const id = (item as { id?: unknown } | null)?.id;
+          answers[at] = { index: at, id: typeof id === 'string' ? id : null, status: 'invalid', issues: issuesOf(parsed.error.issues) };
+          return;
+        }
+        const first = seen.get(parsed.data.id);
+        if (first !== undefined) {
+          answers[at] = { index: at, id: parsed.data.id, status: 'invalid', issues: [{ field: 'id', problem: `repeats item ${first} of this batch` }] };
+          return;
+        }
+        seen.set(parsed.data.id, at);
+        valid.push({ at, order: parsed.data });
+      });
+      const results = await acceptPayouts(steps, valid.map((v) => v.order));
+      results.forEach((r, j) => {
+        const at = valid[j]!.at;
+        answers[at] = r.status === 'conflict' ? { index: at, id: r.id, status: 'conflict', state: r.state, fields: r.fields } : { index: at, id: r.id, status: r.status, state: r.state };
+      });
+      const counts = { created: 0, existing: 0, conflict: 0, invalid: 0 };
+      for (const a of answers) counts[a.status] += 1;
+      return { counts, results: answers };
+    },
+  );
+
+  routes.get(
+    '/v1/payouts',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'List payouts, newest first',
+        description: 'Filter by `status` and creation time; page with `limit` and `starting_after` (the `next_starting_after` of the previous page). Served from an index, not a scan.',
+        querystring: ListQuery,
+        response: { 200: ListResponse, ...errorResponses('invalid_request', 'unauthorized', 'unavailable') },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const page = await store.list({
+        limit: q.limit,
+        state: q.status,
+        startingAfter: q.starting_after,
+        createdGte: q.created_gte ? new Date(q.created_gte) : undefined,
+        createdLte: q.created_lte ? new Date(q.created_lte) : undefined,
+      });
+      if ('unknownCursor' in page) throw new HttpError('invalid_request', `query.starting_after: no payout ${q.starting_after}`, { issues: [{ field: 'query.starting_after', problem: `no payout ${q.starting_after}` }] });
+      const data = page.payouts.map((p) => publicView(p));
+      return { data, has_more: page.hasMore, next_starting_after: page.hasMore ? (data.at(-1)?.id ?? null) : null };
+    },
+  );
+
+  routes.get(
+    '/v1/payouts/:id',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'One payout, with its audit trail',
+        params: IdParams,
+        response: { 200: PayoutView, ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'unavailable') },
+      },
+    },
+    async (req) => {
+      const payout = await store.get(req.params.id);
+      if (!payout) throw new HttpError('not_found', `no payout ${req.params.id}`);
+      return publicView(payout, await store.audit(req.params.id));
+    },
+  );
+
+  routes.post(
+    '/v1/payouts/:id/cancel',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Cancel a payout until the decision to confirm is taken',
+        description:
+          'Before the bank is involved the payout is `cancelled` at once (202); while the bank prepares it, `cancelling` (202) and a worker calls `session/cancel`. Asked again: 200 with the same answer. Once `confirming` or later: 409 `not_cancellable` with the current `state`.',
+        params: IdParams,
+        response: { 202: CancelResponse, 200: CancelResponse, 409: ErrorBody, ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'unavailable') },
+      },
+    },
+    async (req, reply) => {
+      const payout = await store.get(req.params.id);
+      if (!payout) throw new HttpError('not_found', `no payout ${req.params.id}`);
+      const state = payout.state;
+      if (state === 'cancelled' || state === 'cancelling') return reply.code(200).send({ id: payout.id, status: state });
+      if ((CANCELLABLE_DIRECTLY as PayoutState[]).includes(state)) {
+        const r = await takeStep(steps, 'cancel', payout, {});
+        if (r.ok) return reply.code(202).send({ id: payout.id, status: 'cancelled' as const });
+      } else if ((CANCELLABLE_AT_BANK as PayoutState[]).includes(state)) {
+        const r = await takeStep(steps, 'requestCancel', payout, {});
+        if (r.ok) return reply.code(202).send({ id: payout.id, status: 'cancelling' as const });
+      }
+      const now = (await store.get(payout.id))?.state ?? state;
+      throw new HttpError('not_cancellable', `payout ${payout.id} is ${now}: it can be cancelled only before it is confirmed`, { state: now });
+    },
+  );
+};
