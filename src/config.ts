@@ -3,28 +3,50 @@ import { z } from 'zod';
 import { DEFAULT_TIMING, type PipelineTiming } from './pipeline/pipeline-deps.js';
 import { SettingsReader, httpUrl, logLevel, port, positiveInt, redisUrl, type Env } from './settings.js';
 
-/** The service's settings (README, Configuration), read once at start-up. */
-export interface Config {
+/**
+ * The service's settings (README, Configuration), read once at start-up. Each process reads and
+ * validates only what it uses: the web process (`loadWebConfig`) never calls the bank and needs no
+ * partner key or callback secret; the worker (`loadWorkerConfig`) serves no API and needs no API
+ * keys, bank public key, port or queue-board login.
+ */
+
+/** What both processes use. */
+export interface CommonConfig {
   redisUrl: string;
   /** Hash-tagged so queue and record keys land in one Redis Cluster slot (docs/architecture.md, Redis keys). */
   redisPrefix: string;
+  /** How long start-up waits for Redis before it exits naming REDIS_URL. */
+  redisConnectTimeoutMs: number;
+  /** How long SIGTERM/SIGINT waits for a clean close before the process exits anyway. */
+  shutdownTimeoutMs: number;
+  logLevel: z.infer<typeof logLevel>;
+  /** The reconciler and the empty-wallet wait (README "What happens when something is lost"). */
+  timing: PipelineTiming;
+}
+
+export interface WebConfig extends CommonConfig {
   port: number;
   host: string;
   publicUrl: string;
-  logLevel: z.infer<typeof logLevel>;
   apiKeys: string[];
   board: { user: string; password: string } | null;
+  bank: {
+    /** Verifies Bank 131's webhook signatures. */
+    publicKey: KeyObject;
+    widgetUrl: string;
+  };
+}
+
+export interface WorkerConfig extends CommonConfig {
   callbackSecret: string;
   payoutConcurrency: number;
-  /** The reconciler and the empty-wallet wait (README "What happens when something is lost"). */
-  timing: PipelineTiming;
+  /** Where the worker serves its metrics; 0: not at all. */
+  metricsPort: number;
   bank: {
     baseUrl: string;
     project: string;
     submerchant: string | undefined;
     privateKey: KeyObject;
-    publicKey: KeyObject;
-    widgetUrl: string;
     apiVersion: 'v1' | 'v2';
     timeoutMs: number;
     connectTimeoutMs: number;
@@ -32,54 +54,106 @@ export interface Config {
   };
 }
 
+/** Both processes' settings at once, for something that runs both in one process. */
+export type Config = WebConfig & WorkerConfig;
+
 const apiKeys = z
   .string()
   .transform((s) => s.split(',').map((k) => k.trim()).filter(Boolean))
   .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters')).min(1, 'must list at least one key'));
 
-const secret = z.string().min(16, 'must be at least 16 characters');
 const hashTagPrefix = z.string().regex(/^\{[^{}]+\}$/, 'must be a Redis hash tag such as {b131}');
 
-export function loadConfig(env: Env = process.env): Config {
-  const r = new SettingsReader(env);
+/** Standard Webhooks' secret form: `whsec_` and the base64 of at least 24 random bytes. */
+export const CALLBACK_SECRET_MESSAGE =
+  'must be whsec_ followed by base64 of at least 24 random bytes ' +
+  `(make one: node -e "console.log('whsec_'+require('crypto').randomBytes(32).toString('base64'))")`;
+export const callbackSecret = z.string().refine((s) => {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(s);
+  return m !== null && Buffer.from(m[1]!, 'base64').length >= 24;
+}, CALLBACK_SECRET_MESSAGE);
+
+function readCommon(r: SettingsReader): Partial<CommonConfig> {
+  return {
+    redisUrl: r.read('REDIS_URL', redisUrl.default('redis://127.0.0.1:6379')),
+    redisPrefix: r.read('REDIS_PREFIX', hashTagPrefix.default('{b131}')),
+    redisConnectTimeoutMs: r.read('REDIS_CONNECT_TIMEOUT_MS', positiveInt.default(5_000)),
+    shutdownTimeoutMs: r.read('SHUTDOWN_TIMEOUT_MS', positiveInt.default(10_000)),
+    logLevel: r.read('LOG_LEVEL', logLevel.default('info')),
+    timing: {
+      reconcileIntervalMs: r.read('RECONCILE_INTERVAL_MS', positiveInt.default(DEFAULT_TIMING.reconcileIntervalMs))!,
+      reconcileAfterMs: r.read('RECONCILE_AFTER_MS', positiveInt.default(DEFAULT_TIMING.reconcileAfterMs))!,
+      walletRetryMs: r.read('WALLET_RETRY_MS', positiveInt.default(DEFAULT_TIMING.walletRetryMs))!,
+      walletWaitMs: r.read('WALLET_WAIT_MS', positiveInt.default(DEFAULT_TIMING.walletWaitMs))!,
+    },
+  };
+}
+
+function readWeb(r: SettingsReader): Omit<WebConfig, keyof CommonConfig> {
   const host = r.read('HOST', z.string().default('127.0.0.1'));
   const listenPort = r.read('PORT', port.default(3000));
   const boardUser = r.read('BOARD_USER', z.string().optional());
   const boardPassword = r.read('BOARD_PASSWORD', z.string().min(12, 'must be at least 12 characters').optional());
-  if (Boolean(boardUser) !== Boolean(boardPassword)) {
+  // Judged on what was given, so a password that is merely too short is not also called missing.
+  if (Boolean(r.env.BOARD_USER) !== Boolean(r.env.BOARD_PASSWORD)) {
     r.problems.push('BOARD_USER and BOARD_PASSWORD: give both to enable the queue board, or neither');
   }
-  const config = {
-    redisUrl: r.read('REDIS_URL', redisUrl.default('redis://127.0.0.1:6379')),
-    redisPrefix: r.read('REDIS_PREFIX', hashTagPrefix.default('{b131}')),
+  const web = {
     port: listenPort,
     host,
     publicUrl: r.read('PUBLIC_URL', httpUrl.default(`http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${listenPort ?? 3000}`)),
-    logLevel: r.read('LOG_LEVEL', logLevel.default('info')),
     apiKeys: r.read('API_KEYS', apiKeys),
     board: boardUser && boardPassword ? { user: boardUser, password: boardPassword } : null,
-    callbackSecret: r.read('CALLBACK_SECRET', secret),
-    payoutConcurrency: r.read('PAYOUT_CONCURRENCY', positiveInt.max(1000, 'must be at most 1000').default(16)),
-    timing: {
-      reconcileIntervalMs: r.read('RECONCILE_INTERVAL_MS', positiveInt.default(DEFAULT_TIMING.reconcileIntervalMs)),
-      reconcileAfterMs: r.read('RECONCILE_AFTER_MS', positiveInt.default(DEFAULT_TIMING.reconcileAfterMs)),
-      walletRetryMs: r.read('WALLET_RETRY_MS', positiveInt.default(DEFAULT_TIMING.walletRetryMs)),
-      walletWaitMs: r.read('WALLET_WAIT_MS', positiveInt.default(DEFAULT_TIMING.walletWaitMs)),
+    bank: {
+      publicKey: r.pem('BANK131_PUBLIC_KEY', 'public', true),
+      widgetUrl: r.read('BANK131_WIDGET_URL', httpUrl.default('https://widget-demo.bank131.ru')),
     },
+  };
+  // finish() throws if any read failed, so every field is defined by the time this is returned.
+  return web as Omit<WebConfig, keyof CommonConfig>;
+}
+
+function readWorker(r: SettingsReader): Omit<WorkerConfig, keyof CommonConfig> {
+  const worker = {
+    callbackSecret: r.read('CALLBACK_SECRET', callbackSecret),
+    payoutConcurrency: r.read('PAYOUT_CONCURRENCY', positiveInt.max(1000, 'must be at most 1000').default(16)),
+    metricsPort: r.read('METRICS_PORT', port.default(9464)),
     bank: {
       baseUrl: r.read('BANK131_BASE_URL', httpUrl),
       project: r.read('BANK131_PROJECT', z.string().min(1)),
       submerchant: r.read('BANK131_SUBMERCHANT', z.string().optional()),
       privateKey: r.pem('BANK131_PRIVATE_KEY', 'private', true),
-      publicKey: r.pem('BANK131_PUBLIC_KEY', 'public', true),
-      widgetUrl: r.read('BANK131_WIDGET_URL', httpUrl.default('https://widget-demo.bank131.ru')),
       apiVersion: r.read('BANK131_API_VERSION', z.enum(['v1', 'v2'], { error: 'must be v1 or v2' }).default('v2')),
       timeoutMs: r.read('BANK131_TIMEOUT_MS', positiveInt.default(30_000)),
       connectTimeoutMs: r.read('BANK131_CONNECT_TIMEOUT_MS', positiveInt.default(5_000)),
       maxRps: r.read('BANK131_MAX_RPS', positiveInt.default(50)),
     },
   };
+  return worker as Omit<WorkerConfig, keyof CommonConfig>;
+}
+
+/** The web process's settings (`npm start`); throws a ConfigError naming every bad one. */
+export function loadWebConfig(env: Env = process.env): WebConfig {
+  const r = new SettingsReader(env);
+  const config = { ...readCommon(r), ...readWeb(r) };
   r.finish();
-  // finish() threw if any read failed, so every field is now defined.
+  return config as WebConfig;
+}
+
+/** The worker process's settings (`npm run worker`); throws a ConfigError naming every bad one. */
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  const r = new SettingsReader(env);
+  const config = { ...readCommon(r), ...readWorker(r) };
+  r.finish();
+  return config as WorkerConfig;
+}
+
+/** Both processes' settings, for one process that runs the web and the workers together. */
+export function loadConfig(env: Env = process.env): Config {
+  const r = new SettingsReader(env);
+  const web = readWeb(r);
+  const worker = readWorker(r);
+  const config = { ...readCommon(r), ...web, ...worker, bank: { ...web.bank, ...worker.bank } };
+  r.finish();
   return config as Config;
 }

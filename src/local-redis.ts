@@ -32,17 +32,21 @@ export function freePort(): Promise<number> {
  * the way the service wants production Redis (appendonly, noeviction). Used by the test suite and
  * by `npm run demo` when REDIS_URL is unset.
  */
-export async function startLocalRedis(options: { binary?: string; dir?: string; appendfsync?: 'always' | 'everysec' } = {}): Promise<LocalRedis> {
+export async function startLocalRedis(
+  options: { binary?: string; dir?: string; appendfsync?: 'always' | 'everysec'; /** `--requirepass`: `url` then carries it. */ password?: string } = {},
+): Promise<LocalRedis> {
   const binary = options.binary ?? 'redis-server';
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'b131-redis-'));
   const port = await freePort();
   let child: ChildProcess;
+  const url = `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}`;
 
   const launch = async () => {
     child = spawn(
       binary,
       ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'everysec',
-        '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', join(dir, 'redis.log')],
+        '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'),
+        ...(options.password ? ['--requirepass', options.password] : [])],
       { stdio: 'ignore' },
     );
     const exited = new Promise<never>((_, reject) => {
@@ -52,20 +56,20 @@ export async function startLocalRedis(options: { binary?: string; dir?: string; 
       child.once('exit', (code) => reject(new Error(`${binary} exited with code ${code}; see ${join(dir, 'redis.log')}`)));
     });
     exited.catch(() => undefined);
-    await Promise.race([waitForRedis(`redis://127.0.0.1:${port}`, 10_000), exited]);
+    await Promise.race([waitForRedis(url, 10_000), exited]);
   };
   await launch();
 
   const waitExit = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
 
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url,
     port,
     dir,
     async stop({ keepData = false } = {}) {
       const c = child;
       if (c.exitCode === null && c.signalCode === null) {
-        const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         client.on('error', () => undefined);
         await client.connect().then(() => client.call('SHUTDOWN', 'NOSAVE')).catch(() => c.kill('SIGTERM'));
         client.disconnect();

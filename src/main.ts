@@ -1,14 +1,17 @@
-import { loadConfig } from './config.js';
+import { loadWebConfig } from './config.js';
 import { createLogger } from './log.js';
-import { checkRedisDurability, createRuntime, runtimeOptionsFrom } from './runtime.js';
+import { checkRedisDurability, createRuntime, exitOnSignals, redisReady, waitForRedis, webRuntimeOptions } from './runtime.js';
 import { startWeb } from './web.js';
-import { exitOnConfigError } from './settings.js';
+import { exitOnStartupError } from './settings.js';
 
 /** The web process (Procfile `web`): upstream API, Bank 131 webhooks, health, queue board. */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadWebConfig();
   const log = createLogger({ level: config.logLevel, base: { process: 'web' } });
-  const runtime = createRuntime(runtimeOptionsFrom(config));
+  // Before anything else touches Redis: a wrong REDIS_URL ends here, in one line that names it.
+  await waitForRedis(config.redisUrl, config.redisConnectTimeoutMs);
+  const runtime = createRuntime(webRuntimeOptions(config, log));
+  await redisReady(runtime, config.redisUrl, config.redisConnectTimeoutMs);
   await checkRedisDurability(runtime.redis, log);
   const { server: app } = await startWeb(runtime, {
     apiKeys: config.apiKeys,
@@ -20,14 +23,13 @@ async function main(): Promise<void> {
     timing: config.timing,
   });
   log.info({ url: config.publicUrl, board: config.board ? `${config.publicUrl}/admin/queues` : 'off (set BOARD_USER and BOARD_PASSWORD)' }, 'web process ready');
-  const stop = async () => {
-    log.info('shutting down');
-    await app.close();
-    await runtime.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  exitOnSignals(
+    async () => {
+      await app.close();
+      await runtime.close();
+    },
+    { timeoutMs: config.shutdownTimeoutMs, log },
+  );
 }
 
-main().catch(exitOnConfigError);
+main().catch(exitOnStartupError);

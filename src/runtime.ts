@@ -1,35 +1,82 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Bank131Client, type Bank131ClientOptions } from './bank131/client.js';
-import type { Config } from './config.js';
+import type { WebConfig, WorkerConfig } from './config.js';
 import { createQueues, DEFAULT_RETRY, type Queues, type RetryPolicy } from './queues.js';
+import { EXIT, maskUrl, StartupError } from './settings.js';
 import { PayoutStore } from './store/payout-store.js';
 import { BankRateLimiter } from './store/rate-limiter.js';
 
-/** The connected pieces both processes share: Redis, the payout store, the queues, the bank. */
-export interface Runtime {
+/** The connected pieces the web process uses: Redis, the payout store, the queues. */
+export interface WebRuntime {
   redis: Redis;
   store: PayoutStore;
   queues: Queues;
-  bank: Bank131Client;
   retry: RetryPolicy;
+  /** Whether the Redis connection is up right now; no round trip, never waits. */
+  redisHealthy(): boolean;
+  /**
+   * Whether Redis answers a PING within `timeoutMs` (default 1 s). Never throws, never takes longer:
+   * what a readiness probe calls. False at once while the connection is down.
+   */
+  pingRedis(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Report an error from something else that shares this Redis (a BullMQ worker's connections):
+   * outages come out as one line per retry interval, with this runtime's own connection's.
+   */
+  reportRedisError(err: Error): void;
   close(): Promise<void>;
+}
+
+/** What the workers use as well: the bank. */
+export interface Runtime extends WebRuntime {
+  bank: Bank131Client;
 }
 
 export interface RuntimeOptions {
   redisUrl: string;
   prefix: string;
-  bank: Bank131ClientOptions;
-  maxRps: number;
+  /** Only the workers call the bank; a runtime without it is a WebRuntime. */
+  bank?: Bank131ClientOptions;
+  /** Calls per second to the bank, shared by every worker through Redis (default 50). */
+  maxRps?: number;
   retry?: RetryPolicy;
+  /**
+   * 'worker' (the default): Redis commands wait for a lost connection to come back, as BullMQ
+   * workers need. 'web': while Redis is away, commands fail at once (and a command that gets no
+   * answer fails after a few seconds), so a request is answered 503 instead of hanging.
+   */
+  role?: 'web' | 'worker';
+  /** Where an outage is reported: one line when it starts, one per retry interval, one when it ends. */
+  log?: Logger;
 }
 
-export function runtimeOptionsFrom(config: Config): RuntimeOptions {
+/** The longest wait between two reconnection attempts, and so between two "still unreachable" lines. */
+export const REDIS_RETRY_MAX_MS = 5_000;
+/** The web's bound on one Redis command that gets no answer. */
+const WEB_COMMAND_TIMEOUT_MS = 5_000;
+
+export function redisOptions(role: 'web' | 'worker'): RedisOptions {
+  // Quick first retries for a blip, then one attempt every REDIS_RETRY_MAX_MS.
+  const retryStrategy = (times: number) => Math.min(250 * 2 ** Math.max(0, times - 1), REDIS_RETRY_MAX_MS);
+  return role === 'web'
+    ? { retryStrategy, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: WEB_COMMAND_TIMEOUT_MS }
+    : // BullMQ workers block on this connection's duplicates; they need unlimited retries per request.
+      { retryStrategy, maxRetriesPerRequest: null };
+}
+
+export function webRuntimeOptions(config: WebConfig, log?: Logger): RuntimeOptions {
+  return { redisUrl: config.redisUrl, prefix: config.redisPrefix, role: 'web', ...(log ? { log } : {}) };
+}
+
+export function workerRuntimeOptions(config: WorkerConfig, log?: Logger): RuntimeOptions & { bank: Bank131ClientOptions } {
   const b = config.bank;
   return {
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     maxRps: b.maxRps,
+    role: 'worker',
+    ...(log ? { log } : {}),
     bank: {
       baseUrl: b.baseUrl,
       project: b.project,
@@ -42,25 +89,222 @@ export function runtimeOptionsFrom(config: Config): RuntimeOptions {
   };
 }
 
-export function createRuntime(options: RuntimeOptions): Runtime {
-  // BullMQ workers block on this connection's duplicates; they need unlimited retries per request.
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
-  const limiter = new BankRateLimiter(redis, `${options.prefix}:ratelimit:bank`, options.maxRps);
-  const bank = new Bank131Client({ ...options.bank, beforeSend: () => limiter.acquire() });
+export function createRuntime(options: RuntimeOptions & { bank: Bank131ClientOptions }): Runtime;
+export function createRuntime(options: RuntimeOptions): WebRuntime;
+export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
+  const redis = new Redis(options.redisUrl, redisOptions(options.role ?? 'worker'));
   const retry = options.retry ?? DEFAULT_RETRY;
   const queues = createQueues(redis, options.prefix, retry);
-  return {
+  // Without listeners ioredis prints "Unhandled error event" and BullMQ a stack per queue per attempt.
+  const report = outageReporter(redis, options.redisUrl, options.log);
+  for (const q of queues.all()) q.on('error', report);
+  let bank: Bank131Client | undefined;
+  if (options.bank) {
+    const limiter = new BankRateLimiter(redis, `${options.prefix}:ratelimit:bank`, options.maxRps ?? 50);
+    bank = new Bank131Client({ ...options.bank, beforeSend: () => limiter.acquire() });
+  }
+  const runtime: WebRuntime = {
     redis,
     store: new PayoutStore(redis, options.prefix),
     queues,
-    bank,
     retry,
+    redisHealthy: () => redis.status === 'ready',
+    pingRedis: (timeoutMs = 1_000) => pingWithin(redis, timeoutMs),
+    reportRedisError: report,
     async close() {
+      if (redis.status !== 'ready') redis.disconnect(); // nothing to flush; queued commands fail now
       await queues.close();
-      bank.close();
+      bank?.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+  return bank ? { ...runtime, bank } : runtime;
+}
+
+async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status !== 'ready') return false;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([redis.ping().then((r) => r === 'PONG', () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Reports a Redis outage after start-up: one warning when it begins, then at most one line per
+ * REDIS_RETRY_MAX_MS however many connections and queues relay the same error, and one line when
+ * Redis is back. Returns the error listener to attach to whatever else relays Redis errors.
+ */
+export function outageReporter(redis: Redis, url: string, log: Logger | undefined): (err: Error) => void {
+  const where = maskUrl(url);
+  let downSince: number | null = null;
+  let announced = false;
+  let lastLine = 0;
+  let attempts = 0;
+  let lastOther = 0;
+  const report = (err: Error) => {
+    if (!log) return;
+    const now = Date.now();
+    const { cause } = describeRedisError(err);
+    if (!isRedisConnectionError(err) && redis.status === 'ready') {
+      if (now - lastOther < REDIS_RETRY_MAX_MS) return;
+      lastOther = now;
+      log.error({ redis: where, err: err.message }, `Redis error: ${cause}`);
+      return;
+    }
+    // A lost connection: the first of many connections (the workers' too) to notice says so.
+    attempts += 1;
+    if (now - lastLine < REDIS_RETRY_MAX_MS) return;
+    lastLine = now;
+    downSince ??= now;
+    const downForS = Math.round((now - downSince) / 1000);
+    log.warn(
+      { redis: where, cause, downForS, attempts },
+      announced
+        ? `Redis still unreachable after ${downForS} s (REDIS_URL ${where}): ${cause}; reconnecting`
+        : `Redis unreachable (REDIS_URL ${where}): ${cause}; reconnecting, at least every ${REDIS_RETRY_MAX_MS / 1000} s`,
+    );
+    announced = true;
+  };
+  redis.on('error', report);
+  redis.on('close', () => {
+    downSince ??= Date.now();
+  });
+  redis.on('ready', () => {
+    if (announced && downSince !== null) log?.info({ redis: where, downForS: Math.round((Date.now() - downSince) / 1000) }, 'Redis connection restored');
+    downSince = null;
+    announced = false;
+    lastLine = 0;
+    attempts = 0;
+  });
+  return report;
+}
+
+/**
+ * Whether an error only says that Redis is unreachable (refused, reset, timed out, closed): what
+ * outageReporter turns into one line per retry interval, rather than a line per connection.
+ */
+export function isRedisConnectionError(err: Error & { code?: string }): boolean {
+  return (
+    ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE'].includes(err.code ?? '') ||
+    /Connection is closed|Stream isn't writeable|NOAUTH|WRONGPASS|max retries per request/i.test(err.message ?? '')
+  );
+}
+
+export interface RedisFault {
+  /** Plain words: "connection refused (…)", "unknown host …", "authentication failed (…)". */
+  cause: string;
+  /** EX_CONFIG where REDIS_URL itself is wrong (credentials, database), else EX_UNAVAILABLE. */
+  exitCode: number;
+  /** Retrying cannot help: the URL must change. */
+  permanent: boolean;
+}
+
+/** What an ioredis or socket error means for an operator. */
+export function describeRedisError(err: Error & { code?: string; hostname?: string }): RedisFault {
+  const msg = err.message ?? '';
+  const unavailable = (cause: string): RedisFault => ({ cause, exitCode: EXIT.unavailable, permanent: false });
+  const config = (cause: string): RedisFault => ({ cause, exitCode: EXIT.config, permanent: true });
+  if (/NOAUTH/.test(msg)) return config('authentication failed (this Redis requires a password; give it in REDIS_URL as redis://:PASSWORD@host:port)');
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) return config('authentication failed (wrong user name or password in REDIS_URL)');
+  if (/NOPERM/.test(msg)) return config(`permission denied (the REDIS_URL user may not run what the service needs: ${msg})`);
+  if (/DB index is out of range/i.test(msg)) return config('no such database (the number after the last / in REDIS_URL is out of range)');
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return unavailable('connection refused (is Redis running and listening there?)');
+    case 'ENOTFOUND':
+      return unavailable(`unknown host ${err.hostname ?? ''}`.trim());
+    case 'EAI_AGAIN':
+      return unavailable(`unknown host ${err.hostname ?? ''} (name lookup failed; try again later)`.replace('  ', ' '));
+    case 'ETIMEDOUT':
+      return unavailable('connection timed out');
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return unavailable('host unreachable');
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return unavailable('connection reset by the server');
+  }
+  if (/Command timed out/i.test(msg)) return unavailable('no answer in time');
+  if (/Connection is closed|Stream isn't writeable/i.test(msg)) return unavailable('not connected');
+  return unavailable(msg || 'connection failed');
+}
+
+/**
+ * Start-up: connect to REDIS_URL within `timeoutMs`, retrying a refused or unreachable Redis until
+ * then; a wrong password ends the wait at once. Throws a StartupError naming REDIS_URL (password
+ * masked) and the cause in one line.
+ */
+export async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const where = maskUrl(url);
+  let last: RedisFault | null = null;
+  const fail = (cause: string, exitCode: number) =>
+    new StartupError(`REDIS_URL: cannot connect to ${where}: ${cause}`, exitCode);
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      throw last
+        ? fail(`${last.cause}; gave up after ${timeoutMs} ms (REDIS_CONNECT_TIMEOUT_MS)`, last.exitCode)
+        : fail(`no answer within ${timeoutMs} ms (REDIS_CONNECT_TIMEOUT_MS)`, EXIT.unavailable);
+    }
+    const fault = await tryConnect(url, remaining);
+    if (fault === null) return;
+    if (fault.permanent) throw fail(fault.cause, fault.exitCode);
+    if (fault.cause !== 'timeout') last = fault;
+    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+/** One attempt: null when Redis answered PING, else what went wrong ('timeout' when nothing did). */
+async function tryConnect(url: string, timeoutMs: number): Promise<RedisFault | null> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: Math.max(1, timeoutMs),
+  });
+  let first: Error | null = null;
+  client.on('error', (err: Error) => (first ??= err));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+  try {
+    const outcome = await Promise.race([
+      client.connect().then(() => client.ping()).then(
+        () => 'ok' as const,
+        (err: Error) => err,
+      ),
+      late,
+    ]);
+    if (outcome === 'ok') {
+      // A refused SELECT (database out of range) is only an error event; the connection carries on.
+      const fault = first ? describeRedisError(first) : null;
+      return fault?.permanent ? fault : null;
+    }
+    if (outcome === 'timeout' && first === null) return { cause: 'timeout', exitCode: EXIT.unavailable, permanent: false };
+    // The error event carries the cause; connect() itself often only says "Connection is closed".
+    return describeRedisError(first ?? (outcome as Error));
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+/**
+ * A runtime's own connection, just made after waitForRedis succeeded: wait for it to be ready (the
+ * web's rejects commands until then), within `timeoutMs`.
+ */
+export async function redisReady(runtime: WebRuntime, url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!runtime.redisHealthy()) {
+    if (Date.now() > deadline) {
+      throw new StartupError(`REDIS_URL: cannot connect to ${maskUrl(url)}: no answer within ${timeoutMs} ms (REDIS_CONNECT_TIMEOUT_MS)`, EXIT.unavailable);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Design §7: warn when Redis may lose or evict what it acknowledged. */
@@ -73,4 +317,38 @@ export async function checkRedisDurability(redis: Redis, log: Logger): Promise<v
   } catch {
     log.info('could not read Redis CONFIG (managed Redis?); make sure it runs with appendonly yes and noeviction');
   }
+}
+
+/**
+ * SIGTERM and SIGINT: run `close` (log, stop taking work, close connections), then exit 0; if it
+ * has not finished within `timeoutMs` (Redis away, a job that will not end), say so and exit 1
+ * anyway. A second signal exits at once.
+ */
+export function exitOnSignals(close: () => Promise<void>, options: { timeoutMs: number; log: Logger }): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      options.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    options.log.info({ signal, timeoutMs: options.timeoutMs }, 'shutting down');
+    const timer = setTimeout(() => {
+      options.log.warn(`could not close cleanly within ${options.timeoutMs} ms (SHUTDOWN_TIMEOUT_MS); exiting anyway`);
+      process.exit(1);
+    }, options.timeoutMs);
+    close().then(
+      () => {
+        clearTimeout(timer);
+        process.exit(0);
+      },
+      (err: Error) => {
+        clearTimeout(timer);
+        options.log.error({ err: err.message }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }

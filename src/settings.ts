@@ -100,11 +100,54 @@ export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trac
   error: 'must be one of fatal, error, warn, info, debug, trace, silent',
 });
 
-/** Print a ConfigError without a stack trace and stop; rethrow anything else. */
+/** Exit codes of sysexits.h that the processes use. */
+export const EXIT = {
+  /** A setting is wrong: fix the configuration before restarting. */
+  config: 78, // EX_CONFIG
+  /** Something the process needs (Redis, its port) is not available now: a restart may succeed. */
+  unavailable: 69, // EX_UNAVAILABLE
+} as const;
+
+/**
+ * A start-up failure that is not a bug: said in one line that names the setting involved, with no
+ * stack trace, and ended with a sysexits code.
+ */
+export class StartupError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** `redis://user:secret@host` as `redis://user:***@host`: a URL safe to print. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
+}
+
+/**
+ * Print a ConfigError or StartupError without a stack trace and stop (78 EX_CONFIG, or the start-up
+ * error's own code); rethrow anything else.
+ */
 export function exitOnConfigError(err: unknown): never {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
-    process.exit(78); // EX_CONFIG
+    process.exit(EXIT.config);
+  }
+  if (err instanceof StartupError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(err.exitCode);
   }
   throw err;
 }
+
+/** The same, under the name that says what it now covers. */
+export const exitOnStartupError = exitOnConfigError;

@@ -2,7 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { mountBoard } from './board.js';
 import { DEFAULT_TIMING, type CrashPoints, type PipelineTiming } from './pipeline/pipeline-deps.js';
-import type { Runtime } from './runtime.js';
+import type { WebRuntime } from './runtime.js';
+import { EXIT, StartupError } from './settings.js';
 import { buildServer } from './server.js';
 
 export interface WebOptions {
@@ -18,7 +19,7 @@ export interface WebOptions {
 }
 
 /** The web process on a runtime, listening: used by `npm start`, the demo and the tests alike. */
-export async function startWeb(runtime: Runtime, options: WebOptions): Promise<{ server: FastifyInstance; url: string }> {
+export async function startWeb(runtime: WebRuntime, options: WebOptions): Promise<{ server: FastifyInstance; url: string }> {
   const board = options.board;
   const server = await buildServer({
     config: { apiKeys: options.apiKeys, bankPublicKey: options.bankPublicKey },
@@ -31,7 +32,29 @@ export async function startWeb(runtime: Runtime, options: WebOptions): Promise<{
     extend: board ? (app) => mountBoard(app, runtime.queues, board) : undefined,
   });
   const host = options.host ?? '127.0.0.1';
-  await server.listen({ host, port: options.port ?? 0 });
+  try {
+    await server.listen({ host, port: options.port ?? 0 });
+  } catch (err) {
+    await server.close().catch(() => undefined);
+    throw listenError(err as NodeJS.ErrnoException, host, options.port ?? 0);
+  }
   const port = (server.server.address() as { port: number }).port;
   return { server, url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}` };
+}
+
+/** Why the web cannot listen, in one line naming PORT and HOST; anything unexpected as it is. */
+export function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new StartupError(`PORT: ${port} is already in use on HOST ${host} (another process listens there; stop it or choose another PORT)`, EXIT.unavailable);
+    case 'EACCES':
+      return new StartupError(`PORT: ${port} on HOST ${host} needs privileges this process does not have (choose a PORT above 1023)`, EXIT.config);
+    case 'EADDRNOTAVAIL':
+      return new StartupError(`HOST: ${host} is not an address of this machine (use 0.0.0.0 for every interface, or 127.0.0.1)`, EXIT.config);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new StartupError(`HOST: unknown host ${host}`, EXIT.config);
+    default:
+      return err;
+  }
 }

@@ -1,25 +1,43 @@
-import { loadConfig } from '../src/config.js';
+import { loadWorkerConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { checkRedisDurability, createRuntime, runtimeOptionsFrom } from '../src/runtime.js';
-import { exitOnConfigError } from '../src/settings.js';
+import { checkRedisDurability, createRuntime, exitOnSignals, isRedisConnectionError, redisReady, waitForRedis, workerRuntimeOptions } from '../src/runtime.js';
+import { exitOnStartupError } from '../src/settings.js';
 import { startWorkersFor } from './index.js';
 
 /** The worker process (Procfile `worker`): run as many as you like against one Redis. */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadWorkerConfig();
   const log = createLogger({ level: config.logLevel, base: { process: 'worker' } });
-  const runtime = createRuntime(runtimeOptionsFrom(config));
+  // Before anything else touches Redis: a wrong REDIS_URL ends here, in one line that names it.
+  await waitForRedis(config.redisUrl, config.redisConnectTimeoutMs);
+  const runtime = createRuntime(workerRuntimeOptions(config, log));
+  await redisReady(runtime, config.redisUrl, config.redisConnectTimeoutMs);
   await checkRedisDurability(runtime.redis, log);
   const workers = startWorkersFor(runtime, { log, callbackSecret: config.callbackSecret, concurrency: config.payoutConcurrency, prefix: config.redisPrefix, timing: config.timing });
-  log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps, ...config.timing }, 'worker process ready');
-  const stop = async () => {
-    log.info('finishing jobs in hand, then stopping');
-    await workers.close();
-    await runtime.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // Each worker relays every failed reconnection of its two connections: during an outage that is a
+  // dozen lines per attempt. Those go to the runtime's outage report (one line per retry interval);
+  // any other worker error still reaches the listeners the workers were started with.
+  for (const worker of workers.workers) {
+    const others = worker.listeners('error') as Array<(err: Error) => void>;
+    worker.removeAllListeners('error');
+    worker.on('error', (err: Error) => (isRedisConnectionError(err) ? runtime.reportRedisError(err) : others.forEach((l) => l.call(worker, err))));
+  }
+  log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps, metricsPort: config.metricsPort || 'off', ...config.timing }, 'worker process ready');
+  exitOnSignals(
+    async () => {
+      if (runtime.redisHealthy()) {
+        log.info('finishing jobs in hand, then stopping');
+        await workers.close();
+      } else {
+        // Nothing in hand can be finished without Redis; its lock lapses and another worker takes it up.
+        log.warn('Redis is unreachable: stopping without finishing the jobs in hand');
+        runtime.redis.disconnect();
+        await Promise.all(workers.workers.map((w) => w.close(true)));
+      }
+      await runtime.close();
+    },
+    { timeoutMs: config.shutdownTimeoutMs, log },
+  );
 }
 
-main().catch(exitOnConfigError);
+main().catch(exitOnStartupError);

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { ConfigError, exitOnConfigError } from '../../src/settings.js';
+import { loadConfig, loadWebConfig, loadWorkerConfig } from '../../src/config.js';
+import { ConfigError, exitOnConfigError, maskUrl, StartupError } from '../../src/settings.js';
 import { keyPath, pem } from '../support/keys.js';
 
 const base = {
@@ -10,14 +10,14 @@ const base = {
   BANK131_PRIVATE_KEY_FILE: keyPath('partner-private'),
   BANK131_PUBLIC_KEY_FILE: keyPath('bank-public'),
   API_KEYS: 'key-aaaaaaaaaaaaaaaa, key-bbbbbbbbbbbbbbbb',
-  CALLBACK_SECRET: 'callback-secret-0123456789',
+  CALLBACK_SECRET: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
 };
 
 /** The ConfigError that loadConfig throws for `env`; fails the test when it returns instead. */
-const configErrorFor = (env: Record<string, string>): ConfigError => {
+const configErrorFor = (env: Record<string, string>, load: (env: Record<string, string>) => unknown = loadConfig): ConfigError => {
   let thrown: unknown;
   try {
-    loadConfig(env);
+    load(env);
   } catch (err) {
     thrown = err;
   }
@@ -26,8 +26,8 @@ const configErrorFor = (env: Record<string, string>): ConfigError => {
 };
 
 /** Every problem reported, in any order: exactly these, no fewer, no more. */
-const expectProblems = (env: Record<string, string>, expected: string[]) =>
-  expect([...configErrorFor(env).problems].sort()).toEqual([...expected].sort());
+const expectProblems = (env: Record<string, string>, expected: string[], load?: (env: Record<string, string>) => unknown) =>
+  expect([...configErrorFor(env, load).problems].sort()).toEqual([...expected].sort());
 
 describe('loadConfig', () => {
   it('reads a complete environment into one typed object with defaults', () => {
@@ -35,13 +35,16 @@ describe('loadConfig', () => {
     expect(c).toEqual({
       redisUrl: 'redis://127.0.0.1:6379',
       redisPrefix: '{b131}',
+      redisConnectTimeoutMs: 5_000,
+      shutdownTimeoutMs: 10_000,
+      metricsPort: 9464,
       port: 3000,
       host: '127.0.0.1',
       publicUrl: 'http://127.0.0.1:3000',
       logLevel: 'info',
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
       board: null,
-      callbackSecret: 'callback-secret-0123456789',
+      callbackSecret: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
       payoutConcurrency: 16,
       timing: { reconcileIntervalMs: 30_000, reconcileAfterMs: 300_000, walletRetryMs: 60_000, walletWaitMs: 86_400_000 },
     });
@@ -99,6 +102,8 @@ describe('loadConfig', () => {
         // empty counts as unset: no "both set" complaint alongside BANK131_PUBLIC_KEY
         BANK131_PUBLIC_KEY_FILE: '',
         BOARD_USER: 'ops',
+        REDIS_CONNECT_TIMEOUT_MS: '0',
+        METRICS_PORT: '70000',
       },
       [
         'PORT: must be a port number',
@@ -110,6 +115,8 @@ describe('loadConfig', () => {
         'BANK131_PRIVATE_KEY_FILE: cannot read /nonexistent/key.pem (ENOENT)',
         'BANK131_PUBLIC_KEY: not a valid PEM public key',
         'BOARD_USER and BOARD_PASSWORD: give both to enable the queue board, or neither',
+        'REDIS_CONNECT_TIMEOUT_MS: must be greater than 0',
+        'METRICS_PORT: must be at most 65535',
       ],
     );
   });
@@ -143,5 +150,101 @@ describe('loadConfig', () => {
       write.mockRestore();
       exit.mockRestore();
     }
+  });
+});
+
+const web = { BANK131_PUBLIC_KEY_FILE: base.BANK131_PUBLIC_KEY_FILE, API_KEYS: base.API_KEYS };
+const worker = {
+  BANK131_BASE_URL: base.BANK131_BASE_URL,
+  BANK131_PROJECT: base.BANK131_PROJECT,
+  BANK131_PRIVATE_KEY_FILE: base.BANK131_PRIVATE_KEY_FILE,
+  CALLBACK_SECRET: base.CALLBACK_SECRET,
+};
+const SECRET_PROBLEM =
+  'CALLBACK_SECRET: must be whsec_ followed by base64 of at least 24 random bytes ' +
+  `(make one: node -e "console.log('whsec_'+require('crypto').randomBytes(32).toString('base64'))")`;
+
+describe('settings per process', () => {
+  it('the web reads only what it serves with: no partner key, no callback secret, no bank URL', () => {
+    const c = loadWebConfig(web);
+    expect(c.apiKeys).toEqual(['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb']);
+    expect(c.bank.publicKey.equals(createPublicKey(pem('bank-public')))).toBe(true);
+    expect(c).not.toHaveProperty('callbackSecret');
+    expect(c).not.toHaveProperty('metricsPort');
+    expect(c.bank).not.toHaveProperty('privateKey');
+    // Worker-only settings, even bad ones, are not the web's business.
+    expect(() => loadWebConfig({ ...web, CALLBACK_SECRET: 'short', BANK131_BASE_URL: 'ftp://x', METRICS_PORT: 'x' })).not.toThrow();
+  });
+
+  it('the worker reads only what it works with: no API keys, bank public key, port or board login', () => {
+    const c = loadWorkerConfig(worker);
+    expect(c.callbackSecret).toBe(base.CALLBACK_SECRET);
+    expect(c.metricsPort).toBe(9464);
+    expect(c.redisConnectTimeoutMs).toBe(5_000);
+    expect(c.shutdownTimeoutMs).toBe(10_000);
+    expect(c.bank.privateKey.equals(createPrivateKey(pem('partner-private')))).toBe(true);
+    for (const key of ['apiKeys', 'port', 'host', 'publicUrl', 'board']) expect(c).not.toHaveProperty(key);
+    expect(c.bank).not.toHaveProperty('publicKey');
+    expect(() => loadWorkerConfig({ ...worker, API_KEYS: 'short', PORT: 'x', BOARD_PASSWORD: 'short', PUBLIC_URL: 'nope' })).not.toThrow();
+    expect(loadWorkerConfig({ ...worker, METRICS_PORT: '0' }).metricsPort).toBe(0);
+  });
+
+  it('each names only its own missing settings', () => {
+    expectProblems({}, ['API_KEYS: is required', 'BANK131_PUBLIC_KEY: is required (give the PEM inline, or a path in BANK131_PUBLIC_KEY_FILE)'], loadWebConfig);
+    expectProblems(
+      {},
+      [
+        'CALLBACK_SECRET: is required',
+        'BANK131_BASE_URL: is required',
+        'BANK131_PROJECT: is required',
+        'BANK131_PRIVATE_KEY: is required (give the PEM inline, or a path in BANK131_PRIVATE_KEY_FILE)',
+      ],
+      loadWorkerConfig,
+    );
+  });
+
+  it('CALLBACK_SECRET is whsec_ and the base64 of at least 24 bytes, and the message says how to make one', () => {
+    const b64 = (n: number) => Buffer.alloc(n, 7).toString('base64');
+    for (const good of [`whsec_${b64(24)}`, `whsec_${b64(32)}`, `whsec_${b64(64)}`, `whsec_${b64(32).replace(/=+$/, '')}`]) {
+      expect(loadWorkerConfig({ ...worker, CALLBACK_SECRET: good }).callbackSecret).toBe(good);
+    }
+    for (const bad of ['callback-secret-0123456789', b64(32), `whsec_${b64(23)}`, `whsec_${b64(32)}!`, 'whsec_', `WHSEC_${b64(32)}`, `whsec_ ${b64(32)}`]) {
+      expectProblems({ ...worker, CALLBACK_SECRET: bad }, [SECRET_PROBLEM], loadWorkerConfig);
+    }
+  });
+
+  it('a short BOARD_PASSWORD is called short, not missing', () => {
+    expectProblems({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'short' }, ['BOARD_PASSWORD: must be at least 12 characters'], loadWebConfig);
+    expectProblems({ ...web, BOARD_PASSWORD: 'long-enough-password' }, ['BOARD_USER and BOARD_PASSWORD: give both to enable the queue board, or neither'], loadWebConfig);
+    expect(loadWebConfig({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'long-enough-password' }).board).toEqual({ user: 'ops', password: 'long-enough-password' });
+  });
+
+  it('start-up timeouts are settings of both processes', () => {
+    const env = { REDIS_CONNECT_TIMEOUT_MS: '1500', SHUTDOWN_TIMEOUT_MS: '3000' };
+    expect(loadWebConfig({ ...web, ...env })).toMatchObject({ redisConnectTimeoutMs: 1500, shutdownTimeoutMs: 3000 });
+    expect(loadWorkerConfig({ ...worker, ...env })).toMatchObject({ redisConnectTimeoutMs: 1500, shutdownTimeoutMs: 3000 });
+    expectProblems({ ...worker, SHUTDOWN_TIMEOUT_MS: 'soon' }, ['SHUTDOWN_TIMEOUT_MS: must be a number'], loadWorkerConfig);
+  });
+});
+
+describe('start-up errors', () => {
+  it('print one line, no stack, and exit with their own code', () => {
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const exit = vi.spyOn(process, 'exit').mockImplementation((code) => {
+      throw new Error(`exit ${String(code)}`);
+    });
+    try {
+      expect(() => exitOnConfigError(new StartupError('REDIS_URL: cannot connect to redis://x:6379: unknown host x', 69))).toThrow('exit 69');
+      expect(write.mock.calls).toEqual([['REDIS_URL: cannot connect to redis://x:6379: unknown host x\n']]);
+    } finally {
+      write.mockRestore();
+      exit.mockRestore();
+    }
+  });
+
+  it('mask the password of a URL', () => {
+    expect(maskUrl('redis://:hunter2@redis.internal:6379/2')).toBe('redis://:***@redis.internal:6379/2');
+    expect(maskUrl('rediss://app:p%40ss@redis.internal:6380')).toBe('rediss://app:***@redis.internal:6380');
+    expect(maskUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   });
 });

@@ -1,0 +1,225 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startLocalRedis, type LocalRedis } from '../../src/local-redis.js';
+import { createRuntime } from '../../src/runtime.js';
+import { keyPath } from '../support/keys.js';
+import { redisUrl, testPrefix } from '../support/redis.js';
+
+/**
+ * The web and worker processes as an operator runs them, told something wrong: each must exit
+ * with one line on stderr that names the setting and the cause (no stack, no ioredis noise), or,
+ * after start, keep its logs and its shutdown bounded while Redis is away.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ENTRY = { web: 'src/main.ts', worker: 'workers/main.ts' } as const;
+type Kind = keyof typeof ENTRY;
+
+const SETTINGS: Record<Kind, Record<string, string>> = {
+  web: { API_KEYS: 'key-aaaaaaaaaaaaaaaa', BANK131_PUBLIC_KEY_FILE: keyPath('bank-public'), PORT: '0' },
+  worker: {
+    BANK131_BASE_URL: 'http://127.0.0.1:9',
+    BANK131_PROJECT: 'project-1',
+    BANK131_PRIVATE_KEY_FILE: keyPath('partner-private'),
+    CALLBACK_SECRET: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
+    METRICS_PORT: '0',
+  },
+};
+
+interface Running {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Exit code (or signal name) and how long after `since` it came. */
+  exited(timeoutMs: number, since?: number): Promise<{ code: number | string; afterMs: number }>;
+}
+
+/** `node --import tsx <entry>` with only the given settings (and PATH): one process, as in production. */
+function run(kind: Kind, env: Record<string, string>): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY[kind]], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...SETTINGS[kind], ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    async exited(timeoutMs, since = Date.now()) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`${kind} did not exit within ${timeoutMs} ms; stderr: ${err}; stdout: ${out.slice(-2000)}`));
+        }, timeoutMs);
+      });
+      try {
+        const code = await Promise.race([exit, late]);
+        return { code, afterMs: Date.now() - since };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+async function until(what: string, check: () => boolean, timeoutMs: number, p?: Running): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${p ? `; stderr: ${p.stderr()}; stdout: ${p.stdout().slice(-2000)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The one line the process said on stderr, checked for the noise it must not make. */
+function oneLine(p: Running): string {
+  const lines = p.stderr().split('\n').filter(Boolean);
+  expect(lines, p.stderr()).toHaveLength(1);
+  expect(p.stderr()).not.toMatch(/\n\s+at |Unhandled error event|ioredis/);
+  return lines[0]!;
+}
+
+const kinds: Kind[] = ['web', 'worker'];
+
+describe('a Redis that cannot be reached at start-up', () => {
+  it.each(kinds)('%s: refused: exits 69 naming REDIS_URL, within REDIS_CONNECT_TIMEOUT_MS', async (kind) => {
+    const port = await freePort();
+    const p = run(kind, { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_CONNECT_TIMEOUT_MS: '1000' });
+    const { code } = await p.exited(10_000);
+    expect(code).toBe(69);
+    expect(oneLine(p)).toMatch(
+      new RegExp(`^REDIS_URL: cannot connect to redis://127\\.0\\.0\\.1:${port}: connection refused .*gave up after 1000 ms \\(REDIS_CONNECT_TIMEOUT_MS\\)$`),
+    );
+  });
+
+  it.each(kinds)('%s: unknown host: exits 69 naming REDIS_URL and the host', async (kind) => {
+    const p = run(kind, { REDIS_URL: 'redis://no-such-redis.invalid:6379', REDIS_CONNECT_TIMEOUT_MS: '1000' });
+    const { code } = await p.exited(10_000);
+    expect(code).toBe(69);
+    expect(oneLine(p)).toMatch(/^REDIS_URL: cannot connect to redis:\/\/no-such-redis\.invalid:6379: unknown host no-such-redis\.invalid/);
+  });
+
+  describe('with a password', () => {
+    let redis: LocalRedis;
+    beforeAll(async () => {
+      redis = await startLocalRedis({ password: 'the-right-password-42' });
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    it.each(kinds)('%s: a wrong one exits 78 at once, naming REDIS_URL with the password masked', async (kind) => {
+      const p = run(kind, { REDIS_URL: `redis://:not-the-password-17@127.0.0.1:${redis.port}`, REDIS_CONNECT_TIMEOUT_MS: '5000' });
+      const { code, afterMs } = await p.exited(10_000);
+      expect(code).toBe(78);
+      expect(afterMs).toBeLessThan(5_000); // no point waiting out the bound: retrying cannot fix a password
+      const line = oneLine(p);
+      expect(line).toBe(`REDIS_URL: cannot connect to redis://:***@127.0.0.1:${redis.port}: authentication failed (wrong user name or password in REDIS_URL)`);
+      expect(p.stderr() + p.stdout()).not.toContain('not-the-password-17');
+    });
+
+    it('none at all exits 78 saying this Redis requires one', async () => {
+      const p = run('worker', { REDIS_URL: `redis://127.0.0.1:${redis.port}` });
+      const { code } = await p.exited(10_000);
+      expect(code).toBe(78);
+      expect(oneLine(p)).toMatch(new RegExp(`^REDIS_URL: cannot connect to redis://127\\.0\\.0\\.1:${redis.port}: authentication failed \\(this Redis requires a password`));
+    });
+
+    it('the right one starts', async () => {
+      const p = run('worker', { REDIS_URL: redis.url, REDIS_PREFIX: testPrefix('faults-auth') });
+      try {
+        await until('the worker to be ready', () => p.stdout().includes('worker process ready'), 10_000, p);
+      } finally {
+        p.child.kill('SIGTERM');
+        await p.exited(10_000);
+      }
+      expect(p.stderr()).toBe('');
+    });
+  });
+});
+
+describe('a used port', () => {
+  let blocker: Server;
+  let port: number;
+  beforeAll(async () => {
+    blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    port = (blocker.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+
+  it('web: exits 69 naming PORT and HOST, no EADDRINUSE stack', async () => {
+    const p = run('web', { REDIS_URL: redisUrl(), REDIS_PREFIX: testPrefix('faults-port'), PORT: String(port), HOST: '127.0.0.1' });
+    const { code } = await p.exited(10_000);
+    expect(code).toBe(69);
+    expect(oneLine(p)).toBe(`PORT: ${port} is already in use on HOST 127.0.0.1 (another process listens there; stop it or choose another PORT)`);
+  });
+});
+
+describe('Redis lost after start', () => {
+  let redis: LocalRedis;
+  beforeAll(async () => {
+    redis = await startLocalRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it.each(kinds)('%s: reports the outage in a line or two, and SIGTERM still exits within SHUTDOWN_TIMEOUT_MS', async (kind) => {
+    // Each process gets only its own settings (SETTINGS): the worker runs without API_KEYS or
+    // BANK131_PUBLIC_KEY, the web without the partner key or CALLBACK_SECRET.
+    const p = run(kind, { REDIS_URL: redis.url, REDIS_PREFIX: testPrefix(`faults-${kind}`), SHUTDOWN_TIMEOUT_MS: '4000' });
+    try {
+      await until(`the ${kind} to be ready`, () => p.stdout().includes(`${kind} process ready`), 10_000, p);
+      await redis.stop({ keepData: true });
+      await until('the outage to be reported', () => p.stdout().includes('Redis unreachable (REDIS_URL redis://127.0.0.1:'), 5_000, p);
+      // Several connections and queues see every failed attempt; the log gets one line per interval.
+      // (An observation window: the absence of a flood cannot be polled for.)
+      await new Promise((r) => setTimeout(r, 1_500));
+      const logged = p.stdout().split('\n').filter((l) => /redis|ECONNREFUSED/i.test(l) && !/appendonly|process ready/.test(l));
+      expect(logged.length, logged.join('\n')).toBeLessThanOrEqual(2);
+      const since = Date.now();
+      p.child.kill('SIGTERM');
+      const { code, afterMs } = await p.exited(8_000, since);
+      expect(afterMs).toBeLessThan(4_500);
+      expect(code).toBe(0);
+      expect(p.stderr()).toBe('');
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+      await redis.restart();
+    }
+  });
+});
+
+describe('the web runtime while Redis is away', () => {
+  it('answers pingRedis false within the bound, and commands fail instead of hanging', async () => {
+    const redis = await startLocalRedis();
+    const runtime = createRuntime({ redisUrl: redis.url, prefix: testPrefix('faults-runtime'), role: 'web' });
+    try {
+      await until('the runtime to connect', () => runtime.redisHealthy(), 5_000);
+      expect(await runtime.pingRedis(1_000)).toBe(true);
+      await redis.stop({ keepData: true });
+      await until('the runtime to see Redis gone', () => !runtime.redisHealthy(), 5_000);
+      let started = Date.now();
+      expect(await runtime.pingRedis(1_000)).toBe(false);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      started = Date.now();
+      await expect(runtime.store.get('nothing')).rejects.toThrow();
+      await expect(runtime.queues.start.add('start', { payoutId: 'p' })).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await redis.restart();
+      await until('the runtime to reconnect', () => runtime.redisHealthy(), 10_000);
+      expect(await runtime.pingRedis(1_000)).toBe(true);
+    } finally {
+      await runtime.close();
+      await redis.stop();
+    }
+  });
+});
