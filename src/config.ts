@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { CallbackSecret } from './payouts/callback-signature.js';
 import { DEFAULT_TIMING, type PipelineTiming } from './pipeline/pipeline-deps.js';
 import { SettingsReader, httpUrl, logLevel, port, positiveInt, redisUrl, type Env } from './settings.js';
 
@@ -64,14 +65,6 @@ const apiKeys = z
 
 const hashTagPrefix = z.string().regex(/^\{[^{}]+\}$/, 'must be a Redis hash tag such as {b131}');
 
-/** Standard Webhooks' secret form: `whsec_` and the base64 of at least 24 random bytes. */
-export const CALLBACK_SECRET_MESSAGE =
-  'must be whsec_ followed by base64 of at least 24 random bytes ' +
-  `(make one: node -e "console.log('whsec_'+require('crypto').randomBytes(32).toString('base64'))")`;
-export const callbackSecret = z.string().refine((s) => {
-  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(s);
-  return m !== null && Buffer.from(m[1]!, 'base64').length >= 24;
-}, CALLBACK_SECRET_MESSAGE);
 
 function readCommon(r: SettingsReader): Partial<CommonConfig> {
   return {
@@ -115,7 +108,8 @@ function readWeb(r: SettingsReader): Omit<WebConfig, keyof CommonConfig> {
 
 function readWorker(r: SettingsReader): Omit<WorkerConfig, keyof CommonConfig> {
   const worker = {
-    callbackSecret: r.read('CALLBACK_SECRET', callbackSecret),
+    // the same rule the signer applies (src/payouts/callback-signature.ts): what starts, signs
+    callbackSecret: r.read('CALLBACK_SECRET', CallbackSecret),
     payoutConcurrency: r.read('PAYOUT_CONCURRENCY', positiveInt.max(1000, 'must be at most 1000').default(16)),
     metricsPort: r.read('METRICS_PORT', port.default(9464)),
     bank: {

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
     timing: config.timing,
+    publicUrl: config.publicUrl,
   });
   log.info({ url: config.publicUrl, board: config.board ? `${config.publicUrl}/admin/queues` : 'off (set BOARD_USER and BOARD_PASSWORD)' }, 'web process ready');
   exitOnSignals(

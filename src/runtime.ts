@@ -5,7 +5,9 @@ import type { WebConfig, WorkerConfig } from './config.js';
 import { createQueues, DEFAULT_RETRY, type Queues, type RetryPolicy } from './queues.js';
 import { EXIT, maskUrl, StartupError } from './settings.js';
 import { PayoutStore } from './store/payout-store.js';
+import { BankAccess } from './store/bank-access.js';
 import { BankRateLimiter } from './store/rate-limiter.js';
+import { observeBankCall } from './metrics.js';
 
 /** The connected pieces the web process uses: Redis, the payout store, the queues. */
 export interface WebRuntime {
@@ -13,6 +15,8 @@ export interface WebRuntime {
   store: PayoutStore;
   queues: Queues;
   retry: RetryPolicy;
+  /** Whether Bank 131 accepts our credentials, as the workers last found (part of /readyz). */
+  bankAccess: BankAccess;
   /** Whether the Redis connection is up right now; no round trip, never waits. */
   redisHealthy(): boolean;
   /**
@@ -98,16 +102,25 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
   // Without listeners ioredis prints "Unhandled error event" and BullMQ a stack per queue per attempt.
   const report = outageReporter(redis, options.redisUrl, options.log);
   for (const q of queues.all()) q.on('error', report);
+  const bankAccess = new BankAccess(redis, `${options.prefix}:bank:refused`);
   let bank: Bank131Client | undefined;
   if (options.bank) {
     const limiter = new BankRateLimiter(redis, `${options.prefix}:ratelimit:bank`, options.maxRps ?? 50);
-    bank = new Bank131Client({ ...options.bank, beforeSend: () => limiter.acquire() });
+    bank = new Bank131Client({
+      ...options.bank,
+      beforeSend: () => limiter.acquire(),
+      onCall: (call) => {
+        observeBankCall(call);
+        bankAccess.observe(call);
+      },
+    });
   }
   const runtime: WebRuntime = {
     redis,
     store: new PayoutStore(redis, options.prefix),
     queues,
     retry,
+    bankAccess,
     redisHealthy: () => redis.status === 'ready',
     pingRedis: (timeoutMs = 1_000) => pingWithin(redis, timeoutMs),
     reportRedisError: report,

@@ -7,10 +7,13 @@ import { bankWebhookRoutes } from './http/bank-webhooks.js';
 import { registerDocs } from './http/docs.js';
 import { clientErrorResponse, installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { metricsRoutes } from './http/metrics.js';
+import { observeSystem } from './metrics.js';
 import { payoutRoutes } from './http/payouts.js';
 import { echoRequestId, requestIdOf } from './http/request-id.js';
 import type { CrashPoints, PipelineTiming, StepDeps } from './pipeline/pipeline-deps.js';
 import type { Queues } from './queues.js';
+import type { BankAccess } from './store/bank-access.js';
 import type { PayoutStore } from './store/payout-store.js';
 
 export interface ServerDeps {
@@ -18,6 +21,8 @@ export interface ServerDeps {
   store: PayoutStore;
   queues: Queues;
   redis: Redis;
+  /** Whether Bank 131 accepts our credentials (src/store/bank-access.ts): part of /readyz. */
+  bankAccess?: BankAccess | undefined;
   timing: PipelineTiming;
   crashPoints?: CrashPoints | undefined;
   logger?: FastifyBaseLogger | false;
@@ -51,7 +56,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const steps: StepDeps = { store: deps.store, queues: deps.queues, log: app.log as unknown as Logger, timing: deps.timing, crashPoints: deps.crashPoints };
   await app.register(payoutRoutes, { steps, apiKeys: deps.config.apiKeys });
   await app.register(bankWebhookRoutes, { queues: deps.queues, bankPublicKey: deps.config.bankPublicKey });
-  await app.register(healthRoutes, { redis: deps.redis });
+  await app.register(healthRoutes, { redis: deps.redis, bankAccess: deps.bankAccess });
+  observeSystem(deps.store, deps.queues);
+  await app.register(metricsRoutes);
 
   if (deps.extend) await deps.extend(app);
   return app;

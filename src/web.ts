@@ -16,16 +16,19 @@ export interface WebOptions {
   port?: number;
   timing?: PipelineTiming;
   crashPoints?: CrashPoints;
+  /** Where the API is reached from outside (PUBLIC_URL): the API document names it. */
+  publicUrl?: string;
 }
 
 /** The web process on a runtime, listening: used by `npm start`, the demo and the tests alike. */
 export async function startWeb(runtime: WebRuntime, options: WebOptions): Promise<{ server: FastifyInstance; url: string }> {
   const board = options.board;
   const server = await buildServer({
-    config: { apiKeys: options.apiKeys, bankPublicKey: options.bankPublicKey },
+    config: { apiKeys: options.apiKeys, bankPublicKey: options.bankPublicKey, publicUrl: options.publicUrl },
     store: runtime.store,
     queues: runtime.queues,
     redis: runtime.redis,
+    bankAccess: runtime.bankAccess,
     timing: options.timing ?? DEFAULT_TIMING,
     crashPoints: options.crashPoints,
     logger: options.logger,

@@ -1,7 +1,9 @@
+import http from 'node:http';
 import { loadWorkerConfig } from '../src/config.js';
+import { METRICS_CONTENT_TYPE, observeSystem, registry } from '../src/metrics.js';
 import { createLogger } from '../src/log.js';
-import { checkRedisDurability, createRuntime, exitOnSignals, isRedisConnectionError, redisReady, waitForRedis, workerRuntimeOptions } from '../src/runtime.js';
-import { exitOnStartupError } from '../src/settings.js';
+import { checkRedisDurability, createRuntime, exitOnSignals, isRedisConnectionError, redisReady, waitForRedis, workerRuntimeOptions, type Runtime } from '../src/runtime.js';
+import { EXIT, StartupError, exitOnStartupError } from '../src/settings.js';
 import { startWorkersFor } from './index.js';
 
 /** The worker process (Procfile `worker`): run as many as you like against one Redis. */
@@ -22,7 +24,8 @@ async function main(): Promise<void> {
     worker.removeAllListeners('error');
     worker.on('error', (err: Error) => (isRedisConnectionError(err) ? runtime.reportRedisError(err) : others.forEach((l) => l.call(worker, err))));
   }
-  log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps, metricsPort: config.metricsPort || 'off', ...config.timing }, 'worker process ready');
+  const metrics = config.metricsPort ? await serveMetrics(runtime, config.metricsPort) : null;
+  log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps, metrics: metrics ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off', ...config.timing }, 'worker process ready');
   exitOnSignals(
     async () => {
       if (runtime.redisHealthy()) {
@@ -34,10 +37,33 @@ async function main(): Promise<void> {
         runtime.redis.disconnect();
         await Promise.all(workers.workers.map((w) => w.close(true)));
       }
+      metrics?.close();
       await runtime.close();
     },
     { timeoutMs: config.shutdownTimeoutMs, log },
   );
+}
+
+/** The worker's Prometheus endpoint (METRICS_PORT): the same registry the web serves at /metrics. */
+async function serveMetrics(runtime: Runtime, port: number): Promise<http.Server> {
+  observeSystem(runtime.store, runtime.queues);
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'only /metrics here' } }));
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
+      (err: Error) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`metrics unavailable: ${err.message}`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new StartupError(`METRICS_PORT: ${port} is already in use (set another METRICS_PORT, or 0 to turn the worker's metrics off)`, EXIT.unavailable) : err),
+    );
+    server.listen(port, '0.0.0.0', resolve);
+  });
+  return server;
 }
 
 main().catch(exitOnStartupError);

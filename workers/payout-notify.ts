@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { signCallback } from '../src/payouts/callback-signature.js';
 import { NotifyJob, publicView } from '../src/payouts/schemas.js';
+import { callbackDeliveries } from '../src/metrics.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 
 /**
@@ -37,9 +38,14 @@ export function notifyProcessor(deps: PipelineDeps) {
       await res.arrayBuffer().catch(() => undefined);
       status = res.status;
     } catch (err) {
+      callbackDeliveries.inc({ result: 'failed' });
       throw new Error(`callback to ${new URL(url).origin} failed: ${(err as Error).message}`, { cause: err });
     }
-    if (status < 200 || status >= 300) throw new Error(`callback to ${new URL(url).origin} answered HTTP ${status}`);
+    if (status < 200 || status >= 300) {
+      callbackDeliveries.inc({ result: 'refused' });
+      throw new Error(`callback to ${new URL(url).origin} answered HTTP ${status}`);
+    }
+    callbackDeliveries.inc({ result: 'delivered' });
     await deps.store.markNotified(payoutId, event);
     return `delivered (${status})`;
   };

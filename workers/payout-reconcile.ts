@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { CheckJob } from '../src/payouts/schemas.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
+import { reconcilerActions } from '../src/metrics.js';
 import { checkPayout, sweep } from '../src/pipeline/reconcile.js';
 
 /**
@@ -12,6 +13,9 @@ export function reconcileProcessor(deps: PipelineDeps) {
   return async (job: Job): Promise<string> => {
     if (job.name === 'sweep') return `${await sweep(deps)} due`;
     const { payoutId, reason } = CheckJob.parse(job.data);
-    return checkPayout(deps, payoutId, reason);
+    const result = await checkPayout(deps, payoutId, reason);
+    // one label per kind of action: "waiting for the bank (started)" counts as "waiting for the bank"
+    reconcilerActions.inc({ action: result.replace(/ \(.*$|: .*$/, '') });
+    return result;
   };
 }

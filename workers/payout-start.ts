@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { Bank131ApiError, NotFinalYet, isPermanent } from '../src/bank131/errors.js';
+import { Bank131ApiError, NotFinalYet, isMisconfigured, isPermanent } from '../src/bank131/errors.js';
 import { idempotencyKey } from '../src/payouts/idempotency-key.js';
 import type { BankSession } from '../src/bank131/schemas.js';
 import { bankFacts, failureOf, verdictOf } from '../src/payouts/bank-verdict.js';
@@ -43,6 +43,11 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
   try {
     session = await deps.bank.createSession({ metadata: bankMetadataFor(payout.id) });
   } catch (err) {
+    if (isMisconfigured(err)) {
+      // Our deployment's fault (key, project, rights), not the payout's: hold it until fixed.
+      if (job.attemptsMade === 0) await deps.store.note(payout.id, `held: Bank 131 refuses our credentials (${err.code}); nothing was sent, and the payout waits until BANK131_PRIVATE_KEY / BANK131_PROJECT are fixed`);
+      throw err;
+    }
     // No session is recorded, so no money can have moved: a permanent refusal, or the last
     // try, may end the payout. (A session the bank made anyway stays an unused orphan.)
     if (isPermanent(err) || isLastAttempt(job)) {

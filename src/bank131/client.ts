@@ -38,6 +38,16 @@ export interface Bank131ClientOptions {
   maxSockets?: number;
   /** Awaited before every call: where a shared rate limit holds calls back. */
   beforeSend?: (endpoint: string) => Promise<void>;
+  /** Told of every call's end: metrics, and noticing that the bank refuses our credentials. */
+  onCall?: (call: CallRecord) => void;
+}
+
+/** One call to the bank, as it ended: answered, refused with a code, or no usable answer. */
+export interface CallRecord {
+  endpoint: string;
+  durationMs: number;
+  result: 'ok' | 'refused' | 'transport_error';
+  code?: string;
 }
 
 export interface CallOptions {
@@ -139,7 +149,16 @@ export class Bank131Client {
     if (opts.idempotencyKey) headers['x-partner-idempotency-key'] = opts.idempotencyKey;
 
     await this.options.beforeSend?.(endpoint);
-    const answer = await this.send(endpoint, body, headers);
+    const started = performance.now();
+    const done = (result: CallRecord['result'], code?: string) =>
+      this.options.onCall?.({ endpoint, durationMs: performance.now() - started, result, ...(code ? { code } : {}) });
+    let answer: { status: number; text: string };
+    try {
+      answer = await this.send(endpoint, body, headers);
+    } catch (err) {
+      done('transport_error');
+      throw err;
+    }
 
     let json: unknown;
     try {
@@ -149,13 +168,12 @@ export class Bank131Client {
     }
     const bankError = ErrorResponse.safeParse(json);
     if (answer.status >= 400 || bankError.success) {
-      if (bankError.success) {
-        const e = bankError.data.error;
-        throw new Bank131ApiError(endpoint, e.code, e.description ?? '', answer.status, e.reject_reasons ?? []);
-      }
-      throw new Bank131ApiError(endpoint, 'api_exception', answer.text.slice(0, 200), answer.status);
+      const e = bankError.success ? bankError.data.error : { code: 'api_exception', description: answer.text.slice(0, 200), reject_reasons: [] };
+      done('refused', e.code);
+      throw new Bank131ApiError(endpoint, e.code, e.description ?? '', answer.status, e.reject_reasons ?? []);
     }
     const parsed = responseSchema.safeParse(json);
+    done(parsed.success ? 'ok' : 'transport_error');
     if (!parsed.success) {
       // The bank said 2xx, so it may well have acted: treat as an outcome we could not read.
       throw new Bank131TransportError(endpoint, 'unknown', `unreadable answer: ${describeIssues(parsed.error).slice(0, 3).join('; ')}`);

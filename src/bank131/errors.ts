@@ -6,8 +6,12 @@
  *    safe next step is `session/status`, never a blind resend of a money-moving call.
  */
 
-/** What the bank's error table says to do about a code (docs/bank131-protocol.md §6). */
-export type ErrorAdvice = 'retry' | 'check_status' | 'permanent';
+/**
+ * What the bank's error table says to do about a code (docs/bank131-protocol.md §6).
+ * `misconfigured`: the bank refuses our credentials (key, project, rights). Nothing was done, and
+ * the payout is not at fault: it waits until the deployment is fixed, never fails for it.
+ */
+export type ErrorAdvice = 'retry' | 'check_status' | 'permanent' | 'misconfigured';
 
 const ADVICE: Record<string, ErrorAdvice> = {
   internal_error: 'retry',
@@ -20,9 +24,9 @@ const ADVICE: Record<string, ErrorAdvice> = {
   provider_timeout: 'check_status',
   session_wrong_state: 'check_status',
   idempotency_key_already_exists: 'check_status',
-  identification_error: 'permanent',
-  authentication_error: 'permanent',
-  authorization_error: 'permanent',
+  identification_error: 'misconfigured',
+  authentication_error: 'misconfigured',
+  authorization_error: 'misconfigured',
   invalid_request: 'permanent',
   provider_foreign_transfer_prohibited: 'permanent',
   provider_exceeds_amount_limit: 'permanent',
@@ -114,6 +118,10 @@ export class Bank131TransportError extends Bank131Error {
  * or a request we would never send. Everything else (transport faults, retryable or unknown
  * outcomes) is worth another try or a session/status check.
  */
+export function isMisconfigured(err: unknown): err is Bank131ApiError {
+  return err instanceof Bank131ApiError && err.advice === 'misconfigured';
+}
+
 export function isPermanent(err: unknown): boolean {
   if (err instanceof Bank131ApiError) return err.advice === 'permanent';
   return err instanceof Bank131RequestError;

@@ -7,6 +7,7 @@ import { BankSession } from '../bank131/schemas.js';
 import { SIGNATURE_HEADER } from '../bank131/signature.js';
 import { verifyWebhook } from '../bank131/webhook.js';
 import { jobId, type Queues } from '../queues.js';
+import { webhooksReceived, webhooksRefused } from '../metrics.js';
 import { HttpError, errorResponses } from './errors.js';
 
 const Ack = z.object({ ok: z.literal(true) });
@@ -73,6 +74,7 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicK
       } catch (err) {
         if (err instanceof WebhookSignatureError) {
           req.log.warn({ reason: err.reason, bytes: raw.length }, 'refused a webhook with a bad signature');
+          webhooksRefused.inc({ reason: err.reason });
           throw new HttpError('invalid_signature', err.message);
         }
         if (!(err instanceof WebhookPayloadError)) throw err;
@@ -92,6 +94,7 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicK
         { type: webhook.type, session: session.success ? routingFacts(session.data) : { id: sessionId }, receivedAt: new Date().toISOString() },
         { jobId: jobId.webhook(raw) },
       );
+      webhooksReceived.inc({ type: webhook.type });
       return { ok: true as const };
     },
   );

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { BankAccess } from '../store/bank-access.js';
 
 /** How long /readyz waits for Redis: a load balancer must hear "not ready" fast, not time out. */
 export const READY_TIMEOUT_MS = 1_000;
@@ -21,15 +22,25 @@ export async function redisAnswers(redis: Redis, timeoutMs = READY_TIMEOUT_MS): 
 }
 
 /** /healthz: the process is up. /readyz: it can do its work (Redis answers). */
-export const healthRoutes: FastifyPluginAsync<{ redis: Redis }> = async (app, { redis }) => {
+export const healthRoutes: FastifyPluginAsync<{ redis: Redis; bankAccess?: BankAccess | undefined }> = async (app, { redis, bankAccess }) => {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   routes.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ ok: true as const }));
   routes.get(
     '/readyz',
-    { schema: { tags: ['operations'], summary: `Redis answers within ${READY_TIMEOUT_MS} ms (503 otherwise)`, response: { 200: Ok, 503: NotReady } } },
+    {
+      schema: {
+        tags: ['operations'],
+        summary: `Redis answers within ${READY_TIMEOUT_MS} ms, and Bank 131 accepts our credentials (503 otherwise, saying which)`,
+        response: { 200: Ok, 503: NotReady },
+      },
+    },
     async (_req, reply) => {
-      if (await redisAnswers(redis)) return { ok: true as const };
-      return reply.code(503).send({ ok: false as const, error: 'redis unreachable' });
+      if (!(await redisAnswers(redis))) return reply.code(503).send({ ok: false as const, error: 'redis unreachable' });
+      const refusal = await bankAccess?.refusal().catch(() => null);
+      if (refusal) {
+        return reply.code(503).send({ ok: false as const, error: `Bank 131 refuses our credentials (${refusal}): check BANK131_PRIVATE_KEY and BANK131_PROJECT; payouts are held, not failed` });
+      }
+      return { ok: true as const };
     },
   );
 };

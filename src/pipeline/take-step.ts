@@ -3,12 +3,15 @@ import type { NotifyJob } from '../payouts/schemas.js';
 import type { PayoutState } from '../payouts/state-machine.js';
 import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, jobId } from '../queues.js';
 import type { TransitionResult } from '../store/payout-store.js';
+import { observeStep } from '../metrics.js';
 import type { StepDeps } from './pipeline-deps.js';
 
 /** The payout a step is taken on: its id, and its session where the follow-up needs one. */
 export interface StepTarget {
   id: string;
   sessionId?: string | null;
+  /** When the payout was accepted: a final step times the payout's life by it. */
+  createdAt?: string;
 }
 
 /**
@@ -42,7 +45,8 @@ export async function takeStep<N extends StepName>(
     deps.log.debug({ payoutId: payout.id, step: name, current: result.current }, 'step no longer applies; nothing changed');
     return result;
   }
-  deps.log.info({ payoutId: payout.id, step: name, from: result.from, to: def.to }, 'payout moved');
+  deps.log.info({ payoutId: payout.id, sessionId: payout.sessionId ?? undefined, step: name, from: result.from, to: def.to }, 'payout moved');
+  observeStep(name, def.to, payout.createdAt);
   deps.crashPoints?.afterStep?.(name, payout.id);
   const followUp = await enqueueFollowUp(deps, def.followUp, payout, def.to);
   if (followUp) await deps.store.setLastJob(payout.id, followUp);

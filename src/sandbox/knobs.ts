@@ -116,6 +116,8 @@ export const Knobs = z.object({
    * fields optional, and a client must read both forms.
    */
   nullFields: z.boolean().default(false),
+  /** Refuse every signed API call with this code, as the bank does for a wrong key or project (a deployment mistake). */
+  refuseCredentials: clearable(z.enum(['identification_error', 'authentication_error', 'authorization_error'])),
   /** A session not confirmed or cancelled this long after ready_to_confirm is cancelled (confirm_timeout). */
   confirmTimeoutMs: ms.default(10 * 60_000),
 });

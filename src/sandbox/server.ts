@@ -108,6 +108,10 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
       if (options.project && project !== options.project) {
         return refuse(reply, new SandboxError('identification_error', `unknown project ${project}`, 401));
       }
+      const refusal = bank.knobs.refuseCredentials;
+      if (refusal) {
+        return refuse(reply, new SandboxError(refusal, 'sandbox: the partner credentials are refused (refuseCredentials knob)', refusal === 'authorization_error' ? 403 : 401));
+      }
       const sign = req.headers[SIGNATURE_HEADER];
       const check = checkSignature(raw, typeof sign === 'string' ? sign : undefined, options.partnerPublicKey);
       if (!check.ok) {

@@ -67,6 +67,23 @@ export class PayoutStore {
     return { payouts: records.filter((r): r is PayoutRecord => r !== null), hasMore: ids.length > q.limit };
   }
 
+  /** How many payouts are in each state, and when the oldest of them was created (ms), in one round trip. */
+  async countByState(states: readonly PayoutState[]): Promise<Partial<Record<PayoutState, { count: number; oldestCreatedMs: number | null }>>> {
+    const pipeline = this.redis.pipeline();
+    for (const state of states) {
+      pipeline.zcard(this.listKey(state));
+      pipeline.zrange(this.listKey(state), '0', '0', 'WITHSCORES');
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const out: Partial<Record<PayoutState, { count: number; oldestCreatedMs: number | null }>> = {};
+    states.forEach((state, i) => {
+      const count = Number(replies[2 * i]?.[1] ?? 0);
+      const oldest = replies[2 * i + 1]?.[1] as string[] | undefined;
+      out[state] = { count, oldestCreatedMs: oldest && oldest[1] ? Math.floor(Number(oldest[1]) / 1000) : null };
+    });
+    return out;
+  }
+
   /** The due index: payout id → when to look at it next (ms since epoch). */
   get dueKey(): string {
     return `${this.prefix}:due`;

@@ -50,7 +50,7 @@ describe('the sandbox refuses requests the bank would not accept as ours', () =>
     const before = sandbox.bank.sessionCount();
     const err = await clientFor(sandbox, { privateKey: keys.bankPrivate }).createSession().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Bank131ApiError);
-    expect(err).toMatchObject({ code: 'authentication_error', httpStatus: 401, retryable: false, outcomeUnknown: false });
+    expect(err).toMatchObject({ code: 'authentication_error', httpStatus: 401, advice: 'misconfigured', retryable: true, outcomeUnknown: false });
     expect(sandbox.bank.sessionCount()).toBe(before);
   });
 

@@ -1,0 +1,143 @@
+import client from 'prom-client';
+import type { CallRecord } from './bank131/client.js';
+import { PAYOUT_STATES, isTerminal, type PayoutState } from './payouts/state-machine.js';
+import type { Queues } from './queues.js';
+import type { PayoutStore } from './store/payout-store.js';
+
+/**
+ * Prometheus metrics, one registry per process: the web serves it at /metrics, a worker on
+ * METRICS_PORT. Names carry their units (`_seconds`, `_total`). Gauges that describe Redis (what
+ * waits in which state, queue depths) are read at scrape time, so any process shows the whole
+ * system's backlog; counters and histograms count what this process did.
+ */
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry });
+// Gauges whose names end in _total break Prometheus's naming rules (promtool refuses them); the
+// same facts remain in nodejs_active_handles and nodejs_active_requests.
+for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+
+export const stateChanges = new client.Counter({
+  name: 'payouts_state_changes_total',
+  help: 'Payout state changes, by step and the state reached.',
+  labelNames: ['step', 'to'] as const,
+  registers: [registry],
+});
+
+export const payoutsFinished = new client.Counter({
+  name: 'payouts_finished_total',
+  help: 'Payouts that reached a final state, by outcome.',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const payoutDuration = new client.Histogram({
+  name: 'payout_duration_seconds',
+  help: 'Time from acceptance to a final state, by outcome.',
+  labelNames: ['outcome'] as const,
+  buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
+  registers: [registry],
+});
+
+export const bankCallDuration = new client.Histogram({
+  name: 'bank131_request_duration_seconds',
+  help: 'Calls to Bank 131, by method and result (ok, a refusal code, or transport_error).',
+  labelNames: ['method', 'result'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const webhooksReceived = new client.Counter({
+  name: 'bank131_webhooks_received_total',
+  help: 'Bank 131 webhooks accepted (signature verified), by type.',
+  labelNames: ['type'] as const,
+  registers: [registry],
+});
+
+export const webhooksRefused = new client.Counter({
+  name: 'bank131_webhooks_refused_total',
+  help: 'Bank 131 webhooks refused, by reason (missing, malformed or mismatched signature).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const callbackDeliveries = new client.Counter({
+  name: 'callback_deliveries_total',
+  help: 'Callbacks to upstream, by result: delivered, refused (non-2xx) or failed (no answer).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
+export const reconcilerActions = new client.Counter({
+  name: 'reconciler_actions_total',
+  help: 'What the reconciler did for each payout it checked.',
+  labelNames: ['action'] as const,
+  registers: [registry],
+});
+
+/** The Redis-backed gauges read from whichever store and queues this process runs on. */
+let sources: { store: PayoutStore; queues: Queues } | null = null;
+export function observeSystem(store: PayoutStore, queues: Queues): void {
+  sources = { store, queues };
+}
+
+const WAITING_STATES = PAYOUT_STATES.filter((s) => !isTerminal(s));
+
+new client.Gauge({
+  name: 'payouts_waiting',
+  help: 'Payouts in each non-final state now.',
+  labelNames: ['state'] as const,
+  registers: [registry],
+  async collect() {
+    if (!sources) return;
+    const counts = await sources.store.countByState(WAITING_STATES);
+    for (const state of WAITING_STATES) this.set({ state }, counts[state]?.count ?? 0);
+  },
+});
+
+new client.Gauge({
+  name: 'payouts_oldest_waiting_seconds',
+  help: 'Age of the oldest payout in each non-final state (0 when none waits).',
+  labelNames: ['state'] as const,
+  registers: [registry],
+  async collect() {
+    if (!sources) return;
+    const counts = await sources.store.countByState(WAITING_STATES);
+    const now = Date.now();
+    for (const state of WAITING_STATES) {
+      const oldest = counts[state]?.oldestCreatedMs;
+      this.set({ state }, oldest ? Math.max(0, (now - oldest) / 1000) : 0);
+    }
+  },
+});
+
+const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'] as const;
+new client.Gauge({
+  name: 'queue_jobs',
+  help: 'BullMQ jobs per queue and job state.',
+  labelNames: ['queue', 'state'] as const,
+  registers: [registry],
+  async collect() {
+    if (!sources) return;
+    for (const queue of sources.queues.all()) {
+      const counts = await queue.getJobCounts(...JOB_STATES);
+      for (const state of JOB_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+    }
+  },
+});
+
+/** The Bank 131 client's onCall hook. */
+export function observeBankCall(call: CallRecord): void {
+  const method = call.endpoint.replace(/^v\d\//, '');
+  bankCallDuration.observe({ method, result: call.result === 'refused' ? (call.code ?? 'refused') : call.result }, call.durationMs / 1000);
+}
+
+/** A step landed: count it, and time the payout's life when it ended. */
+export function observeStep(step: string, to: PayoutState, createdAt?: string): void {
+  stateChanges.inc({ step, to });
+  if (!isTerminal(to)) return;
+  payoutsFinished.inc({ outcome: to });
+  const started = createdAt ? Date.parse(createdAt) : NaN;
+  if (Number.isFinite(started)) payoutDuration.observe({ outcome: to }, Math.max(0, (Date.now() - started) / 1000));
+}
+
+export const METRICS_CONTENT_TYPE = registry.contentType;
