@@ -21,6 +21,8 @@ export interface CommonConfig {
   /** How long SIGTERM/SIGINT waits for a clean close before the process exits anyway. */
   shutdownTimeoutMs: number;
   logLevel: z.infer<typeof logLevel>;
+  /** Human-readable, coloured log lines instead of JSON (for a terminal, not for log shipping). */
+  logPretty: boolean;
   /** The reconciler and the empty-wallet wait (README "What happens when something is lost"). */
   timing: PipelineTiming;
 }
@@ -73,6 +75,7 @@ function readCommon(r: SettingsReader): Partial<CommonConfig> {
     redisConnectTimeoutMs: r.read('REDIS_CONNECT_TIMEOUT_MS', positiveInt.default(5_000)),
     shutdownTimeoutMs: r.read('SHUTDOWN_TIMEOUT_MS', positiveInt.default(10_000)),
     logLevel: r.read('LOG_LEVEL', logLevel.default('info')),
+    logPretty: r.read('LOG_PRETTY', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true' || v === '1')),
     timing: {
       reconcileIntervalMs: r.read('RECONCILE_INTERVAL_MS', positiveInt.default(DEFAULT_TIMING.reconcileIntervalMs))!,
       reconcileAfterMs: r.read('RECONCILE_AFTER_MS', positiveInt.default(DEFAULT_TIMING.reconcileAfterMs))!,

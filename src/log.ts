@@ -31,8 +31,15 @@ export const REDACT_PATHS = [
   'req.headers["bank131-payouts-signature"]',
 ];
 
-export function createLogger(options: LoggerOptions = {}, destination?: pino.DestinationStream): Logger {
-  const opts: LoggerOptions = { level: 'info', ...options, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+/** JSON lines by default; `pretty` (LOG_PRETTY) renders them for a terminal, redacted all the same. */
+export function createLogger(options: LoggerOptions & { pretty?: boolean } = {}, destination?: pino.DestinationStream): Logger {
+  const { pretty, ...rest } = options;
+  const opts: LoggerOptions = {
+    level: 'info',
+    ...rest,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(pretty && !destination ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+  };
   return destination ? pino(opts, destination) : pino(opts);
 }
 

@@ -7,7 +7,7 @@ import { exitOnStartupError } from './settings.js';
 /** The web process (Procfile `web`): upstream API, Bank 131 webhooks, health, queue board. */
 async function main(): Promise<void> {
   const config = loadWebConfig();
-  const log = createLogger({ level: config.logLevel, base: { process: 'web' } });
+  const log = createLogger({ level: config.logLevel, pretty: config.logPretty, base: { process: 'web' } });
   // Before anything else touches Redis: a wrong REDIS_URL ends here, in one line that names it.
   await waitForRedis(config.redisUrl, config.redisConnectTimeoutMs);
   const runtime = createRuntime(webRuntimeOptions(config, log));

@@ -9,7 +9,7 @@ import { startWorkersFor } from './index.js';
 /** The worker process (Procfile `worker`): run as many as you like against one Redis. */
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
-  const log = createLogger({ level: config.logLevel, base: { process: 'worker' } });
+  const log = createLogger({ level: config.logLevel, pretty: config.logPretty, base: { process: 'worker' } });
   // Before anything else touches Redis: a wrong REDIS_URL ends here, in one line that names it.
   await waitForRedis(config.redisUrl, config.redisConnectTimeoutMs);
   const runtime = createRuntime(workerRuntimeOptions(config, log));

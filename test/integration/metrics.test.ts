@@ -1,4 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 
@@ -50,4 +53,21 @@ it('shows what waits in each state, the oldest, and the queues, read from Redis 
 it.skipIf(!promtool)('passes promtool check metrics', () => {
   const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   expect(out).toBe('');
+});
+
+it.skipIf(!promtool)('the alert rules the README shows pass promtool and use metrics this service exports', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const rules = /```yaml\n(groups:[\s\S]*?)```/.exec(readme)?.[1];
+  expect(rules).toBeDefined();
+  const dir = mkdtempSync(join(tmpdir(), 'b131-rules-'));
+  try {
+    writeFileSync(join(dir, 'rules.yml'), rules!);
+    expect(execFileSync('promtool', ['check', 'rules', join(dir, 'rules.yml')], { encoding: 'utf8' })).toContain('SUCCESS: 3 rules found');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const name of rules!.match(/\b[a-z0-9_]+(?=\{|\[)/g) ?? []) {
+    if (['rate', 'sum', 'max'].includes(name)) continue;
+    expect(text, `${name} is exported`).toMatch(new RegExp(`^# TYPE ${name.replace(/_(count|sum|bucket)$/, '')} `, 'm'));
+  }
 });
