@@ -28,6 +28,8 @@ export class SandboxBank {
   private readonly book: SessionBook;
   private readonly idempotency = new IdempotencyKeys();
   private readonly publicTokens = new Set<string>();
+  /** Public tokens the widget has already tokenized a card with: single use, like the bank's. */
+  private readonly usedPublicTokens = new Set<string>();
 
   constructor(
     private readonly emit: (webhook: OutgoingWebhook) => void,
@@ -72,6 +74,7 @@ export class SandboxBank {
     this.book.reset();
     this.idempotency.clear();
     this.publicTokens.clear();
+    this.usedPublicTokens.clear();
     this.calls.length = 0;
     this.knobs = Knobs.parse({ webhookUrl: this.knobs.webhookUrl, webhookApiVersion: this.knobs.webhookApiVersion });
   }
@@ -96,6 +99,20 @@ export class SandboxBank {
     const token = randomBytes(32).toString('hex');
     this.publicTokens.add(token);
     return { status: 'ok', public_token: token };
+  }
+
+  /** Whether the tokenization widget may still use a public token (src/sandbox/widget.ts). */
+  publicTokenState(token: string): 'fresh' | 'used' | 'unknown' {
+    return this.usedPublicTokens.has(token) ? 'used' : this.publicTokens.has(token) ? 'fresh' : 'unknown';
+  }
+
+  /** Spends a public token on one tokenized card; a second use, or a token never issued, is refused. */
+  consumePublicToken(token: string): void {
+    const state = this.publicTokenState(token);
+    if (state === 'used') throw new SandboxError('public_token_used', 'this public token was already used; issue a new one with token', 409);
+    if (state === 'unknown') throw new SandboxError('public_token_unknown', 'this public token was not issued by the bank', 401);
+    this.publicTokens.delete(token);
+    this.usedPublicTokens.add(token);
   }
 
   tokenInfo(body: unknown): Answer {

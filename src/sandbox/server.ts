@@ -7,6 +7,7 @@ import { SandboxBank } from './bank.js';
 import { SandboxError } from './errors.js';
 import { Fault, type KnobsPatch, type SANDBOX_ENDPOINTS } from './knobs.js';
 import { WebhookDispatcher, type DeliveryRecord } from './webhook-dispatcher.js';
+import { registerWidget } from './widget.js';
 
 export interface SandboxOptions {
   host?: string;
@@ -154,6 +155,9 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
     }
     for (const [endpoint, action] of V1_ONLY_ACTIONS) api.post(`/api/v1/${endpoint}`, handle(endpoint, 'v1', action));
   });
+
+  // The tokenization widget's script, form and tokenize call (src/sandbox/widget.ts, docs/widget.md).
+  registerWidget(server, bank);
 
   // Control routes: test and demo plumbing, not part of the bank's API, and unsigned.
   server.get('/healthz', async () => ({ ok: true }));
