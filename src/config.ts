@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { CallbackSecret } from './payouts/callback-signature.js';
 import { DEFAULT_TIMING, type PipelineTiming } from './pipeline/pipeline-deps.js';
-import { SettingsReader, httpUrl, logLevel, port, positiveInt, redisUrl, type Env } from './settings.js';
+import { SettingsReader, duration, httpUrl, logLevel, port, positiveInt, redisUrl, type Env } from './settings.js';
 
 /**
  * The service's settings (README, Configuration), read once at start-up. Each process reads and
@@ -27,15 +27,30 @@ export interface CommonConfig {
   timing: PipelineTiming;
 }
 
+/** What calling Bank 131 takes: the worker (payouts) and the web (widget tokens, card facts). */
+export interface BankClientConfig {
+  baseUrl: string;
+  project: string;
+  submerchant: string | undefined;
+  privateKey: KeyObject;
+  apiVersion: 'v1' | 'v2';
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  maxRps: number;
+}
+
 export interface WebConfig extends CommonConfig {
   port: number;
   host: string;
   publicUrl: string;
   apiKeys: string[];
   board: { user: string; password: string } | null;
-  bank: {
+  /** Who the recipient is told pays them, on the card collection page. */
+  collectPayerName: string;
+  bank: BankClientConfig & {
     /** Verifies Bank 131's webhook signatures. */
     publicKey: KeyObject;
+    /** Where the recipient's browser loads the tokenization widget from. */
     widgetUrl: string;
   };
 }
@@ -45,16 +60,7 @@ export interface WorkerConfig extends CommonConfig {
   payoutConcurrency: number;
   /** Where the worker serves its metrics; 0: not at all. */
   metricsPort: number;
-  bank: {
-    baseUrl: string;
-    project: string;
-    submerchant: string | undefined;
-    privateKey: KeyObject;
-    apiVersion: 'v1' | 'v2';
-    timeoutMs: number;
-    connectTimeoutMs: number;
-    maxRps: number;
-  };
+  bank: BankClientConfig;
 }
 
 /** Both processes' settings at once, for something that runs both in one process. */
@@ -81,11 +87,12 @@ function readCommon(r: SettingsReader): Partial<CommonConfig> {
       reconcileAfterMs: r.read('RECONCILE_AFTER_MS', positiveInt.default(DEFAULT_TIMING.reconcileAfterMs))!,
       walletRetryMs: r.read('WALLET_RETRY_MS', positiveInt.default(DEFAULT_TIMING.walletRetryMs))!,
       walletWaitMs: r.read('WALLET_WAIT_MS', positiveInt.default(DEFAULT_TIMING.walletWaitMs))!,
+      collectTtlMs: r.read('COLLECT_TTL', duration.default(DEFAULT_TIMING.collectTtlMs))!,
     },
   };
 }
 
-function readWeb(r: SettingsReader): Omit<WebConfig, keyof CommonConfig> {
+function readWeb(r: SettingsReader): Omit<WebConfig, keyof CommonConfig | 'bank'> & { bank: Pick<WebConfig['bank'], 'publicKey' | 'widgetUrl'> } {
   const host = r.read('HOST', z.string().default('127.0.0.1'));
   const listenPort = r.read('PORT', port.default(3000));
   const boardUser = r.read('BOARD_USER', z.string().optional());
@@ -100,39 +107,46 @@ function readWeb(r: SettingsReader): Omit<WebConfig, keyof CommonConfig> {
     publicUrl: r.read('PUBLIC_URL', httpUrl.default(`http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${listenPort ?? 3000}`)),
     apiKeys: r.read('API_KEYS', apiKeys),
     board: boardUser && boardPassword ? { user: boardUser, password: boardPassword } : null,
+    collectPayerName: r.read('COLLECT_PAYER_NAME', z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters').default('bank131-payouts')),
     bank: {
       publicKey: r.pem('BANK131_PUBLIC_KEY', 'public', true),
       widgetUrl: r.read('BANK131_WIDGET_URL', httpUrl.default('https://widget-demo.bank131.ru')),
     },
   };
   // finish() throws if any read failed, so every field is defined by the time this is returned.
-  return web as Omit<WebConfig, keyof CommonConfig>;
+  return web as Omit<WebConfig, keyof CommonConfig | 'bank'> & { bank: Pick<WebConfig['bank'], 'publicKey' | 'widgetUrl'> };
 }
 
-function readWorker(r: SettingsReader): Omit<WorkerConfig, keyof CommonConfig> {
+function readBankClient(r: SettingsReader): BankClientConfig {
+  const bank = {
+    baseUrl: r.read('BANK131_BASE_URL', httpUrl),
+    project: r.read('BANK131_PROJECT', z.string().min(1)),
+    submerchant: r.read('BANK131_SUBMERCHANT', z.string().optional()),
+    privateKey: r.pem('BANK131_PRIVATE_KEY', 'private', true),
+    apiVersion: r.read('BANK131_API_VERSION', z.enum(['v1', 'v2'], { error: 'must be v1 or v2' }).default('v2')),
+    timeoutMs: r.read('BANK131_TIMEOUT_MS', positiveInt.default(30_000)),
+    connectTimeoutMs: r.read('BANK131_CONNECT_TIMEOUT_MS', positiveInt.default(5_000)),
+    maxRps: r.read('BANK131_MAX_RPS', positiveInt.default(50)),
+  };
+  return bank as BankClientConfig;
+}
+
+function readWorker(r: SettingsReader): Omit<WorkerConfig, keyof CommonConfig | 'bank'> {
   const worker = {
     // the same rule the signer applies (src/payouts/callback-signature.ts): what starts, signs
     callbackSecret: r.read('CALLBACK_SECRET', CallbackSecret),
     payoutConcurrency: r.read('PAYOUT_CONCURRENCY', positiveInt.max(1000, 'must be at most 1000').default(16)),
     metricsPort: r.read('METRICS_PORT', port.default(9464)),
-    bank: {
-      baseUrl: r.read('BANK131_BASE_URL', httpUrl),
-      project: r.read('BANK131_PROJECT', z.string().min(1)),
-      submerchant: r.read('BANK131_SUBMERCHANT', z.string().optional()),
-      privateKey: r.pem('BANK131_PRIVATE_KEY', 'private', true),
-      apiVersion: r.read('BANK131_API_VERSION', z.enum(['v1', 'v2'], { error: 'must be v1 or v2' }).default('v2')),
-      timeoutMs: r.read('BANK131_TIMEOUT_MS', positiveInt.default(30_000)),
-      connectTimeoutMs: r.read('BANK131_CONNECT_TIMEOUT_MS', positiveInt.default(5_000)),
-      maxRps: r.read('BANK131_MAX_RPS', positiveInt.default(50)),
-    },
   };
-  return worker as Omit<WorkerConfig, keyof CommonConfig>;
+  return worker as Omit<WorkerConfig, keyof CommonConfig | 'bank'>;
 }
 
 /** The web process's settings (`npm start`); throws a ConfigError naming every bad one. */
 export function loadWebConfig(env: Env = process.env): WebConfig {
   const r = new SettingsReader(env);
-  const config = { ...readCommon(r), ...readWeb(r) };
+  const common = readCommon(r);
+  const web = readWeb(r);
+  const config = { ...common, ...web, bank: { ...readBankClient(r), ...web.bank } };
   r.finish();
   return config as WebConfig;
 }
@@ -140,7 +154,7 @@ export function loadWebConfig(env: Env = process.env): WebConfig {
 /** The worker process's settings (`npm run worker`); throws a ConfigError naming every bad one. */
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const r = new SettingsReader(env);
-  const config = { ...readCommon(r), ...readWorker(r) };
+  const config = { ...readCommon(r), ...readWorker(r), bank: readBankClient(r) };
   r.finish();
   return config as WorkerConfig;
 }
@@ -148,9 +162,10 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
 /** Both processes' settings, for one process that runs the web and the workers together. */
 export function loadConfig(env: Env = process.env): Config {
   const r = new SettingsReader(env);
+  const common = readCommon(r);
   const web = readWeb(r);
   const worker = readWorker(r);
-  const config = { ...readCommon(r), ...web, ...worker, bank: { ...web.bank, ...worker.bank } };
+  const config = { ...common, ...web, ...worker, bank: { ...readBankClient(r), ...web.bank } };
   r.finish();
   return config as Config;
 }

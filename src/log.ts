@@ -6,6 +6,8 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
  */
 const SECRET_KEYS = [
   'encrypted_card',
+  'collectedCard',
+  'collected_card',
   'number_hash',
   'expiration_date_hash',
   'security_code_hash',

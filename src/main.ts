@@ -22,6 +22,8 @@ async function main(): Promise<void> {
     port: config.port,
     timing: config.timing,
     publicUrl: config.publicUrl,
+    widgetUrl: config.bank.widgetUrl,
+    payerName: config.collectPayerName,
   });
   log.info({ url: config.publicUrl, board: config.board ? `${config.publicUrl}/admin/queues` : 'off (set BOARD_USER and BOARD_PASSWORD)' }, 'web process ready');
   exitOnSignals(

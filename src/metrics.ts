@@ -80,7 +80,32 @@ export function observeSystem(store: PayoutStore, queues: Queues): void {
   sources = { store, queues };
 }
 
+/** How long a scrape waits for Redis: a scrape during an outage still answers, without these gauges. */
+const SCRAPE_REDIS_TIMEOUT_MS = 1_000;
+
+export const redisUp = new client.Gauge({ name: 'redis_up', help: 'Whether Redis answered the last scrape (1) or not (0).', registers: [registry] });
+
+/** Runs `read` within the bound; on failure or timeout the gauge is left out of this scrape. */
+async function fromRedis<T>(read: () => Promise<T>): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SCRAPE_REDIS_TIMEOUT_MS)));
+  try {
+    const value = await Promise.race([read().catch(() => null), late]);
+    redisUp.set(value === null ? 0 : 1);
+    return value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const WAITING_STATES = PAYOUT_STATES.filter((s) => !isTerminal(s));
+
+/** One read of the state indexes per scrape, shared by the two gauges that use it. */
+let byState: { at: number; value: Promise<Awaited<ReturnType<PayoutStore['countByState']>> | null> } | null = null;
+function countsForScrape(store: PayoutStore) {
+  if (!byState || Date.now() - byState.at > 500) byState = { at: Date.now(), value: fromRedis(() => store.countByState(WAITING_STATES)) };
+  return byState.value;
+}
 
 new client.Gauge({
   name: 'payouts_waiting',
@@ -88,9 +113,10 @@ new client.Gauge({
   labelNames: ['state'] as const,
   registers: [registry],
   async collect() {
+    this.reset();
     if (!sources) return;
-    const counts = await sources.store.countByState(WAITING_STATES);
-    for (const state of WAITING_STATES) this.set({ state }, counts[state]?.count ?? 0);
+    const counts = await countsForScrape(sources.store);
+    if (counts) for (const state of WAITING_STATES) this.set({ state }, counts[state]?.count ?? 0);
   },
 });
 
@@ -100,8 +126,10 @@ new client.Gauge({
   labelNames: ['state'] as const,
   registers: [registry],
   async collect() {
+    this.reset();
     if (!sources) return;
-    const counts = await sources.store.countByState(WAITING_STATES);
+    const counts = await countsForScrape(sources.store);
+    if (!counts) return;
     const now = Date.now();
     for (const state of WAITING_STATES) {
       const oldest = counts[state]?.oldestCreatedMs;
@@ -117,11 +145,14 @@ new client.Gauge({
   labelNames: ['queue', 'state'] as const,
   registers: [registry],
   async collect() {
+    this.reset();
     if (!sources) return;
-    for (const queue of sources.queues.all()) {
-      const counts = await queue.getJobCounts(...JOB_STATES);
-      for (const state of JOB_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
-    }
+    const queues = sources.queues.all();
+    const all = await fromRedis(() => Promise.all(queues.map((q) => q.getJobCounts(...JOB_STATES))));
+    if (!all) return;
+    queues.forEach((queue, i) => {
+      for (const state of JOB_STATES) this.set({ queue: queue.name, state }, all[i]![state] ?? 0);
+    });
   },
 });
 

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Bank131Client, type Bank131ClientOptions } from './bank131/client.js';
-import type { WebConfig, WorkerConfig } from './config.js';
+import type { BankClientConfig, WebConfig, WorkerConfig } from './config.js';
 import { createQueues, DEFAULT_RETRY, type Queues, type RetryPolicy } from './queues.js';
 import { EXIT, maskUrl, StartupError } from './settings.js';
 import { PayoutStore } from './store/payout-store.js';
@@ -69,27 +69,24 @@ export function redisOptions(role: 'web' | 'worker'): RedisOptions {
       { retryStrategy, maxRetriesPerRequest: null };
 }
 
-export function webRuntimeOptions(config: WebConfig, log?: Logger): RuntimeOptions {
-  return { redisUrl: config.redisUrl, prefix: config.redisPrefix, role: 'web', ...(log ? { log } : {}) };
+/** The web calls the bank too, for the card collection pages (widget tokens, card facts). */
+export function webRuntimeOptions(config: WebConfig, log?: Logger): RuntimeOptions & { bank: Bank131ClientOptions } {
+  return { redisUrl: config.redisUrl, prefix: config.redisPrefix, role: 'web', maxRps: config.bank.maxRps, bank: bankClientOptions(config.bank), ...(log ? { log } : {}) };
 }
 
 export function workerRuntimeOptions(config: WorkerConfig, log?: Logger): RuntimeOptions & { bank: Bank131ClientOptions } {
-  const b = config.bank;
+  return { redisUrl: config.redisUrl, prefix: config.redisPrefix, role: 'worker', maxRps: config.bank.maxRps, bank: bankClientOptions(config.bank), ...(log ? { log } : {}) };
+}
+
+function bankClientOptions(b: BankClientConfig): Bank131ClientOptions {
   return {
-    redisUrl: config.redisUrl,
-    prefix: config.redisPrefix,
-    maxRps: b.maxRps,
-    role: 'worker',
-    ...(log ? { log } : {}),
-    bank: {
-      baseUrl: b.baseUrl,
-      project: b.project,
-      submerchant: b.submerchant,
-      privateKey: b.privateKey,
-      apiVersion: b.apiVersion,
-      timeoutMs: b.timeoutMs,
-      connectTimeoutMs: b.connectTimeoutMs,
-    },
+    baseUrl: b.baseUrl,
+    project: b.project,
+    submerchant: b.submerchant,
+    privateKey: b.privateKey,
+    apiVersion: b.apiVersion,
+    timeoutMs: b.timeoutMs,
+    connectTimeoutMs: b.connectTimeoutMs,
   };
 }
 

@@ -3,9 +3,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Bank131Client } from './bank131/client.js';
 import { bankWebhookRoutes } from './http/bank-webhooks.js';
 import { registerDocs } from './http/docs.js';
-import { clientErrorResponse, installErrorHandling } from './http/errors.js';
+import { clientErrorResponse, installErrorHandling, sendError } from './http/errors.js';
+import { collectRoutes } from './http/collect.js';
 import { healthRoutes } from './http/health.js';
 import { metricsRoutes } from './http/metrics.js';
 import { observeSystem } from './metrics.js';
@@ -17,7 +19,17 @@ import type { BankAccess } from './store/bank-access.js';
 import type { PayoutStore } from './store/payout-store.js';
 
 export interface ServerDeps {
-  config: { apiKeys: string[]; bankPublicKey: KeyObject; publicUrl?: string | undefined };
+  config: {
+    apiKeys: string[];
+    bankPublicKey: KeyObject;
+    /** Where the web is reached from outside (PUBLIC_URL): collection links and the API document use it. */
+    publicUrl: string | (() => string);
+    /** BANK131_WIDGET_URL and COLLECT_PAYER_NAME, for the card collection pages. */
+    widgetUrl: string;
+    payerName: string;
+  };
+  /** The web calls Bank 131 for widget tokens and card facts. */
+  bank: Bank131Client;
   store: PayoutStore;
   queues: Queues;
   redis: Redis;
@@ -40,21 +52,30 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger || undefined,
     bodyLimit: 1024 * 1024,
-    return503OnClosing: true,
+    // src/http/errors.ts answers in our shape while closing, for Fastify's router errors too
+    return503OnClosing: false,
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply),
+    routerOptions: { maxParamLength: 200 },
     genReqId: requestIdOf,
     clientErrorHandler: (err, socket) => {
       if (socket.writable) socket.end(clientErrorResponse(err));
       else socket.destroy(err);
     },
   });
+  // An empty body with a JSON content type is no body (clients send one with a bodiless POST).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   echoRequestId(app);
-  await registerDocs(app, { publicUrl: deps.config.publicUrl });
+  const publicUrl = typeof deps.config.publicUrl === 'function' ? deps.config.publicUrl : () => deps.config.publicUrl as string;
+  await registerDocs(app, { publicUrl: typeof deps.config.publicUrl === 'string' ? deps.config.publicUrl : undefined });
 
   const steps: StepDeps = { store: deps.store, queues: deps.queues, log: app.log as unknown as Logger, timing: deps.timing, crashPoints: deps.crashPoints };
-  await app.register(payoutRoutes, { steps, apiKeys: deps.config.apiKeys });
+  await app.register(payoutRoutes, { steps, apiKeys: deps.config.apiKeys, bank: deps.bank, publicUrl });
+  await app.register(collectRoutes, { steps, bank: deps.bank, widgetUrl: deps.config.widgetUrl, payerName: deps.config.payerName });
   await app.register(bankWebhookRoutes, { queues: deps.queues, bankPublicKey: deps.config.bankPublicKey });
   await app.register(healthRoutes, { redis: deps.redis, bankAccess: deps.bankAccess });
   observeSystem(deps.store, deps.queues);

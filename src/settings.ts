@@ -91,6 +91,13 @@ export function readPem(env: Env, name: string, kind: 'private' | 'public'): Pem
 }
 
 export const port = z.coerce.number({ error: 'must be a port number' }).int('must be a whole number').min(0).max(65535, 'must be at most 65535');
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** A duration such as `72h`, `30m`, `90s` or `7d`, in milliseconds. */
+export const duration = z
+  .string()
+  .regex(/^[1-9]\d*(s|m|h|d)$/, 'must be a duration such as 72h, 30m, 90s or 7d')
+  .transform((v) => Number(v.slice(0, -1)) * UNIT_MS[v.slice(-1) as keyof typeof UNIT_MS]);
+
 export const positiveInt = z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be greater than 0');
 export const httpUrl = z
   .url({ error: 'must be an absolute http(s) URL', protocol: /^https?$/ })

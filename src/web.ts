@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { mountBoard } from './board.js';
 import { DEFAULT_TIMING, type CrashPoints, type PipelineTiming } from './pipeline/pipeline-deps.js';
-import type { WebRuntime } from './runtime.js';
+import type { Runtime } from './runtime.js';
 import { EXIT, StartupError } from './settings.js';
 import { buildServer } from './server.js';
 
@@ -16,15 +16,27 @@ export interface WebOptions {
   port?: number;
   timing?: PipelineTiming;
   crashPoints?: CrashPoints;
-  /** Where the API is reached from outside (PUBLIC_URL): the API document names it. */
+  /** Where the API is reached from outside (PUBLIC_URL); by default the address it listens on. */
   publicUrl?: string;
+  /** BANK131_WIDGET_URL: where recipients' browsers load the tokenization widget. */
+  widgetUrl: string;
+  /** COLLECT_PAYER_NAME: who the recipient is told pays them. */
+  payerName?: string;
 }
 
 /** The web process on a runtime, listening: used by `npm start`, the demo and the tests alike. */
-export async function startWeb(runtime: WebRuntime, options: WebOptions): Promise<{ server: FastifyInstance; url: string }> {
+export async function startWeb(runtime: Runtime, options: WebOptions): Promise<{ server: FastifyInstance; url: string }> {
   const board = options.board;
+  let listening = '';
   const server = await buildServer({
-    config: { apiKeys: options.apiKeys, bankPublicKey: options.bankPublicKey, publicUrl: options.publicUrl },
+    config: {
+      apiKeys: options.apiKeys,
+      bankPublicKey: options.bankPublicKey,
+      publicUrl: options.publicUrl ?? (() => listening),
+      widgetUrl: options.widgetUrl,
+      payerName: options.payerName ?? 'bank131-payouts',
+    },
+    bank: runtime.bank,
     store: runtime.store,
     queues: runtime.queues,
     redis: runtime.redis,
@@ -42,7 +54,8 @@ export async function startWeb(runtime: WebRuntime, options: WebOptions): Promis
     throw listenError(err as NodeJS.ErrnoException, host, options.port ?? 0);
   }
   const port = (server.server.address() as { port: number }).port;
-  return { server, url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}` };
+  listening = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  return { server, url: listening };
 }
 
 /** Why the web cannot listen, in one line naming PORT and HOST; anything unexpected as it is. */

@@ -75,14 +75,20 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<s
   if (payout.state === 'awaiting_funds' && payout.fundsWaitUntil !== null && Date.now() >= payout.fundsWaitUntil) {
     return giveUpWaitingForFunds(deps, payout);
   }
+  const { order } = payout;
+  // Given with the order, or by the recipient through the collection link.
+  const card = order.encrypted_card ?? payout.collectedCard;
+  if (!card) {
+    await takeStep(deps, 'fail', payout, { code: 'no_card', description: 'the payout has no card to pay to', why: 'no card: neither in the order nor collected' }, { onlyFrom: [payout.state] });
+    throw new UnrecoverableError('no card to pay to');
+  }
   const attempt = await deps.store.markStartAttempt(payout.id, sessionId);
   if (attempt === null) return 'payout moved on before start';
-  const { order } = payout;
   try {
     const session = await deps.bank.startPayout(
       {
         session_id: sessionId,
-        payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: order.encrypted_card } },
+        payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: card } },
         amount_details: order.amount_details,
         participant_details: { recipient: order.recipient },
         ...(order.customer ? { customer: order.customer } : {}),

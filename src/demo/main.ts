@@ -78,7 +78,8 @@ async function main(): Promise<number> {
     const apiKey = `demo-${randomBytes(12).toString('hex')}`;
     const board = { user: 'demo', password: randomBytes(9).toString('base64url') };
     const callbackSecret = `whsec_${randomBytes(32).toString('base64')}`; // Standard Webhooks' secret form
-    const { server, url } = await startWeb(runtime, { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey, logger: log, board });
+    // The sandbox serves the tokenization widget too: recipients' pages load it from there.
+    const { server, url } = await startWeb(runtime, { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey, logger: log, board, widgetUrl: sandbox.url, payerName: 'Demo Payer LLC' });
     cleanups.push(() => server.close());
     sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
 
@@ -155,9 +156,25 @@ async function main(): Promise<number> {
     console.log(`  callbacks to upstream   ${callbacks.received} received, ${callbacks.badSignatures} with a bad signature`);
     console.log(`  outcomes as expected    ${unexpected === 0 ? 'ok' : `FAILED: ${unexpected} payouts ended otherwise`}`);
 
+    // A few payouts without a card: the recipient gives it through a link (the sandbox widget).
+    const links: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const res = await fetch(`${url}/v1/payouts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: `demo-collect-${randomBytes(3).toString('hex')}-${i}`, amount_details: { amount: i * 250_00, currency: 'rub' }, recipient: { full_name: 'Petrov Petr' }, callback_url: callbacks.url }),
+      });
+      const body = (await res.json()) as { collect_url?: string };
+      if (res.status !== 202 || !body.collect_url) throw new Error(`a payout without a card was refused: HTTP ${res.status} ${JSON.stringify(body)}`);
+      links.push(body.collect_url);
+    }
+
     const sample = samples.find((s) => s.expect === 'cancelled') ?? samples[0]!;
     console.log('\nwhere to look next');
     if (values.keep) {
+      console.log('  payouts waiting for their recipient\'s card (open one in a browser; test card 4242 4242 4242 4242, any future expiry, any CVC;');
+      console.log('  4000 0000 0000 0002 is declined):');
+      for (const link of links) console.log(`    ${link}`);
       console.log(`  a payout and its audit trail: curl -s -H 'authorization: Bearer ${apiKey}' ${url}/v1/payouts/${sample.id}`);
       console.log(`  the queues (Bull Board):      ${url}${BOARD_PATH}   user ${board.user}, password ${board.password}`);
       console.log(`  the sandbox ledger:           ${sandbox.url}/sandbox/ledger`);
@@ -167,7 +184,7 @@ async function main(): Promise<number> {
         process.once('SIGTERM', resolve);
       });
     } else {
-      console.log('  npm run demo -- --keep       keep the service up and browse a payout, Bull Board and the sandbox ledger');
+      console.log(`  npm run demo -- --keep       keep the service up: browse a payout, Bull Board, the sandbox ledger, and ${links.length} card collection links`);
       console.log('  npm run sandbox              the Bank 131 emulator alone (README: knobs, test cards)');
       console.log('  README.md                    the API, configuration, and running web + worker (Procfile)');
     }

@@ -15,10 +15,15 @@ export const ERRORS = {
   not_found: { status: 404, message: 'no such resource' },
   conflict: { status: 409, message: 'a payout with this id exists with a different body' },
   not_cancellable: { status: 409, message: 'the payout can be cancelled only before it is confirmed' },
+  link_used: { status: 409, message: 'a card was already given through this collection link' },
+  link_expired: { status: 410, message: 'this collection link has expired' },
+  card_refused: { status: 400, message: 'Bank 131 does not know this card' },
+  rate_limited: { status: 429, message: 'too many requests: try again in a minute' },
   body_too_large: { status: 413, message: 'the body is larger than this route accepts' },
   unsupported_media_type: { status: 415, message: 'send the body as application/json' },
   headers_too_large: { status: 431, message: 'the request line or headers are too large' },
-  unavailable: { status: 503, message: 'the service could not complete the request; retry it' },
+  internal_error: { status: 500, message: 'the service failed on its side; the request id in x-request-id helps to find out why' },
+  unavailable: { status: 503, message: 'the service could not complete the request for now (its database is unreachable, or it is stopping); retry it' },
 } as const satisfies Record<string, { status: number; message: string }>;
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -73,10 +78,22 @@ export function issuesOf(issues: readonly z.core.$ZodIssue[], prefix = ''): Issu
   return issues.map((i) => ({ field: `${prefix}${i.path.map(String).join('.')}` || '(body)', problem: problemOf(i) }));
 }
 
+const GENERIC = /^(Invalid|Unrecognized key|Too (small|big))/;
+
 function problemOf(issue: z.core.$ZodIssue): string {
-  const generic = issue.message.startsWith('Invalid input') || issue.message.startsWith('Invalid option') || issue.message.startsWith('Unrecognized key');
-  if (!generic) return issue.message;
+  if (!GENERIC.test(issue.message)) return issue.message;
   switch (issue.code) {
+    case 'too_small':
+    case 'too_big': {
+      const { origin } = issue as { origin?: string };
+      const bound = issue.code === 'too_small' ? (issue as { minimum: number | bigint }).minimum : (issue as { maximum: number | bigint }).maximum;
+      const least = issue.code === 'too_small' ? 'at least' : 'at most';
+      if (origin === 'string') return `must be ${least} ${bound} character${Number(bound) === 1 ? '' : 's'} long`;
+      if (origin === 'array' || origin === 'set') return `must hold ${least} ${bound} item${Number(bound) === 1 ? '' : 's'}`;
+      return `must be ${least} ${bound}`;
+    }
+    case 'invalid_format':
+      return `must be a valid ${(issue as { format?: string }).format ?? 'value'}`;
     case 'invalid_type':
       return issue.message.endsWith('received undefined') ? 'is required' : `must be ${article(issue.expected)}`;
     case 'unrecognized_keys':
@@ -91,19 +108,21 @@ function problemOf(issue: z.core.$ZodIssue): string {
 const article = (t: string) => (/^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`);
 
 /** Fastify's own refusals, in the catalogue's words. */
-function fromFastify(err: FastifyError): HttpError | null {
+function fromFastify(err: FastifyError, contentType: string | undefined): HttpError | null {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new HttpError('body_too_large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new HttpError('unsupported_media_type', `content type ${err.message.split(': ').pop() ?? ''} is not accepted; send application/json`);
+      return new HttpError('unsupported_media_type', `content type ${contentType ?? '(none)'} is not accepted here; send application/json`);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new HttpError('invalid_json', 'the body is empty but the content type says JSON');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new HttpError('invalid_json');
     case 'FST_ERR_BAD_URL':
-      return new HttpError('invalid_request', 'the URL is not valid');
+      return new HttpError('invalid_request', 'the URL is not valid (a bad %-escape?)');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new HttpError('invalid_request', 'a path parameter is too long');
     default:
       // JSON syntax errors and a body with a forbidden key (`__proto__`) from the JSON parser
       if (err instanceof SyntaxError || err.statusCode === 400) return new HttpError('invalid_json', `${ERRORS.invalid_json.message}: ${err.message}`);
@@ -124,27 +143,51 @@ export function clientErrorResponse(err: NodeJS.ErrnoException): string {
   return `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
+/** Redis could not be reached or did not answer (ioredis's errors while the connection is down). */
+function isUnavailable(err: Error): boolean {
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(err.message) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes((err as NodeJS.ErrnoException).code ?? '')
+  );
+}
+
+/** Every error, from a route or from Fastify's router, shaped by the catalogue. */
+export function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let refusal: HttpError | null = err instanceof HttpError ? err : null;
+  if (!refusal && hasZodFastifySchemaValidationErrors(err)) {
+    const where = err.validationContext === 'querystring' ? 'query' : '';
+    refusal = invalidRequest(
+      err.validation.map((v) => {
+        const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+        return {
+          field: [where, path].filter(Boolean).join('.') || '(body)',
+          problem: problemOf({ ...v.params, code: v.keyword, message: v.message ?? '' } as unknown as z.core.$ZodIssue),
+        };
+      }),
+    );
+  }
+  const contentType = req.headers['content-type'];
+  refusal ??= fromFastify(err, typeof contentType === 'string' ? contentType.split(';')[0] : undefined);
+  if (!refusal) {
+    // Logged with the request id. Redis away: worth a retry; anything else is a bug of ours.
+    req.log.error({ err }, 'request failed');
+    refusal = new HttpError(isUnavailable(err) ? 'unavailable' : 'internal_error');
+  }
+  if (refusal.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
+  return reply.code(refusal.status).send(errorBody(refusal.code, refusal.message, refusal.details));
+}
+
 /** The one error handler and not-found handler: every refusal leaves in the catalogue's shape. */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    let refusal: HttpError | null = err instanceof HttpError ? err : null;
-    if (!refusal && hasZodFastifySchemaValidationErrors(err)) {
-      const where = err.validationContext === 'querystring' ? 'query.' : '';
-      refusal = invalidRequest(
-        err.validation.map((v) => ({
-          field: `${where}${v.instancePath.replace(/^\//, '').replaceAll('/', '.')}` || '(body)',
-          problem: problemOf({ ...v.params, code: v.keyword, message: v.message ?? '' } as unknown as z.core.$ZodIssue),
-        })),
-      );
-    }
-    refusal ??= fromFastify(err);
-    if (!refusal) {
-      // Our fault or Redis's: logged with the request id; the caller may retry.
-      req.log.error({ err }, 'request failed');
-      refusal = new HttpError('unavailable');
-    }
-    if (refusal.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
-    return reply.code(refusal.status).send(errorBody(refusal.code, refusal.message, refusal.details));
-  });
+  app.setErrorHandler(sendError);
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  // A stopping process answers 503 in the same shape (Fastify's own would be another shape).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new HttpError('unavailable', 'the service is stopping; retry the request');
+  });
 }

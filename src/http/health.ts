@@ -3,12 +3,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { BankAccess } from '../store/bank-access.js';
+import { ErrorBody, errorBody } from './errors.js';
 
 /** How long /readyz waits for Redis: a load balancer must hear "not ready" fast, not time out. */
 export const READY_TIMEOUT_MS = 1_000;
 
 const Ok = z.object({ ok: z.literal(true) });
-const NotReady = z.object({ ok: z.literal(false), error: z.string() });
+const NotReady = ErrorBody;
 
 /** Redis answers PING within `timeoutMs`, or the answer is no. */
 export async function redisAnswers(redis: Redis, timeoutMs = READY_TIMEOUT_MS): Promise<boolean> {
@@ -35,10 +36,10 @@ export const healthRoutes: FastifyPluginAsync<{ redis: Redis; bankAccess?: BankA
       },
     },
     async (_req, reply) => {
-      if (!(await redisAnswers(redis))) return reply.code(503).send({ ok: false as const, error: 'redis unreachable' });
+      if (!(await redisAnswers(redis))) return reply.code(503).send(errorBody('unavailable', 'not ready: Redis does not answer'));
       const refusal = await bankAccess?.refusal().catch(() => null);
       if (refusal) {
-        return reply.code(503).send({ ok: false as const, error: `Bank 131 refuses our credentials (${refusal}): check BANK131_PRIVATE_KEY and BANK131_PROJECT; payouts are held, not failed` });
+        return reply.code(503).send(errorBody('unavailable', `not ready: Bank 131 refuses our credentials (${refusal}): check BANK131_PRIVATE_KEY and BANK131_PROJECT; payouts are held, not failed`));
       }
       return { ok: true as const };
     },

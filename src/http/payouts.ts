@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { BatchRequest, MAX_BATCH, PayoutId, PayoutOrder, PayoutView, publicView } from '../payouts/schemas.js';
+import type { Bank131Client } from '../bank131/client.js';
+import { BatchRequest, MAX_BATCH, PayoutId, PayoutOrder, PayoutView, collectUrl, publicView } from '../payouts/schemas.js';
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, PAYOUT_STATES, type PayoutState } from '../payouts/state-machine.js';
 import { acceptPayouts } from '../pipeline/accept-payouts.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
@@ -12,10 +13,13 @@ import { ErrorBody, HttpError, errorResponses, issuesOf } from './errors.js';
 // ---------------------------------------------------------------- schemas of this API
 
 const IdParams = z.object({ id: PayoutId });
-const Accepted = z.object({ id: PayoutId, status: z.enum(PAYOUT_STATES) }).meta({ id: 'PayoutAccepted' });
+const Accepted = z
+  .object({ id: PayoutId, status: z.enum(PAYOUT_STATES), collect_url: z.string().optional().describe('accepted without a card: send this link to the recipient') })
+  .meta({ id: 'PayoutAccepted' });
+const WidgetToken = z.object({ public_token: z.string().describe('single use; give it to the Bank 131 widget on your page') });
 
 const BatchItemResult = z.union([
-  z.object({ index: z.number().int(), id: z.string(), status: z.enum(['created', 'existing']), state: z.enum(PAYOUT_STATES) }),
+  z.object({ index: z.number().int(), id: z.string(), status: z.enum(['created', 'existing']), state: z.enum(PAYOUT_STATES), collect_url: z.string().optional() }),
   z.object({ index: z.number().int(), id: z.string(), status: z.literal('conflict'), state: z.enum(PAYOUT_STATES), fields: z.array(z.string()) }),
   z.object({ index: z.number().int(), id: z.string().nullable(), status: z.literal('invalid'), issues: z.array(z.object({ field: z.string(), problem: z.string() })) }),
 ]);
@@ -46,8 +50,9 @@ const security = [{ apiKey: [] }];
  * The upstream API (README "The upstream API"): accept payouts singly or in batches, read, list
  * and cancel them. It only validates, records and enqueues; workers talk to the bank.
  */
-export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string[] }> = async (app, { steps, apiKeys }) => {
+export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string[]; bank: Bank131Client; publicUrl: () => string }> = async (app, { steps, apiKeys, bank, publicUrl }) => {
   const { store } = steps;
+  const linkOf = (token: string | undefined) => (token ? { collect_url: collectUrl(publicUrl(), token) } : {});
   app.addHook('onRequest', requireApiKey(apiKeys));
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
@@ -70,7 +75,7 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
       if (result.status === 'conflict') {
         throw new HttpError('conflict', `payout ${result.id} exists with a different ${result.fields.join(', ') || 'body'}`, { fields: result.fields });
       }
-      return reply.code(result.status === 'created' ? 202 : 200).send({ id: result.id, status: result.state });
+      return reply.code(result.status === 'created' ? 202 : 200).send({ id: result.id, status: result.state, ...(result.state === 'awaiting_card' ? linkOf(result.collectToken) : {}) });
     },
   );
 
@@ -110,7 +115,10 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
       const results = await acceptPayouts(steps, valid.map((v) => v.order));
       results.forEach((r, j) => {
         const at = valid[j]!.at;
-        answers[at] = r.status === 'conflict' ? { index: at, id: r.id, status: 'conflict', state: r.state, fields: r.fields } : { index: at, id: r.id, status: r.status, state: r.state };
+        answers[at] =
+          r.status === 'conflict'
+            ? { index: at, id: r.id, status: 'conflict', state: r.state, fields: r.fields }
+            : { index: at, id: r.id, status: r.status, state: r.state, ...(r.state === 'awaiting_card' ? linkOf(r.collectToken) : {}) };
       });
       const counts = { created: 0, existing: 0, conflict: 0, invalid: 0 };
       for (const a of answers) counts[a.status] += 1;
@@ -140,7 +148,7 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
         createdLte: q.created_lte ? new Date(q.created_lte) : undefined,
       });
       if ('unknownCursor' in page) throw new HttpError('invalid_request', `query.starting_after: no payout ${q.starting_after}`, { issues: [{ field: 'query.starting_after', problem: `no payout ${q.starting_after}` }] });
-      const data = page.payouts.map((p) => publicView(p));
+      const data = page.payouts.map((p) => publicView(p, undefined, publicUrl()));
       return { data, has_more: page.hasMore, next_starting_after: page.hasMore ? (data.at(-1)?.id ?? null) : null };
     },
   );
@@ -159,8 +167,22 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
     async (req) => {
       const payout = await store.get(req.params.id);
       if (!payout) throw new HttpError('not_found', `no payout ${req.params.id}`);
-      return publicView(payout, await store.audit(req.params.id));
+      return publicView(payout, await store.audit(req.params.id), publicUrl());
     },
+  );
+
+  routes.post(
+    '/v1/widget-tokens',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'A Bank 131 widget public token, for a page of yours that hosts the widget',
+        description: 'Single use. The widget returns the card hashes to your page; send them as `encrypted_card` in `POST /v1/payouts`.',
+        response: { 201: WidgetToken, ...errorResponses('unauthorized', 'unavailable') },
+      },
+    },
+    async (_req, reply) => reply.code(201).send({ public_token: await bank.issueWidgetToken() }),
   );
 
   routes.post(
@@ -189,6 +211,8 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
         if (r.ok) return reply.code(202).send({ id: payout.id, status: 'cancelling' as const });
       }
       const now = (await store.get(payout.id))?.state ?? state;
+      // someone else's cancel won the race: the same answer as asking again
+      if (now === 'cancelled' || now === 'cancelling') return reply.code(200).send({ id: payout.id, status: now });
       throw new HttpError('not_cancellable', `payout ${payout.id} is ${now}: it can be cancelled only before it is confirmed`, { state: now });
     },
   );

@@ -35,8 +35,8 @@ export const PayoutOrder = z.strictObject({
       .pipe(z.literal('rub', { error: 'must be "rub": card payouts are paid in roubles' })),
   }),
   recipient: Recipient,
-  // Card collection links (payouts without a card) arrive with the card-collection pages.
-  encrypted_card: EncryptedCard.strict(),
+  // Without it, the payout waits for the recipient to give a card through a collection link.
+  encrypted_card: EncryptedCard.strict().optional(),
   metadata: z.string().max(1024, 'must be at most 1024 characters').optional(),
   customer: z
     .strictObject({
@@ -106,6 +106,10 @@ const recordCommon = {
   notified: z.string().nullable(),
   /** While the partner wallet is short: when to stop waiting for a top-up (ms since epoch). */
   fundsWaitUntil: z.number().nullable(),
+  /** A payout accepted without a card: its single-use collection link token and when it expires (ms). */
+  collect: z.object({ token: z.string(), expiresAt: z.number() }).nullable(),
+  /** The card hashes the recipient gave through the collection link (never shown, never logged). */
+  collectedCard: z.custom<PayoutOrder['encrypted_card'] & object>().nullable(),
   /** Idempotency key generations per bank call (src/payouts/idempotency-key.ts). */
   keyGenerations: z.object({ start: z.number().int(), confirm: z.number().int(), cancel: z.number().int() }),
   createdAt: z.string(),
@@ -148,6 +152,7 @@ export const PayoutView = z
     customer: z.looseObject({ reference: z.string() }).nullable(),
     callback_url: z.string().nullable(),
     card: z.object({ last4: z.string().nullable() }),
+    collect_url: z.string().nullable().describe('while the payout waits for its card: the link to send the recipient'),
     bank: z.object({ session_id: z.string().nullable(), payout_id: z.string().nullable() }),
     error: z.object({ code: z.string(), description: z.string().nullable() }).nullable(),
     created_at: z.string(),
@@ -157,7 +162,12 @@ export const PayoutView = z
   .meta({ id: 'Payout' });
 export type PayoutView = z.infer<typeof PayoutView>;
 
-export function publicView(record: PayoutRecord, audit?: AuditEvent[]): PayoutView {
+/** Where a collection link points: `<PUBLIC_URL>/collect/<token>`. */
+export function collectUrl(publicUrl: string, token: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/collect/${token}`;
+}
+
+export function publicView(record: PayoutRecord, audit?: AuditEvent[], publicUrl?: string): PayoutView {
   const { order } = record;
   return {
     id: record.id,
@@ -168,6 +178,7 @@ export function publicView(record: PayoutRecord, audit?: AuditEvent[]): PayoutVi
     customer: order.customer ?? null,
     callback_url: order.callback_url ?? null,
     card: { last4: record.cardLast4 },
+    collect_url: record.state === 'awaiting_card' && record.collect && publicUrl ? collectUrl(publicUrl, record.collect.token) : null,
     bank: { session_id: record.sessionId, payout_id: record.bankPayoutId },
     error: record.errorCode ? { code: record.errorCode, description: record.errorText } : null,
     created_at: record.createdAt,

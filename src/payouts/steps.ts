@@ -11,10 +11,10 @@ import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, SESSION_STATES, canMove, typ
  */
 
 /** The work a step leaves for a queue. `none`: the job that took the step goes on by itself. */
-export type FollowUp = 'none' | 'retry_start' | 'confirm' | 'cancel' | 'notify';
+export type FollowUp = 'none' | 'start' | 'retry_start' | 'confirm' | 'cancel' | 'notify';
 
 type Fields = Partial<Record<RecordField, string>>;
-export type RecordField = 'session_id' | 'card_last4' | 'bank_payout_id' | 'error_code' | 'error_text' | 'reported' | 'funds_wait_until';
+export type RecordField = 'session_id' | 'card_last4' | 'bank_payout_id' | 'error_code' | 'error_text' | 'reported' | 'funds_wait_until' | 'collected_card';
 
 export interface StepDef<I> {
   from: readonly PayoutState[];
@@ -41,6 +41,15 @@ const step = <I>(def: StepDef<I>): StepDef<I> => def;
 const failureFields = (f: BankFailure): Fields => ({ error_code: f.code, error_text: f.description });
 
 export const STEPS = {
+  /** The recipient gave a card through the collection link: the payout can start. */
+  receiveCard: step<{ card: object; last4: string }>({
+    from: ['awaiting_card'],
+    to: 'queued',
+    why: (i) => `card •••• ${i.last4} given through the collection link`,
+    fields: (i) => ({ collected_card: JSON.stringify(i.card), card_last4: i.last4 }),
+    followUp: 'start',
+    lookAgain: 'reconcile',
+  }),
   /** session/create answered: the session is ours before anything is sent in it. */
   recordSession: step<{ sessionId: string }>({
     from: ['queued'],

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { PayoutOrder } from '../payouts/schemas.js';
 import { enqueueStarts } from '../queues.js';
 import type { CreateResult } from '../store/payout-store.js';
@@ -13,7 +14,15 @@ const ENQUEUE_CHUNK = 1_000;
  * start job again (the job id dedupes it), since the request that recorded it may have died there.
  */
 export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[]): Promise<CreateResult[]> {
-  const results = await deps.store.createMany(orders, () => 'queued', Date.now() + deps.timing.reconcileAfterMs);
+  const now = Date.now();
+  const expiresAt = now + deps.timing.collectTtlMs;
+  const results = await deps.store.createMany(
+    orders,
+    // Without a card, the payout waits for its recipient behind a random, single-use link, and
+    // is due when the link expires (the reconciler expires it then).
+    (o) => (o.encrypted_card ? 'queued' : { state: 'awaiting_card', dueAt: expiresAt, collect: { token: randomBytes(24).toString('base64url'), expiresAt } }),
+    now + deps.timing.reconcileAfterMs,
+  );
   const toStart = results.filter((r) => r.status !== 'conflict' && r.state === 'queued').map((r) => r.id);
   deps.crashPoints?.afterRecord?.(toStart);
   for (let i = 0; i < toStart.length; i += ENQUEUE_CHUNK) await enqueueStarts(deps.queues, toStart.slice(i, i + ENQUEUE_CHUNK));

@@ -14,6 +14,8 @@ export interface PipelineTiming {
   walletRetryMs: number;
   /** …and for how long, before the payout fails with insufficient_wallet_balance (WALLET_WAIT_MS). */
   walletWaitMs: number;
+  /** How long a card collection link stays valid before the payout expires (COLLECT_TTL). */
+  collectTtlMs: number;
 }
 
 export const DEFAULT_TIMING: PipelineTiming = {
@@ -21,6 +23,7 @@ export const DEFAULT_TIMING: PipelineTiming = {
   reconcileIntervalMs: 30_000,
   walletRetryMs: 60_000,
   walletWaitMs: 24 * 3_600_000,
+  collectTtlMs: 72 * 3_600_000,
 };
 
 /**

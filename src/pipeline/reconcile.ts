@@ -3,6 +3,7 @@ import { NOTIFY_EVENTS, type NotifyJob } from '../payouts/schemas.js';
 import { isTerminal } from '../payouts/state-machine.js';
 import { enqueueCheck, jobId } from '../queues.js';
 import { applyBankSession } from './apply-bank-session.js';
+import { takeStep } from './take-step.js';
 import { ensureNotifyJob, ensureStartJob } from './ensure-job.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 
@@ -47,7 +48,14 @@ export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: 
     await deps.store.notDue(payoutId);
     return 'done';
   }
-  if (payout.state === 'awaiting_card') return 'waiting for a card';
+  if (payout.state === 'awaiting_card') {
+    if (payout.collect && Date.now() < payout.collect.expiresAt) {
+      await deps.store.setDue(payoutId, payout.collect.expiresAt);
+      return 'waiting for a card';
+    }
+    const r = await takeStep(deps, 'expire', payout, {});
+    return r.ok ? 'expired' : 'no longer applies';
+  }
   if (payout.state === 'queued') return due && (await ensureStartJob(deps, payout)) ? 'start re-driven' : 'start in hand';
   if (payout.sessionId === null) return `nothing to check (${payout.state})`;
   try {
@@ -57,7 +65,7 @@ export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: 
     if (!(err instanceof NotFinalYet)) throw err;
     // Visible in the audit trail: why this payout has not moved, each time it is looked at.
     await deps.store.note(payoutId, `session/status: ${err.reason}; asked again in ${Math.round(deps.timing.reconcileAfterMs / 1000)} s`);
-    return err.message;
+    return 'not final yet';
   }
 }
 

@@ -45,7 +45,8 @@ export async function takeStep<N extends StepName>(
     deps.log.debug({ payoutId: payout.id, step: name, current: result.current }, 'step no longer applies; nothing changed');
     return result;
   }
-  deps.log.info({ payoutId: payout.id, sessionId: payout.sessionId ?? undefined, step: name, from: result.from, to: def.to }, 'payout moved');
+  const sessionId = def.indexSession?.(input) ?? payout.sessionId ?? undefined;
+  deps.log.info({ payoutId: payout.id, sessionId, step: name, from: result.from, to: def.to }, 'payout moved');
   observeStep(name, def.to, payout.createdAt);
   deps.crashPoints?.afterStep?.(name, payout.id);
   const followUp = await enqueueFollowUp(deps, def.followUp, payout, def.to);
@@ -57,6 +58,8 @@ async function enqueueFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['f
   switch (kind) {
     case 'none':
       return null;
+    case 'start':
+      return enqueueStart(deps.queues, payout.id);
     case 'retry_start':
       return enqueueStart(deps.queues, payout.id, { jobId: jobId.again(jobId.start(payout.id), Date.now()), delayMs: deps.timing.walletRetryMs });
     case 'confirm':

@@ -12,7 +12,8 @@ const REMEMBER_S = 15 * 60;
  * call the bank accepts again clears it. Payouts are held meanwhile, never failed for it.
  */
 export class BankAccess {
-  private refusedHere = false;
+  /** Until a first call is accepted, a refusal left by an earlier process may still be on record. */
+  private refusedHere = true;
 
   constructor(
     private readonly redis: Redis,

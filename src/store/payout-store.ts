@@ -10,8 +10,11 @@ import { withScripts, type ScriptCommands } from './scripts.js';
 export const CREATE_CHUNK = 500;
 
 export type CreateResult =
-  | { id: string; status: 'created' | 'existing'; state: PayoutState }
+  | { id: string; status: 'created' | 'existing'; state: PayoutState; collectToken?: string }
   | { id: string; status: 'conflict'; state: PayoutState; fields: string[] };
+
+/** How one order is accepted: its first state, and for one without a card its collection link. */
+export type CreatePlan = PayoutState | { state: PayoutState; dueAt?: number; collect?: { token: string; expiresAt: number } };
 
 /** `from` is 'replayed' when a re-sent call found its own earlier, already applied, move. */
 export type TransitionResult = { ok: true; from: PayoutState | 'replayed' } | { ok: false; current: PayoutState | null };
@@ -55,14 +58,24 @@ export class PayoutStore {
    */
   async list(q: { limit: number; state?: PayoutState | undefined; startingAfter?: string | undefined; createdGte?: Date | undefined; createdLte?: Date | undefined }): Promise<{ payouts: PayoutRecord[]; hasMore: boolean } | { unknownCursor: true }> {
     const key = this.listKey(q.state);
-    let max = q.createdLte ? `${(q.createdLte.getTime() + 1) * 1000 - 1}` : '+inf';
-    if (q.startingAfter) {
-      const score = await this.redis.hget(this.key(q.startingAfter), 'list_score');
-      if (score === null) return { unknownCursor: true };
-      max = `(${score}`;
-    }
+    let max = q.createdLte ? (q.createdLte.getTime() + 1) * 1000 - 1 : Number.POSITIVE_INFINITY;
     const min = q.createdGte ? `${q.createdGte.getTime() * 1000}` : '-inf';
-    const ids = await this.redis.zrevrangebyscore(key, max, min, 'LIMIT', 0, q.limit + 1);
+    let skip = 0;
+    if (q.startingAfter) {
+      const stored = await this.redis.hget(this.key(q.startingAfter), 'list_score');
+      if (stored === null) return { unknownCursor: true };
+      const score = Number(stored);
+      if (score <= max) {
+        // Inclusive of the cursor's score: payouts that share it (rare) come after the cursor in
+        // the index's order, so skip up to and including the cursor itself.
+        max = score;
+        const tied = await this.redis.zrevrangebyscore(key, score, score);
+        const at = tied.indexOf(q.startingAfter);
+        skip = at >= 0 ? at + 1 : tied.filter((id) => id > q.startingAfter!).length;
+      }
+    }
+    const top = Number.isFinite(max) ? String(max) : '+inf';
+    const ids = (await this.redis.zrevrangebyscore(key, top, min, 'LIMIT', 0, skip + q.limit + 1)).slice(skip);
     const records = await this.getMany(ids.slice(0, q.limit));
     return { payouts: records.filter((r): r is PayoutRecord => r !== null), hasMore: ids.length > q.limit };
   }
@@ -84,6 +97,15 @@ export class PayoutStore {
     return out;
   }
 
+  /** Collection link token → payout id. */
+  collectKey(token: string): string {
+    return `${this.prefix}:collect:${token}`;
+  }
+
+  async payoutIdForCollectToken(token: string): Promise<string | null> {
+    return this.redis.get(this.collectKey(token));
+  }
+
   /** The due index: payout id → when to look at it next (ms since epoch). */
   get dueKey(): string {
     return `${this.prefix}:due`;
@@ -103,26 +125,37 @@ export class PayoutStore {
    * Accepts orders idempotently, one script call per chunk: a new id is created, the same id with
    * the same order is "existing", the same id with another order is a conflict naming the fields.
    */
-  async createMany(orders: PayoutOrder[], initialState: (o: PayoutOrder) => PayoutState, dueAt: number): Promise<CreateResult[]> {
+  async createMany(orders: PayoutOrder[], planFor: (o: PayoutOrder) => CreatePlan, dueAt: number): Promise<CreateResult[]> {
     const results: CreateResult[] = [];
     for (let i = 0; i < orders.length; i += CREATE_CHUNK) {
       const chunk = orders.slice(i, i + CREATE_CHUNK);
       const now = new Date().toISOString();
       const keys: string[] = [this.dueKey, this.listKey(), `${this.prefix}:list:seq`];
-      const args: string[] = [now, String(dueAt), String(Date.parse(now)), this.listKey('')];
+      const args: string[] = [now, String(dueAt), String(Date.parse(now)), this.listKey(''), this.collectKey('')];
       for (const order of chunk) {
-        const state = initialState(order);
-        const audit: AuditEvent = { at: now, from: null, to: state, why: 'accepted' };
+        const plan = planFor(order);
+        const { state, dueAt: itemDue, collect } = typeof plan === 'string' ? { state: plan, dueAt: undefined, collect: undefined } : plan;
+        const audit: AuditEvent = { at: now, from: null, to: state, why: collect ? 'accepted without a card: collection link issued' : 'accepted' };
         keys.push(this.key(order.id), this.auditKey(order.id));
-        args.push(order.id, fingerprint(order), JSON.stringify(order), state, JSON.stringify(audit), order.callback_url ? '1' : '0');
+        args.push(
+          order.id,
+          fingerprint(order),
+          JSON.stringify(order),
+          state,
+          JSON.stringify(audit),
+          order.callback_url ? '1' : '0',
+          itemDue === undefined ? '' : String(itemDue),
+          collect?.token ?? '',
+          collect ? String(collect.expiresAt) : '',
+        );
       }
       const out = await this.redis.b131CreatePayouts(keys.length, ...keys, ...args);
       const conflicts: number[] = [];
       out.forEach((entry, j) => {
-        const [status, state] = entry.split(':') as ['created' | 'existing' | 'conflict', PayoutState];
+        const [status, state, token] = entry.split(':') as ['created' | 'existing' | 'conflict', PayoutState, string];
         const id = chunk[j]!.id;
         if (status === 'conflict') conflicts.push(results.length);
-        results.push(status === 'conflict' ? { id, status, state, fields: [] } : { id, status, state });
+        results.push(status === 'conflict' ? { id, status, state, fields: [] } : { id, status, state, ...(token ? { collectToken: token } : {}) });
       });
       // Rare path: read the stored orders, in one round trip, to name what differs.
       const stored = await this.getMany(conflicts.map((at) => results[at]!.id));
@@ -220,6 +253,11 @@ export class PayoutStore {
     await this.redis.zadd(this.dueKey, 'LT', at, id);
   }
 
+  /** Look at this payout next at `at` (ms since epoch), if it is still due at all. */
+  async setDue(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.dueKey, 'XX', at, id);
+  }
+
   /** Nothing is left to do for this payout. */
   async notDue(id: string): Promise<void> {
     await this.redis.zrem(this.dueKey, id);
@@ -256,6 +294,8 @@ function toRecord(h: Record<string, string>): PayoutRecord {
     notified: h.notified || null,
     fundsWaitUntil: h.funds_wait_until ? Number(h.funds_wait_until) : null,
     keyGenerations: { start: Number(h.key_gen_start ?? 0), confirm: Number(h.key_gen_confirm ?? 0), cancel: Number(h.key_gen_cancel ?? 0) },
+    collect: h.collect_token ? { token: h.collect_token, expiresAt: Number(h.collect_expires_at) } : null,
+    collectedCard: h.collected_card ? JSON.parse(h.collected_card) : null,
     createdAt: h.created_at,
     updatedAt: h.updated_at,
   });

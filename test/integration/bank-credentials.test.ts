@@ -19,10 +19,11 @@ it.each(['authentication_error', 'authorization_error', 'identification_error'] 
   for (const o of orders) expect((await p.api('POST', '/v1/payouts', o)).status).toBe(202);
   const ready = await eventually(async () => {
     const res = await fetch(`${p.url}/readyz`);
-    return res.status === 503 ? ((await res.json()) as { error: string }) : undefined;
+    return res.status === 503 ? ((await res.json()) as { error: { code: string; message: string } }) : undefined;
   }, 10_000, '/readyz to say the bank refuses us');
-  expect(ready.error).toContain(code);
-  expect(ready.error).toContain('BANK131_PRIVATE_KEY');
+  expect(ready.error.code).toBe('unavailable');
+  expect(ready.error.message).toContain(code);
+  expect(ready.error.message).toContain('BANK131_PRIVATE_KEY');
   const held = (await p.runtime.store.audit(orders[0]!.id)).map((e) => e.why);
   expect(held.some((w) => w.startsWith(`held: Bank 131 refuses our credentials (${code})`))).toBe(true);
   for (const o of orders) expect((await p.runtime.store.get(o.id))!.state).toBe('queued');

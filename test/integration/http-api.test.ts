@@ -3,6 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bank131Client } from '../../src/bank131/client.js';
 import { freePort } from '../../src/local-redis.js';
 import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
 import { ERRORS } from '../../src/http/errors.js';
@@ -20,11 +21,14 @@ let app: FastifyInstance;
 let redis: Redis;
 let queues: Queues;
 const prefix = testPrefix('http-api');
+const config = { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic, publicUrl: 'http://payouts.test', widgetUrl: 'https://widget-demo.bank131.ru', payerName: 'Test Payer LLC' };
+/** These routes never reach the bank. */
+const unusedBank = new Bank131Client({ baseUrl: 'http://127.0.0.1:9', project: 'p', privateKey: keys.partnerPrivate });
 
 beforeAll(async () => {
   redis = connectRedis();
   queues = createQueues(redis, prefix);
-  app = await buildServer({ config: { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic }, store: new PayoutStore(redis, prefix), queues, redis, timing: DEFAULT_TIMING });
+  app = await buildServer({ config, bank: unusedBank, store: new PayoutStore(redis, prefix), queues, redis, timing: DEFAULT_TIMING });
   await app.ready();
 });
 afterAll(async () => {
@@ -153,7 +157,19 @@ describe('the API document', () => {
     const result = await new Validator().validate(doc);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/readyz', '/v1/payouts', '/v1/payouts/batch', '/v1/payouts/{id}', '/v1/payouts/{id}/cancel', '/webhooks/bank131']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/collect/{token}',
+      '/collect/{token}/card',
+      '/collect/{token}/status',
+      '/healthz',
+      '/readyz',
+      '/v1/payouts',
+      '/v1/payouts/batch',
+      '/v1/payouts/{id}',
+      '/v1/payouts/{id}/cancel',
+      '/v1/widget-tokens',
+      '/webhooks/bank131',
+    ]);
     expect(Object.keys(doc.paths['/v1/payouts'].post.responses).sort()).toEqual(['200', '202', '400', '401', '409', '413', '415', '503']);
     for (const code of Object.keys(ERRORS)) expect(doc.info.description).toContain(`\`${code}\``);
     const page = await get('/docs/', {});
@@ -166,12 +182,12 @@ describe('/readyz', () => {
   it('answers 503 within a second when Redis does not answer', async () => {
     const dead = new Redis(await freePort(), '127.0.0.1', { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => 200 });
     dead.on('error', () => undefined);
-    const lonely = await buildServer({ config: { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic }, store: new PayoutStore(dead, prefix), queues, redis: dead, timing: DEFAULT_TIMING });
+    const lonely = await buildServer({ config, bank: unusedBank, store: new PayoutStore(dead, prefix), queues, redis: dead, timing: DEFAULT_TIMING });
     const started = Date.now();
     const res = await lonely.inject({ method: 'GET', url: '/readyz' });
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ ok: false, error: 'redis unreachable' });
+    expect(res.json()).toEqual({ error: { code: 'unavailable', message: 'not ready: Redis does not answer' } });
     expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ ok: true });
     await lonely.close();
     dead.disconnect();

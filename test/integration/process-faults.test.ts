@@ -18,7 +18,15 @@ const ENTRY = { web: 'src/main.ts', worker: 'workers/main.ts' } as const;
 type Kind = keyof typeof ENTRY;
 
 const SETTINGS: Record<Kind, Record<string, string>> = {
-  web: { API_KEYS: 'key-aaaaaaaaaaaaaaaa', BANK131_PUBLIC_KEY_FILE: keyPath('bank-public'), PORT: '0' },
+  web: {
+    API_KEYS: 'key-aaaaaaaaaaaaaaaa',
+    BANK131_PUBLIC_KEY_FILE: keyPath('bank-public'),
+    PORT: '0',
+    // the card collection pages call the bank too
+    BANK131_BASE_URL: 'http://127.0.0.1:9',
+    BANK131_PROJECT: 'project-1',
+    BANK131_PRIVATE_KEY_FILE: keyPath('partner-private'),
+  },
   worker: {
     BANK131_BASE_URL: 'http://127.0.0.1:9',
     BANK131_PROJECT: 'project-1',
@@ -174,7 +182,7 @@ describe('Redis lost after start', () => {
 
   it.each(kinds)('%s: reports the outage in a line or two, and SIGTERM still exits within SHUTDOWN_TIMEOUT_MS', async (kind) => {
     // Each process gets only its own settings (SETTINGS): the worker runs without API_KEYS or
-    // BANK131_PUBLIC_KEY, the web without the partner key or CALLBACK_SECRET.
+    // BANK131_PUBLIC_KEY, the web without CALLBACK_SECRET.
     const p = run(kind, { REDIS_URL: redis.url, REDIS_PREFIX: testPrefix(`faults-${kind}`), SHUTDOWN_TIMEOUT_MS: '4000' });
     try {
       await until(`the ${kind} to be ready`, () => p.stdout().includes(`${kind} process ready`), 10_000, p);

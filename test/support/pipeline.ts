@@ -60,7 +60,16 @@ export async function startPipeline(
     retry: FAST_RETRY,
     bank: { baseUrl: sandbox.url, project: PROJECT, privateKey: keys.partnerPrivate, timeoutMs: options.bankTimeoutMs ?? 2_000 },
   });
-  const { server, url } = await startWeb(runtime, { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic, logger: log, board: options.board, timing, ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}) });
+  const { server, url } = await startWeb(runtime, {
+    apiKeys: [API_KEY],
+    bankPublicKey: keys.bankPublic,
+    logger: log,
+    board: options.board,
+    timing,
+    widgetUrl: sandbox.url,
+    payerName: 'Test Payer LLC',
+    ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}),
+  });
   sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
   const upstream = await startReceiver();
   const workerSets = Array.from({ length: options.workerSets ?? 1 }, () =>

@@ -43,11 +43,12 @@ describe('loadConfig', () => {
       publicUrl: 'http://127.0.0.1:3000',
       logLevel: 'info',
       logPretty: false,
+      collectPayerName: 'bank131-payouts',
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
       board: null,
       callbackSecret: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
       payoutConcurrency: 16,
-      timing: { reconcileIntervalMs: 30_000, reconcileAfterMs: 300_000, walletRetryMs: 60_000, walletWaitMs: 86_400_000 },
+      timing: { reconcileIntervalMs: 30_000, reconcileAfterMs: 300_000, walletRetryMs: 60_000, walletWaitMs: 86_400_000, collectTtlMs: 259_200_000 },
     });
     const { privateKey, publicKey, ...rest } = bank;
     expect(rest).toEqual({
@@ -154,27 +155,34 @@ describe('loadConfig', () => {
   });
 });
 
-const web = { BANK131_PUBLIC_KEY_FILE: base.BANK131_PUBLIC_KEY_FILE, API_KEYS: base.API_KEYS };
-const worker = {
-  BANK131_BASE_URL: base.BANK131_BASE_URL,
-  BANK131_PROJECT: base.BANK131_PROJECT,
-  BANK131_PRIVATE_KEY_FILE: base.BANK131_PRIVATE_KEY_FILE,
-  CALLBACK_SECRET: base.CALLBACK_SECRET,
-};
+/** Calling the bank: both processes do (the web for the card collection pages). */
+const bankClient = { BANK131_BASE_URL: base.BANK131_BASE_URL, BANK131_PROJECT: base.BANK131_PROJECT, BANK131_PRIVATE_KEY_FILE: base.BANK131_PRIVATE_KEY_FILE };
+const web = { ...bankClient, BANK131_PUBLIC_KEY_FILE: base.BANK131_PUBLIC_KEY_FILE, API_KEYS: base.API_KEYS };
+const worker = { ...bankClient, CALLBACK_SECRET: base.CALLBACK_SECRET };
+const BANK_CLIENT_MISSING = [
+  'BANK131_BASE_URL: is required',
+  'BANK131_PROJECT: is required',
+  'BANK131_PRIVATE_KEY: is required (give the PEM inline, or a path in BANK131_PRIVATE_KEY_FILE)',
+];
 const SECRET_PROBLEM =
   'CALLBACK_SECRET: must be whsec_ followed by base64 of at least 24 random bytes ' +
   `(make one: node -e "console.log('whsec_'+require('crypto').randomBytes(32).toString('base64'))")`;
 
 describe('settings per process', () => {
-  it('the web reads only what it serves with: no partner key, no callback secret, no bank URL', () => {
+  it('the web reads only what it serves with: no callback secret, no worker settings', () => {
     const c = loadWebConfig(web);
     expect(c.apiKeys).toEqual(['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb']);
     expect(c.bank.publicKey.equals(createPublicKey(pem('bank-public')))).toBe(true);
+    // the card collection pages ask the bank for widget tokens and card facts
+    expect(c.bank.privateKey.equals(createPrivateKey(pem('partner-private')))).toBe(true);
+    expect(c.collectPayerName).toBe('bank131-payouts');
+    expect(c.timing.collectTtlMs).toBe(72 * 3_600_000);
+    expect(loadWebConfig({ ...web, COLLECT_TTL: '30m' }).timing.collectTtlMs).toBe(30 * 60_000);
+    expectProblems({ ...web, COLLECT_TTL: '72' }, ['COLLECT_TTL: must be a duration such as 72h, 30m, 90s or 7d'], loadWebConfig);
     expect(c).not.toHaveProperty('callbackSecret');
     expect(c).not.toHaveProperty('metricsPort');
-    expect(c.bank).not.toHaveProperty('privateKey');
     // Worker-only settings, even bad ones, are not the web's business.
-    expect(() => loadWebConfig({ ...web, CALLBACK_SECRET: 'short', BANK131_BASE_URL: 'ftp://x', METRICS_PORT: 'x' })).not.toThrow();
+    expect(() => loadWebConfig({ ...web, CALLBACK_SECRET: 'short', PAYOUT_CONCURRENCY: 'x', METRICS_PORT: 'x' })).not.toThrow();
   });
 
   it('the worker reads only what it works with: no API keys, bank public key, port or board login', () => {
@@ -191,7 +199,7 @@ describe('settings per process', () => {
   });
 
   it('each names only its own missing settings', () => {
-    expectProblems({}, ['API_KEYS: is required', 'BANK131_PUBLIC_KEY: is required (give the PEM inline, or a path in BANK131_PUBLIC_KEY_FILE)'], loadWebConfig);
+    expectProblems({}, ['API_KEYS: is required', 'BANK131_PUBLIC_KEY: is required (give the PEM inline, or a path in BANK131_PUBLIC_KEY_FILE)', ...BANK_CLIENT_MISSING], loadWebConfig);
     expectProblems(
       {},
       [

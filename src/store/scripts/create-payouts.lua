@@ -3,28 +3,42 @@
 -- (a web process dying mid-batch) is still driven on.
 -- Each new payout also enters the list indexes (src/store/payout-store.ts list): all payouts, and
 -- payouts in its state, scored by creation time (ms * 1000 + a sequence, so scores rarely tie).
+-- A payout accepted without a card gets its single-use collection token (collect:<token> → id)
+-- and expiry in the same step, and is due when the link expires.
 -- KEYS: due index, all-payouts index, sequence counter, then per item: payout, audit.
--- ARGV: now (ISO), due at (ms), now (ms), state index key prefix, then per item: id, fingerprint,
---       order JSON, state, audit JSON, has callback ('1' | '0').
--- Returns per item "created:<state>", "existing:<state>" (same fingerprint) or "conflict:<state>".
-local now, dueAt, nowMs, stateIndex = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+-- ARGV: now (ISO), due at (ms, unless the item says), now (ms), state index key prefix, collect
+--       token key prefix, then per item: id, fingerprint, order JSON, state, audit JSON,
+--       has callback ('1' | '0'), due at ('' for the default), collect token ('' for none),
+--       collect expiry (ms, '' for none).
+-- Returns per item "created:<state>:<token>", "existing:<state>:<token>" (same fingerprint) or
+-- "conflict:<state>:" (the token is the payout's collect token, '' for none).
+local now, dueAt, nowMs, stateIndex, collectIndex = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local out = {}
 for i = 1, (#KEYS - 3) / 2 do
   local pk, ak = KEYS[2 * i + 2], KEYS[2 * i + 3]
-  local a = 4 + (i - 1) * 6
+  local a = 5 + (i - 1) * 9
   local id, fp, order, state, audit, cb = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
-  local existing = redis.call('HMGET', pk, 'fingerprint', 'state')
+  local itemDue, token, expires = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
+  local existing = redis.call('HMGET', pk, 'fingerprint', 'state', 'collect_token')
   if existing[1] then
-    if existing[1] == fp then out[i] = 'existing:' .. existing[2] else out[i] = 'conflict:' .. existing[2] end
+    if existing[1] == fp then
+      out[i] = 'existing:' .. existing[2] .. ':' .. (existing[3] or '')
+    else
+      out[i] = 'conflict:' .. existing[2] .. ':'
+    end
   else
     local score = nowMs * 1000 + (redis.call('INCR', KEYS[3]) % 1000)
     redis.call('HSET', pk, 'id', id, 'state', state, 'order', order, 'fingerprint', fp,
-      'created_at', now, 'updated_at', now, 'start_attempts', '0', 'has_callback', cb, 'list_score', tostring(score))
+      'created_at', now, 'updated_at', now, 'start_attempts', '0', 'has_callback', cb, 'list_score', string.format('%.0f', score))
     redis.call('RPUSH', ak, audit)
-    redis.call('ZADD', KEYS[1], dueAt, id)
+    redis.call('ZADD', KEYS[1], itemDue ~= '' and itemDue or dueAt, id)
     redis.call('ZADD', KEYS[2], score, id)
     redis.call('ZADD', stateIndex .. state, score, id)
-    out[i] = 'created:' .. state
+    if token ~= '' then
+      redis.call('HSET', pk, 'collect_token', token, 'collect_expires_at', expires)
+      redis.call('SET', collectIndex .. token, id)
+    end
+    out[i] = 'created:' .. state .. ':' .. token
   end
 end
 return out
