@@ -79,7 +79,8 @@ function readCommon(r: SettingsReader): Partial<CommonConfig> {
     redisUrl: r.read('REDIS_URL', redisUrl.default('redis://127.0.0.1:6379')),
     redisPrefix: r.read('REDIS_PREFIX', hashTagPrefix.default('{b131}')),
     redisConnectTimeoutMs: r.read('REDIS_CONNECT_TIMEOUT_MS', positiveInt.default(5_000)),
-    shutdownTimeoutMs: r.read('SHUTDOWN_TIMEOUT_MS', positiveInt.default(10_000)),
+    // longer than one bank call (BANK131_TIMEOUT_MS, 30 s), so a job in hand can finish
+    shutdownTimeoutMs: r.read('SHUTDOWN_TIMEOUT_MS', positiveInt.default(35_000)),
     logLevel: r.read('LOG_LEVEL', logLevel.default('info')),
     logPretty: r.read('LOG_PRETTY', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true' || v === '1')),
     timing: {

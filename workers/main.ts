@@ -1,9 +1,9 @@
 import http from 'node:http';
 import { loadWorkerConfig } from '../src/config.js';
 import { METRICS_CONTENT_TYPE, observeSystem, registry } from '../src/metrics.js';
-import { createLogger } from '../src/log.js';
+import { createLogger, type Logger } from '../src/log.js';
 import { checkRedisDurability, createRuntime, exitOnSignals, isRedisConnectionError, redisReady, waitForRedis, workerRuntimeOptions, type Runtime } from '../src/runtime.js';
-import { EXIT, StartupError, exitOnStartupError } from '../src/settings.js';
+import { exitOnStartupError } from '../src/settings.js';
 import { startWorkersFor } from './index.js';
 
 /** The worker process (Procfile `worker`): run as many as you like against one Redis. */
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     worker.removeAllListeners('error');
     worker.on('error', (err: Error) => (isRedisConnectionError(err) ? runtime.reportRedisError(err) : others.forEach((l) => l.call(worker, err))));
   }
-  const metrics = config.metricsPort ? await serveMetrics(runtime, config.metricsPort) : null;
+  const metrics = config.metricsPort ? await serveMetrics(runtime, config.metricsPort, log) : null;
   log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps, metrics: metrics ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off', ...config.timing }, 'worker process ready');
   exitOnSignals(
     async () => {
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
 }
 
 /** The worker's Prometheus endpoint (METRICS_PORT): the same registry the web serves at /metrics. */
-async function serveMetrics(runtime: Runtime, port: number): Promise<http.Server> {
+async function serveMetrics(runtime: Runtime, port: number, log: Logger): Promise<http.Server | null> {
   observeSystem(runtime.store, runtime.queues);
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
@@ -57,12 +57,16 @@ async function serveMetrics(runtime: Runtime, port: number): Promise<http.Server
       (err: Error) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`metrics unavailable: ${err.message}`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new StartupError(`METRICS_PORT: ${port} is already in use (set another METRICS_PORT, or 0 to turn the worker's metrics off)`, EXIT.unavailable) : err),
-    );
-    server.listen(port, '0.0.0.0', resolve);
+  const listening = await new Promise<boolean>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)));
+    server.listen(port, '0.0.0.0', () => resolve(true));
   });
+  // Several workers on one host: the first serves the metrics, the others go on without (their
+  // Redis-wide gauges would say the same; their own counters are lost until METRICS_PORT differs).
+  if (!listening) {
+    log.warn({ port }, `METRICS_PORT ${port} is in use (another worker on this host?): this worker serves no metrics; give each worker its own METRICS_PORT`);
+    return null;
+  }
   return server;
 }
 

@@ -111,6 +111,7 @@ export function collectPage(d: CollectPageData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(t.title)}</title>
 <link rel="stylesheet" href="/collect/assets/collect.css">
 ${d.widget ? `<link rel="stylesheet" href="${escapeHtml(d.widget.cssUrl)}">` : ''}
@@ -155,7 +156,7 @@ export function messagePage(lang: Lang, kind: 'notFound' | 'unavailable'): strin
   const t = TEXT[lang];
   return `<!doctype html>
 <html lang="${lang}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(t.title)}</title>
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>${escapeHtml(t.title)}</title>
 <link rel="stylesheet" href="/collect/assets/collect.css"></head>
 <body><main id="collect"><p class="message" id="status">${escapeHtml(t[kind])}</p></main></body>
 </html>`;

@@ -36,7 +36,7 @@ describe('loadConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       redisPrefix: '{b131}',
       redisConnectTimeoutMs: 5_000,
-      shutdownTimeoutMs: 10_000,
+      shutdownTimeoutMs: 35_000,
       metricsPort: 9464,
       port: 3000,
       host: '127.0.0.1',
@@ -190,7 +190,7 @@ describe('settings per process', () => {
     expect(c.callbackSecret).toBe(base.CALLBACK_SECRET);
     expect(c.metricsPort).toBe(9464);
     expect(c.redisConnectTimeoutMs).toBe(5_000);
-    expect(c.shutdownTimeoutMs).toBe(10_000);
+    expect(c.shutdownTimeoutMs).toBe(35_000);
     expect(c.bank.privateKey.equals(createPrivateKey(pem('partner-private')))).toBe(true);
     for (const key of ['apiKeys', 'port', 'host', 'publicUrl', 'board']) expect(c).not.toHaveProperty(key);
     expect(c.bank).not.toHaveProperty('publicKey');
