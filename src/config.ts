@@ -58,6 +58,10 @@ export interface WebConfig extends CommonConfig {
 export interface WorkerConfig extends CommonConfig {
   callbackSecret: string;
   payoutConcurrency: number;
+  /** Per queue, when set (START_CONCURRENCY, CONFIRM_CONCURRENCY, WEBHOOK_CONCURRENCY, NOTIFY_CONCURRENCY, RECONCILE_CONCURRENCY). */
+  concurrencyByQueue: { start?: number; confirm?: number; webhooks?: number; notify?: number; reconcile?: number };
+  /** BullMQ's job lock (JOB_LOCK_MS) and stalled-job check (STALLED_INTERVAL_MS). */
+  stalled: { lockDurationMs: number; stalledIntervalMs: number };
   /** Where the worker serves its metrics; 0: not at all. */
   metricsPort: number;
   bank: BankClientConfig;
@@ -137,6 +141,23 @@ function readWorker(r: SettingsReader): Omit<WorkerConfig, keyof CommonConfig | 
     // the same rule the signer applies (src/payouts/callback-signature.ts): what starts, signs
     callbackSecret: r.read('CALLBACK_SECRET', CallbackSecret),
     payoutConcurrency: r.read('PAYOUT_CONCURRENCY', positiveInt.max(1000, 'must be at most 1000').default(16)),
+    concurrencyByQueue: Object.fromEntries(
+      (
+        [
+          ['start', 'START_CONCURRENCY'],
+          ['confirm', 'CONFIRM_CONCURRENCY'],
+          ['webhooks', 'WEBHOOK_CONCURRENCY'],
+          ['notify', 'NOTIFY_CONCURRENCY'],
+          ['reconcile', 'RECONCILE_CONCURRENCY'],
+        ] as const
+      )
+        .map(([queue, name]) => [queue, r.read(name, positiveInt.max(1000, 'must be at most 1000').optional())] as const)
+        .filter(([, n]) => n !== undefined),
+    ),
+    stalled: {
+      lockDurationMs: r.read('JOB_LOCK_MS', positiveInt.min(1_000, 'must be at least 1000').default(30_000)),
+      stalledIntervalMs: r.read('STALLED_INTERVAL_MS', positiveInt.min(1_000, 'must be at least 1000').default(30_000)),
+    },
     metricsPort: r.read('METRICS_PORT', port.default(9464)),
   };
   return worker as Omit<WorkerConfig, keyof CommonConfig | 'bank'>;

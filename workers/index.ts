@@ -14,6 +14,8 @@ export interface WorkerOptions {
   prefix: string;
   /** Jobs in flight per queue that calls the bank (PAYOUT_CONCURRENCY). */
   concurrency: number;
+  /** Per-queue overrides of the defaults derived from `concurrency` (START_CONCURRENCY, …). */
+  concurrencyByQueue?: Partial<Record<keyof typeof QUEUE, number>> | undefined;
   retry?: RetryPolicy;
   /**
    * How soon a job whose worker vanished (crash, Redis outage mid-job) is taken up again: its lock
@@ -32,7 +34,7 @@ export interface RunningWorkers {
 /** The workers of one process on a runtime: used by `npm run worker`, the demo and the tests alike. */
 export function startWorkersFor(
   runtime: Runtime,
-  options: Pick<PipelineDeps, 'log' | 'callbackSecret' | 'callbackTimeoutMs' | 'crashPoints'> & Partial<Pick<PipelineDeps, 'timing'>> & Pick<WorkerOptions, 'concurrency' | 'prefix' | 'stalled'>,
+  options: Pick<PipelineDeps, 'log' | 'callbackSecret' | 'callbackTimeoutMs' | 'crashPoints'> & Partial<Pick<PipelineDeps, 'timing'>> & Pick<WorkerOptions, 'concurrency' | 'concurrencyByQueue' | 'prefix' | 'stalled'>,
 ): RunningWorkers {
   const { log, callbackSecret, callbackTimeoutMs, crashPoints, timing, ...workerOptions } = options;
   return startWorkers(
@@ -60,12 +62,12 @@ export function startWorkers(deps: PipelineDeps, options: WorkerOptions): Runnin
     return worker;
   };
   const workers = [
-    make(QUEUE.start, startProcessor(deps), options.concurrency),
-    make(QUEUE.confirm, confirmProcessor(deps), options.concurrency),
+    make(QUEUE.start, startProcessor(deps), options.concurrencyByQueue?.start ?? options.concurrency),
+    make(QUEUE.confirm, confirmProcessor(deps), options.concurrencyByQueue?.confirm ?? options.concurrency),
     // Webhook routing is a few Redis calls: cheap, so more at once.
-    make(QUEUE.webhooks, webhookProcessor(deps), Math.max(8, options.concurrency * 2)),
-    make(QUEUE.notify, notifyProcessor(deps), Math.max(4, options.concurrency)),
-    make(QUEUE.reconcile, reconcileProcessor(deps), Math.max(4, options.concurrency)),
+    make(QUEUE.webhooks, webhookProcessor(deps), options.concurrencyByQueue?.webhooks ?? Math.max(8, options.concurrency * 2)),
+    make(QUEUE.notify, notifyProcessor(deps), options.concurrencyByQueue?.notify ?? Math.max(4, options.concurrency)),
+    make(QUEUE.reconcile, reconcileProcessor(deps), options.concurrencyByQueue?.reconcile ?? Math.max(4, options.concurrency)),
   ];
   // One schedule however many worker processes run: upserting the same scheduler id is idempotent.
   const scheduled = deps.queues.reconcile

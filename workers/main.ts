@@ -15,7 +15,15 @@ async function main(): Promise<void> {
   const runtime = createRuntime(workerRuntimeOptions(config, log));
   await redisReady(runtime, config.redisUrl, config.redisConnectTimeoutMs);
   await checkRedisDurability(runtime.redis, log);
-  const workers = startWorkersFor(runtime, { log, callbackSecret: config.callbackSecret, concurrency: config.payoutConcurrency, prefix: config.redisPrefix, timing: config.timing });
+  const workers = startWorkersFor(runtime, {
+    log,
+    callbackSecret: config.callbackSecret,
+    concurrency: config.payoutConcurrency,
+    concurrencyByQueue: config.concurrencyByQueue,
+    stalled: config.stalled,
+    prefix: config.redisPrefix,
+    timing: config.timing,
+  });
   // Each worker relays every failed reconnection of its two connections: during an outage that is a
   // dozen lines per attempt. Those go to the runtime's outage report (one line per retry interval);
   // any other worker error still reaches the listeners the workers were started with.

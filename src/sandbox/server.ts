@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -82,6 +83,8 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
   const bank: SandboxBank = new SandboxBank((w) => webhooks.dispatch(w), options.knobs ?? {});
   const webhooks = new WebhookDispatcher(options.bankPrivateKey, () => bank.knobs);
   const stopping = new AbortController();
+  // Every held ("timeout") connection waits on this one signal; a burst of them is expected.
+  setMaxListeners(0, stopping.signal);
   server.addHook('onClose', async () => stopping.abort());
 
   /** Hold a connection without answering, then drop it: what a client sees as a timeout. */

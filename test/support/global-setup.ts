@@ -19,6 +19,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (process.env.REDIS_URL) {
     project.provide('redisUrl', process.env.REDIS_URL);
     project.provide('redisSource', 'REDIS_URL');
+    say(`tests use the Redis at REDIS_URL (${process.env.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')})`);
     return async () => {};
   }
   if (await containerRuntimeAnswers()) {
@@ -30,6 +31,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       .start();
     project.provide('redisUrl', `redis://${container.getHost()}:${container.getMappedPort(6379)}`);
     project.provide('redisSource', 'testcontainers');
+    say(`tests use a redis:7 container (testcontainers) at ${container.getHost()}:${container.getMappedPort(6379)}`);
     return async () => {
       await container.stop();
     };
@@ -37,7 +39,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const redis = await startLocalRedis();
   project.provide('redisUrl', redis.url);
   project.provide('redisSource', 'redis-server');
+  say(`tests use the local redis-server binary at ${redis.url} (no container runtime answered; REDIS_URL unset)`);
   return () => redis.stop();
+}
+
+/** Said once per run, before the tests start. */
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
 }
 
 /** A quick ping of the Docker API, so a machine without a container engine costs no waiting. */

@@ -48,6 +48,8 @@ describe('loadConfig', () => {
       board: null,
       callbackSecret: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
       payoutConcurrency: 16,
+      concurrencyByQueue: {},
+      stalled: { lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
       timing: { reconcileIntervalMs: 30_000, reconcileAfterMs: 300_000, walletRetryMs: 60_000, walletWaitMs: 86_400_000, collectTtlMs: 259_200_000 },
     });
     const { privateKey, publicKey, ...rest } = bank;
@@ -236,6 +238,13 @@ describe('settings per process', () => {
     expectProblems({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'short' }, ['BOARD_PASSWORD: must be at least 12 characters'], loadWebConfig);
     expectProblems({ ...web, BOARD_PASSWORD: 'long-enough-password' }, ['BOARD_USER and BOARD_PASSWORD: give both to enable the queue board, or neither'], loadWebConfig);
     expect(loadWebConfig({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'long-enough-password' }).board).toEqual({ user: 'ops', password: 'long-enough-password' });
+  });
+
+  it('worker tuning: per-queue concurrency and BullMQ\'s lock and stalled check are settings', () => {
+    const c = loadWorkerConfig({ ...worker, WEBHOOK_CONCURRENCY: '64', START_CONCURRENCY: '4', JOB_LOCK_MS: '60000', STALLED_INTERVAL_MS: '15000' });
+    expect(c.concurrencyByQueue).toEqual({ webhooks: 64, start: 4 });
+    expect(c.stalled).toEqual({ lockDurationMs: 60_000, stalledIntervalMs: 15_000 });
+    expectProblems({ ...worker, JOB_LOCK_MS: '10', NOTIFY_CONCURRENCY: '0' }, ['JOB_LOCK_MS: must be at least 1000', 'NOTIFY_CONCURRENCY: must be greater than 0'], loadWorkerConfig);
   });
 
   it('start-up timeouts are settings of both processes', () => {

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkSignature, signBody } from '../../src/bank131/signature.js';
 import { keyPath, keys } from '../support/keys.js';
 
@@ -77,6 +77,7 @@ describe('request signature (RSA PKCS#1 v1.5, SHA-256, base64)', () => {
     const payload = Buffer.from(JSON.stringify({ session_id: 'ps_1', amount_details: { amount: 10000, currency: 'rub' }, note: 'Оплата' }));
     const bodyFile = join(dir, 'body.json');
     writeFileSync(bodyFile, payload);
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('our signature verifies with `openssl dgst -sha256 -verify`', () => {
       const sigFile = join(dir, 'ours.sig');
