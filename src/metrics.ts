@@ -16,19 +16,15 @@ client.collectDefaultMetrics({ register: registry });
 // same facts remain in nodejs_active_handles and nodejs_active_requests.
 for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
 
-export const stateChanges = new client.Counter({
-  name: 'payouts_state_changes_total',
-  help: 'Payout state changes, by step and the state reached.',
-  labelNames: ['step', 'to'] as const,
-  registers: [registry],
-});
+/** A counter of this process's own events, on the registry. */
+const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new client.Counter<L>({ name, help, labelNames, registers: [registry] });
 
-export const payoutsFinished = new client.Counter({
-  name: 'payouts_finished_total',
-  help: 'Payouts that reached a final state, by outcome.',
-  labelNames: ['outcome'] as const,
-  registers: [registry],
-});
+export const stateChanges = counter('payouts_state_changes_total', 'Payout state changes, by step and the state reached.', ['step', 'to']);
+export const payoutsFinished = counter('payouts_finished_total', 'Payouts that reached a final state, by outcome.', ['outcome']);
+export const webhooksReceived = counter('bank131_webhooks_received_total', 'Bank 131 webhooks accepted (signature verified), by type.', ['type']);
+export const webhooksRefused = counter('bank131_webhooks_refused_total', 'Bank 131 webhooks refused, by reason (missing, malformed or mismatched signature).', ['reason']);
+export const callbackDeliveries = counter('callback_deliveries_total', 'Callbacks to upstream, by result: delivered, refused (non-2xx) or failed (no answer).', ['result']);
+export const reconcilerActions = counter('reconciler_actions_total', 'What the reconciler did for each payout it checked.', ['action']);
 
 export const payoutDuration = new client.Histogram({
   name: 'payout_duration_seconds',
@@ -43,34 +39,6 @@ export const bankCallDuration = new client.Histogram({
   help: 'Calls to Bank 131, by method and result (ok, a refusal code, or transport_error).',
   labelNames: ['method', 'result'] as const,
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-  registers: [registry],
-});
-
-export const webhooksReceived = new client.Counter({
-  name: 'bank131_webhooks_received_total',
-  help: 'Bank 131 webhooks accepted (signature verified), by type.',
-  labelNames: ['type'] as const,
-  registers: [registry],
-});
-
-export const webhooksRefused = new client.Counter({
-  name: 'bank131_webhooks_refused_total',
-  help: 'Bank 131 webhooks refused, by reason (missing, malformed or mismatched signature).',
-  labelNames: ['reason'] as const,
-  registers: [registry],
-});
-
-export const callbackDeliveries = new client.Counter({
-  name: 'callback_deliveries_total',
-  help: 'Callbacks to upstream, by result: delivered, refused (non-2xx) or failed (no answer).',
-  labelNames: ['result'] as const,
-  registers: [registry],
-});
-
-export const reconcilerActions = new client.Counter({
-  name: 'reconciler_actions_total',
-  help: 'What the reconciler did for each payout it checked.',
-  labelNames: ['action'] as const,
   registers: [registry],
 });
 
