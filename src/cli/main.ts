@@ -1,0 +1,11 @@
+import { run } from './program.js';
+
+/**
+ * `bank131-payouts`: the command line (README "Importing payouts (CLI)"). Run through
+ * bin/bank131-payouts.js, `node dist/src/cli/main.js`, or `node --import tsx src/cli/main.ts`.
+ */
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0); // `… | head`
+  throw err;
+});
+process.exitCode = await run(process.argv.slice(2));
