@@ -27,6 +27,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# the operators' CLI (npx bank131-payouts import|status|list), which runs dist/src/cli/main.js
+COPY bin ./bin
 
 # The health check for whichever process the container runs (HEALTHCHECK below), chosen by the
 # command line of PID 1 unless HEALTHCHECK_URL names the URL: the web's /healthz on PORT, the

@@ -61,6 +61,7 @@ describe('a payout accepted without a card', () => {
     expect(second.status).toBe(409);
     expect(await second.json()).toEqual({ error: { code: 'link_used', message: 'a card was already given through this collection link' } });
     await p.waitFor([o.id], ['succeeded']);
+    await eventually(() => callbacksFor(o.id).length > 0, 5_000, 'the callback');
     expect(callbacksFor(o.id)).toEqual(['payout.succeeded']);
     const status = await (await fetch(`${url}/status`, { headers: { 'accept-language': 'en' } })).json();
     expect(status).toEqual({ phase: 'succeeded', text: expect.stringMatching(/^Done: RUB\s100\.00 sent to card •••• 4242\.$/), last4: '4242' });
