@@ -23,6 +23,8 @@ export interface CommonConfig {
   logLevel: z.infer<typeof logLevel>;
   /** Human-readable, coloured log lines instead of JSON (for a terminal, not for log shipping). */
   logPretty: boolean;
+  /** Callbacks may go to private, loopback and metadata addresses (a local setup, never production). */
+  callbackAllowPrivate: boolean;
   /** The reconciler and the empty-wallet wait (README "What happens when something is lost"). */
   timing: PipelineTiming;
 }
@@ -86,6 +88,7 @@ function readCommon(r: SettingsReader): Partial<CommonConfig> {
     // longer than one bank call (BANK131_TIMEOUT_MS, 30 s), so a job in hand can finish
     shutdownTimeoutMs: r.read('SHUTDOWN_TIMEOUT_MS', positiveInt.default(35_000)),
     logLevel: r.read('LOG_LEVEL', logLevel.default('info')),
+    callbackAllowPrivate: r.read('CALLBACK_ALLOW_PRIVATE', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true' || v === '1')),
     logPretty: r.read('LOG_PRETTY', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true' || v === '1')),
     timing: {
       reconcileIntervalMs: r.read('RECONCILE_INTERVAL_MS', positiveInt.default(DEFAULT_TIMING.reconcileIntervalMs))!,

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     publicUrl: config.publicUrl,
     widgetUrl: config.bank.widgetUrl,
     payerName: config.collectPayerName,
+    allowPrivateCallbacks: config.callbackAllowPrivate,
   });
   log.info({ url: config.publicUrl, board: config.board ? `${config.publicUrl}/admin/queues` : 'off (set BOARD_USER and BOARD_PASSWORD)' }, 'web process ready');
   exitOnSignals(

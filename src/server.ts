@@ -37,6 +37,8 @@ export interface ServerDeps {
   bankAccess?: BankAccess | undefined;
   timing: PipelineTiming;
   crashPoints?: CrashPoints | undefined;
+  /** CALLBACK_ALLOW_PRIVATE (src/payouts/callback-url.ts). */
+  allowPrivateCallbacks?: boolean | undefined;
   logger?: FastifyBaseLogger | false;
   /** Extra plugins (the queue board) registered by the web entry point. */
   extend?: (app: FastifyInstance) => Promise<void>;
@@ -73,7 +75,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const publicUrl = typeof deps.config.publicUrl === 'function' ? deps.config.publicUrl : () => deps.config.publicUrl as string;
   await registerDocs(app, { publicUrl: typeof deps.config.publicUrl === 'string' ? deps.config.publicUrl : undefined });
 
-  const steps: StepDeps = { store: deps.store, queues: deps.queues, log: app.log as unknown as Logger, timing: deps.timing, crashPoints: deps.crashPoints };
+  const steps: StepDeps = { store: deps.store, queues: deps.queues, log: app.log as unknown as Logger, timing: deps.timing, crashPoints: deps.crashPoints, allowPrivateCallbacks: deps.allowPrivateCallbacks };
   await app.register(payoutRoutes, { steps, apiKeys: deps.config.apiKeys, bank: deps.bank, publicUrl });
   await app.register(collectRoutes, { steps, bank: deps.bank, widgetUrl: deps.config.widgetUrl, payerName: deps.config.payerName });
   await app.register(bankWebhookRoutes, { queues: deps.queues, bankPublicKey: deps.config.bankPublicKey });

@@ -22,6 +22,8 @@ export interface WebOptions {
   widgetUrl: string;
   /** COLLECT_PAYER_NAME: who the recipient is told pays them. */
   payerName?: string;
+  /** CALLBACK_ALLOW_PRIVATE: accept callback URLs on private, loopback and metadata addresses. */
+  allowPrivateCallbacks?: boolean;
 }
 
 /** The web process on a runtime, listening: used by `npm start`, the demo and the tests alike. */
@@ -43,6 +45,7 @@ export async function startWeb(runtime: Runtime, options: WebOptions): Promise<{
     bankAccess: runtime.bankAccess,
     timing: options.timing ?? DEFAULT_TIMING,
     crashPoints: options.crashPoints,
+    allowPrivateCallbacks: options.allowPrivateCallbacks,
     logger: options.logger,
     extend: board ? (app) => mountBoard(app, runtime.queues, board) : undefined,
   });

@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     stalled: config.stalled,
     prefix: config.redisPrefix,
     timing: config.timing,
+    allowPrivateCallbacks: config.callbackAllowPrivate,
   });
   // Each worker relays every failed reconnection of its two connections: during an outage that is a
   // dozen lines per attempt. Those go to the runtime's outage report (one line per retry interval);

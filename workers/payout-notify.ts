@@ -1,4 +1,7 @@
-import type { Job } from 'bullmq';
+import http from 'node:http';
+import https from 'node:https';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { FORBIDDEN_CODE, callbackUrlProblem, guardedLookup } from '../src/payouts/callback-url.js';
 import { signCallback } from '../src/payouts/callback-signature.js';
 import { NotifyJob, publicView } from '../src/payouts/schemas.js';
 import { callbackDeliveries } from '../src/metrics.js';
@@ -26,19 +29,21 @@ export function notifyProcessor(deps: PipelineDeps) {
     });
     // signed at each attempt: webhook-timestamp is this attempt's time, as the specification asks
     const signature = signCallback({ id, timestamp: Math.floor(Date.now() / 1000), body, secret: deps.callbackSecret });
+    const problem = callbackUrlProblem(url, { allowPrivate: deps.allowPrivateCallbacks ?? false });
+    if (problem) {
+      callbackDeliveries.inc({ result: 'refused_address' });
+      // Not retried now: the reconciler tries again next round, in case the setting changes.
+      throw new UnrecoverableError(`callback_url ${problem}`);
+    }
     let status: number;
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...signature },
-        body,
-        signal: AbortSignal.timeout(deps.callbackTimeoutMs ?? 10_000),
-        redirect: 'manual',
+      status = await post(url, { 'content-type': 'application/json', ...signature }, body, {
+        timeoutMs: deps.callbackTimeoutMs ?? 10_000,
+        allowPrivate: deps.allowPrivateCallbacks ?? false,
       });
-      await res.arrayBuffer().catch(() => undefined);
-      status = res.status;
     } catch (err) {
-      callbackDeliveries.inc({ result: 'failed' });
+      callbackDeliveries.inc({ result: (err as NodeJS.ErrnoException).code === FORBIDDEN_CODE ? 'refused_address' : 'failed' });
+      if ((err as NodeJS.ErrnoException).code === FORBIDDEN_CODE) throw new UnrecoverableError((err as Error).message);
       throw new Error(`callback to ${new URL(url).origin} failed: ${(err as Error).message}`, { cause: err });
     }
     if (status < 200 || status >= 300) {
@@ -49,4 +54,20 @@ export function notifyProcessor(deps: PipelineDeps) {
     await deps.store.markNotified(payoutId, event);
     return `delivered (${status})`;
   };
+}
+
+/** One POST, no redirects followed; answers the HTTP status. */
+function post(url: string, headers: Record<string, string>, body: string, options: { timeoutMs: number; allowPrivate: boolean }): Promise<number> {
+  const target = new URL(url);
+  const transport = target.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(target, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: guardedLookup(options.allowPrivate), timeout: options.timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }

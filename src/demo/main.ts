@@ -79,14 +79,15 @@ async function main(): Promise<number> {
     const board = { user: 'demo', password: randomBytes(9).toString('base64url') };
     const callbackSecret = `whsec_${randomBytes(32).toString('base64')}`; // Standard Webhooks' secret form
     // The sandbox serves the tokenization widget too: recipients' pages load it from there.
-    const { server, url } = await startWeb(runtime, { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey, logger: log, board, widgetUrl: sandbox.url, payerName: 'Demo Payer LLC' });
+    const { server, url } = await startWeb(runtime, { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey, logger: log, board, widgetUrl: sandbox.url, payerName: 'Demo Payer LLC', allowPrivateCallbacks: true });
     cleanups.push(() => server.close());
     sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
 
     const callbacks = await startCallbackReceiver(callbackSecret);
     cleanups.push(() => callbacks.close());
 
-    const workers = startWorkersFor(runtime, { log, callbackSecret, concurrency: 32, prefix });
+    // the demo's callback receiver runs on 127.0.0.1 (CALLBACK_ALLOW_PRIVATE)
+    const workers = startWorkersFor(runtime, { log, callbackSecret, concurrency: 32, prefix, allowPrivateCallbacks: true });
     cleanups.push(() => workers.close());
 
     console.log(`bank131-payouts demo: ${count} payouts`);

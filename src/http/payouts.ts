@@ -3,12 +3,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Bank131Client } from '../bank131/client.js';
 import { BatchRequest, MAX_BATCH, PayoutId, PayoutOrder, PayoutView, collectUrl, publicView } from '../payouts/schemas.js';
+import { callbackUrlProblem } from '../payouts/callback-url.js';
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, PAYOUT_STATES, type PayoutState } from '../payouts/state-machine.js';
 import { acceptPayouts } from '../pipeline/accept-payouts.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
 import { requireApiKey } from './auth.js';
-import { ErrorBody, HttpError, errorResponses, issuesOf } from './errors.js';
+import { ErrorBody, HttpError, errorResponses, invalidRequest, issuesOf } from './errors.js';
 
 // ---------------------------------------------------------------- schemas of this API
 
@@ -70,6 +71,8 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
       },
     },
     async (req, reply) => {
+      const problem = req.body.callback_url ? callbackUrlProblem(req.body.callback_url, { allowPrivate: steps.allowPrivateCallbacks ?? false }) : null;
+      if (problem) throw invalidRequest([{ field: 'callback_url', problem }]);
       const [result] = await acceptPayouts(steps, [req.body]);
       if (!result) throw new Error('no create result');
       if (result.status === 'conflict') {
@@ -102,6 +105,11 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
         if (!parsed.success) {
           const id = (item as { id?: unknown } | null)?.id;
           answers[at] = { index: at, id: typeof id === 'string' ? id : null, status: 'invalid', issues: issuesOf(parsed.error.issues) };
+          return;
+        }
+        const callbackProblem = parsed.data.callback_url ? callbackUrlProblem(parsed.data.callback_url, { allowPrivate: steps.allowPrivateCallbacks ?? false }) : null;
+        if (callbackProblem) {
+          answers[at] = { index: at, id: parsed.data.id, status: 'invalid', issues: [{ field: 'callback_url', problem: callbackProblem }] };
           return;
         }
         const first = seen.get(parsed.data.id);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EncryptedCard } from '../bank131/schemas.js';
 import type { ReportedFacts } from './confirmation-policy.js';
+import { callbackUrlProblem } from './callback-url.js';
 import { PAYOUT_STATES, SESSION_STATES, type PayoutState } from './state-machine.js';
 
 /**
@@ -44,7 +45,10 @@ export const PayoutOrder = z.strictObject({
       contacts: z.array(z.strictObject({ email: z.email().optional(), phone: z.string().max(32).optional() })).max(5).optional(),
     })
     .optional(),
-  callback_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  callback_url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .refine((u) => callbackUrlProblem(u, { allowPrivate: true }) === null, 'must not carry a user name or password (they would be sent, and logged, with every callback)')
+    .optional(),
 });
 export type PayoutOrder = z.infer<typeof PayoutOrder>;
 

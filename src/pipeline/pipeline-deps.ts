@@ -43,6 +43,8 @@ export interface StepDeps {
   queues: Queues;
   log: Logger;
   timing: PipelineTiming;
+  /** Whether callbacks may go to private, loopback and metadata addresses (CALLBACK_ALLOW_PRIVATE). */
+  allowPrivateCallbacks?: boolean | undefined;
   crashPoints?: CrashPoints | undefined;
 }
 

@@ -47,6 +47,8 @@ export async function startPipeline(
     timing?: Partial<PipelineTiming>;
     /** Where a test makes a process "die" (src/pipeline/pipeline-deps.ts CrashPoints). */
     crashPoints?: CrashPoints;
+    /** CALLBACK_ALLOW_PRIVATE; on by default, since the test receiver is on 127.0.0.1. */
+    allowPrivateCallbacks?: boolean;
   } = {},
 ): Promise<Pipeline> {
   const timing: PipelineTiming = { ...DEFAULT_TIMING, ...options.timing };
@@ -68,6 +70,8 @@ export async function startPipeline(
     timing,
     widgetUrl: sandbox.url,
     payerName: 'Test Payer LLC',
+    // the upstream receiver runs on 127.0.0.1
+    allowPrivateCallbacks: options.allowPrivateCallbacks ?? true,
     ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}),
   });
   sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
@@ -81,6 +85,7 @@ export async function startPipeline(
       prefix,
       timing,
       crashPoints: options.crashPoints,
+      allowPrivateCallbacks: options.allowPrivateCallbacks ?? true,
       // a job abandoned by a crash is taken up within seconds, not BullMQ's default half minute
       stalled: { lockDurationMs: 4_000, stalledIntervalMs: 1_000 },
     }),

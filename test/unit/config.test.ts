@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       publicUrl: 'http://127.0.0.1:3000',
       logLevel: 'info',
       logPretty: false,
+      callbackAllowPrivate: false,
       collectPayerName: 'bank131-payouts',
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
       board: null,
