@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import { registerDocs } from './http/docs.js';
 import { clientErrorResponse, installErrorHandling, sendError } from './http/errors.js';
 import { collectRoutes } from './http/collect.js';
 import { healthRoutes } from './http/health.js';
+import { parseJsonBody } from './http/json-body.js';
 import { metricsRoutes } from './http/metrics.js';
 import { observeSystem } from './metrics.js';
 import { payoutRoutes } from './http/payouts.js';
@@ -60,14 +61,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
     genReqId: requestIdOf,
     clientErrorHandler: (err, socket) => {
+      // Fastify's own handler logs this at trace; the error carries the raw bytes (src/log.ts)
+      app.log.trace({ err }, 'client error');
       if (socket.writable) socket.end(clientErrorResponse(err));
       else socket.destroy(err);
     },
   });
   // An empty body with a JSON content type is no body (clients send one with a bodiless POST).
-  const json = app.getDefaultJsonParser('error', 'error');
+  // Keys that could change prototypes are removed and refused by name: src/http/json-body.ts.
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, async (req: FastifyRequest, body: string) => parseJsonBody(req, body));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);

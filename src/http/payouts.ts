@@ -10,6 +10,7 @@ import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
 import { requireApiKey } from './auth.js';
 import { ErrorBody, HttpError, errorResponses, invalidRequest, issuesOf } from './errors.js';
+import { forbiddenKeysByItem } from './json-body.js';
 
 // ---------------------------------------------------------------- schemas of this API
 
@@ -86,6 +87,8 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
     '/v1/payouts/batch',
     {
       bodyLimit: 32 * 1024 * 1024,
+      // a `__proto__` inside one item refuses that item only (src/http/json-body.ts)
+      config: { jsonItems: 'payouts' },
       schema: {
         tags,
         security,
@@ -100,7 +103,14 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
       const answers: BatchItemResult[] = new Array(items.length);
       const valid: Array<{ at: number; order: PayoutOrder }> = [];
       const seen = new Map<string, number>();
+      const forbidden = forbiddenKeysByItem(req);
       items.forEach((item, at) => {
+        const keys = forbidden.get(at);
+        if (keys) {
+          const id = (item as { id?: unknown } | null)?.id;
+          answers[at] = { index: at, id: typeof id === 'string' ? id : null, status: 'invalid', issues: keys };
+          return;
+        }
         const parsed = PayoutOrder.safeParse(item);
         if (!parsed.success) {
           const id = (item as { id?: unknown } | null)?.id;
