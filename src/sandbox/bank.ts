@@ -5,7 +5,8 @@ import { SandboxError } from './errors.js';
 import { IdempotencyKeys, planFaults, type FaultPlan } from './faults.js';
 import { ErrorPlan, Knobs, KnobsPatch, type Fault } from './knobs.js';
 import type { SandboxSessionState } from './session-machine.js';
-import { SessionBook, type LedgerEntry, type SandboxSession, type WebhookType } from './sessions.js';
+import { SessionBook, type Committed, type IdempotencyClaim, type LedgerEntry, type SandboxSession, type WebhookType } from './sessions.js';
+import type { SandboxStore } from './store.js';
 import { cardFacts } from './test-cards.js';
 import type { OutgoingWebhook } from './webhook-dispatcher.js';
 import { SandboxCreateRequest, SandboxInitRequest, SandboxStartRequest, parseRequest, wireSession } from './wire-format.js';
@@ -14,12 +15,28 @@ export type { LedgerEntry } from './sessions.js';
 
 type Answer = Record<string, unknown>;
 
+export interface SandboxBankOptions {
+  /**
+   * Where the bank keeps its sessions, ledger, wallet, idempotency keys, public tokens and pending
+   * webhooks (src/sandbox/store.ts), so a restarted sandbox is the same bank. Without it, all of
+   * that lives in this process's memory. With it, call open() before serving.
+   */
+  store?: SandboxStore | undefined;
+  /** Told what went wrong where no caller can be (a due step that could not be committed). */
+  onError?: ((err: unknown, what: string) => void) | undefined;
+}
+
 /**
  * The sandbox bank: one method per API endpoint, taking the parsed JSON body and the URL's API
  * version and answering the bank's JSON, plus the knobs and what tests inspect. The parts live in
  * src/sandbox/sessions.ts (sessions, ledger, wallet), faults.ts (faults, idempotency keys) and
  * wire-format.ts (request parsing, v1/v2 spelling); the HTTP server (server.ts) and the webhook
  * dispatcher (webhook-dispatcher.ts) sit around it.
+ *
+ * The endpoints answer promises; without a store every change is nonetheless made (or refused)
+ * before the method returns, so what tests read synchronously (sessionState, ledger) is current.
+ * With a store they answer once the change is in Redis. Knobs, `calls` and delivery records are
+ * this process's only, with or without a store.
  */
 export class SandboxBank {
   knobs: Knobs = Knobs.parse({});
@@ -31,27 +48,66 @@ export class SandboxBank {
   /** Public tokens the widget has already tokenized a card with: single use, like the bank's. */
   private readonly usedPublicTokens = new Set<string>();
 
+  private readonly store: SandboxStore | undefined;
+  private readonly onError: (err: unknown, what: string) => void;
+
   constructor(
     private readonly emit: (webhook: OutgoingWebhook) => void,
     knobs: KnobsPatch = {},
+    options: SandboxBankOptions = {},
   ) {
+    this.store = options.store;
+    this.onError = options.onError ?? (() => {});
     this.book = new SessionBook(
       () => this.knobs,
       (type, session) => this.emitWebhook(type, session),
+      this.store,
+      this.onError,
     );
     this.setKnobs(knobs);
   }
 
+  /**
+   * With a store: loads what it holds, re-arms every session's due step (overdue ones are taken
+   * at once) and re-sends each session's latest webhook the dispatcher had not finished with when
+   * the last sandbox stopped. Without one: nothing to do.
+   */
+  async open(): Promise<void> {
+    if (!this.store) return;
+    const stored = await this.store.load(this.book.walletBalance);
+    this.book.restore(stored.sessions, stored.ledger, stored.walletBalance);
+    this.publicTokens.clear();
+    this.usedPublicTokens.clear();
+    for (const [token, state] of stored.tokens) (state === 'used' ? this.usedPublicTokens : this.publicTokens).add(token);
+    for (const [id, type] of stored.pendingWebhooks) {
+      const session = this.book.get(id);
+      if (session) this.emitWebhook(type, session);
+    }
+  }
+
+  /** This process's copy: exact without a store; with one, what it loaded and has done since (see readLedger). */
   get walletBalance(): number {
     return this.book.walletBalance;
   }
 
+  /** With a store, the balance is also written to Redis (in the background: setWalletBalance to wait for it). */
   set walletBalance(amount: number) {
-    this.book.walletBalance = amount;
+    const written = this.book.setWallet(amount);
+    if (written instanceof Promise) written.catch((err: unknown) => this.onError(err, 'the sandbox could not store the wallet balance'));
   }
 
+  setWalletBalance(amount: number): Committed<void> {
+    return this.book.setWallet(amount);
+  }
+
+  /** This process's copy of the ledger: exact without a store; with one, what it loaded and has done since. */
   get ledger(): readonly LedgerEntry[] {
     return this.book.ledger;
+  }
+
+  /** The ledger as the bank holds it: from Redis with a store. */
+  readLedger(): Committed<readonly LedgerEntry[]> {
+    return this.book.readLedger();
   }
 
   /** Merge only the knobs named in the patch (zod would fill the others with defaults). */
@@ -70,13 +126,14 @@ export class SandboxBank {
   }
 
   /** Forgets sessions, ledger, keys and knobs; where webhooks go (and in which spelling) stays. */
-  reset(): void {
-    this.book.reset();
+  reset(): Committed<void> {
+    const done = this.book.reset();
     this.idempotency.clear();
     this.publicTokens.clear();
     this.usedPublicTokens.clear();
     this.calls.length = 0;
     this.knobs = Knobs.parse({ webhookUrl: this.knobs.webhookUrl, webhookApiVersion: this.knobs.webhookApiVersion });
+    return done;
   }
 
   close(): void {
@@ -87,32 +144,93 @@ export class SandboxBank {
     return planFaults(this.knobs, endpoint);
   }
 
-  /** See src/sandbox/faults.ts IdempotencyKeys.claim. */
+  /** See src/sandbox/faults.ts IdempotencyKeys.claim. Without a store only: call() uses it. */
   claimIdempotencyKey(endpoint: string, key: string | undefined): () => void {
     return this.idempotency.claim(endpoint, key);
   }
 
+  /**
+   * Runs one API call under its idempotency key (`scope`: version/endpoint): a key already kept
+   * is refused (409 idempotency_key_already_exists); a call refused with any other SandboxError
+   * does not keep its key, so the partner may rightly retry under it. With a store the key is kept
+   * in the same Redis transaction as the call's first change (so a kill never keeps the key of a
+   * call that did nothing, nor does a change without its key), or after a call that changes nothing.
+   */
+  async call(scope: string, key: string | undefined, act: (claim?: IdempotencyClaim) => Answer | Promise<Answer>): Promise<Answer> {
+    const store = this.store;
+    if (!store) {
+      const release = this.idempotency.claim(scope, key);
+      try {
+        return await act();
+      } catch (err) {
+        if (err instanceof SandboxError && err.code !== 'idempotency_key_already_exists') release();
+        throw err;
+      }
+    }
+    if (!key) return act();
+    const claim: IdempotencyClaim = { member: `${scope}\u0000${key}`, kept: false };
+    if (await store.hasIdempotencyKey(claim.member)) {
+      throw new SandboxError('idempotency_key_already_exists', `idempotency key ${key} was already used for ${scope}`, 409);
+    }
+    try {
+      const answer = await act(claim);
+      if (!claim.kept) await store.addIdempotencyKey(claim.member);
+      return answer;
+    } catch (err) {
+      if (claim.kept && err instanceof SandboxError && err.code !== 'idempotency_key_already_exists') await store.removeIdempotencyKey(claim.member);
+      throw err;
+    }
+  }
+
   // ------------------------------------------------------------------ endpoints
 
-  issueToken(body: unknown): Answer {
+  async issueToken(body: unknown): Promise<Answer> {
     parseRequest(WidgetTokenRequest, body, 'v1');
     const token = randomBytes(32).toString('hex');
+    await this.store?.issueToken(token);
     this.publicTokens.add(token);
     return { status: 'ok', public_token: token };
   }
 
-  /** Whether the tokenization widget may still use a public token (src/sandbox/widget.ts). */
+  /** Whether the tokenization widget may still use a public token (src/sandbox/widget.ts): this process's copy. */
   publicTokenState(token: string): 'fresh' | 'used' | 'unknown' {
     return this.usedPublicTokens.has(token) ? 'used' : this.publicTokens.has(token) ? 'fresh' : 'unknown';
   }
 
-  /** Spends a public token on one tokenized card; a second use, or a token never issued, is refused. */
-  consumePublicToken(token: string): void {
-    const state = this.publicTokenState(token);
-    if (state === 'used') throw new SandboxError('public_token_used', 'this public token was already used; issue a new one with token', 409);
-    if (state === 'unknown') throw new SandboxError('public_token_unknown', 'this public token was not issued by the bank', 401);
+  /** publicTokenState as the bank holds it: from Redis with a store. */
+  async lookupPublicToken(token: string): Promise<'fresh' | 'used' | 'unknown'> {
+    if (!this.store) return this.publicTokenState(token);
+    const state = await this.store.tokenState(token);
+    this.rememberToken(token, state);
+    return state;
+  }
+
+  /**
+   * Spends a public token on one tokenized card; a second use, or a token never issued, is
+   * refused. Without a store it is spent (or refused) before this returns; with one, once Redis
+   * has it, atomically, so two sandboxes on one prefix cannot both spend it.
+   */
+  consumePublicToken(token: string): Committed<void> {
+    const refuse = (state: 'fresh' | 'used' | 'unknown') => {
+      if (state === 'used') throw new SandboxError('public_token_used', 'this public token was already used; issue a new one with token', 409);
+      if (state === 'unknown') throw new SandboxError('public_token_unknown', 'this public token was not issued by the bank', 401);
+    };
+    if (!this.store) {
+      refuse(this.publicTokenState(token));
+      this.rememberToken(token, 'used');
+      return;
+    }
+    return this.store.consumeToken(token).then((was) => {
+      this.rememberToken(token, was === 'unknown' ? 'unknown' : 'used');
+      refuse(was);
+    });
+  }
+
+  private rememberToken(token: string, state: 'fresh' | 'used' | 'unknown'): void {
     this.publicTokens.delete(token);
-    this.usedPublicTokens.add(token);
+    this.usedPublicTokens.delete(token);
+    if (state === 'fresh') this.publicTokens.add(token);
+    if (state === 'used') this.usedPublicTokens.add(token);
   }
 
   tokenInfo(body: unknown): Answer {
@@ -121,47 +239,46 @@ export class SandboxBank {
     return { status: 'ok', info: { number_hash: hash, type: 'card', ...cardFacts(hash) } };
   }
 
-  walletBalanceOf(body: unknown): Answer {
+  async walletBalanceOf(body: unknown): Promise<Answer> {
     parseRequest(WalletBalanceRequest, body, 'v1');
-    return { status: 'ok', wallets: [{ id: 'wlt_sandbox', amount_details: { amount: this.walletBalance, currency: 'rub' } }] };
+    const amount = await this.book.readWallet();
+    return { status: 'ok', wallets: [{ id: 'wlt_sandbox', amount_details: { amount, currency: 'rub' } }] };
   }
 
-  createSession(body: unknown, version: ApiVersion): Answer {
+  // Each endpoint makes its change before its first await when there is no store (see the class comment).
+
+  async createSession(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
     const req = parseRequest(SandboxCreateRequest, body, version);
-    return this.answer(this.book.create(version, req), version);
+    return this.answer(await this.book.create(version, req, claim), version);
   }
 
-  startPayout(body: unknown, version: ApiVersion): Answer {
+  async startPayout(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
     const req = parseRequest(SandboxStartRequest, body, version);
-    const session = this.book.find(req.session_id);
-    this.book.start(session, req);
-    return this.answer(session, version);
+    return this.answer(await this.book.start(req.session_id, req, claim), version);
   }
 
-  initPayout(body: unknown, version: ApiVersion): Answer {
+  async initPayout(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
     const req = parseRequest(SandboxInitRequest, body, version);
     // Checked before the session exists, so a refused init leaves no session behind.
     if (!req.amount_details) throw new SandboxError('invalid_request', 'amount_details: is required');
-    const session = this.book.create(version, { metadata: req.metadata, customer: req.customer });
-    this.book.start(session, req);
-    return this.answer(session, version);
+    const created = this.book.create(version, { metadata: req.metadata, customer: req.customer });
+    const id = created instanceof Promise ? (await created).id : created.id;
+    return this.answer(await this.book.start(id, req, claim), version);
   }
 
-  confirm(body: unknown, version: ApiVersion): Answer {
-    const session = this.book.find(parseRequest(SessionIdRequest, body, version).session_id);
-    this.book.confirm(session);
-    return this.answer(session, version);
+  async confirm(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
+    const id = parseRequest(SessionIdRequest, body, version).session_id;
+    return this.answer(await this.book.confirm(id, claim), version);
   }
 
-  cancel(body: unknown, version: ApiVersion): Answer {
-    const session = this.book.find(parseRequest(SessionIdRequest, body, version).session_id);
-    this.book.cancel(session);
-    return this.answer(session, version);
+  async cancel(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
+    const id = parseRequest(SessionIdRequest, body, version).session_id;
+    return this.answer(await this.book.cancel(id, claim), version);
   }
 
-  status(body: unknown, version: ApiVersion): Answer {
-    const session = this.book.find(parseRequest(SessionIdRequest, body, version).session_id);
-    return this.answer(session, version);
+  async status(body: unknown, version: ApiVersion): Promise<Answer> {
+    const id = parseRequest(SessionIdRequest, body, version).session_id;
+    return this.answer(await this.book.read(id), version);
   }
 
   // ------------------------------------------------------------------ scripted session errors
@@ -170,15 +287,15 @@ export class SandboxBank {
    * Puts a started session in status `error` now (see ErrorPlan in src/sandbox/knobs.ts for how it
    * leaves it). Accepts the plan as JSON so the control route can pass its body straight on.
    */
-  markSessionError(id: string, plan: unknown = {}): void {
+  markSessionError(id: string, plan: unknown = {}): Committed<unknown> {
     const parsed = ErrorPlan.safeParse(plan ?? {});
     if (!parsed.success) throw new SandboxError('invalid_request', describeIssues(parsed.error).join('; '));
-    this.book.markError(this.book.find(id), parsed.data);
+    return this.book.markError(id, parsed.data);
   }
 
-  /** Ends a session's `error` now: as planned, or as `to` says. */
-  resolveSessionError(id: string, to?: 'succeeded' | 'failed'): void {
-    this.book.resolveError(this.book.find(id), to);
+  /** Ends a session's `error` now: as planned, or as `to` says. Without a store, before it returns. */
+  resolveSessionError(id: string, to?: 'succeeded' | 'failed'): Committed<unknown> {
+    return this.book.resolveError(id, to);
   }
 
   // ------------------------------------------------------------------ inspection
@@ -197,8 +314,8 @@ export class SandboxBank {
     return this.book.count();
   }
 
-  ledgerBySession(): ReturnType<SessionBook['ledgerBySession']> {
-    return this.book.ledgerBySession();
+  ledgerBySession(ledger?: readonly LedgerEntry[]): ReturnType<SessionBook['ledgerBySession']> {
+    return this.book.ledgerBySession(ledger);
   }
 
   // ------------------------------------------------------------------ internals
@@ -211,6 +328,11 @@ export class SandboxBank {
   private emitWebhook(type: WebhookType, session: SandboxSession): void {
     const version = this.knobs.webhookApiVersion ?? session.version;
     const body = { type, session: wireSession(session, version, { nullFields: this.knobs.nullFields }) };
-    this.emit({ type, sessionId: session.id, body });
+    const store = this.store;
+    // With a store the webhook is pending in Redis (written with the change): done with it, forget it.
+    const onSettled = store
+      ? () => void store.ackWebhook(session.id, type).catch((err: unknown) => this.onError(err, `the sandbox could not mark the ${type} webhook of ${session.id} sent`))
+      : undefined;
+    this.emit({ type, sessionId: session.id, body, ...(onSettled ? { onSettled } : {}) });
   }
 }

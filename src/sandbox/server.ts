@@ -1,12 +1,15 @@
 import { setMaxListeners } from 'node:events';
 import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SIGNATURE_HEADER, checkSignature } from '../bank131/signature.js';
 import type { ApiVersion } from '../bank131/schemas.js';
 import { SandboxBank } from './bank.js';
 import { SandboxError } from './errors.js';
 import { Fault, type KnobsPatch, type SANDBOX_ENDPOINTS } from './knobs.js';
+import type { IdempotencyClaim } from './sessions.js';
+import { DEFAULT_SANDBOX_PREFIX, SandboxStore } from './store.js';
 import { WebhookDispatcher, type DeliveryRecord } from './webhook-dispatcher.js';
 import { registerWidget } from './widget.js';
 
@@ -21,6 +24,17 @@ export interface SandboxOptions {
   project?: string | undefined;
   knobs?: KnobsPatch;
   logger?: FastifyBaseLogger | false;
+  /**
+   * Keep the bank (sessions, ledger, wallet, idempotency keys, public tokens, due steps, pending
+   * webhooks) in Redis under `redisPrefix`, so a sandbox started again on the same Redis and prefix
+   * is the same bank (src/sandbox/store.ts). A URL (SANDBOX_REDIS_URL for `npm run sandbox`): the
+   * sandbox opens and closes its own connection. Left out: everything lives in memory, as before.
+   */
+  redisUrl?: string | undefined;
+  /** Or a connection of the caller's, which the sandbox uses and leaves open. */
+  redis?: Redis | undefined;
+  /** Default `{b131sandbox}` (SANDBOX_REDIS_PREFIX); hash-tagged, so the scripts run on a Cluster too. */
+  redisPrefix?: string | undefined;
 }
 
 export interface RunningSandbox {
@@ -32,14 +46,14 @@ export interface RunningSandbox {
 }
 
 type Endpoint = (typeof SANDBOX_ENDPOINTS)[number];
-type Action = (bank: SandboxBank, body: unknown, version: ApiVersion) => Record<string, unknown>;
+type Action = (bank: SandboxBank, body: unknown, version: ApiVersion, claim?: IdempotencyClaim) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 const SESSION_ACTIONS: Array<[Endpoint, Action]> = [
-  ['session/create', (b, body, v) => b.createSession(body, v)],
-  ['session/start/payout', (b, body, v) => b.startPayout(body, v)],
-  ['session/init/payout', (b, body, v) => b.initPayout(body, v)],
-  ['session/confirm', (b, body, v) => b.confirm(body, v)],
-  ['session/cancel', (b, body, v) => b.cancel(body, v)],
+  ['session/create', (b, body, v, c) => b.createSession(body, v, c)],
+  ['session/start/payout', (b, body, v, c) => b.startPayout(body, v, c)],
+  ['session/init/payout', (b, body, v, c) => b.initPayout(body, v, c)],
+  ['session/confirm', (b, body, v, c) => b.confirm(body, v, c)],
+  ['session/cancel', (b, body, v, c) => b.cancel(body, v, c)],
   ['session/status', (b, body, v) => b.status(body, v)],
 ];
 
@@ -52,6 +66,13 @@ const V1_ONLY_ACTIONS: Array<[Endpoint, Action]> = [
 /** Starts the sandbox bank on a port (0: any free one) and returns its URL and handles. */
 export async function startSandbox(options: SandboxOptions): Promise<RunningSandbox> {
   const { server, bank, webhooks } = buildSandbox(options);
+  // onReady (below) loads the bank from Redis before the port opens; a failure must not leak the connection.
+  try {
+    await server.ready();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
   await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -62,8 +83,6 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
     webhooks,
     server,
     async close() {
-      bank.close();
-      webhooks.close();
       await server.close();
     },
   };
@@ -77,15 +96,33 @@ export function sendWebhook(sandbox: { webhooks: WebhookDispatcher }, body: unkn
   return sandbox.webhooks.send(body);
 }
 
+/**
+ * The sandbox's Fastify app, not listening yet. With a Redis option it loads the bank from Redis
+ * when the app becomes ready (server.ready() or listen(); startSandbox does that) and closes the
+ * connection it opened when the app closes.
+ */
 export function buildSandbox(options: SandboxOptions): { server: FastifyInstance; bank: SandboxBank; webhooks: WebhookDispatcher } {
   // Connections held open by "timeout" faults must not keep close() waiting.
   const server = Fastify({ loggerInstance: options.logger || undefined, forceCloseConnections: true, bodyLimit: 1024 * 1024 });
-  const bank: SandboxBank = new SandboxBank((w) => webhooks.dispatch(w), options.knobs ?? {});
+  const ownRedis = !options.redis && options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  ownRedis?.on('error', (err) => server.log.warn({ err }, 'sandbox: Redis connection error'));
+  const redis = options.redis ?? ownRedis;
+  const store = redis ? new SandboxStore(redis, options.redisPrefix ?? DEFAULT_SANDBOX_PREFIX) : undefined;
+  const bank: SandboxBank = new SandboxBank((w) => webhooks.dispatch(w), options.knobs ?? {}, {
+    store,
+    onError: (err, what) => server.log.error({ err }, what),
+  });
   const webhooks = new WebhookDispatcher(options.bankPrivateKey, () => bank.knobs);
   const stopping = new AbortController();
   // Every held ("timeout") connection waits on this one signal; a burst of them is expected.
   setMaxListeners(0, stopping.signal);
-  server.addHook('onClose', async () => stopping.abort());
+  server.addHook('onReady', async () => bank.open());
+  server.addHook('onClose', async () => {
+    stopping.abort();
+    bank.close();
+    webhooks.close();
+    if (ownRedis) await ownRedis.quit().catch(() => ownRedis.disconnect());
+  });
 
   /** Hold a connection without answering, then drop it: what a client sees as a timeout. */
   const hang = async (reply: FastifyReply): Promise<void> => {
@@ -138,15 +175,10 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
       if (typeof plan.before === 'object') return refuse(reply, new SandboxError(plan.before.error, 'sandbox: injected error'));
       const key = req.headers['x-partner-idempotency-key'];
       let answer: Record<string, unknown>;
-      let release = () => {};
       try {
-        release = bank.claimIdempotencyKey(`${version}/${endpoint}`, typeof key === 'string' ? key : undefined);
-        answer = action(bank, body, version);
+        answer = await bank.call(`${version}/${endpoint}`, typeof key === 'string' ? key : undefined, (claim) => action(bank, body, version, claim));
       } catch (err) {
-        if (err instanceof SandboxError) {
-          if (err.code !== 'idempotency_key_already_exists') release();
-          return refuse(reply, err);
-        }
+        if (err instanceof SandboxError) return refuse(reply, err);
         throw err;
       }
       if (plan.after === 'timeout') return hang(reply);
@@ -165,11 +197,12 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
   // Control routes: test and demo plumbing, not part of the bank's API, and unsigned.
   server.get('/healthz', async () => ({ ok: true }));
   server.get('/sandbox/ledger', async () => {
-    const sessions = bank.ledgerBySession();
+    const ledger = await bank.readLedger();
+    const sessions = bank.ledgerBySession(ledger);
     return {
       sessions,
-      movements: bank.ledger.length,
-      amount_total: bank.ledger.reduce((s, e) => s + e.amount, 0),
+      movements: ledger.length,
+      amount_total: ledger.reduce((s, e) => s + e.amount, 0),
       sessions_paid_more_than_once: sessions.filter((s) => s.movements.length > 1).map((s) => s.session_id),
     };
   });
@@ -193,7 +226,7 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
     if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 0) {
       return refuse(reply, new SandboxError('invalid_request', 'amount: must be a whole number of kopecks, 0 or more'));
     }
-    bank.walletBalance = amount;
+    await bank.setWalletBalance(amount);
     return { amount };
   });
   server.get('/sandbox/webhooks', async () => webhooks.deliveries());
@@ -210,10 +243,10 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
     if (!state) return refuse(reply, new SandboxError('invalid_request', `no session ${req.params.id}`, 404));
     return { id: req.params.id, state, session: bank.sessionView(req.params.id) };
   });
-  const control = (act: (id: string, body: unknown) => void) => async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+  const control = (act: (id: string, body: unknown) => unknown) => async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     if (!bank.sessionState(req.params.id)) return refuse(reply, new SandboxError('invalid_request', `no session ${req.params.id}`, 404));
     try {
-      act(req.params.id, req.body ?? {});
+      await act(req.params.id, req.body ?? {});
     } catch (err) {
       if (err instanceof SandboxError) return refuse(reply, err);
       throw err;
@@ -228,11 +261,11 @@ export function buildSandbox(options: SandboxOptions): { server: FastifyInstance
     control((id, body) => {
       const to = (body as { to?: unknown }).to;
       if (to !== undefined && to !== 'succeeded' && to !== 'failed') throw new SandboxError('invalid_request', 'to: must be succeeded or failed');
-      bank.resolveSessionError(id, to);
+      return bank.resolveSessionError(id, to);
     }),
   );
   server.post('/sandbox/reset', async () => {
-    bank.reset();
+    await bank.reset();
     webhooks.reset();
     return { ok: true };
   });

@@ -8,6 +8,11 @@ export interface OutgoingWebhook {
   type: string;
   sessionId: string;
   body: unknown;
+  /**
+   * Called once the dispatcher is done with this webhook: delivered (200), given up on, or lost
+   * by the loseWebhooks knob. Not for copies (duplicates, stale re-sends).
+   */
+  onSettled?: () => void;
 }
 
 export interface DeliveryRecord {
@@ -50,6 +55,7 @@ export class WebhookDispatcher {
   dispatch(webhook: OutgoingWebhook): void {
     if (this.takeLoss(webhook.type)) {
       this.record(webhook.type, webhook.sessionId, 'original').lost = true;
+      webhook.onSettled?.();
       return;
     }
     const bytes = Buffer.from(JSON.stringify(webhook.body), 'utf8');
@@ -61,7 +67,7 @@ export class WebhookDispatcher {
       this.staleReady.delete(webhook.sessionId);
       if (stale && k.outOfOrderWebhooks) onDelivered = () => this.enqueue('ready_to_confirm', webhook.sessionId, stale, 'stale');
     }
-    this.enqueue(webhook.type, webhook.sessionId, bytes, 'original', onDelivered);
+    this.enqueue(webhook.type, webhook.sessionId, bytes, 'original', onDelivered, webhook.onSettled);
     if (k.duplicateWebhookRate > 0 && Math.random() < k.duplicateWebhookRate) {
       this.enqueue(webhook.type, webhook.sessionId, bytes, 'duplicate');
     }
@@ -133,15 +139,15 @@ export class WebhookDispatcher {
     return record;
   }
 
-  private enqueue(type: string, sessionId: string, bytes: Buffer, copy: DeliveryRecord['copy'], onDelivered?: () => void): DeliveryRecord {
+  private enqueue(type: string, sessionId: string, bytes: Buffer, copy: DeliveryRecord['copy'], onDelivered?: () => void, onSettled?: () => void): DeliveryRecord {
     const record = this.record(type, sessionId, copy);
     this.pending += 1;
     const signature = signBody(bytes, this.bankPrivateKey);
-    this.timers.later(this.knobs().webhookDelayMs, () => void this.attempt(record, bytes, signature, onDelivered));
+    this.timers.later(this.knobs().webhookDelayMs, () => void this.attempt(record, bytes, signature, onDelivered, onSettled));
     return record;
   }
 
-  private async attempt(record: DeliveryRecord, bytes: Buffer, signature: string, onDelivered?: () => void): Promise<void> {
+  private async attempt(record: DeliveryRecord, bytes: Buffer, signature: string, onDelivered?: () => void, onSettled?: () => void): Promise<void> {
     const k = this.knobs();
     record.attempts += 1;
     let status: number | string = 'no webhook URL';
@@ -165,16 +171,18 @@ export class WebhookDispatcher {
     if (status === 200) {
       record.delivered = true;
       onDelivered?.();
+      onSettled?.();
       this.done();
       return;
     }
     if (record.attempts >= k.webhookMaxAttempts) {
       record.gaveUp = true;
+      onSettled?.();
       this.done();
       return;
     }
     const backoff = Math.min(k.webhookRetryMaxMs, k.webhookRetryBaseMs * 2 ** (record.attempts - 1));
-    this.timers.later(backoff, () => void this.attempt(record, bytes, signature, onDelivered));
+    this.timers.later(backoff, () => void this.attempt(record, bytes, signature, onDelivered, onSettled));
   }
 
   private notifyFirstAttempt(record: DeliveryRecord): void {

@@ -83,15 +83,15 @@ export function validateCard(card: TypedCard, now = new Date()): { ok: true; dig
 const opaque = (): string => `sbx_${randomBytes(16).toString('hex')}`;
 
 /** Spends the public token and answers the card's hashes, or throws a SandboxError. */
-export function tokenize(bank: SandboxBank, body: unknown): { status: 'ok'; card: EncryptedCardHashes; brand: string; last4: string } {
+export async function tokenize(bank: SandboxBank, body: unknown): Promise<{ status: 'ok'; card: EncryptedCardHashes; brand: string; last4: string }> {
   const req = (body && typeof body === 'object' ? body : {}) as TypedCard & { public_token?: unknown };
   const token = text(req.public_token);
   if (token === '') throw new SandboxError('invalid_request', 'public_token: is required', 400);
-  const state = bank.publicTokenState(token);
-  if (state !== 'fresh') bank.consumePublicToken(token); // throws the right refusal
+  const state = await bank.lookupPublicToken(token);
+  if (state !== 'fresh') await bank.consumePublicToken(token); // throws the right refusal
   const checked = validateCard(req);
   if (!checked.ok) throw new CardRefused(checked.fields);
-  bank.consumePublicToken(token);
+  await bank.consumePublicToken(token);
   const card: EncryptedCardHashes = { number_hash: widgetNumberHash(checked.digits), expiration_date_hash: opaque(), security_code_hash: opaque() };
   if (checked.name) card.cardholder_name_hash = opaque();
   return { status: 'ok', card, brand: cardBrand(checked.digits), last4: checked.digits.slice(-4) };
@@ -124,7 +124,7 @@ export function registerWidget(server: FastifyInstance, bank: SandboxBank): void
     const locale: Locale = req.query.locale === 'en' ? 'en' : 'ru';
     const token = req.query.public_token ?? '';
     const parentOrigin = originOf(req.query.origin);
-    const state = token ? bank.publicTokenState(token) : 'unknown';
+    const state = token ? await bank.lookupPublicToken(token) : 'unknown';
     return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
@@ -139,7 +139,7 @@ export function registerWidget(server: FastifyInstance, bank: SandboxBank): void
   server.post('/widget/tokenize', async (req, reply) => {
     cors(reply).header('cache-control', 'no-store');
     try {
-      return reply.code(200).send(tokenize(bank, req.body));
+      return reply.code(200).send(await tokenize(bank, req.body));
     } catch (err) {
       if (err instanceof CardRefused) {
         return reply.code(err.httpStatus).send({ status: 'error', error: { code: err.code, description: err.description, fields: err.fields } });

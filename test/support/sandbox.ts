@@ -3,16 +3,19 @@ import { afterAll, beforeAll } from 'vitest';
 import { Bank131Client, type Bank131ClientOptions } from '../../src/bank131/client.js';
 import type { StartPayoutRequest, Webhook } from '../../src/bank131/schemas.js';
 import { verifyWebhook } from '../../src/bank131/webhook.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
 import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { keys } from './keys.js';
 
 export const PROJECT = 'test-project';
 
-/** The sandbox bank on a free port, with the fixture keys and a project id to check. */
-export function startTestSandbox(knobs: KnobsPatch = {}): Promise<RunningSandbox> {
-  return startSandbox({ partnerPublicKey: keys.partnerPublic, bankPrivateKey: keys.bankPrivate, project: PROJECT, knobs });
+/**
+ * The sandbox bank on a free port, with the fixture keys and a project id to check. `options`
+ * adds to them, e.g. `{ redisUrl: redisUrl(), redisPrefix: testPrefix('x') }` for one kept in Redis.
+ */
+export function startTestSandbox(knobs: KnobsPatch = {}, options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
+  return startSandbox({ partnerPublicKey: keys.partnerPublic, bankPrivateKey: keys.bankPrivate, project: PROJECT, knobs, ...options });
 }
 
 export function clientFor(sandbox: { url: string }, options: Partial<Bank131ClientOptions> = {}): Bank131Client {
