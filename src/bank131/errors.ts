@@ -52,7 +52,8 @@ const ADVICE: Record<string, ErrorAdvice> = {
  * a 5xx may be a passing fault, anything else is taken as a refusal.
  */
 export function adviceFor(code: string, httpStatus: number): ErrorAdvice {
-  const known = ADVICE[code];
+  // own entries only: a code such as "constructor" must not find Object.prototype's
+  const known = Object.hasOwn(ADVICE, code) ? ADVICE[code] : undefined;
   if (known) return known;
   if (httpStatus >= 500) return 'check_status';
   if (httpStatus === 429) return 'retry';

@@ -91,3 +91,10 @@ describe('Bank 131 error advice (docs/bank131-protocol.md §6)', () => {
     expect(new Bank131TransportError('e', 'unknown', 'timeout')).toMatchObject({ retryable: true, outcomeUnknown: true });
   });
 });
+
+describe('error codes the table does not know', () => {
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('%s is judged by HTTP status, not by what objects inherit', (code) => {
+    expect(adviceFor(code, 400)).toBe('permanent');
+    expect(adviceFor(code, 503)).toBe('check_status');
+  });
+});
