@@ -75,36 +75,27 @@ function countsForScrape(store: PayoutStore) {
   return byState.value;
 }
 
-new client.Gauge({
-  name: 'payouts_waiting',
-  help: 'Payouts in each non-final state now.',
-  labelNames: ['state'] as const,
-  registers: [registry],
-  async collect() {
-    this.reset();
-    if (!sources) return;
-    const counts = await countsForScrape(sources.store);
-    if (counts) for (const state of WAITING_STATES) this.set({ state }, counts[state]?.count ?? 0);
-  },
-});
+/** A gauge per non-final state, read from the state indexes once per scrape. */
+function perStateGauge(name: string, help: string, value: (c: { count: number; oldestCreatedMs: number | null } | undefined, now: number) => number): void {
+  new client.Gauge({
+    name,
+    help,
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = sources ? await countsForScrape(sources.store) : null;
+      if (!counts) return;
+      const now = Date.now();
+      for (const state of WAITING_STATES) this.set({ state }, value(counts[state], now));
+    },
+  });
+}
 
-new client.Gauge({
-  name: 'payouts_oldest_waiting_seconds',
-  help: 'Age of the oldest payout in each non-final state (0 when none waits).',
-  labelNames: ['state'] as const,
-  registers: [registry],
-  async collect() {
-    this.reset();
-    if (!sources) return;
-    const counts = await countsForScrape(sources.store);
-    if (!counts) return;
-    const now = Date.now();
-    for (const state of WAITING_STATES) {
-      const oldest = counts[state]?.oldestCreatedMs;
-      this.set({ state }, oldest ? Math.max(0, (now - oldest) / 1000) : 0);
-    }
-  },
-});
+perStateGauge('payouts_waiting', 'Payouts in each non-final state now.', (c) => c?.count ?? 0);
+perStateGauge('payouts_oldest_waiting_seconds', 'Age of the oldest payout in each non-final state (0 when none waits).', (c, now) =>
+  c?.oldestCreatedMs ? Math.max(0, (now - c.oldestCreatedMs) / 1000) : 0,
+);
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'] as const;
 new client.Gauge({
