@@ -49,6 +49,8 @@ export interface WebConfig extends CommonConfig {
   board: { user: string; password: string } | null;
   /** Who the recipient is told pays them, on the card collection page. */
   collectPayerName: string;
+  /** One log line per response (ACCESS_LOG). */
+  accessLog: boolean;
   bank: BankClientConfig & {
     /** Verifies Bank 131's webhook signatures. */
     publicKey: KeyObject;
@@ -115,6 +117,7 @@ function readWeb(r: SettingsReader): Omit<WebConfig, keyof CommonConfig | 'bank'
     publicUrl: r.read('PUBLIC_URL', httpUrl.default(`http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${listenPort ?? 3000}`)),
     apiKeys: r.read('API_KEYS', apiKeys),
     board: boardUser && boardPassword ? { user: boardUser, password: boardPassword } : null,
+    accessLog: r.read('ACCESS_LOG', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('true').transform((v) => v === 'true' || v === '1')),
     collectPayerName: r.read('COLLECT_PAYER_NAME', z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters').default('bank131-payouts')),
     bank: {
       publicKey: r.pem('BANK131_PUBLIC_KEY', 'public', true),

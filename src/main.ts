@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     widgetUrl: config.bank.widgetUrl,
     payerName: config.collectPayerName,
     allowPrivateCallbacks: config.callbackAllowPrivate,
+    accessLog: config.accessLog,
   });
   log.info({ url: config.publicUrl, board: config.board ? `${config.publicUrl}/admin/queues` : 'off (set BOARD_USER and BOARD_PASSWORD)' }, 'web process ready');
   exitOnSignals(

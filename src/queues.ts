@@ -62,21 +62,23 @@ export interface Queues {
 }
 
 export function jobOptions(policy: RetryPolicy): Record<keyof typeof QUEUE, JobsOptions> {
-  // Completed jobs are trimmed (the payout record is the history); failed ones stay for operators.
+  // Completed jobs go at once (the payout record and its audit trail are the history, and the
+  // reconciler re-drives from the record, not from old jobs); failed ones stay a week for operators.
+  const failedKept = { age: 7 * 86_400, count: 50_000 };
   const bank: JobsOptions = {
     attempts: policy.bankAttempts,
     backoff: { type: 'jittered' },
-    removeOnComplete: { age: 3_600, count: 20_000 },
-    removeOnFail: false,
+    removeOnComplete: true,
+    removeOnFail: failedKept,
   };
   return {
     start: bank,
     confirm: bank,
     // Kept a day so a replayed webhook body is dropped at enqueue time, not only by the state check.
     webhooks: { ...bank, removeOnComplete: { age: 86_400, count: 100_000 } },
-    notify: { ...bank, attempts: policy.notifyAttempts, removeOnComplete: { age: 86_400, count: 100_000 } },
+    notify: { ...bank, attempts: policy.notifyAttempts },
     // A check that fails is simply made again at the next due time: no retries to pile up.
-    reconcile: { attempts: 1, removeOnComplete: { age: 600, count: 10_000 }, removeOnFail: { age: 86_400, count: 10_000 } },
+    reconcile: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 86_400, count: 10_000 } },
   };
 }
 

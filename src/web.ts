@@ -24,6 +24,8 @@ export interface WebOptions {
   payerName?: string;
   /** CALLBACK_ALLOW_PRIVATE: accept callback URLs on private, loopback and metadata addresses. */
   allowPrivateCallbacks?: boolean;
+  /** ACCESS_LOG: one log line per response. */
+  accessLog?: boolean;
 }
 
 /** The web process on a runtime, listening: used by `npm start`, the demo and the tests alike. */
@@ -46,6 +48,7 @@ export async function startWeb(runtime: Runtime, options: WebOptions): Promise<{
     timing: options.timing ?? DEFAULT_TIMING,
     crashPoints: options.crashPoints,
     allowPrivateCallbacks: options.allowPrivateCallbacks,
+    accessLog: options.accessLog,
     logger: options.logger,
     extend: board ? (app) => mountBoard(app, runtime.queues, board) : undefined,
   });

@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       logPretty: false,
       callbackAllowPrivate: false,
       collectPayerName: 'bank131-payouts',
+      accessLog: true,
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
       board: null,
       callbackSecret: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 
@@ -18,5 +19,23 @@ describe('logs never carry card hashes, names or keys', () => {
     for (const secret of ['HASH-1', 'HASH-2', 'HASH-3', 'Ivanov', 'SECRET-KEY', 'SIGNATURE']) expect(out).not.toContain(secret);
     expect(out).toContain('[redacted]');
     expect(out).toContain('payout event');
+  });
+});
+
+describe('the web logs one line per response', () => {
+  it('method, path without the query, status and time, with the request id; nothing from the query', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()) });
+    const Fastify = (await import('fastify')).default;
+    const { logResponses } = await import('../../src/http/access-log.js');
+    const app = Fastify({ loggerInstance: createLogger({ level: 'info' }, sink) as unknown as FastifyBaseLogger, disableRequestLogging: true });
+    logResponses(app);
+    app.get('/v1/payouts', async () => ({ ok: true }));
+    await app.inject({ method: 'GET', url: '/v1/payouts?starting_after=order-secret-42' });
+    await app.close();
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ level: 30, msg: 'request', method: 'GET', path: '/v1/payouts', status: 200, reqId: expect.stringMatching(/^req-/) });
+    expect(lines.join('')).not.toContain('order-secret-42');
   });
 });

@@ -1,0 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * One `info` line per response: method, path (never the query: it may hold ids a caller would
+ * rather keep out of logs), status and time, with the request id Fastify binds to the line.
+ * Refusals with a 5xx are logged by the error handler besides.
+ */
+export function logResponses(app: FastifyInstance): void {
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+}
