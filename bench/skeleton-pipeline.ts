@@ -1,0 +1,135 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { Bank131Client } from '../src/bank131/client.js';
+import { SIGNATURE_HEADER, checkSignature } from '../src/bank131/signature.js';
+import { signCallback } from '../src/payouts/callback-signature.js';
+import { idempotencyKey } from '../src/payouts/idempotency-key.js';
+import { bankMetadataFor } from '../src/payouts/schemas.js';
+import { request } from './lib.js';
+
+/**
+ * The bare skeleton the pipeline is measured against: one process, the same signed calls to the
+ * bank in the same order as the service's workers (session/create, session/start/payout, wait for
+ * the ready_to_confirm webhook, session/confirm, wait for payment_finished) and the same signed
+ * callback upstream, with N payouts in flight, and nothing else: no store, no queue, no policy,
+ * no audit. Webhooks are checked against the bank's key, as the service checks them.
+ *
+ * Prints `{"t0": <ms>}` when it starts sending and `{"done": true, ...}` at the end, then waits
+ * for SIGTERM.
+ */
+
+const env = process.env;
+const count = Number(env.BENCH_COUNT ?? 2000);
+const concurrency = Number(env.BENCH_CONCURRENCY ?? 50);
+const run = env.BENCH_RUN ?? 'skeleton';
+const callbackUrl = env.BENCH_CALLBACK_URL!;
+const callbackSecret = env.BENCH_CALLBACK_SECRET!;
+const bankPublicKey = createPublicKey(readFileSync(env.BENCH_BANK_PUBLIC_KEY_FILE!, 'utf8'));
+const client = new Bank131Client({
+  baseUrl: env.BENCH_SANDBOX_URL!,
+  project: env.BENCH_PROJECT!,
+  privateKey: createPrivateKey(readFileSync(env.BENCH_PARTNER_PRIVATE_KEY_FILE!, 'utf8')),
+  timeoutMs: 30_000,
+});
+
+interface Waiters {
+  ready_to_confirm: (body: unknown) => void;
+  payment_finished: (body: unknown) => void;
+}
+const waiting = new Map<string, Partial<Waiters>>();
+const early = new Map<string, unknown>();
+let badSignatures = 0;
+
+function webhookArrived(type: string, sessionId: string, body: unknown): void {
+  const w = waiting.get(sessionId)?.[type as keyof Waiters];
+  if (w) w(body);
+  else early.set(`${sessionId}/${type}`, body);
+}
+
+function waitFor(sessionId: string, type: keyof Waiters): Promise<unknown> {
+  const already = early.get(`${sessionId}/${type}`);
+  if (already !== undefined) {
+    early.delete(`${sessionId}/${type}`);
+    return Promise.resolve(already);
+  }
+  return new Promise((resolve) => {
+    const entry = waiting.get(sessionId) ?? {};
+    entry[type] = resolve;
+    waiting.set(sessionId, entry);
+  });
+}
+
+const receiver = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const raw = Buffer.concat(chunks);
+    const header = req.headers[SIGNATURE_HEADER];
+    if (!checkSignature(raw, typeof header === 'string' ? header : undefined, bankPublicKey).ok) {
+      badSignatures += 1;
+      res.writeHead(401).end();
+      return;
+    }
+    const body = JSON.parse(raw.toString('utf8')) as { type: string; session: { id: string } };
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    webhookArrived(body.type, body.session.id, body);
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(Number(env.BENCH_WEBHOOK_PORT), '127.0.0.1', resolve));
+
+let failed = 0;
+async function onePayout(i: number): Promise<void> {
+  const payoutId = `${run}-${i}`;
+  const session = await client.createSession({ metadata: bankMetadataFor(payoutId) });
+  const ready = waitFor(session.id, 'ready_to_confirm');
+  const finished = waitFor(session.id, 'payment_finished');
+  await client.startPayout(
+    {
+      session_id: session.id,
+      payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: 'sandbox_ok_4242' } } },
+      amount_details: { amount: 10_000, currency: 'rub' },
+      participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
+      metadata: bankMetadataFor(payoutId),
+    },
+    { idempotencyKey: idempotencyKey(session.id, 'start') },
+  );
+  await ready;
+  await client.confirmSession(session.id, { idempotencyKey: idempotencyKey(session.id, 'confirm') });
+  const outcome = (await finished) as { session: { payout_list?: Array<{ status: string }>; payments?: Array<{ status: string }> } };
+  waiting.delete(session.id);
+  const status = (outcome.session.payout_list ?? outcome.session.payments ?? [])[0]?.status ?? 'unknown';
+  if (status !== 'succeeded') failed += 1;
+  const id = `evt_${payoutId}_${status}`;
+  const body = JSON.stringify({ id, type: `payout.${status}`, created_at: new Date().toISOString(), payout: { id: payoutId, status } });
+  const headers = signCallback({ id, timestamp: Math.floor(Date.now() / 1000), body, secret: callbackSecret });
+  const answer = await request(callbackUrl, 'POST', body, { ...headers });
+  if (answer.status !== 200) throw new Error(`callback answered ${answer.status}`);
+}
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const t0 = Date.now();
+const cpuMsAtT0 = cpuMs();
+process.stdout.write(`${JSON.stringify({ t0 })}\n`);
+let next = 0;
+let errors = 0;
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++;
+      await onePayout(i).catch((err: unknown) => {
+        errors += 1;
+        if (errors <= 5) process.stdout.write(`payout ${i}: ${(err as Error).message}\n`);
+      });
+    }
+  }),
+);
+process.stdout.write(`${JSON.stringify({ done: true, t0, tEnd: Date.now(), failed, errors, badSignatures, cpuMsAtT0, cpuMs: cpuMs() })}\n`);
+client.close();
+receiver.close();
+// Stays until told, so the parent can read what it used from /proc first.
+process.once('SIGTERM', () => process.exit(0));
+setInterval(() => undefined, 60_000);
