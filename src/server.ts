@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -59,7 +59,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger || undefined,
     // Fastify's two lines per request (received, completed) cost ingress half its throughput;
     // one access line per response (src/http/access-log.ts) says the same, or nothing (ACCESS_LOG).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     // src/http/errors.ts answers in our shape while closing, for Fastify's router errors too
     return503OnClosing: false,

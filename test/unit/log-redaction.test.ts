@@ -26,9 +26,9 @@ describe('the web logs one line per response', () => {
   it('method, path without the query, status and time, with the request id; nothing from the query', async () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()) });
-    const Fastify = (await import('fastify')).default;
+    const { default: Fastify, LogController } = await import('fastify');
     const { logResponses } = await import('../../src/http/access-log.js');
-    const app = Fastify({ loggerInstance: createLogger({ level: 'info' }, sink) as unknown as FastifyBaseLogger, disableRequestLogging: true });
+    const app = Fastify({ loggerInstance: createLogger({ level: 'info' }, sink) as unknown as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
     logResponses(app);
     app.get('/v1/payouts', async () => ({ ok: true }));
     await app.inject({ method: 'GET', url: '/v1/payouts?starting_after=order-secret-42' });
