@@ -3,21 +3,12 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eventually, sleep } from '../test/support/wait.js';
 
 /** Helpers shared by bench/run.ts and its child processes. */
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+export { eventually, sleep };
 
 // ------------------------------------------------------------------ processes
 
@@ -73,6 +64,7 @@ export function startNode(name: string, entry: string, env: Record<string, strin
         },
         timeoutMs,
         `${name}: "${line}"`,
+        50, // reads the log file: no need to poll faster
       );
     },
     async stop(graceMs = 15_000) {

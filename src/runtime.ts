@@ -6,6 +6,7 @@ import { createQueues, DEFAULT_RETRY, type Queues, type RetryPolicy } from './qu
 import { EXIT, maskUrl, StartupError } from './settings.js';
 import { PayoutStore } from './store/payout-store.js';
 import { BankAccess } from './store/bank-access.js';
+import { pingWithin } from './store/redis-ping.js';
 import { BankRateLimiter } from './store/rate-limiter.js';
 import { observeBankCall } from './metrics.js';
 
@@ -129,17 +130,6 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
     },
   };
   return bank ? { ...runtime, bank } : runtime;
-}
-
-async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
-  if (redis.status !== 'ready') return false;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-  try {
-    return await Promise.race([redis.ping().then((r) => r === 'PONG', () => false), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { BankAccess } from '../store/bank-access.js';
+import { pingWithin } from '../store/redis-ping.js';
 import { ErrorBody, errorBody } from './errors.js';
 
 /** How long /readyz waits for Redis: a load balancer must hear "not ready" fast, not time out. */
@@ -10,17 +11,6 @@ export const READY_TIMEOUT_MS = 1_000;
 
 const Ok = z.object({ ok: z.literal(true) });
 const NotReady = ErrorBody;
-
-/** Redis answers PING within `timeoutMs`, or the answer is no. */
-export async function redisAnswers(redis: Redis, timeoutMs = READY_TIMEOUT_MS): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-  try {
-    return await Promise.race([redis.ping().then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** /healthz: the process is up. /readyz: it can do its work (Redis answers). */
 export const healthRoutes: FastifyPluginAsync<{ redis: Redis; bankAccess?: BankAccess | undefined }> = async (app, { redis, bankAccess }) => {
@@ -36,7 +26,7 @@ export const healthRoutes: FastifyPluginAsync<{ redis: Redis; bankAccess?: BankA
       },
     },
     async (_req, reply) => {
-      if (!(await redisAnswers(redis))) return reply.code(503).send(errorBody('unavailable', 'not ready: Redis does not answer'));
+      if (!(await pingWithin(redis, READY_TIMEOUT_MS))) return reply.code(503).send(errorBody('unavailable', 'not ready: Redis does not answer'));
       const refusal = await bankAccess?.refusal().catch(() => null);
       if (refusal) {
         return reply.code(503).send(errorBody('unavailable', `not ready: Bank 131 refuses our credentials (${refusal}): check BANK131_PRIVATE_KEY and BANK131_PROJECT; payouts are held, not failed`));

@@ -32,7 +32,7 @@ export async function applyBankSession(deps: PipelineDeps, payout: PayoutRecord,
     log.warn({ recorded: payout.sessionId }, 'a session that is not the recorded one; nothing changed');
     return 'not our session';
   }
-  const target = { id: payout.id, sessionId: session.id, createdAt: payout.createdAt };
+  const target = { id: payout.id, sessionId: session.id, createdAt: payout.createdAt, order: payout.order };
   const said = `${source === 'webhook' ? 'webhook' : 'session/status'}: ${describeSession(session)}`;
   const verdict = verdictOf(session);
   const state = payout.state;

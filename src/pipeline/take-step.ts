@@ -12,6 +12,8 @@ export interface StepTarget {
   sessionId?: string | null;
   /** When the payout was accepted: a final step times the payout's life by it. */
   createdAt?: string;
+  /** The order, when known: a payout without a callback_url needs no callback job. */
+  order?: { callback_url?: string | undefined };
 }
 
 /**
@@ -67,6 +69,8 @@ async function enqueueFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['f
     case 'cancel':
       return payout.sessionId ? enqueueCancel(deps.queues, payout.id, payout.sessionId) : null;
     case 'notify':
+      // nobody to tell: transition.lua has already taken the payout off the due index
+      if (payout.order && !payout.order.callback_url) return null;
       return enqueueNotify(deps.queues, payout.id, to as NotifyJob['event']);
   }
 }

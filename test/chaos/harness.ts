@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { freePort, startLocalRedis, type LocalRedis } from '../../src/local-redis.js';
@@ -11,6 +10,8 @@ import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { keyPath, keys } from '../support/keys.js';
+import { eventually, sleep } from '../support/wait.js';
+import { ROOT, runEntry } from '../support/processes.js';
 
 /**
  * The chaos harness: the service as an operator runs it (a web process and several worker
@@ -22,25 +23,16 @@ import { keyPath, keys } from '../support/keys.js';
  * payout store in Redis and what the receiver heard.
  */
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { ROOT };
 export const API_KEY = 'chaos-api-key-0123456789';
 /** Standard Webhooks form: whsec_ + base64 of 32 bytes (the same as test/support/pipeline.ts). */
 export const CALLBACK_SECRET = 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=';
 export const PROJECT = 'chaos-project';
 const PREFIX = '{chaos}';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { eventually, sleep };
 export const rand = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** Whether the sandbox can keep its sessions and ledger in Redis (SANDBOX_REDIS_URL), so a restarted one is the same bank. */
 export function sandboxKeepsStateInRedis(): boolean {
@@ -66,31 +58,16 @@ export interface Proc {
 }
 
 function spawnProc(name: string, entry: string, env: Record<string, string>, readyLine: string): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  let seen = '';
+  const running = runEntry(entry, { LOG_LEVEL: 'info', ...env }, {
+    keep: 64 * 1024,
+    onStdout: (chunk) => {
+      if (proc.ready) return;
+      seen = (seen + chunk).slice(-4 * 1024);
+      if (seen.includes(readyLine)) proc.ready = true;
+    },
   });
-  let out = '';
-  let err = '';
-  const proc: Proc = {
-    name,
-    child,
-    tail: () => out,
-    stderr: () => err,
-    ready: false,
-    expectedExit: false,
-    exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
-  };
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    if (!proc.ready && out.includes(readyLine)) proc.ready = true;
-    if (out.length > 128 * 1024) out = out.slice(-64 * 1024);
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-    if (err.length > 64 * 1024) err = err.slice(-32 * 1024);
-  });
+  const proc: Proc = { name, child: running.child, tail: running.stdout, stderr: running.stderr, ready: false, expectedExit: false, exit: running.exit };
   return proc;
 }
 

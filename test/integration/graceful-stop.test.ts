@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../src/local-redis.js';
 import { bankMetadataFor } from '../../src/payouts/schemas.js';
@@ -8,6 +7,7 @@ import { keyPath } from '../support/keys.js';
 import { API_KEY, CALLBACK_SECRET, order } from '../support/pipeline.js';
 import { connectRedis, deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
 import { PROJECT, eventually, startTestSandbox } from '../support/sandbox.js';
+import { runEntry } from '../support/processes.js';
 
 /**
  * The issue's "done when": the service as an operator runs it (one web process, two worker
@@ -17,7 +17,6 @@ import { PROJECT, eventually, startTestSandbox } from '../support/sandbox.js';
  * and every payout ends succeeded, paid exactly once.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PAYOUTS = 300;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -33,17 +32,7 @@ const procs: Proc[] = [];
 
 /** `node --import tsx <entry>`: the TypeScript entry point run by node itself, not npm or npx. */
 function start(name: string, entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const proc = { name, child, stdout: () => out, stderr: () => err, exit };
+  const proc = { name, ...runEntry(entry, { LOG_LEVEL: 'info', ...env }) };
   procs.push(proc);
   return proc;
 }

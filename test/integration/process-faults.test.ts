@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startLocalRedis, type LocalRedis } from '../../src/local-redis.js';
 import { createRuntime } from '../../src/runtime.js';
 import { keyPath } from '../support/keys.js';
 import { redisUrl, testPrefix } from '../support/redis.js';
+import { runEntry } from '../support/processes.js';
 
 /**
  * The web and worker processes as an operator runs them, told something wrong: each must exit
@@ -13,7 +13,6 @@ import { redisUrl, testPrefix } from '../support/redis.js';
  * after start, keep its logs and its shutdown bounded while Redis is away.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = { web: 'src/main.ts', worker: 'workers/main.ts' } as const;
 type Kind = keyof typeof ENTRY;
 
@@ -46,26 +45,19 @@ interface Running {
 
 /** `node --import tsx <entry>` with only the given settings (and PATH): one process, as in production. */
 function run(kind: Kind, env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY[kind]], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...SETTINGS[kind], ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const running = runEntry(ENTRY[kind], { ...SETTINGS[kind], ...env });
+  const { child } = running;
+  const exit = running.exit.then(({ code, signal }) => code ?? signal ?? 'unknown');
   return {
     child,
-    stdout: () => out,
-    stderr: () => err,
+    stdout: running.stdout,
+    stderr: running.stderr,
     async exited(timeoutMs, since = Date.now()) {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           child.kill('SIGKILL');
-          reject(new Error(`${kind} did not exit within ${timeoutMs} ms; stderr: ${err}; stdout: ${out.slice(-2000)}`));
+          reject(new Error(`${kind} did not exit within ${timeoutMs} ms; stderr: ${running.stderr()}; stdout: ${running.stdout().slice(-2000)}`));
         }, timeoutMs);
       });
       try {

@@ -7,6 +7,7 @@ import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../sr
 import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { keys } from './keys.js';
+import { eventually } from './wait.js';
 
 export const PROJECT = 'test-project';
 
@@ -115,13 +116,4 @@ export function useSandboxWithReceiver(options: { knobs?: KnobsPatch; answer?: (
   };
 }
 
-/** Polls until `check` returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { eventually };

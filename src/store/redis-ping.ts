@@ -1,0 +1,16 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Whether Redis answers a PING within `timeoutMs`. Never throws, never waits longer, and answers
+ * false at once while the connection is down: what a readiness probe needs.
+ */
+export async function pingWithin(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status !== 'ready') return false;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([redis.ping().then((r) => r === 'PONG', () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
