@@ -14,6 +14,8 @@ import { SettingsReader, duration, httpUrl, logLevel, port, positiveInt, redisUr
 /** What both processes use. */
 export interface CommonConfig {
   redisUrl: string;
+  /** REDIS_URL names one node of a Redis Cluster; the client finds the rest (REDIS_CLUSTER). */
+  redisCluster: boolean;
   /** Hash-tagged so queue and record keys land in one Redis Cluster slot (docs/architecture.md, Redis keys). */
   redisPrefix: string;
   /** How long start-up waits for Redis before it exits naming REDIS_URL. */
@@ -68,6 +70,8 @@ export interface WorkerConfig extends CommonConfig {
   stalled: { lockDurationMs: number; stalledIntervalMs: number };
   /** Where the worker serves its metrics; 0: not at all. */
   metricsPort: number;
+  /** How long a finished, reported payout's record and audit are kept (PAYOUT_RETENTION_DAYS), in ms. */
+  payoutRetentionMs: number;
   bank: BankClientConfig;
 }
 
@@ -85,6 +89,7 @@ const hashTagPrefix = z.string().regex(/^\{[^{}]+\}$/, 'must be a Redis hash tag
 function readCommon(r: SettingsReader): Partial<CommonConfig> {
   return {
     redisUrl: r.read('REDIS_URL', redisUrl.default('redis://127.0.0.1:6379')),
+    redisCluster: r.read('REDIS_CLUSTER', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true' || v === '1')),
     redisPrefix: r.read('REDIS_PREFIX', hashTagPrefix.default('{b131}')),
     redisConnectTimeoutMs: r.read('REDIS_CONNECT_TIMEOUT_MS', positiveInt.default(5_000)),
     // longer than one bank call (BANK131_TIMEOUT_MS, 30 s), so a job in hand can finish
@@ -165,6 +170,7 @@ function readWorker(r: SettingsReader): Omit<WorkerConfig, keyof CommonConfig | 
       stalledIntervalMs: r.read('STALLED_INTERVAL_MS', positiveInt.min(1_000, 'must be at least 1000').default(30_000)),
     },
     metricsPort: r.read('METRICS_PORT', port.default(9464)),
+    payoutRetentionMs: r.read('PAYOUT_RETENTION_DAYS', positiveInt.max(3650, 'must be at most 3650').default(30).transform((days) => days * 86_400_000)),
   };
   return worker as Omit<WorkerConfig, keyof CommonConfig | 'bank'>;
 }

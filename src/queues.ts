@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue, type BackoffStrategy, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './store/redis-client.js';
 import type { ReportedFacts } from './payouts/confirmation-policy.js';
 import type { CheckJob, ConfirmJob, NotifyJob, StartJob, WebhookJob } from './payouts/schemas.js';
 
@@ -82,7 +82,7 @@ export function jobOptions(policy: RetryPolicy): Record<keyof typeof QUEUE, Jobs
   };
 }
 
-export function createQueues(connection: Redis, prefix: string, policy: RetryPolicy = DEFAULT_RETRY): Queues {
+export function createQueues(connection: RedisClient, prefix: string, policy: RetryPolicy = DEFAULT_RETRY): Queues {
   const defaults = jobOptions(policy);
   const make = <T>(name: string, opts: JobsOptions) => new Queue<T>(name, { connection, prefix, defaultJobOptions: opts });
   const queues = {

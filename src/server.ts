@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './store/redis-client.js';
 import type { Logger } from 'pino';
 import type { Bank131Client } from './bank131/client.js';
 import { bankWebhookRoutes } from './http/bank-webhooks.js';
@@ -34,7 +34,7 @@ export interface ServerDeps {
   bank: Bank131Client;
   store: PayoutStore;
   queues: Queues;
-  redis: Redis;
+  redis: RedisClient;
   /** Whether Bank 131 accepts our credentials (src/store/bank-access.ts): part of /readyz. */
   bankAccess?: BankAccess | undefined;
   timing: PipelineTiming;

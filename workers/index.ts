@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/store/redis-client.js';
 import type { Runtime } from '../src/runtime.js';
 import { QUEUE, jitteredBackoff, DEFAULT_RETRY, type RetryPolicy } from '../src/queues.js';
 import { DEFAULT_TIMING, type PipelineDeps } from '../src/pipeline/pipeline-deps.js';
@@ -10,7 +10,7 @@ import { reconcileProcessor } from './payout-reconcile.js';
 import { startProcessor } from './payout-start.js';
 
 export interface WorkerOptions {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   /** Jobs in flight per queue that calls the bank (PAYOUT_CONCURRENCY). */
   concurrency: number;

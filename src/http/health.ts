@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis-client.js';
 import { z } from 'zod';
 import type { BankAccess } from '../store/bank-access.js';
 import { pingWithin } from '../store/redis-ping.js';
@@ -13,7 +13,7 @@ const Ok = z.object({ ok: z.literal(true) });
 const NotReady = ErrorBody;
 
 /** /healthz: the process is up. /readyz: it can do its work (Redis answers). */
-export const healthRoutes: FastifyPluginAsync<{ redis: Redis; bankAccess?: BankAccess | undefined }> = async (app, { redis, bankAccess }) => {
+export const healthRoutes: FastifyPluginAsync<{ redis: RedisClient; bankAccess?: BankAccess | undefined }> = async (app, { redis, bankAccess }) => {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   routes.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ ok: true as const }));
   routes.get(

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { CallRecord } from '../bank131/client.js';
 import { adviceFor } from '../bank131/errors.js';
 
@@ -16,7 +16,7 @@ export class BankAccess {
   private refusedHere = true;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
   ) {}
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { differingFields, fingerprint, PayoutRecordSchema, type AuditEvent, type PayoutOrder, type PayoutRecord } from '../payouts/schemas.js';
 import type { KeyedAction } from '../payouts/idempotency-key.js';
 import type { RecordField } from '../payouts/steps.js';
@@ -38,10 +38,10 @@ export interface Transition {
  * (src/store/scripts/) that also writes the due time.
  */
 export class PayoutStore {
-  private readonly redis: Redis & ScriptCommands;
+  private readonly redis: RedisClient & ScriptCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     readonly prefix: string,
   ) {
     this.redis = withScripts(redis);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { withScripts, type ScriptCommands } from './scripts.js';
 
 /**
@@ -7,10 +7,10 @@ import { withScripts, type ScriptCommands } from './scripts.js';
  * Redis (capacity one second's worth), taken by a script on Redis time.
  */
 export class BankRateLimiter {
-  private readonly redis: Redis & ScriptCommands;
+  private readonly redis: RedisClient & ScriptCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly key: string,
     private readonly maxRps: number,
   ) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * Every atomic step on Redis is one Lua script in ./scripts/, named by its verb, with its KEYS and
@@ -37,11 +37,11 @@ function source(file: string): string {
 }
 
 /** Defines every script as a command on this connection (once), and returns it typed. */
-export function withScripts(redis: Redis): Redis & ScriptCommands {
+export function withScripts(redis: RedisClient): RedisClient & ScriptCommands {
   if (!('b131Transition' in redis)) {
     for (const [name, def] of Object.entries(SCRIPTS)) {
       redis.defineCommand(name, 'numberOfKeys' in def ? { lua: source(def.file), numberOfKeys: def.numberOfKeys } : { lua: source(def.file) });
     }
   }
-  return redis as Redis & ScriptCommands;
+  return redis as RedisClient & ScriptCommands;
 }
