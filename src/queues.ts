@@ -104,6 +104,12 @@ export function createQueues(connection: RedisClient, prefix: string, policy: Re
 /** Enqueue start jobs for many payouts in one addBulk call. */
 export async function enqueueStarts(queues: Queues, payoutIds: string[]): Promise<void> {
   if (payoutIds.length === 0) return;
+  // addBulk goes through a MULTI, and ioredis copies every script command defined on the
+  // connection (BullMQ's and ours) into each one: for a single job a plain add is far cheaper.
+  if (payoutIds.length === 1) {
+    await enqueueStart(queues, payoutIds[0]!);
+    return;
+  }
   await queues.start.addBulk(payoutIds.map((payoutId) => ({ name: 'start', data: { payoutId }, opts: { jobId: jobId.start(payoutId) } })));
 }
 

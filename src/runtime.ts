@@ -1,10 +1,11 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { Bank131Client, type Bank131ClientOptions } from './bank131/client.js';
 import type { BankClientConfig, WebConfig, WorkerConfig } from './config.js';
 import { createQueues, DEFAULT_RETRY, type Queues, type RetryPolicy } from './queues.js';
 import { EXIT, maskUrl, StartupError } from './settings.js';
 import { PayoutStore } from './store/payout-store.js';
+import type { RedisClient } from './store/redis-client.js';
 import { BankAccess } from './store/bank-access.js';
 import { pingWithin } from './store/redis-ping.js';
 import { BankRateLimiter } from './store/rate-limiter.js';
@@ -12,7 +13,8 @@ import { observeBankCall } from './metrics.js';
 
 /** The connected pieces the web process uses: Redis, the payout store, the queues. */
 export interface WebRuntime {
-  redis: Redis;
+  /** A Cluster when REDIS_CLUSTER=true (RuntimeOptions.cluster), else one connection. */
+  redis: RedisClient;
   store: PayoutStore;
   queues: Queues;
   retry: RetryPolicy;
@@ -40,6 +42,8 @@ export interface Runtime extends WebRuntime {
 
 export interface RuntimeOptions {
   redisUrl: string;
+  /** REDIS_CLUSTER: `redisUrl` names one node of a Redis Cluster, and the client finds the others. */
+  cluster?: boolean;
   prefix: string;
   /** Only the workers call the bank; a runtime without it is a WebRuntime. */
   bank?: Bank131ClientOptions;
@@ -72,11 +76,36 @@ export function redisOptions(role: 'web' | 'worker'): RedisOptions {
 
 /** The web calls the bank too, for the card collection pages (widget tokens, card facts). */
 export function webRuntimeOptions(config: WebConfig, log?: Logger): RuntimeOptions & { bank: Bank131ClientOptions } {
-  return { redisUrl: config.redisUrl, prefix: config.redisPrefix, role: 'web', maxRps: config.bank.maxRps, bank: bankClientOptions(config.bank), ...(log ? { log } : {}) };
+  return { redisUrl: config.redisUrl, cluster: config.redisCluster, prefix: config.redisPrefix, role: 'web', maxRps: config.bank.maxRps, bank: bankClientOptions(config.bank), ...(log ? { log } : {}) };
 }
 
 export function workerRuntimeOptions(config: WorkerConfig, log?: Logger): RuntimeOptions & { bank: Bank131ClientOptions } {
-  return { redisUrl: config.redisUrl, prefix: config.redisPrefix, role: 'worker', maxRps: config.bank.maxRps, bank: bankClientOptions(config.bank), ...(log ? { log } : {}) };
+  return { redisUrl: config.redisUrl, cluster: config.redisCluster, prefix: config.redisPrefix, role: 'worker', maxRps: config.bank.maxRps, bank: bankClientOptions(config.bank), ...(log ? { log } : {}) };
+}
+
+/**
+ * A Redis Cluster seeded from REDIS_URL, with the same behaviour per role as one connection: the
+ * cluster itself owns reconnection and the offline queue, each node connection the rest.
+ */
+export function redisCluster(url: string, role: 'web' | 'worker'): Cluster {
+  const { retryStrategy, enableOfflineQueue, ...perNode } = redisOptions(role);
+  const seed = new URL(url);
+  const tls = seed.protocol === 'rediss:';
+  const options: ClusterOptions = {
+    clusterRetryStrategy: retryStrategy ?? null,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    // A cluster has only database 0, so the path of REDIS_URL is not used (waitForRedis says so).
+    redisOptions: {
+      ...perNode,
+      ...(seed.username ? { username: decodeURIComponent(seed.username) } : {}),
+      ...(seed.password ? { password: decodeURIComponent(seed.password) } : {}),
+      ...(tls ? { tls: {} } : {}),
+    },
+    // ioredis resolves the seed's name to an address before connecting; over TLS the certificate
+    // names the host, not the address, so the name must reach the TLS handshake unresolved.
+    ...(tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+  };
+  return new Cluster([{ host: seed.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(seed.port || 6379) }], options);
 }
 
 function bankClientOptions(b: BankClientConfig): Bank131ClientOptions {
@@ -94,7 +123,8 @@ function bankClientOptions(b: BankClientConfig): Bank131ClientOptions {
 export function createRuntime(options: RuntimeOptions & { bank: Bank131ClientOptions }): Runtime;
 export function createRuntime(options: RuntimeOptions): WebRuntime;
 export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
-  const redis = new Redis(options.redisUrl, redisOptions(options.role ?? 'worker'));
+  const role = options.role ?? 'worker';
+  const redis: RedisClient = options.cluster ? redisCluster(options.redisUrl, role) : new Redis(options.redisUrl, redisOptions(role));
   const retry = options.retry ?? DEFAULT_RETRY;
   const queues = createQueues(redis, options.prefix, retry);
   // Without listeners ioredis prints "Unhandled error event" and BullMQ a stack per queue per attempt.
@@ -137,7 +167,7 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
  * REDIS_RETRY_MAX_MS however many connections and queues relay the same error, and one line when
  * Redis is back. Returns the error listener to attach to whatever else relays Redis errors.
  */
-export function outageReporter(redis: Redis, url: string, log: Logger | undefined): (err: Error) => void {
+export function outageReporter(redis: RedisClient, url: string, log: Logger | undefined): (err: Error) => void {
   const where = maskUrl(url);
   let downSince: number | null = null;
   let announced = false;
@@ -169,6 +199,17 @@ export function outageReporter(redis: Redis, url: string, log: Logger | undefine
     announced = true;
   };
   redis.on('error', report);
+  if (redis instanceof Cluster) {
+    // One node lost while the cluster client stays ready (the others answer; a replica may be
+    // promoted): no outage of the whole, but worth a line. A whole outage comes as 'error' above.
+    let lastNodeLine = 0;
+    redis.on('node error', (err: Error, node: string) => {
+      const now = Date.now();
+      if (!log || redis.status !== 'ready' || now - lastNodeLine < REDIS_RETRY_MAX_MS) return;
+      lastNodeLine = now;
+      log.warn({ redis: where, node, cause: describeRedisError(err).cause }, `Redis Cluster node ${node} unreachable: ${describeRedisError(err).cause}`);
+    });
+  }
   redis.on('close', () => {
     downSince ??= Date.now();
   });
@@ -187,7 +228,10 @@ export function outageReporter(redis: Redis, url: string, log: Logger | undefine
  * outageReporter turns into one line per retry interval, rather than a line per connection.
  */
 export function isRedisConnectionError(err: Error & { code?: string }): boolean {
+  const cause = nodeError(err);
+  if (cause !== err) return isRedisConnectionError(cause);
   return (
+    /None of startup nodes is available|Failed to refresh slots cache|Cluster is disconnected|Cluster isn't ready/i.test(err.message ?? '') ||
     ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE'].includes(err.code ?? '') ||
     /Connection is closed|Stream isn't writeable|NOAUTH|WRONGPASS|max retries per request/i.test(err.message ?? '')
   );
@@ -204,6 +248,8 @@ export interface RedisFault {
 
 /** What an ioredis or socket error means for an operator. */
 export function describeRedisError(err: Error & { code?: string; hostname?: string }): RedisFault {
+  const cause = nodeError(err);
+  if (cause !== err) return describeRedisError(cause);
   const msg = err.message ?? '';
   const unavailable = (cause: string): RedisFault => ({ cause, exitCode: EXIT.unavailable, permanent: false });
   const config = (cause: string): RedisFault => ({ cause, exitCode: EXIT.config, permanent: true });
@@ -211,6 +257,7 @@ export function describeRedisError(err: Error & { code?: string; hostname?: stri
   if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) return config('authentication failed (wrong user name or password in REDIS_URL)');
   if (/NOPERM/.test(msg)) return config(`permission denied (the REDIS_URL user may not run what the service needs: ${msg})`);
   if (/DB index is out of range/i.test(msg)) return config('no such database (the number after the last / in REDIS_URL is out of range)');
+  if (/SELECT is not allowed in cluster mode/i.test(msg)) return config('no such database (a Redis Cluster has only database 0: drop the number after the last / in REDIS_URL)');
   switch (err.code) {
     case 'ECONNREFUSED':
       return unavailable('connection refused (is Redis running and listening there?)');
@@ -228,16 +275,28 @@ export function describeRedisError(err: Error & { code?: string; hostname?: stri
       return unavailable('connection reset by the server');
   }
   if (/Command timed out/i.test(msg)) return unavailable('no answer in time');
+  if (/None of startup nodes is available|Failed to refresh slots cache/i.test(msg)) return unavailable('no node of the cluster answers');
   if (/Connection is closed|Stream isn't writeable/i.test(msg)) return unavailable('not connected');
   return unavailable(msg || 'connection failed');
 }
 
 /**
+ * A Cluster reports "Failed to refresh slots cache" when no node answers; the reason, the last
+ * node's own error (refused, wrong password), rides along as lastNodeError.
+ */
+function nodeError(err: Error): Error {
+  const last = (err as Error & { lastNodeError?: unknown }).lastNodeError;
+  return last instanceof Error ? last : err;
+}
+
+/**
  * Start-up: connect to REDIS_URL within `timeoutMs`, retrying a refused or unreachable Redis until
  * then; a wrong password ends the wait at once. Throws a StartupError naming REDIS_URL (password
- * masked) and the cause in one line.
+ * masked) and the cause in one line. With `cluster` (REDIS_CLUSTER=true), REDIS_URL is one node,
+ * and the wait lasts until that node says the cluster serves every slot; a REDIS_CLUSTER that does
+ * not match what the node is ends the wait at once.
  */
-export async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
+export async function waitForRedis(url: string, timeoutMs: number, options: { cluster?: boolean } = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const where = maskUrl(url);
   let last: RedisFault | null = null;
@@ -250,7 +309,7 @@ export async function waitForRedis(url: string, timeoutMs: number): Promise<void
         ? fail(`${last.cause}; gave up after ${timeoutMs} ms (REDIS_CONNECT_TIMEOUT_MS)`, last.exitCode)
         : fail(`no answer within ${timeoutMs} ms (REDIS_CONNECT_TIMEOUT_MS)`, EXIT.unavailable);
     }
-    const fault = await tryConnect(url, remaining);
+    const fault = await tryConnect(url, remaining, options.cluster ?? false);
     if (fault === null) return;
     if (fault.permanent) throw fail(fault.cause, fault.exitCode);
     if (fault.cause !== 'timeout') last = fault;
@@ -259,7 +318,7 @@ export async function waitForRedis(url: string, timeoutMs: number): Promise<void
 }
 
 /** One attempt: null when Redis answered PING, else what went wrong ('timeout' when nothing did). */
-async function tryConnect(url: string, timeoutMs: number): Promise<RedisFault | null> {
+async function tryConnect(url: string, timeoutMs: number, cluster: boolean): Promise<RedisFault | null> {
   const client = new Redis(url, {
     lazyConnect: true,
     retryStrategy: () => null,
@@ -274,15 +333,15 @@ async function tryConnect(url: string, timeoutMs: number): Promise<RedisFault | 
   try {
     const outcome = await Promise.race([
       client.connect().then(() => client.ping()).then(
-        () => 'ok' as const,
+        () => clusterMismatch(client, cluster),
         (err: Error) => err,
       ),
       late,
     ]);
-    if (outcome === 'ok') {
+    if (outcome === 'ok' || isFault(outcome)) {
       // A refused SELECT (database out of range) is only an error event; the connection carries on.
       const fault = first ? describeRedisError(first) : null;
-      return fault?.permanent ? fault : null;
+      return fault?.permanent ? fault : outcome === 'ok' ? null : outcome;
     }
     if (outcome === 'timeout' && first === null) return { cause: 'timeout', exitCode: EXIT.unavailable, permanent: false };
     // The error event carries the cause; connect() itself often only says "Connection is closed".
@@ -291,6 +350,26 @@ async function tryConnect(url: string, timeoutMs: number): Promise<RedisFault | 
     clearTimeout(timer);
     client.disconnect();
   }
+}
+
+const isFault = (x: unknown): x is RedisFault => typeof x === 'object' && x !== null && 'cause' in x && 'permanent' in x;
+
+/**
+ * After PING: whether REDIS_CLUSTER matches what the node is, and a cluster serves every slot.
+ * 'ok' when it does, or when the node will not say (INFO or CLUSTER INFO refused to this user).
+ * A cluster node used as one server answers MOVED for most keys; a cluster client cannot even
+ * start on a node outside a cluster. Both are settings to fix, so neither is retried.
+ */
+async function clusterMismatch(client: Redis, cluster: boolean): Promise<'ok' | RedisFault> {
+  const info = await client.info('cluster').catch(() => null);
+  if (info === null) return 'ok';
+  const enabled = /^cluster_enabled:1/m.test(info);
+  if (enabled && !cluster) return { cause: 'this Redis is a node of a Redis Cluster: set REDIS_CLUSTER=true', exitCode: EXIT.config, permanent: true };
+  if (!enabled && cluster) return { cause: 'REDIS_CLUSTER is true, but this Redis is not part of a cluster: set REDIS_CLUSTER=false', exitCode: EXIT.config, permanent: true };
+  if (!cluster) return 'ok';
+  const state = await (client.call('CLUSTER', 'INFO') as Promise<string>).then((text) => /^cluster_state:(\w+)/m.exec(text)?.[1] ?? 'unknown', () => null);
+  if (state === null || state === 'ok') return 'ok';
+  return { cause: `the cluster does not serve every slot yet (cluster_state:${state})`, exitCode: EXIT.unavailable, permanent: false };
 }
 
 /**
@@ -307,13 +386,20 @@ export async function redisReady(runtime: WebRuntime, url: string, timeoutMs: nu
   }
 }
 
-/** Design §7: warn when Redis may lose or evict what it acknowledged. */
-export async function checkRedisDurability(redis: Redis, log: Logger): Promise<void> {
+/** Design §7: warn when Redis may lose or evict what it acknowledged (on a cluster: any master). */
+export async function checkRedisDurability(redis: RedisClient, log: Logger): Promise<void> {
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
   try {
-    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
-    const [, aof] = (await redis.config('GET', 'appendonly')) as [string, string];
-    if (policy !== 'noeviction') log.warn({ policy }, 'Redis maxmemory-policy is not noeviction: queued jobs and payout records may be evicted');
-    if (aof !== 'yes') log.warn('Redis appendonly is off: a Redis restart may lose acknowledged payouts');
+    const settings = await Promise.all(
+      servers.map(async (server) => {
+        const [, policy] = (await server.config('GET', 'maxmemory-policy')) as [string, string];
+        const [, aof] = (await server.config('GET', 'appendonly')) as [string, string];
+        return { policy, aof };
+      }),
+    );
+    const policies = [...new Set(settings.map((s) => s.policy))].filter((p) => p !== 'noeviction');
+    if (policies.length) log.warn({ policy: policies.join(',') }, 'Redis maxmemory-policy is not noeviction: queued jobs and payout records may be evicted');
+    if (settings.some((s) => s.aof !== 'yes')) log.warn('Redis appendonly is off: a Redis restart may lose acknowledged payouts');
   } catch {
     log.info('could not read Redis CONFIG (managed Redis?); make sure it runs with appendonly yes and noeviction');
   }

@@ -17,19 +17,17 @@ import { requestCheck } from '../src/pipeline/reconcile.js';
 export function webhookProcessor(deps: PipelineDeps) {
   return async (job: Job<WebhookJob>): Promise<string> => {
     const data = WebhookJob.parse(job.data);
-    const payoutId = await deps.store.payoutIdForSession(data.session.id);
-    if (!payoutId) {
+    const parsed = BankSession.safeParse(data.session);
+    const payout = await deps.store.noteBySession(data.session.id, `webhook ${data.type}: ${parsed.success ? describeSession(parsed.data) : 'session unreadable'}`);
+    if (!payout) {
       deps.log.warn({ type: data.type, sessionId: data.session.id }, 'webhook for an unknown session; nothing changed');
       return 'unknown session';
     }
-    const parsed = BankSession.safeParse(data.session);
-    await deps.store.note(payoutId, `webhook ${data.type}: ${parsed.success ? describeSession(parsed.data) : 'session unreadable'}`);
+    const payoutId = payout.id;
     if (!parsed.success || (data.type !== 'ready_to_confirm' && data.type !== 'payment_finished')) {
       await requestCheck(deps, payoutId, `webhook ${data.type}`);
       return 'status check requested';
     }
-    const payout = await deps.store.get(payoutId);
-    if (!payout) return 'missing';
     try {
       return await applyBankSession(deps, payout, parsed.data, 'webhook');
     } catch (err) {

@@ -60,8 +60,11 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
   if (!recorded.ok) {
     // Another run recorded its session first (or the payout was cancelled): ours stays an unused orphan.
     deps.log.info({ payoutId: payout.id, sessionId: session.id, current: recorded.current }, 'session not recorded: payout moved on');
+    return deps.store.get(payout.id);
   }
-  return deps.store.get(payout.id);
+  // The step set the session and nothing else; the payout as it now stands, without reading it back.
+  const started: AwaitingStart = { ...payout, state: 'session_created', sessionId: session.id };
+  return started;
 }
 
 async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<string> {

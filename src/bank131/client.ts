@@ -23,7 +23,7 @@ import {
   type TokenInfo,
   type Wallet,
 } from './schemas.js';
-import { SIGNATURE_HEADER, signBody } from './signature.js';
+import { SIGNATURE_HEADER, signBodyAsync } from './signature.js';
 
 export interface Bank131ClientOptions {
   baseUrl: string;
@@ -143,7 +143,7 @@ export class Bank131Client {
       accept: 'application/json',
       'content-length': String(body.length),
       'x-partner-project': this.options.project,
-      [SIGNATURE_HEADER]: signBody(body, this.options.privateKey),
+      [SIGNATURE_HEADER]: await signBodyAsync(body, this.options.privateKey),
     };
     if (this.options.submerchant?.trim()) headers['x-partner-submerchant'] = this.options.submerchant;
     if (opts.idempotencyKey) headers['x-partner-idempotency-key'] = opts.idempotencyKey;

@@ -1,7 +1,7 @@
 import { STEPS, type StepDef, type StepInput, type StepName } from '../payouts/steps.js';
 import type { NotifyJob } from '../payouts/schemas.js';
 import type { PayoutState } from '../payouts/state-machine.js';
-import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, jobId } from '../queues.js';
+import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, jobId, QUEUE } from '../queues.js';
 import type { TransitionResult } from '../store/payout-store.js';
 import { observeStep } from '../metrics.js';
 import type { StepDeps } from './pipeline-deps.js';
@@ -35,12 +35,16 @@ export async function takeStep<N extends StepName>(
   // payout may have moved on meanwhile (a webhook, another run), and then the failure is stale.
   const from = options.onlyFrom ? def.from.filter((s) => options.onlyFrom!.includes(s)) : def.from;
   const lookAgainMs = def.lookAgain === 'wallet_retry' ? deps.timing.walletRetryMs * 2 : deps.timing.reconcileAfterMs;
+  // The follow-up's job id is known before the move, so the record names it in the same script
+  // (one round trip fewer than writing it afterwards); the reconciler checks that job first.
+  const followUp = planFollowUp(deps, def.followUp, payout, def.to);
   const result = await deps.store.transition(payout.id, {
     from,
     to: def.to,
     why: def.why(input),
     set: def.fields(input),
     ...(def.indexSession ? { indexSession: def.indexSession(input) } : {}),
+    ...(followUp ? { lastJob: followUp.ref } : {}),
     dueAt: Date.now() + lookAgainMs,
   });
   if (!result.ok) {
@@ -51,26 +55,38 @@ export async function takeStep<N extends StepName>(
   deps.log.info({ payoutId: payout.id, sessionId, step: name, from: result.from, to: def.to }, 'payout moved');
   observeStep(name, def.to, payout.createdAt);
   deps.crashPoints?.afterStep?.(name, payout.id);
-  const followUp = await enqueueFollowUp(deps, def.followUp, payout, def.to);
-  if (followUp) await deps.store.setLastJob(payout.id, followUp);
+  await followUp?.enqueue();
   return result;
 }
 
-async function enqueueFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp'], payout: StepTarget, to: string): Promise<string | null> {
+interface PlannedJob {
+  /** `<queue>/<job id>` */
+  ref: string;
+  enqueue(): Promise<unknown>;
+}
+
+function planFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp'], payout: StepTarget, to: string): PlannedJob | null {
+  const planned = (queue: string, id: string, enqueue: (id: string) => Promise<unknown>): PlannedJob => ({ ref: `${queue}/${id}`, enqueue: () => enqueue(id) });
   switch (kind) {
     case 'none':
       return null;
     case 'start':
-      return enqueueStart(deps.queues, payout.id);
+      return planned(QUEUE.start, jobId.start(payout.id), (id) => enqueueStart(deps.queues, payout.id, { jobId: id }));
     case 'retry_start':
-      return enqueueStart(deps.queues, payout.id, { jobId: jobId.again(jobId.start(payout.id), Date.now()), delayMs: deps.timing.walletRetryMs });
-    case 'confirm':
-      return payout.sessionId ? enqueueConfirm(deps.queues, payout.id, payout.sessionId) : null;
-    case 'cancel':
-      return payout.sessionId ? enqueueCancel(deps.queues, payout.id, payout.sessionId) : null;
-    case 'notify':
+      return planned(QUEUE.start, jobId.again(jobId.start(payout.id), Date.now()), (id) => enqueueStart(deps.queues, payout.id, { jobId: id, delayMs: deps.timing.walletRetryMs }));
+    case 'confirm': {
+      const sessionId = payout.sessionId;
+      return sessionId ? planned(QUEUE.confirm, jobId.confirm(sessionId), (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id)) : null;
+    }
+    case 'cancel': {
+      const sessionId = payout.sessionId;
+      return sessionId ? planned(QUEUE.confirm, jobId.cancel(sessionId), (id) => enqueueCancel(deps.queues, payout.id, sessionId, id)) : null;
+    }
+    case 'notify': {
       // nobody to tell: transition.lua has already taken the payout off the due index
       if (payout.order && !payout.order.callback_url) return null;
-      return enqueueNotify(deps.queues, payout.id, to as NotifyJob['event']);
+      const event = to as NotifyJob['event'];
+      return planned(QUEUE.notify, jobId.notify(payout.id, event), (id) => enqueueNotify(deps.queues, payout.id, event, id));
+    }
   }
 }

@@ -27,6 +27,8 @@ export interface Transition {
   set?: Partial<Record<RecordField, string>>;
   /** Index this bank session to the payout in the same atomic step. */
   indexSession?: string;
+  /** The follow-up job this step enqueues (`<queue>/<job id>`), recorded with the move (see lastJob). */
+  lastJob?: string;
   /** When the reconciler must look at the payout next, if nothing moves it first (ms since epoch). */
   dueAt: number;
 }
@@ -199,6 +201,7 @@ export class PayoutStore {
     const illegal = t.from.filter((f) => !canMove(f, t.to));
     if (illegal.length > 0) throw new Error(`illegal payout transition ${illegal.join('|')} -> ${t.to}`);
     const fields = Object.entries(t.set ?? {}).flat();
+    if (t.lastJob) fields.push('last_job', t.lastJob);
     const [outcome, state] = await this.redis.b131Transition(
       this.key(id),
       this.auditKey(id),
@@ -236,6 +239,18 @@ export class PayoutStore {
   async note(id: string, why: string): Promise<PayoutState | null> {
     const state = await this.redis.b131Note(this.key(id), this.auditKey(id), new Date().toISOString(), why);
     return state ? (state as PayoutState) : null;
+  }
+
+  /**
+   * A webhook's audit note on the payout of this session, and that payout as it is now, in one
+   * round trip (scripts/note-by-session.lua); null when the session is not ours.
+   */
+  async noteBySession(sessionId: string, why: string): Promise<PayoutRecord | null> {
+    const flat = await this.redis.b131NoteBySession(this.sessionKey(sessionId), this.key(''), new Date().toISOString(), why);
+    if (flat.length === 0) return null;
+    const h: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+    return toRecord(h);
   }
 
   /** Upstream acknowledged the callback for `event`; a payout told of its end leaves the due index. */

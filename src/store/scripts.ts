@@ -10,6 +10,7 @@ const SCRIPTS = {
   b131CreatePayouts: { file: 'create-payouts.lua' }, // variable key count: given per call
   b131Transition: { file: 'transition.lua', numberOfKeys: 4 },
   b131Note: { file: 'note.lua', numberOfKeys: 2 },
+  b131NoteBySession: { file: 'note-by-session.lua', numberOfKeys: 1 },
   b131MarkStartAttempt: { file: 'mark-start-attempt.lua', numberOfKeys: 1 },
   b131MarkNotified: { file: 'mark-notified.lua', numberOfKeys: 2 },
   b131TakeDue: { file: 'take-due.lua', numberOfKeys: 1 },
@@ -20,6 +21,7 @@ export interface ScriptCommands {
   b131CreatePayouts(numKeys: number, ...args: string[]): Promise<string[]>;
   b131Transition(...args: string[]): Promise<[string, string]>;
   b131Note(payoutKey: string, auditKey: string, now: string, why: string): Promise<string>;
+  b131NoteBySession(sessionKey: string, payoutKeyPrefix: string, now: string, why: string): Promise<string[]>;
   b131MarkStartAttempt(payoutKey: string, sessionId: string): Promise<number>;
   b131MarkNotified(payoutKey: string, dueKey: string, event: string, payoutId: string): Promise<number>;
   b131TakeDue(dueKey: string, now: string, nextDue: string, limit: string): Promise<string[]>;

@@ -88,6 +88,27 @@ describe('PayoutStore', () => {
     expect((await store.get(o.id))!.startAttempts).toBe(2);
   });
 
+  it('notes a webhook by its session and hands back the payout as it stands, in one script', async () => {
+    const o = make();
+    await store.createMany([o], () => 'queued', Date.now() + 60_000);
+    expect(await store.noteBySession('ps_nobody', 'webhook x')).toBeNull();
+    await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: 'ps_nb' }, indexSession: 'ps_nb' });
+    const spy = vi.spyOn(redis as unknown as { b131NoteBySession: (...a: unknown[]) => Promise<string[]> }, 'b131NoteBySession');
+    const seen = await store.noteBySession('ps_nb', 'webhook ready_to_confirm: in_progress');
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
+    expect(seen).toEqual(await store.get(o.id));
+    expect(seen).toMatchObject({ id: o.id, state: 'session_created', sessionId: 'ps_nb' });
+    expect((await store.audit(o.id)).at(-1)).toMatchObject({ state: 'session_created', why: 'webhook ready_to_confirm: in_progress' });
+  });
+
+  it('records the follow-up job with the move itself', async () => {
+    const o = make();
+    await store.createMany([o], () => 'queued', Date.now() + 60_000);
+    await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: 'ps_lj' }, lastJob: 'payout-start/start-x' });
+    expect(await store.lastJob(o.id)).toBe('payout-start/start-x');
+  });
+
   it('keeps every key under its hash-tagged prefix', async () => {
     const keys: string[] = [];
     let cursor = '0';
