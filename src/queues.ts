@@ -32,6 +32,9 @@ export const jobId = {
   again: (first: string, round: number) => `${first}-r${round}`,
 };
 
+/** How long a webhook body, once received, is dropped as a replay at enqueue (a step past its state does nothing after that too). */
+export const WEBHOOK_REPLAY_WINDOW_MS = 86_400_000;
+
 export interface RetryPolicy {
   /** First retry delay; doubles each attempt up to `maxDelayMs`, with full jitter on the upper half. */
   baseDelayMs: number;
@@ -74,8 +77,9 @@ export function jobOptions(policy: RetryPolicy): Record<keyof typeof QUEUE, Jobs
   return {
     start: bank,
     confirm: bank,
-    // Kept a day so a replayed webhook body is dropped at enqueue time, not only by the state check.
-    webhooks: { ...bank, removeOnComplete: { age: 86_400, count: 100_000 } },
+    // A replayed body is dropped at enqueue by a deduplication key (WEBHOOK_REPLAY_WINDOW_MS), so
+    // the finished job itself need not be kept.
+    webhooks: bank,
     notify: { ...bank, attempts: policy.notifyAttempts },
     // A check that fails is simply made again at the next due time: no retries to pile up.
     reconcile: { attempts: 1, removeOnComplete: true, removeOnFail: { age: 86_400, count: 10_000 } },

@@ -6,7 +6,7 @@ import { WebhookPayloadError, WebhookSignatureError } from '../bank131/errors.js
 import { BankSession } from '../bank131/schemas.js';
 import { SIGNATURE_HEADER } from '../bank131/signature.js';
 import { verifyWebhook } from '../bank131/webhook.js';
-import { jobId, type Queues } from '../queues.js';
+import { jobId, WEBHOOK_REPLAY_WINDOW_MS, type Queues } from '../queues.js';
 import { webhooksReceived, webhooksRefused } from '../metrics.js';
 import { HttpError, errorResponses } from './errors.js';
 
@@ -88,11 +88,13 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicK
         return { ok: true as const };
       }
       const session = BankSession.safeParse(webhook.session);
-      // 200 only once Redis has it; the job id (hash of the exact bytes) drops a replayed body.
+      // 200 only once Redis has it. A replayed body (same bytes, same hash) is dropped at enqueue
+      // for a day by a small deduplication key, not by keeping every finished webhook job that long.
+      const id = jobId.webhook(raw);
       await queues.webhooks.add(
         webhook.type,
         { type: webhook.type, session: session.success ? routingFacts(session.data) : { id: sessionId }, receivedAt: new Date().toISOString() },
-        { jobId: jobId.webhook(raw) },
+        { jobId: id, deduplication: { id, ttl: WEBHOOK_REPLAY_WINDOW_MS } },
       );
       webhooksReceived.inc({ type: webhook.type });
       return { ok: true as const };

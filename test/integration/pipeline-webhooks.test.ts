@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/bank131/signature.js';
 import { bankMetadataFor, isMove } from '../../src/payouts/schemas.js';
-import { jobId } from '../../src/queues.js';
+import { jobId, QUEUE } from '../../src/queues.js';
 import { keys } from '../support/keys.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually } from '../support/sandbox.js';
+import { sleep } from '../support/wait.js';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -19,11 +20,27 @@ const postWebhook = (body: string | Buffer, signature?: string) =>
     body,
   });
 
-/** Jobs in bank-webhooks for a session, in any state (the sandbox's own deliveries run alongside). */
-const webhookJobsFor = async (sessionId: string) =>
-  (await p.runtime.queues.webhooks.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'])).filter(
-    (j) => j.data.session.id === sessionId,
-  ).length;
+/**
+ * Every bank-webhooks job the workers finish, with its outcome, as it happens: finished jobs are
+ * removed at once (src/queues.ts), so they cannot be looked up afterwards.
+ */
+const finishedWebhooks: Array<{ jobId: string; sessionId: string; result: unknown }> = [];
+const addedWebhooks: Array<{ jobId: string; sessionId: string }> = [];
+beforeAll(() => {
+  for (const set of p.workerSets)
+    for (const w of set.workers)
+      if (w.name === QUEUE.webhooks) w.on('completed', (job, result) => finishedWebhooks.push({ jobId: job.id!, sessionId: job.data.session.id, result }));
+});
+
+/** Webhook jobs enqueued for a session by our own posts, counted by the ids BullMQ gave back. */
+const webhookJobsFor = async (sessionId: string) => {
+  const found = await p.runtime.queues.webhooks.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized']);
+  const ids = new Set([...found.filter((j) => j.data.session.id === sessionId).map((j) => j.id!), ...finishedWebhooks.filter((f) => f.sessionId === sessionId).map((f) => f.jobId)]);
+  return ids.size;
+};
+
+const outcomeOf = (sessionId: string, what: string) =>
+  eventually(async () => finishedWebhooks.find((f) => f.sessionId === sessionId)?.result, 5_000, what);
 
 const readyBody = (sessionId: string, amount = 10_000, metadata = 'x') =>
   JSON.stringify({
@@ -69,11 +86,8 @@ describe('webhooks that arrive twice, late or out of order', () => {
     const body = readyBody(record.sessionId!, 10_000, bankMetadataFor(o.id));
     const res = await postWebhook(body, signBody(body, keys.bankPrivate));
     expect(res.status).toBe(200);
-    const job = await eventually(async () => {
-      const j = await p.runtime.queues.webhooks.getJob(jobId.webhook(Buffer.from(body)));
-      return j && (await j.getState()) === 'completed' ? j : undefined;
-    }, 5_000, 'the replayed webhook to be processed');
-    expect(job.returnvalue).toBe('nothing to do (succeeded)');
+    const outcome = await eventually(async () => finishedWebhooks.find((f) => f.jobId === jobId.webhook(Buffer.from(body)))?.result, 5_000, 'the replayed webhook to be processed');
+    expect(outcome).toBe('nothing to do (succeeded)');
     expect((await p.runtime.store.audit(o.id)).filter(isMove)).toEqual(before);
     // seen, and said so in the audit trail
     expect((await p.runtime.store.audit(o.id)).at(-1)).toMatchObject({ state: 'succeeded', why: 'webhook ready_to_confirm: session in_progress, next_action confirm, payout pending' });
@@ -83,6 +97,12 @@ describe('webhooks that arrive twice, late or out of order', () => {
   it('the same bytes twice are enqueued once', async () => {
     const body = readyBody('ps_replayed_bytes');
     for (let i = 0; i < 3; i++) expect((await postWebhook(body, signBody(body, keys.bankPrivate))).status).toBe(200);
+    expect(await outcomeOf('ps_replayed_bytes', 'the first copy to be processed')).toBe('unknown session');
+    // and again once the first copy's job is finished and gone: the deduplication key still holds
+    expect((await postWebhook(body, signBody(body, keys.bankPrivate))).status).toBe(200);
+    expect(await p.runtime.queues.webhooks.getDeduplicationJobId(jobId.webhook(Buffer.from(body)))).toBe(jobId.webhook(Buffer.from(body)));
+    await sleep(300); // a second job, had one been added, would have finished by now
+    expect(finishedWebhooks.filter((f) => f.sessionId === 'ps_replayed_bytes')).toHaveLength(1);
     expect(await webhookJobsFor('ps_replayed_bytes')).toBe(1);
   });
 
@@ -93,11 +113,7 @@ describe('webhooks that arrive twice, late or out of order', () => {
     const before = (await p.runtime.store.audit(o.id)).filter(isMove);
     const body = readyBody('ps_nobody_knows', 10_000, bankMetadataFor(o.id));
     expect((await postWebhook(body, signBody(body, keys.bankPrivate))).status).toBe(200);
-    const job = await eventually(async () => {
-      const jobs = await p.runtime.queues.webhooks.getJobs(['completed']);
-      return jobs.find((j) => j.data.session.id === 'ps_nobody_knows');
-    });
-    expect(job.returnvalue).toBe('unknown session');
+    expect(await outcomeOf('ps_nobody_knows', 'the webhook to be processed')).toBe('unknown session');
     expect((await p.runtime.store.audit(o.id)).filter(isMove)).toEqual(before);
   });
 });
@@ -123,12 +139,12 @@ describe('forged and malformed webhooks', () => {
     expect((await postWebhook(notJson, signBody(notJson, keys.bankPrivate))).status).toBe(200);
     const noStatus = JSON.stringify({ type: 'payment_finished', session: { id: 'ps_no_status', status: null, finished_at: null, next_action: null, error: null } });
     expect((await postWebhook(noStatus, signBody(noStatus, keys.bankPrivate))).status).toBe(200);
-    expect(await webhookJobsFor('ps_no_status')).toBe(1);
+    await eventually(async () => (await webhookJobsFor('ps_no_status')) === 1, 5_000, 'one job for ps_no_status');
     const unknown = JSON.stringify({ type: 'transaction_registration', session: { id: 'ps_unknown_type' } });
     expect((await postWebhook(unknown, signBody(unknown, keys.bankPrivate))).status).toBe(200);
-    expect(await webhookJobsFor('ps_unknown_type')).toBe(1);
+    await eventually(async () => (await webhookJobsFor('ps_unknown_type')) === 1, 5_000, 'one job for ps_unknown_type');
     const unreadableSession = JSON.stringify({ type: 'ready_to_confirm', session: { id: 'ps_unreadable', payout_list: 'not a list' } });
     expect((await postWebhook(unreadableSession, signBody(unreadableSession, keys.bankPrivate))).status).toBe(200);
-    expect(await webhookJobsFor('ps_unreadable')).toBe(1);
+    await eventually(async () => (await webhookJobsFor('ps_unreadable')) === 1, 5_000, 'one job for ps_unreadable');
   });
 });
