@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisClient } from './redis-client.js';
 import { withScripts, type ScriptCommands } from './scripts.js';
 
 /**
- * Holds calls to the bank under BANK131_MAX_RPS across every worker process: one token bucket in
- * Redis (capacity one second's worth), taken by a script on Redis time.
+ * Holds calls to the bank under BANK131_MAX_RPS across every worker process: a sliding one-second
+ * window in Redis, taken by a script on Redis time (scripts/take-token.lua), so no second ever
+ * holds more than the limit, not even the first.
  */
 export class BankRateLimiter {
   private readonly redis: RedisClient & ScriptCommands;
@@ -19,7 +21,7 @@ export class BankRateLimiter {
 
   async acquire(): Promise<void> {
     for (;;) {
-      const wait = await this.redis.b131TakeToken(this.key, String(this.maxRps), String(this.maxRps));
+      const wait = await this.redis.b131TakeToken(this.key, String(this.maxRps), randomUUID());
       if (wait <= 0) return;
       await sleep(wait);
     }

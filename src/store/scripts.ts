@@ -25,7 +25,7 @@ export interface ScriptCommands {
   b131MarkStartAttempt(payoutKey: string, sessionId: string): Promise<number>;
   b131MarkNotified(payoutKey: string, dueKey: string, event: string, payoutId: string): Promise<number>;
   b131TakeDue(dueKey: string, now: string, nextDue: string, limit: string): Promise<string[]>;
-  b131TakeToken(bucketKey: string, rate: string, capacity: string): Promise<number>;
+  b131TakeToken(windowKey: string, rate: string, callId: string): Promise<number>;
 }
 
 const sources = new Map<string, string>();
