@@ -56,7 +56,7 @@ export async function startLocalRedis(
       child.once('exit', (code) => reject(new Error(`${binary} exited with code ${code}; see ${join(dir, 'redis.log')}`)));
     });
     exited.catch(() => undefined);
-    await Promise.race([waitForRedis(url, 10_000), exited]);
+    await Promise.race([waitForPing(url, 10_000), exited]);
   };
   await launch();
 
@@ -86,7 +86,8 @@ export async function startLocalRedis(
   };
 }
 
-async function waitForRedis(url: string, timeoutMs: number): Promise<void> {
+/** Until a freshly started redis-server at `url` answers PING (refusals meanwhile are expected). */
+export async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });

@@ -8,8 +8,8 @@ import { exitOnStartupError } from './settings.js';
 async function main(): Promise<void> {
   const config = loadWebConfig();
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty, base: { process: 'web' } });
-  // Before anything else touches Redis: a wrong REDIS_URL ends here, in one line that names it.
-  await waitForRedis(config.redisUrl, config.redisConnectTimeoutMs);
+  // Before anything else touches Redis: a wrong REDIS_URL or REDIS_CLUSTER ends here, in one line that names it.
+  await waitForRedis(config.redisUrl, config.redisConnectTimeoutMs, { cluster: config.redisCluster });
   const runtime = createRuntime(webRuntimeOptions(config, log));
   await redisReady(runtime, config.redisUrl, config.redisConnectTimeoutMs);
   await checkRedisDurability(runtime.redis, log);

@@ -207,7 +207,8 @@ export function outageReporter(redis: RedisClient, url: string, log: Logger | un
       const now = Date.now();
       if (!log || redis.status !== 'ready' || now - lastNodeLine < REDIS_RETRY_MAX_MS) return;
       lastNodeLine = now;
-      log.warn({ redis: where, node, cause: describeRedisError(err).cause }, `Redis Cluster node ${node} unreachable: ${describeRedisError(err).cause}`);
+      const { cause } = describeRedisError(err);
+      log.warn({ redis: where, node, cause }, `Redis Cluster node ${node}${isRedisConnectionError(err) ? ' unreachable' : ''}: ${cause}`);
     });
   }
   redis.on('close', () => {
@@ -228,8 +229,8 @@ export function outageReporter(redis: RedisClient, url: string, log: Logger | un
  * outageReporter turns into one line per retry interval, rather than a line per connection.
  */
 export function isRedisConnectionError(err: Error & { code?: string }): boolean {
-  const cause = nodeError(err);
-  if (cause !== err) return isRedisConnectionError(cause);
+  const last = lastNodeError(err);
+  if (last) return isRedisConnectionError(last);
   return (
     /None of startup nodes is available|Failed to refresh slots cache|Cluster is disconnected|Cluster isn't ready/i.test(err.message ?? '') ||
     ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE'].includes(err.code ?? '') ||
@@ -248,11 +249,14 @@ export interface RedisFault {
 
 /** What an ioredis or socket error means for an operator. */
 export function describeRedisError(err: Error & { code?: string; hostname?: string }): RedisFault {
-  const cause = nodeError(err);
-  if (cause !== err) return describeRedisError(cause);
   const msg = err.message ?? '';
   const unavailable = (cause: string): RedisFault => ({ cause, exitCode: EXIT.unavailable, permanent: false });
   const config = (cause: string): RedisFault => ({ cause, exitCode: EXIT.config, permanent: true });
+  const last = lastNodeError(err);
+  if (last) {
+    const fault = describeRedisError(last);
+    return fault.cause === 'not connected' ? unavailable(NO_NODE) : fault;
+  }
   if (/NOAUTH/.test(msg)) return config('authentication failed (this Redis requires a password; give it in REDIS_URL as redis://:PASSWORD@host:port)');
   if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) return config('authentication failed (wrong user name or password in REDIS_URL)');
   if (/NOPERM/.test(msg)) return config(`permission denied (the REDIS_URL user may not run what the service needs: ${msg})`);
@@ -275,18 +279,21 @@ export function describeRedisError(err: Error & { code?: string; hostname?: stri
       return unavailable('connection reset by the server');
   }
   if (/Command timed out/i.test(msg)) return unavailable('no answer in time');
-  if (/None of startup nodes is available|Failed to refresh slots cache/i.test(msg)) return unavailable('no node of the cluster answers');
-  if (/Connection is closed|Stream isn't writeable/i.test(msg)) return unavailable('not connected');
+  if (/None of startup nodes is available|Failed to refresh slots cache/i.test(msg)) return unavailable(NO_NODE);
+  if (/Connection is closed|Stream isn't writeable|Cluster isn't ready|Cluster is disconnected/i.test(msg)) return unavailable('not connected');
   return unavailable(msg || 'connection failed');
 }
 
+const NO_NODE = 'no node of the cluster answers';
+
 /**
- * A Cluster reports "Failed to refresh slots cache" when no node answers; the reason, the last
- * node's own error (refused, wrong password), rides along as lastNodeError.
+ * A Cluster reports "Failed to refresh slots cache" when no node answers, with the last node's
+ * error as lastNodeError: a refused AUTH says why, but a refused connection only "Connection is
+ * closed" (ioredis asks for the slots on a connection of its own, whose errors it keeps).
  */
-function nodeError(err: Error): Error {
+function lastNodeError(err: Error): Error | null {
   const last = (err as Error & { lastNodeError?: unknown }).lastNodeError;
-  return last instanceof Error ? last : err;
+  return last instanceof Error ? last : null;
 }
 
 /**

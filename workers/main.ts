@@ -10,8 +10,8 @@ import { startWorkersFor } from './index.js';
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const log = createLogger({ level: config.logLevel, pretty: config.logPretty, base: { process: 'worker' } });
-  // Before anything else touches Redis: a wrong REDIS_URL ends here, in one line that names it.
-  await waitForRedis(config.redisUrl, config.redisConnectTimeoutMs);
+  // Before anything else touches Redis: a wrong REDIS_URL or REDIS_CLUSTER ends here, in one line that names it.
+  await waitForRedis(config.redisUrl, config.redisConnectTimeoutMs, { cluster: config.redisCluster });
   const runtime = createRuntime(workerRuntimeOptions(config, log));
   await redisReady(runtime, config.redisUrl, config.redisConnectTimeoutMs);
   await checkRedisDurability(runtime.redis, log);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Cluster } from 'ioredis';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { startWeb } from '../../src/web.js';
@@ -43,6 +44,8 @@ export async function startPipeline(
     maxRps?: number;
     board?: { user: string; password: string };
     redisUrl?: string;
+    /** `redisUrl` is one node of a Redis Cluster (REDIS_CLUSTER). */
+    cluster?: boolean;
     /** Reconciler and wallet timings; by default the reconciler waits long enough to stay out of the way. */
     timing?: Partial<PipelineTiming>;
     /** Where a test makes a process "die" (src/pipeline/pipeline-deps.ts CrashPoints). */
@@ -57,6 +60,7 @@ export async function startPipeline(
   const sandbox = await startTestSandbox({ readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 20, webhookRetryMaxMs: 500, hangMs: 1_500, ...options.knobs });
   const runtime = createRuntime({
     redisUrl: options.redisUrl ?? redisUrl(),
+    cluster: options.cluster ?? false,
     prefix,
     maxRps: options.maxRps ?? 10_000,
     retry: FAST_RETRY,
@@ -132,7 +136,8 @@ export async function startPipeline(
       await server.close();
       await sandbox.close();
       await upstream.close();
-      await deleteKeys(runtime.redis, prefix);
+      // SCAN walks one server: on a cluster, each master in turn
+      for (const server of runtime.redis instanceof Cluster ? runtime.redis.nodes('master') : [runtime.redis]) await deleteKeys(server, prefix);
       await runtime.close();
     },
   };

@@ -278,3 +278,12 @@ describe('start-up errors', () => {
     expect(maskUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   });
 });
+
+describe('REDIS_CLUSTER', () => {
+  it('is true or false, off by default, and anything else is named', () => {
+    expect(loadWorkerConfig(worker).redisCluster).toBe(false);
+    expect(loadWorkerConfig({ ...worker, REDIS_CLUSTER: 'true' }).redisCluster).toBe(true);
+    expect(loadWebConfig({ ...web, REDIS_CLUSTER: '1' }).redisCluster).toBe(true);
+    expectProblems({ ...worker, REDIS_CLUSTER: 'yes' }, ['REDIS_CLUSTER: must be true or false'], loadWorkerConfig);
+  });
+});
