@@ -70,8 +70,6 @@ export interface WorkerConfig extends CommonConfig {
   stalled: { lockDurationMs: number; stalledIntervalMs: number };
   /** Where the worker serves its metrics; 0: not at all. */
   metricsPort: number;
-  /** How long a finished, reported payout's record and audit are kept (PAYOUT_RETENTION_DAYS), in ms. */
-  payoutRetentionMs: number;
   bank: BankClientConfig;
 }
 
@@ -103,6 +101,8 @@ function readCommon(r: SettingsReader): Partial<CommonConfig> {
       walletRetryMs: r.read('WALLET_RETRY_MS', positiveInt.default(DEFAULT_TIMING.walletRetryMs))!,
       walletWaitMs: r.read('WALLET_WAIT_MS', positiveInt.default(DEFAULT_TIMING.walletWaitMs))!,
       collectTtlMs: r.read('COLLECT_TTL', duration.default(DEFAULT_TIMING.collectTtlMs))!,
+      retentionMs: r.read('PAYOUT_RETENTION_DAYS', positiveInt.max(3650, 'must be at most 3650').default(DEFAULT_TIMING.retentionMs / 86_400_000).transform((days) => days * 86_400_000))!,
+      retentionIntervalMs: DEFAULT_TIMING.retentionIntervalMs,
     },
   };
 }
@@ -170,7 +170,6 @@ function readWorker(r: SettingsReader): Omit<WorkerConfig, keyof CommonConfig | 
       stalledIntervalMs: r.read('STALLED_INTERVAL_MS', positiveInt.min(1_000, 'must be at least 1000').default(30_000)),
     },
     metricsPort: r.read('METRICS_PORT', port.default(9464)),
-    payoutRetentionMs: r.read('PAYOUT_RETENTION_DAYS', positiveInt.max(3650, 'must be at most 3650').default(30).transform((days) => days * 86_400_000)),
   };
   return worker as Omit<WorkerConfig, keyof CommonConfig | 'bank'>;
 }

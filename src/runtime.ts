@@ -150,7 +150,7 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
     retry,
     bankAccess,
     redisHealthy: () => redis.status === 'ready',
-    pingRedis: (timeoutMs = 1_000) => pingWithin(redis, timeoutMs),
+    pingRedis: (timeoutMs = 1_000) => pingWithin(redis, timeoutMs, `${options.prefix}:ping`),
     reportRedisError: report,
     async close() {
       if (redis.status !== 'ready') redis.disconnect(); // nothing to flush; queued commands fail now

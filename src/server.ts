@@ -89,7 +89,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(payoutRoutes, { steps, apiKeys: deps.config.apiKeys, bank: deps.bank, publicUrl });
   await app.register(collectRoutes, { steps, bank: deps.bank, widgetUrl: deps.config.widgetUrl, payerName: deps.config.payerName });
   await app.register(bankWebhookRoutes, { queues: deps.queues, bankPublicKey: deps.config.bankPublicKey });
-  await app.register(healthRoutes, { redis: deps.redis, bankAccess: deps.bankAccess });
+  await app.register(healthRoutes, { redis: deps.redis, slotKey: `${deps.store.prefix}:ping`, bankAccess: deps.bankAccess });
   observeSystem(deps.store, deps.queues);
   await app.register(metricsRoutes);
 

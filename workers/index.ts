@@ -73,10 +73,13 @@ export function startWorkers(deps: PipelineDeps, options: WorkerOptions): Runnin
   const scheduled = deps.queues.reconcile
     .upsertJobScheduler('payout-reconcile-sweep', { every: deps.timing.reconcileIntervalMs }, { name: 'sweep', data: {} })
     .catch((err: Error) => deps.log.error({ err: err.message }, 'could not schedule the reconciler'));
+  const retention = deps.queues.reconcile
+    .upsertJobScheduler('payout-retention', { every: deps.timing.retentionIntervalMs }, { name: 'retention', data: {} })
+    .catch((err: Error) => deps.log.error({ err: err.message }, 'could not schedule retention'));
   return {
     workers,
     close: async () => {
-      await scheduled;
+      await Promise.all([scheduled, retention]);
       await Promise.all(workers.map((w) => w.close()));
     },
   };

@@ -17,6 +17,7 @@ export const ERRORS = {
   not_cancellable: { status: 409, message: 'the payout can be cancelled only before it is confirmed' },
   link_used: { status: 409, message: 'a card was already given through this collection link' },
   link_expired: { status: 410, message: 'this collection link has expired' },
+  payout_retired: { status: 410, message: 'the payout ended longer ago than PAYOUT_RETENTION_DAYS: its record was removed, its id stays taken' },
   card_refused: { status: 400, message: 'Bank 131 does not know this card' },
   rate_limited: { status: 429, message: 'too many requests: try again in a minute' },
   body_too_large: { status: 413, message: 'the body is larger than this route accepts' },

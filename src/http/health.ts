@@ -13,7 +13,7 @@ const Ok = z.object({ ok: z.literal(true) });
 const NotReady = ErrorBody;
 
 /** /healthz: the process is up. /readyz: it can do its work (Redis answers). */
-export const healthRoutes: FastifyPluginAsync<{ redis: RedisClient; bankAccess?: BankAccess | undefined }> = async (app, { redis, bankAccess }) => {
+export const healthRoutes: FastifyPluginAsync<{ redis: RedisClient; slotKey?: string; bankAccess?: BankAccess | undefined }> = async (app, { redis, slotKey, bankAccess }) => {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   routes.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ ok: true as const }));
   routes.get(
@@ -26,7 +26,7 @@ export const healthRoutes: FastifyPluginAsync<{ redis: RedisClient; bankAccess?:
       },
     },
     async (_req, reply) => {
-      if (!(await pingWithin(redis, READY_TIMEOUT_MS))) return reply.code(503).send(errorBody('unavailable', 'not ready: Redis does not answer'));
+      if (!(await pingWithin(redis, READY_TIMEOUT_MS, slotKey))) return reply.code(503).send(errorBody('unavailable', 'not ready: Redis does not answer'));
       const refusal = await bankAccess?.refusal().catch(() => null);
       if (refusal) {
         return reply.code(503).send(errorBody('unavailable', `not ready: Bank 131 refuses our credentials (${refusal}): check BANK131_PRIVATE_KEY and BANK131_PROJECT; payouts are held, not failed`));

@@ -1,3 +1,4 @@
+import type { PayoutStore } from '../store/payout-store.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -179,12 +180,12 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
         security,
         summary: 'One payout, with its audit trail',
         params: IdParams,
-        response: { 200: PayoutView, ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'unavailable') },
+        response: { 200: PayoutView, ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'payout_retired', 'unavailable') },
       },
     },
     async (req) => {
       const payout = await store.get(req.params.id);
-      if (!payout) throw new HttpError('not_found', `no payout ${req.params.id}`);
+      if (!payout) throw await notFoundOrRetired(store, req.params.id);
       return publicView(payout, await store.audit(req.params.id), publicUrl());
     },
   );
@@ -213,12 +214,12 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
         description:
           'Before the bank is involved the payout is `cancelled` at once (202); while the bank prepares it, `cancelling` (202) and a worker calls `session/cancel`. Asked again: 200 with the same answer. Once `confirming` or later: 409 `not_cancellable` with the current `state`.',
         params: IdParams,
-        response: { 202: CancelResponse, 200: CancelResponse, 409: ErrorBody, ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'unavailable') },
+        response: { 202: CancelResponse, 200: CancelResponse, 409: ErrorBody, ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'payout_retired', 'unavailable') },
       },
     },
     async (req, reply) => {
       const payout = await store.get(req.params.id);
-      if (!payout) throw new HttpError('not_found', `no payout ${req.params.id}`);
+      if (!payout) throw await notFoundOrRetired(store, req.params.id);
       const state = payout.state;
       if (state === 'cancelled' || state === 'cancelling') return reply.code(200).send({ id: payout.id, status: state });
       if ((CANCELLABLE_DIRECTLY as PayoutState[]).includes(state)) {
@@ -235,3 +236,14 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
     },
   );
 };
+
+/** A payout we never had is 404; one retired after PAYOUT_RETENTION_DAYS is 410 with how it ended. */
+async function notFoundOrRetired(store: PayoutStore, id: string): Promise<HttpError> {
+  const retired = await store.retired(id);
+  if (!retired) return new HttpError('not_found', `no payout ${id}`);
+  return new HttpError('payout_retired', `payout ${id} ended ${retired.state} at ${retired.finishedAt}; its record was removed after the retention period, and its id stays taken`, {
+    state: retired.state,
+    created_at: retired.createdAt,
+    finished_at: retired.finishedAt,
+  });
+}

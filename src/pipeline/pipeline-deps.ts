@@ -16,6 +16,10 @@ export interface PipelineTiming {
   walletWaitMs: number;
   /** How long a card collection link stays valid before the payout expires (COLLECT_TTL). */
   collectTtlMs: number;
+  /** How long a finished payout, once upstream has its callback, keeps its record (PAYOUT_RETENTION_DAYS). */
+  retentionMs: number;
+  /** How often finished payouts past retention are removed. */
+  retentionIntervalMs: number;
 }
 
 export const DEFAULT_TIMING: PipelineTiming = {
@@ -24,6 +28,8 @@ export const DEFAULT_TIMING: PipelineTiming = {
   walletRetryMs: 60_000,
   walletWaitMs: 24 * 3_600_000,
   collectTtlMs: 72 * 3_600_000,
+  retentionMs: 30 * 86_400_000,
+  retentionIntervalMs: 3_600_000,
 };
 
 /**

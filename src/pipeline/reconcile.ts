@@ -25,6 +25,17 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
 }
 
 /**
+ * Retention: finished payouts whose callback upstream has, and that have not changed for
+ * PAYOUT_RETENTION_DAYS, are removed (record, audit, indexes); each leaves a tombstone, so its id
+ * is still answered as taken and can never be paid again.
+ */
+export async function retireFinished(deps: PipelineDeps, now = Date.now()): Promise<number> {
+  const retired = await deps.store.retireFinished(new Date(now - deps.timing.retentionMs));
+  if (retired > 0) deps.log.info({ retired, retentionDays: deps.timing.retentionMs / 86_400_000 }, 'retention: finished payouts removed');
+  return retired;
+}
+
+/**
  * Drives one payout on from wherever it stands: a missing start job is enqueued again; a payout
  * with a session is checked against session/status and the answer applied (a fresh decision when
  * the bank waits for our confirm); a terminal payout gets its callback until upstream acknowledges

@@ -3,7 +3,7 @@ import type { RedisClient } from './redis-client.js';
 import { differingFields, fingerprint, PayoutRecordSchema, type AuditEvent, type PayoutOrder, type PayoutRecord } from '../payouts/schemas.js';
 import type { KeyedAction } from '../payouts/idempotency-key.js';
 import type { RecordField } from '../payouts/steps.js';
-import { canMove, isTerminal, type PayoutState } from '../payouts/state-machine.js';
+import { canMove, isTerminal, TERMINAL_STATES, type PayoutState } from '../payouts/state-machine.js';
 import { withScripts, type ScriptCommands } from './scripts.js';
 
 /** Orders per create-payouts script call: one round trip each. */
@@ -113,6 +113,11 @@ export class PayoutStore {
     return `${this.prefix}:due`;
   }
 
+  /** A retired payout's tombstone: `<state>|<fingerprint>|<created_at>|<finished_at>`. */
+  private retiredKey(id: string): string {
+    return `${this.prefix}:retired:${id}`;
+  }
+
   key(id: string): string {
     return `${this.prefix}:payout:${id}`;
   }
@@ -133,7 +138,7 @@ export class PayoutStore {
       const chunk = orders.slice(i, i + CREATE_CHUNK);
       const now = new Date().toISOString();
       const keys: string[] = [this.dueKey, this.listKey(), `${this.prefix}:list:seq`];
-      const args: string[] = [now, String(dueAt), String(Date.parse(now)), this.listKey(''), this.collectKey('')];
+      const args: string[] = [now, String(dueAt), String(Date.parse(now)), this.listKey(''), this.collectKey(''), this.retiredKey('')];
       for (const order of chunk) {
         const plan = planFor(order);
         const { state, dueAt: itemDue, collect } = typeof plan === 'string' ? { state: plan, dueAt: undefined, collect: undefined } : plan;
@@ -261,6 +266,36 @@ export class PayoutStore {
   /** Up to `limit` payouts due by `now`, each pushed to `nextDue` in the same step. */
   async takeDue(now: number, nextDue: number, limit: number): Promise<string[]> {
     return this.redis.b131TakeDue(this.dueKey, String(now), String(nextDue), String(limit));
+  }
+
+  /**
+   * Removes finished payouts that last changed at or before `cutoff` and whose callback upstream
+   * has (they have left the due index), oldest first, `chunk` per script call; each leaves a
+   * tombstone that keeps its id taken (scripts/retire-payouts.lua). Returns how many were removed.
+   */
+  async retireFinished(cutoff: Date, chunk = 500): Promise<number> {
+    let retired = 0;
+    for (const state of TERMINAL_STATES) {
+      // Listed by creation time: any payout created after the cutoff cannot have ended before it.
+      let skipped = 0;
+      for (;;) {
+        const ids = await this.redis.zrangebyscore(this.listKey(state), '-inf', cutoff.getTime() * 1000 + 999, 'LIMIT', skipped, chunk);
+        if (ids.length === 0) break;
+        const n = await this.redis.b131RetirePayouts(this.dueKey, this.listKey(), this.prefix, cutoff.toISOString(), ...ids);
+        retired += n;
+        skipped += ids.length - n;
+        if (ids.length < chunk) break;
+      }
+    }
+    return retired;
+  }
+
+  /** What a retired payout left: its final state and when it was created and finished; null if it was not retired. */
+  async retired(id: string): Promise<{ state: PayoutState; createdAt: string; finishedAt: string } | null> {
+    const tomb = await this.redis.get(this.retiredKey(id));
+    if (!tomb) return null;
+    const [state, , createdAt, finishedAt] = tomb.split('|') as [PayoutState, string, string, string];
+    return { state, createdAt, finishedAt };
   }
 
   /** Look at this payout again no later than `at` (ms since epoch). */

@@ -34,6 +34,7 @@ describe('loadConfig', () => {
     const { bank, ...c } = loadConfig(base);
     expect(c).toEqual({
       redisUrl: 'redis://127.0.0.1:6379',
+      redisCluster: false,
       redisPrefix: '{b131}',
       redisConnectTimeoutMs: 5_000,
       shutdownTimeoutMs: 35_000,
@@ -52,8 +53,11 @@ describe('loadConfig', () => {
       payoutConcurrency: 16,
       concurrencyByQueue: {},
       stalled: { lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
-      timing: { reconcileIntervalMs: 30_000, reconcileAfterMs: 300_000, walletRetryMs: 60_000, walletWaitMs: 86_400_000, collectTtlMs: 259_200_000 },
+      timing: { reconcileIntervalMs: 30_000, reconcileAfterMs: 300_000, walletRetryMs: 60_000, walletWaitMs: 86_400_000, collectTtlMs: 259_200_000, retentionMs: 30 * 86_400_000, retentionIntervalMs: 3_600_000 },
     });
+    expect(loadConfig({ ...base, PAYOUT_RETENTION_DAYS: '7' }).timing.retentionMs).toBe(7 * 86_400_000);
+    expectProblems({ ...base, PAYOUT_RETENTION_DAYS: '0' }, ['PAYOUT_RETENTION_DAYS: must be greater than 0']);
+    expectProblems({ ...base, PAYOUT_RETENTION_DAYS: '1.5' }, ['PAYOUT_RETENTION_DAYS: must be a whole number']);
     const { privateKey, publicKey, ...rest } = bank;
     expect(rest).toEqual({
       baseUrl: 'https://demo.bank131.ru',

@@ -6,20 +6,29 @@
 -- A payout accepted without a card gets its single-use collection token (collect:<token> → id)
 -- and expiry in the same step, and is due when the link expires.
 -- KEYS: due index, all-payouts index, sequence counter, then per item: payout, audit.
+-- A payout retired after PAYOUT_RETENTION_DAYS (retire-payouts.lua) left a tombstone: its id is
+-- still taken, answered "existing" or "conflict" with its final state, never created again.
 -- ARGV: now (ISO), due at (ms, unless the item says), now (ms), state index key prefix, collect
---       token key prefix, then per item: id, fingerprint, order JSON, state, audit JSON,
+--       token key prefix, tombstone key prefix, then per item: id, fingerprint, order JSON, state, audit JSON,
 --       has callback ('1' | '0'), due at ('' for the default), collect token ('' for none),
 --       collect expiry (ms, '' for none).
 -- Returns per item "created:<state>:<token>", "existing:<state>:<token>" (same fingerprint) or
 -- "conflict:<state>:" (the token is the payout's collect token, '' for none).
-local now, dueAt, nowMs, stateIndex, collectIndex = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local now, dueAt, nowMs, stateIndex, collectIndex, tombIndex = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local out = {}
 for i = 1, (#KEYS - 3) / 2 do
   local pk, ak = KEYS[2 * i + 2], KEYS[2 * i + 3]
-  local a = 5 + (i - 1) * 9
+  local a = 6 + (i - 1) * 9
   local id, fp, order, state, audit, cb = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
   local itemDue, token, expires = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
   local existing = redis.call('HMGET', pk, 'fingerprint', 'state', 'collect_token')
+  if not existing[1] then
+    local tomb = redis.call('GET', tombIndex .. id)
+    if tomb then
+      local tstate, tfp = string.match(tomb, '^([^|]*)|([^|]*)')
+      existing = { tfp, tstate, false }
+    end
+  end
   if existing[1] then
     if existing[1] == fp then
       out[i] = 'existing:' .. existing[2] .. ':' .. (existing[3] or '')

@@ -1,0 +1,30 @@
+-- retire-payouts: remove finished payouts past retention, leaving each a tombstone, so the record
+-- and audit stop costing memory while the order id stays taken: the same id sent again is still
+-- "existing" (or a conflict), never a second payout (create-payouts.lua reads the tombstone).
+-- A payout is retired only when it is terminal, upstream has been told (it has left the due
+-- index), and it last changed before the cutoff; anything else is left for a later round.
+-- Key names are built here from the prefix (ids come from the list indexes): every one shares the
+-- prefix's hash tag, so on Redis Cluster they are all in one slot.
+-- KEYS: due index, all-payouts index.
+-- ARGV: prefix, cutoff (ISO: updated_at at or before it), then payout ids.
+-- Returns the number of payouts retired.
+local prefix, cutoff = ARGV[1], ARGV[2]
+local terminal = { succeeded = true, failed = true, cancelled = true, expired = true }
+local retired = 0
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local pk = prefix .. ':payout:' .. id
+  local f = redis.call('HMGET', pk, 'state', 'updated_at', 'fingerprint', 'created_at', 'session_id', 'collect_token')
+  local state, updated = f[1], f[2]
+  if state and terminal[state] and updated and updated <= cutoff and not redis.call('ZSCORE', KEYS[1], id) then
+    local tomb = prefix .. ':retired:' .. id
+    redis.call('SET', tomb, state .. '|' .. (f[3] or '') .. '|' .. (f[4] or '') .. '|' .. updated)
+    redis.call('DEL', pk, pk .. ':audit')
+    if f[5] and f[5] ~= '' then redis.call('DEL', prefix .. ':session:' .. f[5]) end
+    if f[6] and f[6] ~= '' then redis.call('DEL', prefix .. ':collect:' .. f[6]) end
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', prefix .. ':list:state:' .. state, id)
+    retired = retired + 1
+  end
+end
+return retired

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bankMetadataFor, PayoutOrder } from '../../src/payouts/schemas.js';
+import { PayoutStore } from '../../src/store/payout-store.js';
+import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
+import { eventually, sleep } from '../support/wait.js';
+
+/** Every key of this prefix that names the payout (its record, audit, indexes, tombstone). */
+async function keysNaming(redis: ReturnType<typeof connectRedis>, prefix: string, ...needles: string[]): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  const members: string[] = [];
+  for (const k of keys.filter((k) => k.includes(':list:') && !k.endsWith(':seq'))) {
+    if ((await redis.type(k)) === 'zset') members.push(...(await redis.zrange(k, '0', '-1')).filter((m) => needles.includes(m)).map((m) => `${k} ∋ ${m}`));
+  }
+  return [...keys.filter((k) => needles.some((n) => k.includes(n))), ...members].sort();
+}
+
+describe('retire-payouts, on the store', () => {
+  const redis = connectRedis();
+  const prefix = testPrefix('retire');
+  const store = new PayoutStore(redis, prefix);
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+  const make = (overrides: Record<string, unknown> = {}) => PayoutOrder.parse(order(overrides));
+  const finish = async (o: PayoutOrder, to: 'succeeded' | 'failed', notified: boolean) => {
+    await store.createMany([o], () => 'queued', Date.now() + 60_000);
+    await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: `ps_${o.id}` }, indexSession: `ps_${o.id}` });
+    await store.transition(o.id, { from: ['session_created'], to: to === 'succeeded' ? 'started' : 'failed', why: 'x', dueAt: Date.now() });
+    if (to === 'succeeded') await store.transition(o.id, { from: ['started'], to: 'succeeded', why: 'x', dueAt: Date.now() });
+    if (notified) await store.markNotified(o.id, to);
+  };
+
+  it('removes a finished, reported payout past the cutoff and leaves only a tombstone that keeps its id taken', async () => {
+    const done = make();
+    await finish(done, 'succeeded', true);
+    expect(await keysNaming(redis, prefix, done.id)).not.toEqual([]);
+    expect(await store.retireFinished(new Date(Date.now() + 1_000))).toBe(1);
+    expect(await store.get(done.id)).toBeNull();
+    expect(await store.audit(done.id)).toEqual([]);
+    expect(await store.payoutIdForSession(`ps_${done.id}`)).toBeNull();
+    expect(await keysNaming(redis, prefix, done.id)).toEqual([`${prefix}:retired:${done.id}`]);
+    expect(await store.retired(done.id)).toEqual({ state: 'succeeded', createdAt: expect.any(String), finishedAt: expect.any(String) });
+    // sent again, the same order is the payout it was; another order under its id is a conflict
+    expect(await store.createMany([done], () => 'queued', Date.now())).toEqual([{ id: done.id, status: 'existing', state: 'succeeded' }]);
+    expect(await store.createMany([{ ...done, amount: 1 } as never], () => 'queued', Date.now())).toEqual([{ id: done.id, status: 'conflict', state: 'succeeded', fields: [] }]);
+    expect(await store.get(done.id)).toBeNull();
+  });
+
+  it('keeps a payout whose callback upstream has not acknowledged, one still in flight, and one that ended after the cutoff', async () => {
+    const unreported = make({ callback_url: 'https://upstream.example/cb' });
+    await finish(unreported, 'failed', false);
+    const inFlight = make();
+    await store.createMany([inFlight], () => 'queued', Date.now());
+    const cutoff = new Date();
+    await sleep(5); // so `recent` ends after the cutoff, to the millisecond
+    const recent = make();
+    await finish(recent, 'succeeded', true);
+    // one id per script call: the payouts left behind are paged past, not taken again
+    expect(await store.retireFinished(cutoff, 1)).toBe(0);
+    for (const o of [unreported, inFlight, recent]) expect(await store.get(o.id)).not.toBeNull();
+    // once upstream has the outcome, it goes
+    await store.markNotified(unreported.id, 'failed');
+    expect(await store.retireFinished(cutoff, 1)).toBe(1);
+    expect(await store.get(unreported.id)).toBeNull();
+    expect(await store.retired(unreported.id)).toMatchObject({ state: 'failed' });
+    for (const o of [inFlight, recent]) expect(await store.get(o.id)).not.toBeNull();
+  });
+});
+
+describe('retention in the running service', () => {
+  let p: Pipeline;
+  beforeAll(async () => {
+    // Retention of a millisecond: what would be 30 days, at once.
+    p = await startPipeline({ timing: { retentionMs: 1 } });
+  });
+  afterAll(() => p?.close());
+
+  it('is scheduled with the workers', async () => {
+    expect(await p.runtime.queues.reconcile.getJobScheduler('payout-retention')).toMatchObject({ every: expect.any(Number) });
+  });
+
+  it('a retired payout is gone from Redis but answered 410 with how it ended, and sending it again pays nothing', async () => {
+    const o = order();
+    expect((await p.api('POST', '/v1/payouts', o)).status).toBe(202);
+    await p.waitFor([o.id], ['succeeded']);
+    // retired only once upstream acknowledged the callback
+    await eventually(async () => (await p.runtime.store.dueCount()) === 0 || undefined, 10_000, 'the callback to be acknowledged');
+    await p.runtime.queues.reconcile.add('retention', {});
+    await eventually(async () => (await p.runtime.store.retired(o.id)) ?? undefined, 10_000, 'the payout to be retired');
+    const redis = p.runtime.redis as ReturnType<typeof connectRedis>;
+    expect(await keysNaming(redis, p.prefix, o.id)).toEqual([`${p.prefix}:retired:${o.id}`]);
+
+    const got = await p.api('GET', `/v1/payouts/${o.id}`);
+    expect(got.status).toBe(410);
+    expect(got.body.error).toMatchObject({ code: 'payout_retired', state: 'succeeded', finished_at: expect.any(String) });
+    expect((await p.api('POST', `/v1/payouts/${o.id}/cancel`)).status).toBe(410);
+    expect((await p.api('GET', '/v1/payouts/never-was')).status).toBe(404);
+
+    const again = await p.api('POST', '/v1/payouts', o);
+    expect(again).toMatchObject({ status: 200, body: { id: o.id, status: 'succeeded' } });
+    const batch = await p.api('POST', '/v1/payouts/batch', { payouts: [o, { ...o, amount_details: { amount: 1, currency: 'rub' } }] });
+    expect(batch.body.results[0]).toMatchObject({ status: 'existing', state: 'succeeded' });
+    expect(batch.body.results[1]).toMatchObject({ status: 'invalid' }); // the same id twice in one batch
+    expect(await p.runtime.store.get(o.id)).toBeNull();
+    expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(o.id))).toHaveLength(1);
+  });
+});
