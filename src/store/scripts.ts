@@ -27,7 +27,7 @@ export interface ScriptCommands {
   b131MarkNotified(payoutKey: string, dueKey: string, event: string, payoutId: string): Promise<number>;
   b131TakeDue(dueKey: string, now: string, nextDue: string, limit: string): Promise<string[]>;
   b131RetirePayouts(dueKey: string, allIndexKey: string, prefix: string, cutoffIso: string, ...ids: string[]): Promise<number>;
-  b131TakeToken(windowKey: string, rate: string, callId: string): Promise<number>;
+  b131TakeToken(slotKey: string, intervalUs: string): Promise<number>;
 }
 
 const sources = new Map<string, string>();

@@ -1,17 +1,14 @@
--- take-token: a sliding one-second window shared by every worker, on Redis time. A call may go
--- only while fewer than `rate` calls went in the last second, so the bank never sees more than
--- `rate` in any second (a token bucket lets a full bucket and a second's refill through at once).
--- KEYS: window (sorted set: call id → when it went, in µs). ARGV: rate per second, call id.
--- Returns 0 when the call may go (it is recorded), else the ms until the oldest call in the window
--- leaves it.
-local rate = tonumber(ARGV[1])
+-- take-token: BANK131_MAX_RPS shared by every worker, on Redis time. Each call is given its own
+-- slot, one interval (1 s / rate) after the previous call's, and waits for it: calls go out
+-- evenly spaced, never more than `rate` in any second, the first second included. A token bucket
+-- let a full bucket and a second's refill through at once; a sliding window let the whole second's
+-- calls through in one burst, which a busy process's delays then pushed into the next second.
+-- Waiting callers hold distinct slots, so they do not wake together and race for one.
+-- KEYS: the next free slot (µs since epoch). ARGV: interval between calls (µs).
+-- Returns the ms to wait before the call may go (0: at once).
+local interval = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - 1000000))
-if redis.call('ZCARD', KEYS[1]) < rate then
-  redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], 2000)
-  return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, math.ceil((tonumber(oldest[2]) + 1000000 - now) / 1000))
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', 60000)
+return math.ceil((slot - now) / 1000)
