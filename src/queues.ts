@@ -86,9 +86,15 @@ export function jobOptions(policy: RetryPolicy): Record<keyof typeof QUEUE, Jobs
   };
 }
 
+/** Entries kept in each queue's event stream (BullMQ's default is 10,000). */
+export const EVENTS_KEPT = 1_000;
+
 export function createQueues(connection: RedisClient, prefix: string, policy: RetryPolicy = DEFAULT_RETRY): Queues {
   const defaults = jobOptions(policy);
-  const make = <T>(name: string, opts: JobsOptions) => new Queue<T>(name, { connection, prefix, defaultJobOptions: opts });
+  // Each queue's event stream (what QueueEvents and dashboards tail) is capped at EVENTS_KEPT
+  // entries instead of BullMQ's 10,000: at several events per job it was the largest thing left
+  // in Redis after the jobs themselves were removed, and nothing here reads old events.
+  const make = <T>(name: string, opts: JobsOptions) => new Queue<T>(name, { connection, prefix, defaultJobOptions: opts, streams: { events: { maxLen: EVENTS_KEPT } } });
   const queues = {
     start: make<StartJob>(QUEUE.start, defaults.start),
     webhooks: make<WebhookJob>(QUEUE.webhooks, defaults.webhooks),

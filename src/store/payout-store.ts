@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { RedisClient } from './redis-client.js';
 import { differingFields, fingerprint, PayoutRecordSchema, type AuditEvent, type PayoutOrder, type PayoutRecord } from '../payouts/schemas.js';
 import type { KeyedAction } from '../payouts/idempotency-key.js';
@@ -219,7 +219,7 @@ export class PayoutStore {
       JSON.stringify(fields),
       t.indexSession ?? '',
       id,
-      randomUUID(),
+      randomBytes(9).toString('base64url'),
       String(t.dueAt),
       isTerminal(t.to) ? '1' : '0',
       this.listKey(''),

@@ -5,7 +5,7 @@
 -- It also moves the payout between the per-state list indexes (create-payouts.lua), whose key is
 -- built here from the state: every key shares the payout's hash tag, so Cluster keeps one slot.
 -- KEYS: payout, audit, session index, due index.
--- ARGV: expected states (comma-separated), to, now (ISO), why, fields JSON ([k, v, ...]),
+-- ARGV: expected states (comma-separated), to, now (ISO), why, fields JSON ([k, v, ...]; '' removes k),
 --       session id to index ('' for none), payout id, token, due at (ms), terminal ('1' | '0'),
 --       state index key prefix.
 -- The token makes a re-run of the same call (the client re-sends a script whose reply was lost
@@ -22,8 +22,11 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
 end
 if not expected then return {'conflict', current} end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3], 'transition_token', ARGV[8])
+-- A field set to '' is removed rather than stored empty: a record keeps only what it says.
 local fields = cjson.decode(ARGV[5])
-if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+for i = 1, #fields, 2 do
+  if fields[i + 1] == '' then redis.call('HDEL', KEYS[1], fields[i]) else redis.call('HSET', KEYS[1], fields[i], fields[i + 1]) end
+end
 redis.call('RPUSH', KEYS[2], cjson.encode({ at = ARGV[3], from = current, to = ARGV[2], why = ARGV[4] }))
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[7]) end
 if f[5] and current ~= ARGV[2] then
