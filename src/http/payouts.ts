@@ -6,7 +6,7 @@ import type { Bank131Client } from '../bank131/client.js';
 import { BatchRequest, MAX_BATCH, PayoutId, PayoutOrder, PayoutView, collectUrl, publicView } from '../payouts/schemas.js';
 import { callbackUrlProblem } from '../payouts/callback-url.js';
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, PAYOUT_STATES, type PayoutState } from '../payouts/state-machine.js';
-import { acceptPayouts } from '../pipeline/accept-payouts.js';
+import { acceptPayouts, acceptTogether } from '../pipeline/accept-payouts.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
 import { requireApiKey } from './auth.js';
@@ -55,6 +55,7 @@ const security = [{ apiKey: [] }];
  */
 export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string[]; bank: Bank131Client; publicUrl: () => string }> = async (app, { steps, apiKeys, bank, publicUrl }) => {
   const { store } = steps;
+  const acceptOne = acceptTogether(steps);
   const linkOf = (token: string | undefined) => (token ? { collect_url: collectUrl(publicUrl(), token) } : {});
   app.addHook('onRequest', requireApiKey(apiKeys));
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -75,8 +76,7 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string
     async (req, reply) => {
       const problem = req.body.callback_url ? callbackUrlProblem(req.body.callback_url, { allowPrivate: steps.allowPrivateCallbacks ?? false }) : null;
       if (problem) throw invalidRequest([{ field: 'callback_url', problem }]);
-      const [result] = await acceptPayouts(steps, [req.body]);
-      if (!result) throw new Error('no create result');
+      const result = await acceptOne(req.body);
       if (result.status === 'conflict') {
         throw new HttpError('conflict', `payout ${result.id} exists with a different ${result.fields.join(', ') || 'body'}`, { fields: result.fields });
       }

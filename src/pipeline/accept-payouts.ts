@@ -28,3 +28,32 @@ export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[]): Prom
   for (let i = 0; i < toStart.length; i += ENQUEUE_CHUNK) await enqueueStarts(deps.queues, toStart.slice(i, i + ENQUEUE_CHUNK));
   return results;
 }
+
+/**
+ * Single orders arriving together are accepted together: every `POST /v1/payouts` received in
+ * the same turn of the event loop joins one `acceptPayouts` call (one create script, one addBulk)
+ * instead of two Redis round trips each. Under load a turn carries many requests, so the socket
+ * writes (most of the ingress's CPU in bench/results.md) are shared; alone, a request waits for
+ * nothing but the end of the turn. Each caller still gets its own order's result, exactly as the
+ * batch route answers per item; the same id twice in one turn is taken in arrival order (the
+ * second is `existing` or a conflict, as two requests one after the other would be).
+ */
+export function acceptTogether(deps: StepDeps): (order: PayoutOrder) => Promise<CreateResult> {
+  let pending: Array<{ order: PayoutOrder; resolve: (r: CreateResult) => void; reject: (err: unknown) => void }> = [];
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    acceptPayouts(
+      deps,
+      batch.map((p) => p.order),
+    ).then(
+      (results) => batch.forEach((p, i) => (results[i] ? p.resolve(results[i]) : p.reject(new Error(`no result for payout ${p.order.id}`)))),
+      (err: unknown) => batch.forEach((p) => p.reject(err)),
+    );
+  };
+  return (order) =>
+    new Promise<CreateResult>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ order, resolve, reject });
+    });
+}

@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startWorkersFor } from '../../workers/index.js';
 import { pino } from 'pino';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { PayoutOrder } from '../../src/payouts/schemas.js';
+import { acceptTogether } from '../../src/pipeline/accept-payouts.js';
+import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -26,6 +29,28 @@ describe('authentication', () => {
 });
 
 describe('POST /v1/payouts', () => {
+  it('single orders sent at once are recorded together, each answered for itself', async () => {
+    const orders = Array.from({ length: 20 }, () => PayoutOrder.parse(order()));
+    const twin = orders[0]!;
+    const other = { ...twin, metadata: 'another order under the same id' };
+    const acceptOne = acceptTogether({ store: p.runtime.store, queues: p.runtime.queues, timing: DEFAULT_TIMING, log: pino({ level: 'silent' }) });
+    const spy = vi.spyOn(p.runtime.redis as unknown as { b131CreatePayouts: (...a: unknown[]) => Promise<string[]> }, 'b131CreatePayouts');
+    // as requests parsed in one turn of the event loop call it
+    const results = await Promise.all([...orders, twin, other].map((o) => acceptOne(o)));
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
+    results.slice(0, 20).forEach((r, i) => expect(r).toEqual({ id: orders[i]!.id, status: 'created', state: 'queued' }));
+    // the same id twice at once: taken in arrival order, as one request after the other would be
+    expect(results[20]).toEqual({ id: twin.id, status: 'existing', state: 'queued' });
+    expect(results[21]).toEqual({ id: twin.id, status: 'conflict', state: 'queued', fields: ['metadata'] });
+    for (const o of orders) expect(await p.runtime.queues.start.getJob(`start-${o.id}`)).toBeDefined();
+    // and over HTTP, whatever turns the requests arrive in, each is answered for its own order
+    const more = Array.from({ length: 10 }, () => order());
+    const answers = await Promise.all([...more, { ...more[0]!, metadata: 'changed' }].map((o) => p.api('POST', '/v1/payouts', o)));
+    answers.slice(0, 10).forEach((a, i) => expect(a).toMatchObject({ status: 202, body: { id: more[i]!.id, status: 'queued' } }));
+    expect(answers[10]).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
+  });
+
   it('is idempotent: the same body again returns the existing payout, once enqueued', async () => {
     const o = order();
     expect(await p.api('POST', '/v1/payouts', o)).toMatchObject({ status: 202, body: { id: o.id, status: 'queued' } });
