@@ -232,15 +232,17 @@ interface PipelineRun {
   cpuMsPerPayout: Record<string, number>;
 }
 
-async function skeletonRun(label: string, count: number): Promise<PipelineRun> {
+/** `queued`: the issue's skeleton (four BullMQ jobs per payout); otherwise the in-memory floor. */
+async function skeletonRun(label: string, count: number, queued = true): Promise<PipelineRun> {
   const port = await freePort();
   await setWebhookUrl(`http://127.0.0.1:${port}/webhooks`);
   const from = (await callIndex()).next;
   const before = { sandbox: cpuMsOf(sandbox.pid), redis: cpuMsOf(redisPid), receiver: ownCpuMs() };
   const sk = startNode(
     label,
-    'bench/skeleton-pipeline.ts',
+    queued ? 'bench/skeleton-queued.ts' : 'bench/skeleton-pipeline.ts',
     {
+      BENCH_REDIS_URL: `${redis.url}/2`,
       BENCH_COUNT: String(count),
       BENCH_CONCURRENCY: String(CONCURRENCY),
       BENCH_RUN: label,
@@ -360,7 +362,14 @@ async function serviceRun(label: string, workers: number, count: number, nodeArg
 say(`1. pipeline: skeleton warm-up (200), then ${N} payouts, ${CONCURRENCY} in flight`);
 await skeletonRun('skeleton-warmup', 200);
 const skeleton = await skeletonRun('skeleton', N);
-say(`   skeleton: ${round(skeleton.payoutsPerS)} payouts/s`);
+say(`   skeleton (4 BullMQ jobs per payout, each one signed call): ${round(skeleton.payoutsPerS)} payouts/s`);
+const floor = await skeletonRun('skeleton-in-memory', N, false);
+say(`   in-memory skeleton (the same calls, no queue at all): ${round(floor.payoutsPerS)} payouts/s`);
+{
+  const db2 = new Redis(`${redis.url}/2`, { maxRetriesPerRequest: null });
+  await db2.flushdb();
+  db2.disconnect();
+}
 
 const memBefore = await redisStats();
 const serviceRuns: ServiceRun[] = [];
@@ -544,6 +553,13 @@ const rows: Row[] = [
     met: pipelineMet,
   },
   {
+    goal: '1. (for reference) the same calls with no queue at all, in one process',
+    measured: `${ratio(oneWorker.payoutsPerS, floor.payoutsPerS)}× of it`,
+    skeleton: `${round(floor.payoutsPerS)} payouts/s`,
+    target: '',
+    met: true,
+  },
+  {
     goal: `1. Pipeline, 1 / 2 / 4 worker processes (${N} each)`,
     measured: serviceRuns.map((r) => round(r.payoutsPerS)).join(' / ') + ' payouts/s',
     skeleton: '',
@@ -602,12 +618,14 @@ const results = {
   pipeline: {
     payouts_per_s: round(oneWorker.payoutsPerS, 1),
     skeleton_payouts_per_s: round(skeleton.payoutsPerS, 1),
+    skeleton_kind: 'four BullMQ jobs per payout (bench/skeleton-queued.ts)',
+    in_memory_skeleton_payouts_per_s: round(floor.payoutsPerS, 1),
     ratio: ratio(oneWorker.payoutsPerS, skeleton.payoutsPerS),
     payouts_per_s_by_workers: byWorkers,
     redis_commands_per_payout: oneWorker.redis?.commandsPerPayout,
     redis_client_commands_per_payout: monitored?.clientCommandsPerPayout ?? null,
     redis_monitor: monitored,
-    runs: [skeleton, ...serviceRuns],
+    runs: [skeleton, floor, ...serviceRuns],
     profiled_payouts_per_s: workerProfile ? round(workerProfile.payoutsPerS, 1) : null,
   },
   ingress: {
@@ -718,7 +736,7 @@ const md = [
   '',
   ...table,
   '',
-  `Sizes: ${N} payouts per pipeline measurement with ${CONCURRENCY} in flight (PAYOUT_CONCURRENCY=${CONCURRENCY} per worker process; the skeleton keeps ${CONCURRENCY} payouts going in one process); ingress ${INGRESS_S} s at 50 connections after a 2 s warm-up, the bare route being Fastify with its defaults (no logger) and a BullMQ queue.add; ${BATCH} payouts in one batch; ${WEBHOOK_RATE} webhooks/s for ${WEBHOOK_S} s; a backlog of ${waiting.toLocaleString('en')} payouts (the issue asks for 100,000; fewer, to stay within the run's time).`,
+  `Sizes: ${N} payouts per pipeline measurement with ${CONCURRENCY} in flight (PAYOUT_CONCURRENCY=${CONCURRENCY} per worker process). The skeleton is the issue's: one process, four BullMQ jobs per payout on the same Redis (session/create, session/start/payout, session/confirm on the ready_to_confirm webhook, the signed callback on payment_finished), each one signed call, ${CONCURRENCY} jobs at once, webhooks checked and enqueued before they are answered, and no record, compare-and-set, policy, audit or reconciler; the in-memory skeleton makes the same calls with ${CONCURRENCY} payouts in flight and no queue at all, a floor no queued design reaches; ingress ${INGRESS_S} s at 50 connections after a 2 s warm-up, the bare route being Fastify with its defaults (no logger) and a BullMQ queue.add; ${BATCH} payouts in one batch; ${WEBHOOK_RATE} webhooks/s for ${WEBHOOK_S} s; a backlog of ${waiting.toLocaleString('en')} payouts (the issue asks for 100,000; fewer, to stay within the run's time).`,
   `Pipeline throughput is counted from the moment the batch is sent (the service) or the first call (the skeleton) to the last \`payout.succeeded\` callback received upstream.`,
   'Redis per payout: used_memory grown over the finished payouts while they are kept (record, audit, list and session indexes, webhook replay keys for a day; finished jobs are removed at once), then after the retention job has retired them (a tombstone each keeps the id taken).',
   '',
@@ -726,7 +744,7 @@ const md = [
   '',
   'CPU time (user + system, from /proc) each process spent per payout during the run: where the machine goes, side by side. The bank stand-in runs on the same cores (it signs two webhooks per payout), so every run here is bounded by the machine as a whole; the ceiling is the number of cores over all CPU per payout.',
   '',
-  ...cpuRows([skeleton, ...serviceRuns]),
+  ...cpuRows([skeleton, floor, ...serviceRuns]),
   '',
   `Redis, one worker process: ${oneWorker.redis?.commandsPerPayout} commands per payout as Redis counts them (commands inside scripts included), by command: ${(oneWorker.redis?.byCommand ?? [])
     .slice(0, 12)

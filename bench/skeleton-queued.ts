@@ -1,0 +1,148 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Bank131Client } from '../src/bank131/client.js';
+import { SIGNATURE_HEADER, checkSignature } from '../src/bank131/signature.js';
+import { signCallback } from '../src/payouts/callback-signature.js';
+import { idempotencyKey } from '../src/payouts/idempotency-key.js';
+import { bankMetadataFor } from '../src/payouts/schemas.js';
+import { request } from './lib.js';
+
+/**
+ * The skeleton issue 19 measures the pipeline against: four BullMQ jobs per payout, each one
+ * signed HTTP call (session/create, session/start/payout, session/confirm once the ready_to_confirm
+ * webhook arrives, the signed callback upstream once payment_finished arrives), webhooks checked
+ * against the bank's key, N payouts in flight, and nothing else: no payout record, no
+ * compare-and-set, no policy, no audit, no reconciler. One process, on the bench's Redis.
+ *
+ * Prints `{"t0": <ms>}` when it starts sending and `{"done": true, ...}` at the end, then waits
+ * for SIGTERM.
+ */
+
+const env = process.env;
+const count = Number(env.BENCH_COUNT ?? 2000);
+const concurrency = Number(env.BENCH_CONCURRENCY ?? 50);
+const run = env.BENCH_RUN ?? 'skeleton-queued';
+const callbackUrl = env.BENCH_CALLBACK_URL!;
+const callbackSecret = env.BENCH_CALLBACK_SECRET!;
+const bankPublicKey = createPublicKey(readFileSync(env.BENCH_BANK_PUBLIC_KEY_FILE!, 'utf8'));
+const client = new Bank131Client({
+  baseUrl: env.BENCH_SANDBOX_URL!,
+  project: env.BENCH_PROJECT!,
+  privateKey: createPrivateKey(readFileSync(env.BENCH_PARTNER_PRIVATE_KEY_FILE!, 'utf8')),
+  timeoutMs: 30_000,
+});
+
+const connection = new Redis(env.BENCH_REDIS_URL!, { maxRetriesPerRequest: null });
+const prefix = '{benchskel}';
+const queue = new Queue('skeleton', { connection, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 3 } });
+
+type Step = { step: 'create'; payoutId: string } | { step: 'start' | 'confirm'; payoutId: string; sessionId: string } | { step: 'callback'; payoutId: string; status: string };
+const payoutOf = new Map<string, string>();
+let finished = 0;
+let failed = 0;
+let errors = 0;
+
+async function runStep(job: Job<Step>): Promise<void> {
+  const d = job.data;
+  switch (d.step) {
+    case 'create': {
+      const session = await client.createSession({ metadata: bankMetadataFor(d.payoutId) });
+      payoutOf.set(session.id, d.payoutId);
+      await queue.add('start', { step: 'start', payoutId: d.payoutId, sessionId: session.id });
+      return;
+    }
+    case 'start':
+      await client.startPayout(
+        {
+          session_id: d.sessionId,
+          payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: 'sandbox_ok_4242' } } },
+          amount_details: { amount: 10_000, currency: 'rub' },
+          participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
+          metadata: bankMetadataFor(d.payoutId),
+        },
+        { idempotencyKey: idempotencyKey(d.sessionId, 'start') },
+      );
+      return;
+    case 'confirm':
+      await client.confirmSession(d.sessionId, { idempotencyKey: idempotencyKey(d.sessionId, 'confirm') });
+      return;
+    case 'callback': {
+      const id = `evt_${d.payoutId}_${d.status}`;
+      const body = JSON.stringify({ id, type: `payout.${d.status}`, created_at: new Date().toISOString(), payout: { id: d.payoutId, status: d.status } });
+      const headers = signCallback({ id, timestamp: Math.floor(Date.now() / 1000), body, secret: callbackSecret });
+      const answer = await request(callbackUrl, 'POST', body, { ...headers });
+      if (answer.status !== 200) throw new Error(`callback answered ${answer.status}`);
+      if (d.status !== 'succeeded') failed += 1;
+      finished += 1;
+      if (finished === count) done();
+      return;
+    }
+  }
+}
+
+const worker = new Worker<Step>('skeleton', runStep, { connection, prefix, concurrency });
+worker.on('failed', (job, err) => {
+  errors += 1;
+  if (errors <= 5) process.stdout.write(`job ${job?.name}: ${err.message}\n`);
+});
+
+const receiver = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const raw = Buffer.concat(chunks);
+    const header = req.headers[SIGNATURE_HEADER];
+    if (!checkSignature(raw, typeof header === 'string' ? header : undefined, bankPublicKey).ok) {
+      res.writeHead(401).end();
+      return;
+    }
+    const body = JSON.parse(raw.toString('utf8')) as { type: string; session: { id: string; payout_list?: Array<{ status: string }>; payments?: Array<{ status: string }> } };
+    const payoutId = payoutOf.get(body.session.id);
+    const added =
+      !payoutId
+        ? Promise.resolve()
+        : body.type === 'ready_to_confirm'
+          ? queue.add('confirm', { step: 'confirm', payoutId, sessionId: body.session.id })
+          : body.type === 'payment_finished'
+            ? queue.add('callback', { step: 'callback', payoutId, status: (body.session.payout_list ?? body.session.payments ?? [])[0]?.status ?? 'unknown' })
+            : Promise.resolve();
+    // 200 once the job is in Redis, as the service answers
+    void added.then(
+      () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+      () => res.writeHead(503).end(),
+    );
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(Number(env.BENCH_WEBHOOK_PORT), '127.0.0.1', resolve));
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const t0 = Date.now();
+const cpuMsAtT0 = cpuMs();
+process.stdout.write(`${JSON.stringify({ t0 })}\n`);
+for (let i = 0; i < count; i += 1000) {
+  await queue.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({ name: 'create', data: { step: 'create' as const, payoutId: `${run}-${i + k}` } })));
+}
+
+function done(): void {
+  process.stdout.write(`${JSON.stringify({ done: true, t0, tEnd: Date.now(), failed, errors, badSignatures: 0, cpuMs: cpuMs(), cpuMsAtT0 })}\n`);
+}
+
+// Stays until told, so the parent can read what it used from /proc first.
+process.once('SIGTERM', () => {
+  void worker
+    .close()
+    .then(() => queue.close())
+    .then(() => {
+      client.close();
+      receiver.close();
+      connection.disconnect();
+      process.exit(0);
+    });
+});
+setInterval(() => undefined, 60_000);
