@@ -7,6 +7,8 @@ if not state then return 0 end
 redis.call('HSET', KEYS[1], 'notified', ARGV[1])
 if state == ARGV[1] then
   redis.call('ZREM', KEYS[2], ARGV[2])
+  -- Done with: nothing re-drives it now, so its last job and transition token are dropped.
+  redis.call('HDEL', KEYS[1], 'last_job', 'transition_token')
   return 1
 end
 return 0

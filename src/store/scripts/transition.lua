@@ -33,6 +33,9 @@ if f[5] and current ~= ARGV[2] then
   redis.call('ZREM', ARGV[11] .. current, ARGV[7])
   redis.call('ZADD', ARGV[11] .. ARGV[2], f[5], ARGV[7])
 end
+-- A final payout no longer needs what only its confirmation decision or its start used: the
+-- bank's reported facts (the audit keeps them in words) and card hashes collected through the link.
+if ARGV[10] == '1' then redis.call('HDEL', KEYS[1], 'reported', 'collected_card') end
 if ARGV[10] == '1' and (f[3] ~= '1' or f[4] == ARGV[2]) then
   redis.call('ZREM', KEYS[4], ARGV[7])
 else
