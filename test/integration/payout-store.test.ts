@@ -109,6 +109,19 @@ describe('PayoutStore', () => {
     expect(await store.lastJob(o.id)).toBe('payout-start/start-x');
   });
 
+  it('a final payout keeps no card hashes or bank facts it no longer needs, and once reported, no job bookkeeping', async () => {
+    const o = make({ callback_url: 'https://upstream.example/cb' });
+    await store.createMany([o], () => 'queued', Date.now() + 60_000);
+    const card = JSON.stringify({ number_hash: 'h-collected' });
+    await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: 'ps_min', collected_card: card, reported: '{"sessionId":"ps_min","payouts":[]}' }, lastJob: 'payout-start/x' });
+    expect(await redis.hmget(store.key(o.id), 'collected_card', 'reported')).toEqual([card, '{"sessionId":"ps_min","payouts":[]}']);
+    await store.transition(o.id, { from: ['session_created'], to: 'failed', why: 'x', dueAt: Date.now(), lastJob: 'payout-notify/y' });
+    expect(await redis.hmget(store.key(o.id), 'collected_card', 'reported', 'last_job')).toEqual([null, null, 'payout-notify/y']);
+    await store.markNotified(o.id, 'failed');
+    expect(await redis.hmget(store.key(o.id), 'last_job', 'transition_token')).toEqual([null, null]);
+    expect(await store.get(o.id)).toMatchObject({ state: 'failed', collectedCard: null, reported: null, notified: 'failed' });
+  });
+
   it('keeps every key under its hash-tagged prefix', async () => {
     const keys: string[] = [];
     let cursor = '0';
