@@ -23,7 +23,9 @@ import { summariseProfile, type ProfileSummary } from './profile.js';
  * Sizes (environment, defaults in brackets): BENCH_PAYOUTS [2000] per pipeline measurement,
  * BENCH_CONCURRENCY [50] payouts in flight, BENCH_INGRESS_S [10], BENCH_WEBHOOK_RATE [1000] for
  * BENCH_WEBHOOK_S [5], BENCH_BATCH [10000], BENCH_BACKLOG [20000] payouts waiting,
- * BENCH_RATE_S [10] seconds of rate-limited work. BENCH_KEEP=1 keeps the logs and profiles.
+ * BENCH_RATE_S [10] seconds of rate-limited work, BENCH_WORKERS [1,2,4] worker processes to
+ * measure. BENCH_KEEP=1 keeps the logs and profiles; BENCH_ONLY=pipeline stops after the
+ * pipeline measurements (nothing written).
  */
 
 const env = process.env;
@@ -36,7 +38,7 @@ const BATCH = Number(env.BENCH_BATCH ?? 10_000);
 const BACKLOG = Number(env.BENCH_BACKLOG ?? 20_000);
 const RATE_S = Number(env.BENCH_RATE_S ?? 10);
 const MAX_RPS = 50;
-const WORKER_COUNTS = [1, 2, 4];
+const WORKER_COUNTS = (env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 
 const PROJECT = 'bench-project';
 const API_KEY = 'bench-api-key-0123456789abcdef';
@@ -378,6 +380,11 @@ for (const w of WORKER_COUNTS) {
   await Promise.all(ws.map((p) => p.stop()));
   serviceRuns.push(run);
   say(`   service, ${w} worker process(es): ${round(run.payoutsPerS)} payouts/s (batch of ${N} accepted in ${round(run.acceptMs ?? NaN)} ms)`);
+}
+if (env.BENCH_ONLY === 'pipeline') {
+  // A quick look at the pipeline alone, while working on it: no table, nothing written.
+  say(`pipeline only: skeleton ${round(skeleton.payoutsPerS)}, service ${serviceRuns.map((r) => `${r.workers}w ${round(r.payoutsPerS)} (${JSON.stringify(r.cpuMsPerPayout)})`).join(', ')}`);
+  process.exit(0);
 }
 await sleep(1_000);
 const memAfter = await redisStats();
