@@ -142,6 +142,26 @@ describe('the runtime on a Redis Cluster', () => {
   });
 });
 
+describe('readiness on a cluster', () => {
+  it('asks the master that holds our slot: while it does not answer, the service is not ready, though the client still is', async () => {
+    const web = createRuntime({ redisUrl: cluster.url, cluster: true, prefix: p.prefix, role: 'web' });
+    const slot = (await p.runtime.redis.call('CLUSTER', 'KEYSLOT', p.prefix)) as number;
+    const ranges = (await p.runtime.redis.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
+    const owner = node(ranges.find(([from, to]) => from <= slot && slot <= to)![2][1]);
+    try {
+      await eventually(() => web.redisHealthy(), 5_000, 'the web runtime to be ready');
+      expect(await web.pingRedis(1_000)).toBe(true);
+      await owner.call('CLIENT', 'PAUSE', '2000', 'ALL');
+      expect(web.redisHealthy()).toBe(true); // the cluster client knows nothing is wrong
+      expect(await web.pingRedis(500)).toBe(false);
+      await eventually(async () => (await web.pingRedis(500)) || undefined, 5_000, 'the master to answer again');
+    } finally {
+      owner.disconnect();
+      await web.close();
+    }
+  });
+});
+
 describe('start-up against a cluster', () => {
   it('waits for the cluster when REDIS_CLUSTER=true', async () => {
     await waitForRedis(cluster.url, 5_000, { cluster: true });
