@@ -789,6 +789,18 @@ const md = [
     : '',
   '',
   ...(pipelineMet ? [] : ['## Why the pipeline is slower than the skeleton', '', pipelineShortfall(), '']),
+  ...(ingressMet
+    ? []
+    : [
+        '## Why ingress is slower than the bare route',
+        '',
+        [
+          'The bare route does one queue.add per request and nothing else.',
+          'The service, per request: checks the API key, validates the order with zod and its callback URL, fingerprints the order (SHA-256 of its canonical JSON), records it with its audit entry, list and due-index entries in a create script and enqueues its start job (both shared by the requests of one event-loop turn), answers through the schema, and writes an access line.',
+          webProfile ? `The web's busy time (profile below): ${webProfile.areas.slice(0, 6).map((a) => `${a.name} ${a.pct}%`).join(', ')}: Redis and HTTP socket writes lead, then garbage collection; no one step of ours is more than a few per cent.` : '',
+        ].join(' '),
+        '',
+      ]),
   ...(workerProfile || webProfile ? ['## Where the time goes', ''] : []),
   ...profileLines(`Worker (one process, ${N} payouts under --cpu-prof: ${workerProfile ? round(workerProfile.payoutsPerS) : ''} payouts/s)`, workerProfile),
   ...profileLines('Web under ingress load (5 s, autocannon -c 50, LOG_LEVEL=info)', webProfile),
