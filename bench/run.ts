@@ -724,7 +724,8 @@ function pipelineShortfall(): string {
     `The service spends ${round(sum(svc), 2)} ms of CPU per payout across all processes against the skeleton's ${round(sum(sk), 2)} ms:`,
     `its own processes ${round(ours, 2)} ms (worker ${svc.workers}, web ${svc.web}) against the skeleton process's ${sk.skeleton},`,
     `and Redis ${svc.redis} ms against ${sk.redis} ms; the bank stand-in and the callback receiver cost about the same in both (${svc.sandbox} / ${sk.sandbox} and ${svc.receiver} / ${sk.receiver} ms).`,
-    'What the service does that the skeleton does not: webhooks go through the web (route, verification, validation, an access log line) and a bank-webhooks job each (two more jobs per payout), every step is a compare-and-set script with its audit entry and due-index update, each state change is logged, records and bank answers are validated with zod, and the reconciler and retention keep their schedules.',
+    'What the service does that the skeleton does not: webhooks go through the web (route, verification, validation, an access log line) and a bank-webhooks job each (five jobs per payout against four in the skeleton), every step is a compare-and-set script with its audit entry and due-index update, each state change is logged, records and bank answers are validated with zod, and the reconciler and retention keep their schedules.',
+    'More worker processes cannot help here: one process already keeps both cores busy with the web, Redis and the bank stand-in, and each added process brings its own fixed costs (the ceiling column falls as processes are added); on a machine with cores to spare they share the work (the chaos suite runs three).',
     workerProfile ? `No single hot spot closes the gap: the worker's busy time (profile below) goes to ${workerProfile.areas.slice(0, 6).map((a) => `${a.name} ${a.pct}%`).join(', ')}.` : '',
   ].join(' ');
 }
