@@ -25,7 +25,6 @@ const postWebhook = (body: string | Buffer, signature?: string) =>
  * removed at once (src/queues.ts), so they cannot be looked up afterwards.
  */
 const finishedWebhooks: Array<{ jobId: string; sessionId: string; result: unknown }> = [];
-const addedWebhooks: Array<{ jobId: string; sessionId: string }> = [];
 beforeAll(() => {
   for (const set of p.workerSets)
     for (const w of set.workers)
