@@ -260,7 +260,7 @@ export class PayoutStore {
 
   /** Upstream acknowledged the callback for `event`; a payout told of its end leaves the due index. */
   async markNotified(id: string, event: string): Promise<void> {
-    await this.redis.b131MarkNotified(this.key(id), this.dueKey, event, id);
+    await this.redis.b131MarkNotified(this.key(id), this.dueKey, event, id, new Date().toISOString());
   }
 
   /** Up to `limit` payouts due by `now`, each pushed to `nextDue` in the same step. */
@@ -269,22 +269,26 @@ export class PayoutStore {
   }
 
   /**
-   * Removes finished payouts that last changed at or before `cutoff` and whose callback upstream
-   * has (they have left the due index), oldest first, `chunk` per script call; each leaves a
-   * tombstone that keeps its id taken (scripts/retire-payouts.lua). Returns how many were removed.
+   * Removes finished payouts whose last change, and the moment upstream acknowledged their
+   * outcome, are at or before `cutoff` (they have left the due index), oldest first, `chunk` per
+   * script call; each leaves a tombstone that keeps its id taken (scripts/retire-payouts.lua).
+   * Returns how many were removed.
    */
   async retireFinished(cutoff: Date, chunk = 500): Promise<number> {
     let retired = 0;
+    const top = String(cutoff.getTime() * 1000 + 999);
     for (const state of TERMINAL_STATES) {
-      // Listed by creation time: any payout created after the cutoff cannot have ended before it.
-      let skipped = 0;
+      // Listed by creation time: a payout created after the cutoff cannot have ended before it.
+      // Paged by score, not offset, so payouts left behind (upstream not told yet) cost one pass;
+      // one sharing the last score of a page (rare: same millisecond and sequence) waits an hour.
+      let from = '-inf';
       for (;;) {
-        const ids = await this.redis.zrangebyscore(this.listKey(state), '-inf', cutoff.getTime() * 1000 + 999, 'LIMIT', skipped, chunk);
+        const page = await this.redis.zrangebyscore(this.listKey(state), from, top, 'WITHSCORES', 'LIMIT', 0, chunk);
+        const ids = page.filter((_, i) => i % 2 === 0);
         if (ids.length === 0) break;
-        const n = await this.redis.b131RetirePayouts(this.dueKey, this.listKey(), this.prefix, cutoff.toISOString(), ...ids);
-        retired += n;
-        skipped += ids.length - n;
+        retired += await this.redis.b131RetirePayouts(this.dueKey, this.listKey(), this.prefix, cutoff.toISOString(), ...ids);
         if (ids.length < chunk) break;
+        from = `(${page[page.length - 1]}`;
       }
     }
     return retired;

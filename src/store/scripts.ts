@@ -24,7 +24,7 @@ export interface ScriptCommands {
   b131Note(payoutKey: string, auditKey: string, now: string, why: string): Promise<string>;
   b131NoteBySession(sessionKey: string, payoutKeyPrefix: string, now: string, why: string): Promise<string[]>;
   b131MarkStartAttempt(payoutKey: string, sessionId: string): Promise<number>;
-  b131MarkNotified(payoutKey: string, dueKey: string, event: string, payoutId: string): Promise<number>;
+  b131MarkNotified(payoutKey: string, dueKey: string, event: string, payoutId: string, now: string): Promise<number>;
   b131TakeDue(dueKey: string, now: string, nextDue: string, limit: string): Promise<string[]>;
   b131RetirePayouts(dueKey: string, allIndexKey: string, prefix: string, cutoffIso: string, ...ids: string[]): Promise<number>;
   b131TakeToken(slotKey: string, intervalUs: string): Promise<number>;

@@ -50,28 +50,41 @@ describe('retire-payouts, on the store', () => {
     expect(await store.retired(done.id)).toEqual({ state: 'succeeded', createdAt: expect.any(String), finishedAt: expect.any(String) });
     // sent again, the same order is the payout it was; another order under its id is a conflict
     expect(await store.createMany([done], () => 'queued', Date.now())).toEqual([{ id: done.id, status: 'existing', state: 'succeeded' }]);
-    expect(await store.createMany([{ ...done, amount: 1 } as never], () => 'queued', Date.now())).toEqual([{ id: done.id, status: 'conflict', state: 'succeeded', fields: [] }]);
+    expect(await store.createMany([{ ...done, metadata: 'another order' }], () => 'queued', Date.now())).toEqual([{ id: done.id, status: 'conflict', state: 'succeeded', fields: [] }]);
     expect(await store.get(done.id)).toBeNull();
   });
 
-  it('keeps a payout whose callback upstream has not acknowledged, one still in flight, and one that ended after the cutoff', async () => {
+  it('keeps a payout whose callback upstream has not acknowledged, one still in flight, and one created before the cutoff but ended or reported after it', async () => {
     const unreported = make({ callback_url: 'https://upstream.example/cb' });
     await finish(unreported, 'failed', false);
     const inFlight = make();
     await store.createMany([inFlight], () => 'queued', Date.now());
+    // created before the cutoff, ended after it
+    const endedLate = make();
+    await store.createMany([endedLate], () => 'queued', Date.now());
+    // ended before the cutoff, upstream told after it
+    const reportedLate = make({ callback_url: 'https://upstream.example/cb' });
+    await finish(reportedLate, 'succeeded', false);
+    await sleep(5);
     const cutoff = new Date();
-    await sleep(5); // so `recent` ends after the cutoff, to the millisecond
-    const recent = make();
-    await finish(recent, 'succeeded', true);
-    // one id per script call: the payouts left behind are paged past, not taken again
+    await sleep(5); // so what follows happens after the cutoff, to the millisecond
+    await store.transition(endedLate.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: `ps_${endedLate.id}` } });
+    await store.transition(endedLate.id, { from: ['session_created'], to: 'failed', why: 'x', dueAt: Date.now() });
+    await store.markNotified(reportedLate.id, 'succeeded');
+    // one id per script call: the pages move on past the payouts left behind
     expect(await store.retireFinished(cutoff, 1)).toBe(0);
-    for (const o of [unreported, inFlight, recent]) expect(await store.get(o.id)).not.toBeNull();
-    // once upstream has the outcome, it goes
-    await store.markNotified(unreported.id, 'failed');
+    for (const o of [unreported, inFlight, endedLate, reportedLate]) expect(await store.get(o.id)).not.toBeNull();
+    // once upstream has the outcome, before the cutoff, it goes; the others stay
+    // (as mark-notified.lua records it, at a moment before the cutoff)
+    await redis.hset(store.key(unreported.id), 'notified', 'failed', 'notified_at', new Date(cutoff.getTime() - 1).toISOString());
+    await redis.zrem(store.dueKey, unreported.id);
     expect(await store.retireFinished(cutoff, 1)).toBe(1);
     expect(await store.get(unreported.id)).toBeNull();
     expect(await store.retired(unreported.id)).toMatchObject({ state: 'failed' });
-    for (const o of [inFlight, recent]) expect(await store.get(o.id)).not.toBeNull();
+    for (const o of [inFlight, endedLate, reportedLate]) expect(await store.get(o.id)).not.toBeNull();
+    // and a later cutoff takes the two that ended or were reported late
+    expect(await store.retireFinished(new Date(Date.now() + 1_000), 1)).toBe(2);
+    expect(await store.get(inFlight.id)).not.toBeNull();
   });
 });
 
@@ -88,11 +101,11 @@ describe('retention in the running service', () => {
   });
 
   it('a retired payout is gone from Redis but answered 410 with how it ended, and sending it again pays nothing', async () => {
-    const o = order();
+    const o = order({ callback_url: p.upstream.url });
     expect((await p.api('POST', '/v1/payouts', o)).status).toBe(202);
     await p.waitFor([o.id], ['succeeded']);
     // retired only once upstream acknowledged the callback
-    await eventually(async () => (await p.runtime.store.dueCount()) === 0 || undefined, 10_000, 'the callback to be acknowledged');
+    await eventually(async () => (await p.runtime.store.get(o.id))?.notified === 'succeeded' || undefined, 10_000, 'the callback to be acknowledged');
     await p.runtime.queues.reconcile.add('retention', {});
     await eventually(async () => (await p.runtime.store.retired(o.id)) ?? undefined, 10_000, 'the payout to be retired');
     const redis = p.runtime.redis as ReturnType<typeof connectRedis>;
@@ -106,9 +119,10 @@ describe('retention in the running service', () => {
 
     const again = await p.api('POST', '/v1/payouts', o);
     expect(again).toMatchObject({ status: 200, body: { id: o.id, status: 'succeeded' } });
-    const batch = await p.api('POST', '/v1/payouts/batch', { payouts: [o, { ...o, amount_details: { amount: 1, currency: 'rub' } }] });
+    const other = await p.api('POST', '/v1/payouts', { ...o, amount_details: { amount: 1, currency: 'rub' } });
+    expect(other).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
+    const batch = await p.api('POST', '/v1/payouts/batch', { payouts: [o] });
     expect(batch.body.results[0]).toMatchObject({ status: 'existing', state: 'succeeded' });
-    expect(batch.body.results[1]).toMatchObject({ status: 'invalid' }); // the same id twice in one batch
     expect(await p.runtime.store.get(o.id)).toBeNull();
     expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(o.id))).toHaveLength(1);
   });

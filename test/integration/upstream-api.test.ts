@@ -46,9 +46,9 @@ describe('POST /v1/payouts', () => {
     for (const o of orders) expect(await p.runtime.queues.start.getJob(`start-${o.id}`)).toBeDefined();
     // and over HTTP, whatever turns the requests arrive in, each is answered for its own order
     const more = Array.from({ length: 10 }, () => order());
-    const answers = await Promise.all([...more, { ...more[0]!, metadata: 'changed' }].map((o) => p.api('POST', '/v1/payouts', o)));
-    answers.slice(0, 10).forEach((a, i) => expect(a).toMatchObject({ status: 202, body: { id: more[i]!.id, status: 'queued' } }));
-    expect(answers[10]).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
+    const answers = await Promise.all(more.map((o) => p.api('POST', '/v1/payouts', o)));
+    answers.forEach((a, i) => expect(a).toMatchObject({ status: 202, body: { id: more[i]!.id, status: 'queued' } }));
+    expect(await p.api('POST', '/v1/payouts', { ...more[0]!, metadata: 'changed' })).toMatchObject({ status: 409, body: { error: { code: 'conflict', fields: ['metadata'] } } });
   });
 
   it('is idempotent: the same body again returns the existing payout, once enqueued', async () => {

@@ -2,7 +2,8 @@
 -- and audit stop costing memory while the order id stays taken: the same id sent again is still
 -- "existing" (or a conflict), never a second payout (create-payouts.lua reads the tombstone).
 -- A payout is retired only when it is terminal, upstream has been told (it has left the due
--- index), and it last changed before the cutoff; anything else is left for a later round.
+-- index), and both its last change and the moment upstream acknowledged its outcome are at or
+-- before the cutoff; anything else is left for a later round.
 -- Key names are built here from the prefix (ids come from the list indexes): every one shares the
 -- prefix's hash tag, so on Redis Cluster they are all in one slot.
 -- KEYS: due index, all-payouts index.
@@ -14,8 +15,9 @@ local retired = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
   local pk = prefix .. ':payout:' .. id
-  local f = redis.call('HMGET', pk, 'state', 'updated_at', 'fingerprint', 'created_at', 'session_id', 'collect_token')
+  local f = redis.call('HMGET', pk, 'state', 'updated_at', 'fingerprint', 'created_at', 'session_id', 'collect_token', 'notified_at')
   local state, updated = f[1], f[2]
+  if updated and f[7] and f[7] > updated then updated = f[7] end
   if state and terminal[state] and updated and updated <= cutoff and not redis.call('ZSCORE', KEYS[1], id) then
     local tomb = prefix .. ':retired:' .. id
     redis.call('SET', tomb, state .. '|' .. (f[3] or '') .. '|' .. (f[4] or '') .. '|' .. updated)

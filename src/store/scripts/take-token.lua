@@ -10,5 +10,7 @@ local interval = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', 60000)
+-- Kept at least until the furthest booked slot has passed: expiring earlier would let new
+-- calls go at once on top of the slots still booked.
+redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', math.max(60000, math.ceil((slot + interval - now) / 1000) + 1000))
 return math.ceil((slot - now) / 1000)
