@@ -1,12 +1,8 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { Bank131Client } from '../src/bank131/client.js';
 import { SIGNATURE_HEADER, checkSignature } from '../src/bank131/signature.js';
-import { signCallback } from '../src/payouts/callback-signature.js';
 import { idempotencyKey } from '../src/payouts/idempotency-key.js';
 import { bankMetadataFor } from '../src/payouts/schemas.js';
-import { request } from './lib.js';
+import { skeletonPayout, skeletonSettings } from './skeleton-common.js';
 
 /**
  * The bare skeleton the pipeline is measured against: one process, the same signed calls to the
@@ -20,18 +16,7 @@ import { request } from './lib.js';
  */
 
 const env = process.env;
-const count = Number(env.BENCH_COUNT ?? 2000);
-const concurrency = Number(env.BENCH_CONCURRENCY ?? 50);
-const run = env.BENCH_RUN ?? 'skeleton';
-const callbackUrl = env.BENCH_CALLBACK_URL!;
-const callbackSecret = env.BENCH_CALLBACK_SECRET!;
-const bankPublicKey = createPublicKey(readFileSync(env.BENCH_BANK_PUBLIC_KEY_FILE!, 'utf8'));
-const client = new Bank131Client({
-  baseUrl: env.BENCH_SANDBOX_URL!,
-  project: env.BENCH_PROJECT!,
-  privateKey: createPrivateKey(readFileSync(env.BENCH_PARTNER_PRIVATE_KEY_FILE!, 'utf8')),
-  timeoutMs: 30_000,
-});
+const { count, concurrency, run, bankPublicKey, client, sendCallback } = skeletonSettings('skeleton');
 
 interface Waiters {
   ready_to_confirm: (body: unknown) => void;
@@ -84,27 +69,14 @@ async function onePayout(i: number): Promise<void> {
   const session = await client.createSession({ metadata: bankMetadataFor(payoutId) });
   const ready = waitFor(session.id, 'ready_to_confirm');
   const finished = waitFor(session.id, 'payment_finished');
-  await client.startPayout(
-    {
-      session_id: session.id,
-      payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: 'sandbox_ok_4242' } } },
-      amount_details: { amount: 10_000, currency: 'rub' },
-      participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
-      metadata: bankMetadataFor(payoutId),
-    },
-    { idempotencyKey: idempotencyKey(session.id, 'start') },
-  );
+  await client.startPayout(skeletonPayout(payoutId, session.id), { idempotencyKey: idempotencyKey(session.id, 'start') });
   await ready;
   await client.confirmSession(session.id, { idempotencyKey: idempotencyKey(session.id, 'confirm') });
   const outcome = (await finished) as { session: { payout_list?: Array<{ status: string }>; payments?: Array<{ status: string }> } };
   waiting.delete(session.id);
   const status = (outcome.session.payout_list ?? outcome.session.payments ?? [])[0]?.status ?? 'unknown';
   if (status !== 'succeeded') failed += 1;
-  const id = `evt_${payoutId}_${status}`;
-  const body = JSON.stringify({ id, type: `payout.${status}`, created_at: new Date().toISOString(), payout: { id: payoutId, status } });
-  const headers = signCallback({ id, timestamp: Math.floor(Date.now() / 1000), body, secret: callbackSecret });
-  const answer = await request(callbackUrl, 'POST', body, { ...headers });
-  if (answer.status !== 200) throw new Error(`callback answered ${answer.status}`);
+  await sendCallback(payoutId, status);
 }
 
 const cpuMs = () => {

@@ -1,14 +1,10 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Bank131Client } from '../src/bank131/client.js';
 import { SIGNATURE_HEADER, checkSignature } from '../src/bank131/signature.js';
-import { signCallback } from '../src/payouts/callback-signature.js';
 import { idempotencyKey } from '../src/payouts/idempotency-key.js';
 import { bankMetadataFor } from '../src/payouts/schemas.js';
-import { request } from './lib.js';
+import { skeletonPayout, skeletonSettings } from './skeleton-common.js';
 
 /**
  * The skeleton issue 19 measures the pipeline against: four BullMQ jobs per payout, each one
@@ -22,18 +18,7 @@ import { request } from './lib.js';
  */
 
 const env = process.env;
-const count = Number(env.BENCH_COUNT ?? 2000);
-const concurrency = Number(env.BENCH_CONCURRENCY ?? 50);
-const run = env.BENCH_RUN ?? 'skeleton-queued';
-const callbackUrl = env.BENCH_CALLBACK_URL!;
-const callbackSecret = env.BENCH_CALLBACK_SECRET!;
-const bankPublicKey = createPublicKey(readFileSync(env.BENCH_BANK_PUBLIC_KEY_FILE!, 'utf8'));
-const client = new Bank131Client({
-  baseUrl: env.BENCH_SANDBOX_URL!,
-  project: env.BENCH_PROJECT!,
-  privateKey: createPrivateKey(readFileSync(env.BENCH_PARTNER_PRIVATE_KEY_FILE!, 'utf8')),
-  timeoutMs: 30_000,
-});
+const { count, concurrency, run, bankPublicKey, client, sendCallback } = skeletonSettings('skeleton-queued');
 
 const connection = new Redis(env.BENCH_REDIS_URL!, { maxRetriesPerRequest: null });
 const prefix = '{benchskel}';
@@ -55,26 +40,13 @@ async function runStep(job: Job<Step>): Promise<void> {
       return;
     }
     case 'start':
-      await client.startPayout(
-        {
-          session_id: d.sessionId,
-          payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: 'sandbox_ok_4242' } } },
-          amount_details: { amount: 10_000, currency: 'rub' },
-          participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
-          metadata: bankMetadataFor(d.payoutId),
-        },
-        { idempotencyKey: idempotencyKey(d.sessionId, 'start') },
-      );
+      await client.startPayout(skeletonPayout(d.payoutId, d.sessionId), { idempotencyKey: idempotencyKey(d.sessionId, 'start') });
       return;
     case 'confirm':
       await client.confirmSession(d.sessionId, { idempotencyKey: idempotencyKey(d.sessionId, 'confirm') });
       return;
     case 'callback': {
-      const id = `evt_${d.payoutId}_${d.status}`;
-      const body = JSON.stringify({ id, type: `payout.${d.status}`, created_at: new Date().toISOString(), payout: { id: d.payoutId, status: d.status } });
-      const headers = signCallback({ id, timestamp: Math.floor(Date.now() / 1000), body, secret: callbackSecret });
-      const answer = await request(callbackUrl, 'POST', body, { ...headers });
-      if (answer.status !== 200) throw new Error(`callback answered ${answer.status}`);
+      await sendCallback(d.payoutId, d.status);
       if (d.status !== 'succeeded') failed += 1;
       finished += 1;
       if (finished === count) done();
