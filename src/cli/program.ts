@@ -120,7 +120,7 @@ Example:
       .option('--json', 'print the payout as the API answers it (GET /v1/payouts/{id})'),
     2,
   )
-    .addHelpText('after', '\nExit codes: 0 shown, 1 no such payout, 2 bad usage, 3 the service is unreachable or refused the API key.')
+    .addHelpText('after', '\nExit codes: 0 shown, 1 no such payout (or one retired after PAYOUT_RETENTION_DAYS: how it ended is printed), 2 bad usage, 3 the service is unreachable or refused the API key.')
     .action(async (id: string, o: Connection & { json?: boolean }) => setExit(await runStatus(apiFrom(o), id, o.json === true)));
 
   withConnection(

@@ -23,6 +23,11 @@ export async function runStatus(api: PayoutsApi, id: string, json: boolean): Pro
     process.stderr.write(`no payout ${id}\n`);
     return EXIT.refused;
   }
+  if (answer.status === 410 && errorMessage(answer.body)) {
+    // retired after PAYOUT_RETENTION_DAYS: how it ended is all that is left
+    process.stderr.write(`${errorMessage(answer.body)}\n`);
+    return EXIT.refused;
+  }
   if (answer.status !== 200) throw unexpected(api, `reading payout ${id}`, answer);
   const p = answer.body as PayoutView;
   if (json) {

@@ -320,3 +320,16 @@ describe('when the service is away or refuses', () => {
     expect(none.stderr.trim()).toBe('bank131-payouts: no service address: pass --url or set PAYOUTS_URL');
   });
 });
+
+describe('status of a retired payout', () => {
+  // Last in this file: retention removes every finished payout of this pipeline.
+  it('says how it ended and exits 1, as for a payout it cannot show', async () => {
+    const { text, ids } = goodCsv(`ret-${run}`, 1);
+    expect((await cli(['import', file('ret.csv', text)])).code).toBe(0);
+    await p.waitFor(ids, ['succeeded']);
+    await p.runtime.store.retireFinished(new Date(Date.now() + 1_000));
+    const r = await cli(['status', ids[0]!]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^payout ${ids[0]} ended succeeded at .+; its record was removed after the retention period, and its id stays taken$`));
+  });
+});
