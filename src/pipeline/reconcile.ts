@@ -6,6 +6,7 @@ import { applyBankSession } from './apply-bank-session.js';
 import { takeStep } from './take-step.js';
 import { ensureNotifyJob, ensureStartJob } from './ensure-job.js';
 import type { PipelineDeps } from './pipeline-deps.js';
+import { payoutsRetired } from '../metrics.js';
 
 /** Payouts taken per sweep; the rest wait for the next one (RECONCILE_INTERVAL_MS later). */
 export const SWEEP_LIMIT = 1_000;
@@ -31,6 +32,7 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
  */
 export async function retireFinished(deps: PipelineDeps, now = Date.now()): Promise<number> {
   const retired = await deps.store.retireFinished(new Date(now - deps.timing.retentionMs));
+  payoutsRetired.inc(retired);
   if (retired > 0) deps.log.info({ retired, retentionDays: deps.timing.retentionMs / 86_400_000 }, 'retention: finished payouts removed');
   return retired;
 }

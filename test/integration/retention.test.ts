@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bankMetadataFor, PayoutOrder } from '../../src/payouts/schemas.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
+import { payoutsRetired } from '../../src/metrics.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
 import { eventually, sleep } from '../support/wait.js';
@@ -106,8 +107,10 @@ describe('retention in the running service', () => {
     await p.waitFor([o.id], ['succeeded']);
     // retired only once upstream acknowledged the callback
     await eventually(async () => (await p.runtime.store.get(o.id))?.notified === 'succeeded' || undefined, 10_000, 'the callback to be acknowledged');
+    const retiredBefore = (await payoutsRetired.get()).values[0]?.value ?? 0;
     await p.runtime.queues.reconcile.add('retention', {});
     await eventually(async () => (await p.runtime.store.retired(o.id)) ?? undefined, 10_000, 'the payout to be retired');
+    expect((await payoutsRetired.get()).values[0]?.value).toBeGreaterThanOrEqual(retiredBefore + 1);
     const redis = p.runtime.redis as ReturnType<typeof connectRedis>;
     expect(await keysNaming(redis, p.prefix, o.id)).toEqual([`${p.prefix}:retired:${o.id}`]);
 
