@@ -69,6 +69,7 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicK
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const header = req.headers[SIGNATURE_HEADER];
       let webhook;
+      let readable = true;
       try {
         webhook = verifyWebhook(raw, typeof header === 'string' ? header : undefined, bankPublicKey);
       } catch (err) {
@@ -79,6 +80,7 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicK
         }
         if (!(err instanceof WebhookPayloadError)) throw err;
         req.log.error({ err: err.message }, 'signed webhook we cannot read; acknowledged');
+        readable = false;
         webhook = looseWebhook(raw);
         if (!webhook) return { ok: true as const };
       }
@@ -87,8 +89,8 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicK
         req.log.warn({ type: webhook.type }, 'signed webhook without a session; acknowledged and logged');
         return { ok: true as const };
       }
-      // A known type's session was parsed with the webhook; only another type's is read here.
-      const session = isKnownWebhook(webhook) ? { success: true as const, data: webhook.session } : BankSession.safeParse(webhook.session);
+      // A readable webhook of a known type had its session parsed with it; any other is read here.
+      const session = readable && isKnownWebhook(webhook) ? { success: true as const, data: webhook.session } : BankSession.safeParse(webhook.session);
       // 200 only once Redis has it. A replayed body (same bytes, same hash) is dropped at enqueue
       // for a day by a small deduplication key, not by keeping every finished webhook job that long.
       const id = jobId.webhook(raw);
