@@ -1,7 +1,9 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { Bank131Client } from '../src/bank131/client.js';
 import type { StartPayoutRequest } from '../src/bank131/schemas.js';
+import { SIGNATURE_HEADER, checkSignature } from '../src/bank131/signature.js';
 import { signCallback } from '../src/payouts/callback-signature.js';
 import { bankMetadataFor } from '../src/payouts/schemas.js';
 import { request } from './lib.js';
@@ -55,4 +57,51 @@ export function skeletonPayout(payoutId: string, sessionId: string): StartPayout
     participant_details: { recipient: { full_name: 'Ivanov Ivan Ivanovich' } },
     metadata: bankMetadataFor(payoutId),
   };
+}
+
+/** What a skeleton reads of a Bank 131 webhook. */
+export interface SkeletonWebhook {
+  type: string;
+  session: { id: string; payout_list?: Array<{ status: string }>; payments?: Array<{ status: string }> };
+}
+
+/**
+ * The skeletons' webhook endpoint: the signature checked over the raw body with the bank's key
+ * (401 and `onBadSignature` otherwise), then `handle`; 200 once it has resolved, 503 if it fails.
+ */
+export function receiveWebhooks(port: number, bankPublicKey: KeyObject, handle: (webhook: SkeletonWebhook) => unknown, onBadSignature: () => void = () => undefined): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const header = req.headers[SIGNATURE_HEADER];
+      if (!checkSignature(raw, typeof header === 'string' ? header : undefined, bankPublicKey).ok) {
+        onBadSignature();
+        res.writeHead(401).end();
+        return;
+      }
+      Promise.resolve()
+        .then(() => handle(JSON.parse(raw.toString('utf8')) as SkeletonWebhook))
+        .then(
+          () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+          () => res.writeHead(503).end(),
+        );
+    });
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
+
+/** CPU the process has used, in ms. */
+export const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** The moment a skeleton starts sending, announced as `{"t0": <ms>}` for bench/run.ts. */
+export function startClock(): { t0: number; cpuMsAtT0: number } {
+  const t0 = Date.now();
+  const cpuMsAtT0 = cpuMs();
+  process.stdout.write(`${JSON.stringify({ t0 })}\n`);
+  return { t0, cpuMsAtT0 };
 }

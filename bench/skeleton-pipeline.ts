@@ -1,8 +1,6 @@
-import http from 'node:http';
-import { SIGNATURE_HEADER, checkSignature } from '../src/bank131/signature.js';
 import { idempotencyKey } from '../src/payouts/idempotency-key.js';
 import { bankMetadataFor } from '../src/payouts/schemas.js';
-import { skeletonPayout, skeletonSettings } from './skeleton-common.js';
+import { cpuMs, receiveWebhooks, skeletonPayout, skeletonSettings, startClock } from './skeleton-common.js';
 
 /**
  * The bare skeleton the pipeline is measured against: one process, the same signed calls to the
@@ -45,23 +43,7 @@ function waitFor(sessionId: string, type: keyof Waiters): Promise<unknown> {
   });
 }
 
-const receiver = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const raw = Buffer.concat(chunks);
-    const header = req.headers[SIGNATURE_HEADER];
-    if (!checkSignature(raw, typeof header === 'string' ? header : undefined, bankPublicKey).ok) {
-      badSignatures += 1;
-      res.writeHead(401).end();
-      return;
-    }
-    const body = JSON.parse(raw.toString('utf8')) as { type: string; session: { id: string } };
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    webhookArrived(body.type, body.session.id, body);
-  });
-});
-await new Promise<void>((resolve) => receiver.listen(Number(env.BENCH_WEBHOOK_PORT), '127.0.0.1', resolve));
+const receiver = await receiveWebhooks(Number(env.BENCH_WEBHOOK_PORT), bankPublicKey, (body) => webhookArrived(body.type, body.session.id, body), () => (badSignatures += 1));
 
 let failed = 0;
 async function onePayout(i: number): Promise<void> {
@@ -79,13 +61,7 @@ async function onePayout(i: number): Promise<void> {
   await sendCallback(payoutId, status);
 }
 
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-const t0 = Date.now();
-const cpuMsAtT0 = cpuMs();
-process.stdout.write(`${JSON.stringify({ t0 })}\n`);
+const { t0, cpuMsAtT0 } = startClock();
 let next = 0;
 let errors = 0;
 await Promise.all(

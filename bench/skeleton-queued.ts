@@ -1,10 +1,8 @@
-import http from 'node:http';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { SIGNATURE_HEADER, checkSignature } from '../src/bank131/signature.js';
 import { idempotencyKey } from '../src/payouts/idempotency-key.js';
 import { bankMetadataFor } from '../src/payouts/schemas.js';
-import { skeletonPayout, skeletonSettings } from './skeleton-common.js';
+import { cpuMs, receiveWebhooks, skeletonPayout, skeletonSettings, startClock } from './skeleton-common.js';
 
 /**
  * The skeleton issue 19 measures the pipeline against: four BullMQ jobs per payout, each one
@@ -61,42 +59,15 @@ worker.on('failed', (job, err) => {
   if (errors <= 5) process.stdout.write(`job ${job?.name}: ${err.message}\n`);
 });
 
-const receiver = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const raw = Buffer.concat(chunks);
-    const header = req.headers[SIGNATURE_HEADER];
-    if (!checkSignature(raw, typeof header === 'string' ? header : undefined, bankPublicKey).ok) {
-      res.writeHead(401).end();
-      return;
-    }
-    const body = JSON.parse(raw.toString('utf8')) as { type: string; session: { id: string; payout_list?: Array<{ status: string }>; payments?: Array<{ status: string }> } };
-    const payoutId = payoutOf.get(body.session.id);
-    const added =
-      !payoutId
-        ? Promise.resolve()
-        : body.type === 'ready_to_confirm'
-          ? queue.add('confirm', { step: 'confirm', payoutId, sessionId: body.session.id })
-          : body.type === 'payment_finished'
-            ? queue.add('callback', { step: 'callback', payoutId, status: (body.session.payout_list ?? body.session.payments ?? [])[0]?.status ?? 'unknown' })
-            : Promise.resolve();
-    // 200 once the job is in Redis, as the service answers
-    void added.then(
-      () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
-      () => res.writeHead(503).end(),
-    );
-  });
+// 200 once the job is in Redis, as the service answers
+const receiver = await receiveWebhooks(Number(env.BENCH_WEBHOOK_PORT), bankPublicKey, async (body) => {
+  const payoutId = payoutOf.get(body.session.id);
+  if (!payoutId) return;
+  if (body.type === 'ready_to_confirm') await queue.add('confirm', { step: 'confirm', payoutId, sessionId: body.session.id });
+  else if (body.type === 'payment_finished') await queue.add('callback', { step: 'callback', payoutId, status: (body.session.payout_list ?? body.session.payments ?? [])[0]?.status ?? 'unknown' });
 });
-await new Promise<void>((resolve) => receiver.listen(Number(env.BENCH_WEBHOOK_PORT), '127.0.0.1', resolve));
 
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-const t0 = Date.now();
-const cpuMsAtT0 = cpuMs();
-process.stdout.write(`${JSON.stringify({ t0 })}\n`);
+const { t0, cpuMsAtT0 } = startClock();
 for (let i = 0; i < count; i += 1000) {
   await queue.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({ name: 'create', data: { step: 'create' as const, payoutId: `${run}-${i + k}` } })));
 }
