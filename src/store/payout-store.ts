@@ -302,11 +302,6 @@ export class PayoutStore {
     return { state, createdAt, finishedAt };
   }
 
-  /** Look at this payout again no later than `at` (ms since epoch). */
-  async dueBy(id: string, at: number): Promise<void> {
-    await this.redis.zadd(this.dueKey, 'LT', at, id);
-  }
-
   /** Look at this payout next at `at` (ms since epoch), if it is still due at all. */
   async setDue(id: string, at: number): Promise<void> {
     await this.redis.zadd(this.dueKey, 'XX', at, id);

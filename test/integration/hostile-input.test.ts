@@ -18,6 +18,7 @@ import { buildServer } from '../../src/server.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { keys } from '../support/keys.js';
 import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
+import { readyToConfirm } from '../support/webhooks.js';
 
 /**
  * Hostile input over every route (issue 18): whatever is sent, the answer is a success or a 4xx
@@ -408,16 +409,7 @@ describe('paths, queries and headers', () => {
 
 // ------------------------------------------------------------------ webhooks
 
-const webhookBody = (sessionId: string, name = NAME) =>
-  JSON.stringify({
-    type: 'ready_to_confirm',
-    session: {
-      id: sessionId,
-      status: 'in_progress',
-      next_action: 'confirm',
-      payout_list: [{ id: 'po_1', status: 'pending', amount_details: { amount: 10_000, currency: 'rub' }, metadata: 'x', participant_details: { recipient: { full_name: name } } }],
-    },
-  });
+const webhookBody = (sessionId: string, name = NAME) => JSON.stringify(readyToConfirm(sessionId, { payout: { participant_details: { recipient: { full_name: name } } } }));
 const sign = (body: string | Buffer) => {
   const s = signBody(body, keys.bankPrivate);
   signatures.push(s);

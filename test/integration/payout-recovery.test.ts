@@ -5,6 +5,7 @@ import { sendWebhook } from '../../src/sandbox/server.js';
 import { crashSwitch } from '../support/crash.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually } from '../support/sandbox.js';
+import { readyToConfirm } from '../support/webhooks.js';
 
 /**
  * Issue 14: for every non-terminal state, the step that should move the payout on is lost (a job
@@ -230,23 +231,13 @@ describe('cancel and ready_to_confirm as the bank really sends them', () => {
     await p.runtime.queues.confirm.remove(`confirm-${sessionId}`);
   });
 
-  const readyToConfirm = (sessionId: string, session: Record<string, unknown>, payout: Record<string, unknown>, id: string) => ({
-    type: 'ready_to_confirm',
-    session: {
-      id: sessionId,
-      status: 'in_progress',
-      next_action: 'confirm',
-      payout_list: [{ id: 'po_x', status: 'pending', amount_details: { amount: 10_000, currency: 'rub' }, metadata: bankMetadataFor(id), ...payout }],
-      ...session,
-    },
-  });
 
   it.each([
     ['the session is already cancelled', { status: 'cancelled', error: { code: 'confirm_timeout', description: 'late' } }, {}, 'confirm_timeout'],
     ['its payout has failed', {}, { status: 'failed', error: { code: 'declined_by_issuer_bank' } }, 'declined_by_issuer_bank'],
   ] as const)('ready_to_confirm where %s is never confirmed: the payout ends as the session says (case 7)', async (_what, session, payout, code) => {
     const { o, sessionId } = await startedPayout();
-    const delivery = sendWebhook(p.sandbox, readyToConfirm(sessionId, session, payout, o.id));
+    const delivery = sendWebhook(p.sandbox, readyToConfirm(sessionId, { metadata: bankMetadataFor(o.id), payout, session }));
     await endsOnce(o.id, 'failed', 0);
     expect(delivery.statuses[0]).toBe(200);
     expect((await p.runtime.store.get(o.id))!.errorCode).toBe(code);
@@ -256,7 +247,7 @@ describe('cancel and ready_to_confirm as the bank really sends them', () => {
 
   it('ready_to_confirm without next_action confirm is left to the bank: nothing is confirmed, the audit says why', async () => {
     const { o, sessionId } = await startedPayout();
-    sendWebhook(p.sandbox, readyToConfirm(sessionId, { next_action: null }, {}, o.id));
+    sendWebhook(p.sandbox, readyToConfirm(sessionId, { metadata: bankMetadataFor(o.id), session: { next_action: null } }));
     await eventually(async () => (await whys(o.id)).includes('webhook ready_to_confirm: session in_progress, payout pending'), 5_000, 'the audit entry');
     expect(await state(o.id)).toBe('started');
     expect(callsFor(sessionId, 'session/confirm')).toHaveLength(0);

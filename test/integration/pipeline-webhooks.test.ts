@@ -6,6 +6,7 @@ import { keys } from '../support/keys.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually } from '../support/sandbox.js';
 import { sleep } from '../support/wait.js';
+import { readyToConfirm } from '../support/webhooks.js';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -41,16 +42,7 @@ const webhookJobsFor = async (sessionId: string) => {
 const outcomeOf = (sessionId: string, what: string) =>
   eventually(async () => finishedWebhooks.find((f) => f.sessionId === sessionId)?.result, 5_000, what);
 
-const readyBody = (sessionId: string, amount = 10_000, metadata = 'x') =>
-  JSON.stringify({
-    type: 'ready_to_confirm',
-    session: {
-      id: sessionId,
-      status: 'in_progress',
-      next_action: 'confirm',
-      payout_list: [{ id: 'po_1', status: 'pending', amount_details: { amount, currency: 'rub' }, metadata }],
-    },
-  });
+const readyBody = (sessionId: string, amount = 10_000, metadata = 'x') => JSON.stringify(readyToConfirm(sessionId, { amount, metadata }));
 
 describe('webhooks that arrive twice, late or out of order', () => {
   it('duplicates and stale re-sends confirm nothing twice', async () => {
