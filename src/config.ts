@@ -46,6 +46,15 @@ export interface BankClientConfig {
 export interface WebConfig extends CommonConfig {
   port: number;
   host: string;
+  /**
+   * ADMIN_PORT: when set, /metrics, /docs and the queue board are served on this port (on
+   * ADMIN_HOST) and not on the public PORT; null keeps them on PORT.
+   */
+  admin: { port: number; host: string } | null;
+  /** TRUST_PROXY: which proxies' X-Forwarded-For is believed (Fastify's trustProxy); false: none. */
+  trustProxy: boolean | number | string;
+  /** BOARD_READ_ONLY (default true): the queue board shows jobs but takes no action. */
+  boardReadOnly: boolean;
   publicUrl: string;
   apiKeys: string[];
   board: { user: string; password: string } | null;
@@ -70,7 +79,14 @@ export interface WorkerConfig extends CommonConfig {
   stalled: { lockDurationMs: number; stalledIntervalMs: number };
   /** Where the worker serves its metrics; 0: not at all. */
   metricsPort: number;
-  bank: BankClientConfig;
+  /** The address the worker's metrics listen on (METRICS_HOST, 127.0.0.1 by default). */
+  metricsHost: string;
+  /** A callback delivery's whole deadline, headers and body (CALLBACK_TIMEOUT_MS). */
+  callbackTimeoutMs: number;
+  bank: BankClientConfig & {
+    /** Verifies, again, the signed webhook a job carries before the worker applies it. */
+    publicKey: KeyObject;
+  };
 }
 
 /** Both processes' settings at once, for something that runs both in one process. */
@@ -81,20 +97,39 @@ const apiKeys = z
   .transform((s) => s.split(',').map((k) => k.trim()).filter(Boolean))
   .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters')).min(1, 'must list at least one key'));
 
+const bool = (fallback: 'true' | 'false') =>
+  z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default(fallback).transform((v) => v === 'true' || v === '1');
+
+/**
+ * TRUST_PROXY as Fastify's trustProxy takes it: true/false, a number of hops, or a comma-separated
+ * list of addresses and CIDR ranges of the proxies in front of the web.
+ */
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((v, ctx): boolean | number | string => {
+    const t = v.trim();
+    if (t === 'true' || t === 'false') return t === 'true';
+    if (/^\d+$/.test(t)) return Number(t);
+    if (/^[0-9a-fA-F.:/,\s]+$/.test(t)) return t;
+    ctx.addIssue({ code: 'custom', message: 'must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses (CIDR allowed)' });
+    return z.NEVER;
+  });
+
 const hashTagPrefix = z.string().regex(/^\{[^{}]+\}$/, 'must be a Redis hash tag such as {b131}');
 
 
 function readCommon(r: SettingsReader): Partial<CommonConfig> {
   return {
     redisUrl: r.read('REDIS_URL', redisUrl.default('redis://127.0.0.1:6379')),
-    redisCluster: r.read('REDIS_CLUSTER', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true' || v === '1')),
+    redisCluster: r.read('REDIS_CLUSTER', bool('false')),
     redisPrefix: r.read('REDIS_PREFIX', hashTagPrefix.default('{b131}')),
     redisConnectTimeoutMs: r.read('REDIS_CONNECT_TIMEOUT_MS', positiveInt.default(5_000)),
     // longer than one bank call (BANK131_TIMEOUT_MS, 30 s), so a job in hand can finish
     shutdownTimeoutMs: r.read('SHUTDOWN_TIMEOUT_MS', positiveInt.default(35_000)),
     logLevel: r.read('LOG_LEVEL', logLevel.default('info')),
-    callbackAllowPrivate: r.read('CALLBACK_ALLOW_PRIVATE', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true' || v === '1')),
-    logPretty: r.read('LOG_PRETTY', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false').transform((v) => v === 'true' || v === '1')),
+    callbackAllowPrivate: r.read('CALLBACK_ALLOW_PRIVATE', bool('false')),
+    logPretty: r.read('LOG_PRETTY', bool('false')),
     timing: {
       reconcileIntervalMs: r.read('RECONCILE_INTERVAL_MS', positiveInt.default(DEFAULT_TIMING.reconcileIntervalMs))!,
       reconcileAfterMs: r.read('RECONCILE_AFTER_MS', positiveInt.default(DEFAULT_TIMING.reconcileAfterMs))!,
@@ -116,13 +151,18 @@ function readWeb(r: SettingsReader): Omit<WebConfig, keyof CommonConfig | 'bank'
   if (Boolean(r.env.BOARD_USER) !== Boolean(r.env.BOARD_PASSWORD)) {
     r.problems.push('BOARD_USER and BOARD_PASSWORD: give both to enable the queue board, or neither');
   }
+  const adminPort = r.read('ADMIN_PORT', port.optional());
+  const adminHost = r.read('ADMIN_HOST', z.string().default('127.0.0.1'));
   const web = {
     port: listenPort,
     host,
+    admin: adminPort ? { port: adminPort, host: adminHost } : null,
+    trustProxy: r.read('TRUST_PROXY', trustProxy),
+    boardReadOnly: r.read('BOARD_READ_ONLY', bool('true')),
     publicUrl: r.read('PUBLIC_URL', httpUrl.default(`http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${listenPort ?? 3000}`)),
     apiKeys: r.read('API_KEYS', apiKeys),
     board: boardUser && boardPassword ? { user: boardUser, password: boardPassword } : null,
-    accessLog: r.read('ACCESS_LOG', z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('true').transform((v) => v === 'true' || v === '1')),
+    accessLog: r.read('ACCESS_LOG', bool('true')),
     collectPayerName: r.read('COLLECT_PAYER_NAME', z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters').default('bank131-payouts')),
     bank: {
       publicKey: r.pem('BANK131_PUBLIC_KEY', 'public', true),
@@ -170,6 +210,8 @@ function readWorker(r: SettingsReader): Omit<WorkerConfig, keyof CommonConfig | 
       stalledIntervalMs: r.read('STALLED_INTERVAL_MS', positiveInt.min(1_000, 'must be at least 1000').default(30_000)),
     },
     metricsPort: r.read('METRICS_PORT', port.default(9464)),
+    metricsHost: r.read('METRICS_HOST', z.string().min(1).default('127.0.0.1')),
+    callbackTimeoutMs: r.read('CALLBACK_TIMEOUT_MS', positiveInt.max(300_000, 'must be at most 300000').default(10_000)),
   };
   return worker as Omit<WorkerConfig, keyof CommonConfig | 'bank'>;
 }
@@ -187,7 +229,7 @@ export function loadWebConfig(env: Env = process.env): WebConfig {
 /** The worker process's settings (`npm run worker`); throws a ConfigError naming every bad one. */
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const r = new SettingsReader(env);
-  const config = { ...readCommon(r), ...readWorker(r), bank: readBankClient(r) };
+  const config = { ...readCommon(r), ...readWorker(r), bank: { ...readBankClient(r), publicKey: r.pem('BANK131_PUBLIC_KEY', 'public', true) } };
   r.finish();
   return config as WorkerConfig;
 }
