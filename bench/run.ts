@@ -163,6 +163,7 @@ const common = {
   BANK131_BASE_URL: sandboxUrl,
   BANK131_PROJECT: PROJECT,
   BANK131_PRIVATE_KEY_FILE: partner.privatePath,
+  BANK131_PUBLIC_KEY_FILE: bank.publicPath,
   BANK131_MAX_RPS: '100000',
   CALLBACK_ALLOW_PRIVATE: 'true',
   SHUTDOWN_TIMEOUT_MS: '10000',
@@ -170,7 +171,7 @@ const common = {
 };
 const webPort = await freePort();
 const webUrl = `http://127.0.0.1:${webPort}`;
-const webEnv = { ...common, HOST: '127.0.0.1', PORT: String(webPort), API_KEYS: API_KEY, BANK131_PUBLIC_KEY_FILE: bank.publicPath };
+const webEnv = { ...common, HOST: '127.0.0.1', PORT: String(webPort), API_KEYS: API_KEY };
 const workerEnv = { ...common, CALLBACK_SECRET, METRICS_PORT: '0', PAYOUT_CONCURRENCY: String(CONCURRENCY) };
 
 const web = startNode('web', 'src/main.ts', webEnv, { logDir: dir });

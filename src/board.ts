@@ -2,27 +2,62 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
+import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Queues } from './queues.js';
+import { safeLogValue } from './log.js';
+import { QUEUE, type Queues } from './queues.js';
+import { errorBody } from './http/errors.js';
 
 export const BOARD_PATH = '/admin/queues';
 
+export interface BoardOptions {
+  user: string;
+  password: string;
+  /**
+   * BOARD_READ_ONLY (default true): the board shows queues and jobs and takes no action. With
+   * actions allowed, none of them can move money on its own either: every job is a pointer that
+   * the workers check against the payout record and the bank's signed word (docs/architecture.md).
+   */
+  readOnly?: boolean;
+}
+
 /** Bull Board at /admin/queues behind HTTP basic auth (BOARD_USER / BOARD_PASSWORD). */
-export async function mountBoard(app: FastifyInstance, queues: Queues, credentials: { user: string; password: string }): Promise<void> {
-  const expected = digest(`${credentials.user}:${credentials.password}`);
+export async function mountBoard(app: FastifyInstance, queues: Queues, options: BoardOptions): Promise<void> {
+  const expected = digest(`${options.user}:${options.password}`);
+  const readOnly = options.readOnly ?? true;
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (req, reply) => {
       const header = req.headers.authorization ?? '';
       const given = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
       if (!given || !timingSafeEqual(digest(given), expected)) {
-        return reply.code(401).header('www-authenticate', 'Basic realm="bank131-payouts queues"').send({ error: { code: 'unauthorized', message: 'queue board: basic auth required' } });
+        return reply.code(401).header('www-authenticate', 'Basic realm="bank131-payouts queues"').send(errorBody('unauthorized', 'queue board: basic auth required'));
+      }
+      // The board refuses actions on read-only queues itself; this also covers any route it adds later.
+      if (readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
+        return reply.code(405).send(errorBody('invalid_request', 'the queue board is read-only (BOARD_READ_ONLY=true): it shows jobs and takes no action'));
       }
     });
     const adapter = new FastifyAdapter();
     adapter.setBasePath(BOARD_PATH);
-    createBullBoard({ queues: queues.all().map((q) => new BullMQAdapter(q)), serverAdapter: adapter });
+    createBullBoard({ queues: queues.all().map((q) => boardQueue(q, readOnly)), serverAdapter: adapter });
     await scope.register(adapter.registerPlugin(), { prefix: BOARD_PATH });
   });
+}
+
+function boardQueue(queue: Queue, readOnly: boolean): BullMQAdapter {
+  const adapter = new BullMQAdapter(queue, { readOnlyMode: readOnly });
+  adapter.setFormatter('data', queue.name === QUEUE.webhooks ? webhookOutline : (data: unknown) => safeLogValue(data));
+  return adapter;
+}
+
+/**
+ * A webhook job holds the bank's signed body, with the recipient's name in it: operators see what
+ * it is, not what it says (the payout's audit trail says that, in words).
+ */
+function webhookOutline(data: unknown): unknown {
+  if (!data || typeof data !== 'object') return data;
+  const { body, ...rest } = data as { body?: unknown; signature?: unknown };
+  return { ...rest, signature: rest.signature ? '[present]' : '[missing]', body: typeof body === 'string' ? `[the signed body, ${body.length} characters, verified by the worker]` : body };
 }
 
 function digest(s: string): Buffer {

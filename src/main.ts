@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     apiKeys: config.apiKeys,
     bankPublicKey: config.bank.publicKey,
     logger: log,
-    board: config.board,
+    board: config.board ? { ...config.board, readOnly: config.boardReadOnly } : null,
     host: config.host,
     port: config.port,
     timing: config.timing,

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue, type BackoffStrategy, type JobsOptions } from 'bullmq';
 import type { RedisClient } from './store/redis-client.js';
-import type { ReportedFacts } from './payouts/confirmation-policy.js';
 import type { CheckJob, ConfirmJob, NotifyJob, StartJob, WebhookJob } from './payouts/schemas.js';
 
 /** Queue names are contracts (docs/architecture.md, Queues and jobs): operators and dashboards know them. */
@@ -130,8 +129,8 @@ export async function enqueueStart(queues: Queues, payoutId: string, opts: { job
   return `${QUEUE.start}/${id}`;
 }
 
-export async function enqueueConfirm(queues: Queues, payoutId: string, sessionId: string, id = jobId.confirm(sessionId), reported?: ReportedFacts): Promise<string> {
-  await queues.confirm.add('confirm', { payoutId, sessionId, ...(reported ? { reported } : {}) }, { jobId: id });
+export async function enqueueConfirm(queues: Queues, payoutId: string, sessionId: string, id = jobId.confirm(sessionId)): Promise<string> {
+  await queues.confirm.add('confirm', { payoutId, sessionId }, { jobId: id });
   return `${QUEUE.confirm}/${id}`;
 }
 

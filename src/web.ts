@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { mountBoard } from './board.js';
+import { mountBoard, type BoardOptions } from './board.js';
 import { DEFAULT_TIMING, type CrashPoints, type PipelineTiming } from './pipeline/pipeline-deps.js';
 import type { Runtime } from './runtime.js';
 import { EXIT, StartupError } from './settings.js';
@@ -10,7 +10,7 @@ export interface WebOptions {
   apiKeys: string[];
   bankPublicKey: KeyObject;
   logger: FastifyBaseLogger | false;
-  board?: { user: string; password: string } | null;
+  board?: BoardOptions | null;
   host?: string;
   /** 0: any free port. */
   port?: number;

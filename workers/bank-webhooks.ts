@@ -1,39 +1,81 @@
 import type { Job } from 'bullmq';
 import { NotFinalYet } from '../src/bank131/errors.js';
 import { BankSession } from '../src/bank131/schemas.js';
+import { checkSignature } from '../src/bank131/signature.js';
+import { jobsRefused } from '../src/metrics.js';
 import { describeSession } from '../src/payouts/bank-verdict.js';
-import { WebhookJob } from '../src/payouts/schemas.js';
+import { WebhookJob, webhookBytes } from '../src/payouts/schemas.js';
 import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { requestCheck } from '../src/pipeline/reconcile.js';
 
 /**
- * bank-webhooks: routes a verified webhook by session to the payout's next step. Every webhook
- * for a known payout leaves an audit entry. `ready_to_confirm` and `payment_finished` are applied
- * as the bank's word (src/pipeline/apply-bank-session.ts), from the states where they still
- * apply; any other type, a status we do not know, or a session we cannot read leads to a
- * session/status check instead of being dropped.
+ * bank-webhooks: verifies the signed body a job carries, then routes it by session to the
+ * payout's next step. The web verified it too, but a job is only a pointer: anyone who can write
+ * to Redis (or act on the queue board) can add or edit one, so the worker believes only what the
+ * bank's key signed (docs/architecture.md, "What a job may carry"). A job that does not verify
+ * changes nothing and is an alarm.
+ *
+ * Every webhook for a known payout leaves an audit entry. `ready_to_confirm` and
+ * `payment_finished` are applied as the bank's word (src/pipeline/apply-bank-session.ts), from the
+ * states where they still apply; any other type, a status we do not know, or a session we cannot
+ * read leads to a session/status check instead of being dropped.
  */
 export function webhookProcessor(deps: PipelineDeps) {
   return async (job: Job<WebhookJob>): Promise<string> => {
-    const data = WebhookJob.parse(job.data);
-    const parsed = BankSession.safeParse(data.session);
-    const payout = await deps.store.noteBySession(data.session.id, `webhook ${data.type}: ${parsed.success ? describeSession(parsed.data) : 'session unreadable'}`);
+    const data = WebhookJob.safeParse(job.data);
+    if (!data.success) return refuse(deps, job, 'malformed', 'it carries no signed body');
+    const raw = webhookBytes(data.data);
+    const check = checkSignature(raw, data.data.signature, deps.bankPublicKey);
+    if (!check.ok) return refuse(deps, job, 'bad_signature', `its signature is ${check.reason === 'mismatch' ? 'not the bank’s' : check.reason}`);
+
+    const { type, sessionId, session } = readWebhook(raw);
+    if (!sessionId) {
+      deps.log.warn({ type, jobId: job.id }, 'signed webhook without a session; nothing to act on');
+      return 'no session';
+    }
+    const payout = await deps.store.noteBySession(sessionId, `webhook ${type}: ${session ? describeSession(session) : 'session unreadable'}`);
     if (!payout) {
-      deps.log.warn({ type: data.type, sessionId: data.session.id }, 'webhook for an unknown session; nothing changed');
+      deps.log.warn({ type, sessionId }, 'webhook for an unknown session; nothing changed');
       return 'unknown session';
     }
-    const payoutId = payout.id;
-    if (!parsed.success || (data.type !== 'ready_to_confirm' && data.type !== 'payment_finished')) {
-      await requestCheck(deps, payoutId, `webhook ${data.type}`);
+    if (!session || !ACTED_ON.has(type)) {
+      await requestCheck(deps, payout.id, `webhook ${type}`);
       return 'status check requested';
     }
     try {
-      return await applyBankSession(deps, payout, parsed.data, 'webhook');
+      return await applyBankSession(deps, payout, session, 'webhook');
     } catch (err) {
       if (!(err instanceof NotFinalYet)) throw err;
-      await requestCheck(deps, payoutId, err.reason);
+      await requestCheck(deps, payout.id, err.reason);
       return 'status check requested';
     }
   };
+}
+
+/** The types whose session is applied as it stands; any other leads to a session/status check. */
+const ACTED_ON = new Set(['ready_to_confirm', 'payment_finished']);
+
+/**
+ * What a verified body says, read leniently: the bank may add types and fields, send nulls, or a
+ * shape we do not know, and a signed webhook is never refused for its content.
+ */
+function readWebhook(raw: Buffer): { type: string; sessionId: string | undefined; session: BankSession | null } {
+  let json: { type?: unknown; session?: { id?: unknown } | null } | null;
+  try {
+    json = JSON.parse(raw.toString('utf8')) as typeof json;
+  } catch {
+    return { type: 'unknown', sessionId: undefined, session: null };
+  }
+  const type = typeof json?.type === 'string' ? json.type : 'unknown';
+  const id = json?.session?.id;
+  const parsed = BankSession.safeParse(json?.session);
+  return { type, sessionId: typeof id === 'string' && id ? id : undefined, session: parsed.success ? parsed.data : null };
+}
+
+/** A job whose data is not the bank's signed word: nothing is applied, and someone should look. */
+function refuse(deps: PipelineDeps, job: Job, reason: 'bad_signature' | 'malformed', detail: string): string {
+  jobsRefused.inc({ queue: 'bank-webhooks', reason });
+  deps.log.error({ queue: 'bank-webhooks', jobId: job.id, name: job.name, reason }, `ALARM: a webhook job the bank did not sign (${detail}); nothing changed. Was it added or edited by hand?`);
+  return `refused: ${reason}`;
 }

@@ -34,11 +34,11 @@ export interface RunningWorkers {
 /** The workers of one process on a runtime: used by `npm run worker`, the demo and the tests alike. */
 export function startWorkersFor(
   runtime: Runtime,
-  options: Pick<PipelineDeps, 'log' | 'callbackSecret' | 'callbackTimeoutMs' | 'crashPoints' | 'allowPrivateCallbacks'> & Partial<Pick<PipelineDeps, 'timing'>> & Pick<WorkerOptions, 'concurrency' | 'concurrencyByQueue' | 'prefix' | 'stalled'>,
+  options: Pick<PipelineDeps, 'log' | 'bankPublicKey' | 'callbackSecret' | 'callbackTimeoutMs' | 'crashPoints' | 'allowPrivateCallbacks'> & Partial<Pick<PipelineDeps, 'timing'>> & Pick<WorkerOptions, 'concurrency' | 'concurrencyByQueue' | 'prefix' | 'stalled'>,
 ): RunningWorkers {
-  const { log, callbackSecret, callbackTimeoutMs, crashPoints, timing, allowPrivateCallbacks, ...workerOptions } = options;
+  const { log, bankPublicKey, callbackSecret, callbackTimeoutMs, crashPoints, timing, allowPrivateCallbacks, ...workerOptions } = options;
   return startWorkers(
-    { store: runtime.store, queues: runtime.queues, bank: runtime.bank, log, callbackSecret, callbackTimeoutMs, crashPoints, allowPrivateCallbacks, timing: timing ?? DEFAULT_TIMING },
+    { store: runtime.store, queues: runtime.queues, bank: runtime.bank, bankPublicKey, log, callbackSecret, callbackTimeoutMs, crashPoints, allowPrivateCallbacks, timing: timing ?? DEFAULT_TIMING },
     { ...workerOptions, connection: runtime.redis, retry: runtime.retry },
   );
 }

@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   await checkRedisDurability(runtime.redis, log);
   const workers = startWorkersFor(runtime, {
     log,
+    bankPublicKey: config.bank.publicKey,
     callbackSecret: config.callbackSecret,
+    callbackTimeoutMs: config.callbackTimeoutMs,
     concurrency: config.payoutConcurrency,
     concurrencyByQueue: config.concurrencyByQueue,
     stalled: config.stalled,

@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { Bank131ApiError, isPermanent } from '../src/bank131/errors.js';
 import type { BankSession } from '../src/bank131/schemas.js';
 import { verdictOf } from '../src/payouts/bank-verdict.js';
-import { decide, type ReportedFacts } from '../src/payouts/confirmation-policy.js';
+import { decide } from '../src/payouts/confirmation-policy.js';
 import { idempotencyKey, type KeyedAction } from '../src/payouts/idempotency-key.js';
 import { ConfirmJob, bankMetadataFor, type PayoutIn, type PayoutWithSession } from '../src/payouts/schemas.js';
 import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
@@ -21,7 +21,7 @@ import { takeStep } from '../src/pipeline/take-step.js';
  */
 export function confirmProcessor(deps: PipelineDeps) {
   return async (job: Job<ConfirmJob>): Promise<string> => {
-    const { payoutId, sessionId, reported } = ConfirmJob.parse(job.data);
+    const { payoutId, sessionId } = ConfirmJob.parse(job.data);
     const payout = await deps.store.get(payoutId);
     if (!payout) return 'missing';
     if (payout.sessionId !== sessionId) {
@@ -30,7 +30,7 @@ export function confirmProcessor(deps: PipelineDeps) {
     }
     switch (payout.state) {
       case 'awaiting_confirmation': {
-        const decided = await takeDecision(deps, payout, reported);
+        const decided = await takeDecision(deps, payout);
         if (decided === 'confirming') return sendConfirm(deps, payout);
         if (decided === 'cancelling') return sendCancel(deps, payout);
         return 'decided elsewhere';
@@ -45,14 +45,25 @@ export function confirmProcessor(deps: PipelineDeps) {
   };
 }
 
-async function takeDecision(deps: PipelineDeps, payout: PayoutIn<'awaiting_confirmation'>, fresh?: ReportedFacts): Promise<'confirming' | 'cancelling' | null> {
-  const reported = fresh ?? payout.reported ?? { sessionId: '', payouts: [] };
+/**
+ * The policy's inputs are the payout record alone: the order, the card's last 4 we learned, and
+ * what the bank reported in a webhook the worker verified or a session/status answer.
+ */
+async function takeDecision(deps: PipelineDeps, payout: PayoutIn<'awaiting_confirmation'>): Promise<'confirming' | 'cancelling' | null> {
+  const { order } = payout;
   const decision = decide(
-    { sessionId: payout.sessionId, amount: payout.order.amount_details.amount, currency: payout.order.amount_details.currency, metadata: bankMetadataFor(payout.id) },
-    reported,
+    {
+      sessionId: payout.sessionId,
+      amount: order.amount_details.amount,
+      currency: order.amount_details.currency,
+      metadata: bankMetadataFor(payout.id),
+      last4: payout.givenLast4,
+      recipient: order.recipient,
+    },
+    payout.reported ?? { sessionId: '', payouts: [] },
   );
   if (decision.action === 'confirm') {
-    const r = await takeStep(deps, 'decideConfirm', payout, { why: 'policy: the bank waits for confirm; session, amount, currency and metadata match the order' });
+    const r = await takeStep(deps, 'decideConfirm', payout, { why: 'policy: the bank waits for confirm; session, amount, currency, metadata, card and recipient match the order' });
     return r.ok ? 'confirming' : null;
   }
   const r = await takeStep(deps, 'decideCancel', payout, {

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { describeIssues } from '../issues.js';
 import { Bank131ApiError, Bank131RequestError, Bank131TransportError } from './errors.js';
 import {
+  BankErrorBody,
   ErrorResponse,
   InitPayoutRequest,
   SessionCreateRequest,
@@ -168,7 +169,10 @@ export class Bank131Client {
     }
     const bankError = ErrorResponse.safeParse(json);
     if (answer.status >= 400 || bankError.success) {
-      const e = bankError.success ? bankError.data.error : { code: 'api_exception', description: answer.text.slice(0, 200), reject_reasons: [] };
+      // As the bank's SDK does: on any HTTP >= 400 the code is read from `error.code`, whether or
+      // not the body says `"status":"error"`. A body without one is `api_exception`.
+      const body = bankError.success ? bankError.data.error : errorBodyOf(json);
+      const e = body ?? { code: 'api_exception', description: answer.text.slice(0, 200), reject_reasons: [] };
       done('refused', e.code);
       throw new Bank131ApiError(endpoint, e.code, e.description ?? '', answer.status, e.reject_reasons ?? []);
     }
@@ -228,6 +232,12 @@ export class Bank131Client {
       req.end(body);
     });
   }
+}
+
+/** The `error` object of an answer that is not shaped as the bank's error response, if it has a code. */
+function errorBodyOf(json: unknown): BankErrorBody | null {
+  const parsed = BankErrorBody.safeParse((json as { error?: unknown } | null | undefined)?.error);
+  return parsed.success ? parsed.data : null;
 }
 
 /** ATOM / RFC 3339 with offset, the format the SDK sends for request_datetime. */

@@ -87,7 +87,7 @@ async function main(): Promise<number> {
     cleanups.push(() => callbacks.close());
 
     // the demo's callback receiver runs on 127.0.0.1 (CALLBACK_ALLOW_PRIVATE)
-    const workers = startWorkersFor(runtime, { log, callbackSecret, concurrency: 32, prefix, allowPrivateCallbacks: true });
+    const workers = startWorkersFor(runtime, { log, bankPublicKey: bankKeys.publicKey, callbackSecret, concurrency: 32, prefix, allowPrivateCallbacks: true });
     cleanups.push(() => workers.close());
 
     console.log(`bank131-payouts demo: ${count} payouts`);

@@ -2,10 +2,9 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { WebhookPayloadError, WebhookSignatureError } from '../bank131/errors.js';
-import { BankSession, isKnownWebhook } from '../bank131/schemas.js';
-import { SIGNATURE_HEADER } from '../bank131/signature.js';
-import { verifyWebhook } from '../bank131/webhook.js';
+import { WebhookSignatureError } from '../bank131/errors.js';
+import { SIGNATURE_HEADER, checkSignature } from '../bank131/signature.js';
+import { webhookBody } from '../payouts/schemas.js';
 import { jobId, WEBHOOK_REPLAY_WINDOW_MS, type Queues } from '../queues.js';
 import { webhooksReceived, webhooksRefused } from '../metrics.js';
 import { HttpError, errorResponses } from './errors.js';
@@ -13,33 +12,15 @@ import { HttpError, errorResponses } from './errors.js';
 const Ack = z.object({ ok: z.literal(true) });
 
 /**
- * What routing and the confirmation policy need from a webhook's session, in v2 spelling. Job
- * data is visible on the queue board, so the recipient's name and other extras stay out of it.
+ * What the route reads of a verified webhook: its type (to name the job) and its session id (a
+ * webhook without one has nothing to act on). Anything else is the worker's to read, from the
+ * signed bytes themselves.
  */
-function routingFacts(session: BankSession) {
-  return {
-    id: session.id,
-    ...(session.status !== undefined ? { status: session.status } : {}),
-    ...(session.next_action ? { next_action: session.next_action } : {}),
-    ...(session.error ? { error: session.error } : {}),
-    payout_list: session.payouts.map((p) => ({
-      id: p.id,
-      status: p.status,
-      ...(p.amount_details ? { amount_details: p.amount_details } : {}),
-      ...(p.finished_at ? { finished_at: p.finished_at } : {}),
-      ...(p.metadata !== undefined ? { metadata: p.metadata } : {}),
-      ...(p.error ? { error: p.error } : {}),
-      ...(p.details?.card?.last4 ? { payout_details: { type: p.details.type, card: { last4: p.details.card.last4, brand: p.details.card.brand } } } : {}),
-    })),
-  };
-}
-
-/** What can be read of a signed webhook our schemas refuse: its type and session id, if any. */
-function looseWebhook(raw: Buffer): { type: string; session?: { id?: string } } | null {
+function outline(raw: Buffer): { type: string; sessionId: string | null } | null {
   try {
     const json = JSON.parse(raw.toString('utf8')) as { type?: unknown; session?: { id?: unknown } | null } | null;
     const id = json?.session?.id;
-    return { type: typeof json?.type === 'string' ? json.type : 'unknown', ...(typeof id === 'string' && id ? { session: { id } } : {}) };
+    return { type: typeof json?.type === 'string' ? json.type.slice(0, 100) : 'unknown', sessionId: typeof id === 'string' && id ? id : null };
   } catch {
     return null;
   }
@@ -68,35 +49,30 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicK
     async (req: FastifyRequest) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const header = req.headers[SIGNATURE_HEADER];
-      let webhook;
-      let readable = true;
-      try {
-        webhook = verifyWebhook(raw, typeof header === 'string' ? header : undefined, bankPublicKey);
-      } catch (err) {
-        if (err instanceof WebhookSignatureError) {
-          req.log.warn({ reason: err.reason, bytes: raw.length }, 'refused a webhook with a bad signature');
-          webhooksRefused.inc({ reason: err.reason });
-          throw new HttpError('invalid_signature', err.message);
-        }
-        if (!(err instanceof WebhookPayloadError)) throw err;
-        req.log.error({ err: err.message }, 'signed webhook we cannot read; acknowledged');
-        readable = false;
-        webhook = looseWebhook(raw);
-        if (!webhook) return { ok: true as const };
+      const signature = typeof header === 'string' ? header : undefined;
+      const check = checkSignature(raw, signature, bankPublicKey);
+      if (!check.ok) {
+        const err = new WebhookSignatureError(check.reason, signature, raw);
+        req.log.warn({ reason: err.reason, bytes: raw.length }, 'refused a webhook with a bad signature');
+        webhooksRefused.inc({ reason: err.reason });
+        throw new HttpError('invalid_signature', err.message);
       }
-      const sessionId = webhook.session?.id;
-      if (!sessionId) {
+      const webhook = outline(raw);
+      if (!webhook) {
+        req.log.error({ bytes: raw.length }, 'signed webhook that is not JSON; acknowledged');
+        return { ok: true as const };
+      }
+      if (!webhook.sessionId) {
         req.log.warn({ type: webhook.type }, 'signed webhook without a session; acknowledged and logged');
         return { ok: true as const };
       }
-      // A readable webhook of a known type had its session parsed with it; any other is read here.
-      const session = readable && isKnownWebhook(webhook) ? { success: true as const, data: webhook.session } : BankSession.safeParse(webhook.session);
-      // 200 only once Redis has it. A replayed body (same bytes, same hash) is dropped at enqueue
-      // for a day by a small deduplication key, not by keeping every finished webhook job that long.
+      // 200 only once Redis has it. The job carries the signed bytes and the signature, never our
+      // reading of them: the worker verifies again before it acts. A replayed body (same bytes,
+      // same hash) is dropped at enqueue for a day by a small deduplication key.
       const id = jobId.webhook(raw);
       await queues.webhooks.add(
         webhook.type,
-        { type: webhook.type, session: session.success ? routingFacts(session.data) : { id: sessionId }, receivedAt: new Date().toISOString() },
+        { type: webhook.type, ...webhookBody(raw), signature: signature!, receivedAt: new Date().toISOString() },
         { jobId: id, deduplication: { id, ttl: WEBHOOK_REPLAY_WINDOW_MS } },
       );
       webhooksReceived.inc({ type: webhook.type });

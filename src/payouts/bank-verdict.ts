@@ -1,6 +1,6 @@
 import { Bank131ApiError, Bank131Error } from '../bank131/errors.js';
 import type { BankSession } from '../bank131/schemas.js';
-import type { ReportedFacts } from './confirmation-policy.js';
+import type { PersonName, ReportedFacts } from './confirmation-policy.js';
 
 /**
  * What a bank session (from a webhook or session/status) says about our payout, in one word.
@@ -40,8 +40,24 @@ export function reportedFacts(session: BankSession): ReportedFacts {
     sessionId: session.id,
     sessionStatus: session.status,
     nextAction: session.next_action,
-    payouts: session.payouts.map((p) => ({ status: p.status, amount: p.amount_details?.amount, currency: p.amount_details?.currency, metadata: p.metadata })),
+    payouts: session.payouts.map((p) => ({
+      status: p.status,
+      amount: p.amount_details?.amount,
+      currency: p.amount_details?.currency,
+      metadata: p.metadata,
+      ...(p.details?.card?.last4 ? { last4: p.details.card.last4 } : {}),
+      ...recipientOf(p.participant_details),
+    })),
   };
+}
+
+/** The recipient's name as the bank echoes it in participant_details, when it does. */
+function recipientOf(details: unknown): { recipient?: PersonName } {
+  const r = (details as { recipient?: Record<string, unknown> | null } | undefined)?.recipient;
+  if (!r || typeof r !== 'object') return {};
+  const name: PersonName = {};
+  for (const key of ['full_name', 'first_name', 'last_name', 'middle_name'] as const) if (typeof r[key] === 'string' && r[key]) name[key] = r[key];
+  return Object.keys(name).length > 0 ? { recipient: name } : {};
 }
 
 /** Masked facts worth keeping on the record: the bank's payout id and the card's last 4. */

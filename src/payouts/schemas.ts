@@ -99,6 +99,8 @@ const recordCommon = {
   order: z.custom<PayoutOrder>((v) => typeof v === 'object' && v !== null),
   fingerprint: z.string(),
   cardLast4: z.string().nullable(),
+  /** The card's last 4 as we learned them ourselves (token/info at the collection link): the policy checks the bank's against it. */
+  givenLast4: z.string().nullable(),
   bankPayoutId: z.string().nullable(),
   errorCode: z.string().nullable(),
   errorText: z.string().nullable(),
@@ -196,11 +198,40 @@ export function publicView(record: PayoutRecord, audit?: AuditEvent[], publicUrl
 export const StartJob = z.object({ payoutId: PayoutId });
 export type StartJob = z.infer<typeof StartJob>;
 
-export const WebhookJob = z.object({ type: z.string(), session: z.looseObject({ id: z.string() }), receivedAt: z.string() });
+/**
+ * A Bank 131 webhook as received: the exact signed bytes and the signature, which the worker
+ * verifies again before it believes a word (a job can be added or edited by anyone who can write
+ * to Redis). `body` is the UTF-8 text when the bytes are valid UTF-8, else their base64
+ * (`encoding`), so the bytes the bank signed are always the bytes checked. `type` only names the
+ * job for operators; the worker reads the type from the verified body.
+ */
+export const WebhookJob = z.object({
+  type: z.string(),
+  body: z.string(),
+  encoding: z.enum(['utf8', 'base64']),
+  signature: z.string(),
+  receivedAt: z.string(),
+});
 export type WebhookJob = z.infer<typeof WebhookJob>;
 
-/** `reported`: what session/status said when the reconciler asked for a fresh decision. */
-export const ConfirmJob = z.object({ payoutId: PayoutId, sessionId: z.string(), reported: z.custom<ReportedFacts>().optional() });
+/** The bytes a webhook job carries, as the bank signed them. */
+export function webhookBytes(job: Pick<WebhookJob, 'body' | 'encoding'>): Buffer {
+  return Buffer.from(job.body, job.encoding);
+}
+
+/** How a received body travels in a job: as text when that keeps every byte, else as base64. */
+export function webhookBody(raw: Buffer): Pick<WebhookJob, 'body' | 'encoding'> {
+  const text = raw.toString('utf8');
+  return Buffer.byteLength(text, 'utf8') === raw.length && Buffer.from(text, 'utf8').equals(raw)
+    ? { body: text, encoding: 'utf8' }
+    : { body: raw.toString('base64'), encoding: 'base64' };
+}
+
+/**
+ * A decision to take, or a cancel to send, for this payout's session. Nothing the policy reads is
+ * here: it reads the payout record, which only steps write (docs/architecture.md).
+ */
+export const ConfirmJob = z.object({ payoutId: PayoutId, sessionId: z.string() });
 export type ConfirmJob = z.infer<typeof ConfirmJob>;
 
 /** A status check for one payout (the reconciler's, or one a webhook asked for). */

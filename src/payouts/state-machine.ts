@@ -34,7 +34,8 @@ const LEGAL: Record<PayoutState, readonly PayoutState[]> = {
   // the partner wallet was short: start/payout is retried in the same session until topped up
   awaiting_funds: ['awaiting_funds', 'started', 'awaiting_confirmation', 'succeeded', 'failed', 'cancelled'],
   started: ['awaiting_confirmation', 'cancelling', 'succeeded', 'failed'],
-  awaiting_confirmation: ['confirming', 'cancelling', 'succeeded', 'failed'],
+  // awaiting_confirmation: the bank, asked again, still waits; the decision is taken afresh on its new report
+  awaiting_confirmation: ['awaiting_confirmation', 'confirming', 'cancelling', 'succeeded', 'failed'],
   // succeeded / failed: payment_finished overtook the answer to session/confirm
   confirming: ['confirmed', 'succeeded', 'failed'],
   // failed: the bank ended the session its own way (e.g. confirm_timeout) before our cancel landed

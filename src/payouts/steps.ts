@@ -14,7 +14,16 @@ import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, SESSION_STATES, canMove, typ
 export type FollowUp = 'none' | 'start' | 'retry_start' | 'confirm' | 'cancel' | 'notify';
 
 type Fields = Partial<Record<RecordField, string>>;
-export type RecordField = 'session_id' | 'card_last4' | 'bank_payout_id' | 'error_code' | 'error_text' | 'reported' | 'funds_wait_until' | 'collected_card';
+export type RecordField =
+  | 'session_id'
+  | 'card_last4'
+  | 'given_last4'
+  | 'bank_payout_id'
+  | 'error_code'
+  | 'error_text'
+  | 'reported'
+  | 'funds_wait_until'
+  | 'collected_card';
 
 export interface StepDef<I> {
   from: readonly PayoutState[];
@@ -46,7 +55,8 @@ export const STEPS = {
     from: ['awaiting_card'],
     to: 'queued',
     why: (i) => `card •••• ${i.last4} given through the collection link`,
-    fields: (i) => ({ collected_card: JSON.stringify(i.card), card_last4: i.last4 }),
+    // given_last4 is what the confirmation policy holds the bank's word against; card_last4 is shown
+    fields: (i) => ({ collected_card: JSON.stringify(i.card), card_last4: i.last4, given_last4: i.last4 }),
     followUp: 'start',
     lookAgain: 'reconcile',
   }),
@@ -84,6 +94,18 @@ export const STEPS = {
     why: (i) => i.why,
     fields: (i) => ({ ...i.facts, reported: JSON.stringify(i.reported), error_code: '', error_text: '' }),
     followUp: 'confirm',
+    lookAgain: 'reconcile',
+  }),
+  /**
+   * The reconciler found the bank still waiting for our confirm, its job presumed lost: what
+   * session/status reports now is what the decision taken afresh reads.
+   */
+  reportAgain: step<{ reported: ReportedFacts; why: string }>({
+    from: ['awaiting_confirmation'],
+    to: 'awaiting_confirmation',
+    why: (i) => i.why,
+    fields: (i) => ({ reported: JSON.stringify(i.reported) }),
+    followUp: 'none', // the reconciler makes sure a confirm job runs (src/pipeline/ensure-job.ts)
     lookAgain: 'reconcile',
   }),
   /** The policy approved: only the run that takes this step may call session/confirm. */

@@ -67,8 +67,12 @@ export async function applyBankSession(deps: PipelineDeps, payout: PayoutRecord,
       if (state === 'awaiting_confirmation' || state === 'confirming' || state === 'cancelling') {
         // Our decision (or its call to the bank) is due; unless the reconciler presumes it lost, the job is in hand.
         if (source !== 'reconcile') return 'decision in hand';
-        // A decision taken afresh uses what the bank says now.
-        return (await ensureConfirmJob(deps, payout, session.id, verdict.reported)) ? 'decision re-driven' : 'decision in hand';
+        // A decision taken afresh reads what the bank says now, from the record like every decision.
+        if (state === 'awaiting_confirmation') {
+          const r = await takeStep(deps, 'reportAgain', target, { reported: verdict.reported, why: `${said}: the bank still waits for our confirm; decided afresh` });
+          if (!r.ok) return 'no longer applies';
+        }
+        return (await ensureConfirmJob(deps, payout, session.id)) ? 'decision re-driven' : 'decision in hand';
       }
       if (state === 'cancelled' || state === 'failed' || state === 'expired') {
         // The order ended before the bank asked: release the session now rather than let it time

@@ -1,4 +1,3 @@
-import type { ReportedFacts } from '../payouts/confirmation-policy.js';
 import type { NotifyJob, PayoutRecord } from '../payouts/schemas.js';
 import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, isPending, jobId, QUEUE } from '../queues.js';
 import type { PipelineDeps } from './pipeline-deps.js';
@@ -25,11 +24,11 @@ export function ensureStartJob(deps: PipelineDeps, payout: PayoutRecord): Promis
 }
 
 /** The confirm queue's job for this payout: the decision and confirm, or the cancel. */
-export function ensureConfirmJob(deps: PipelineDeps, payout: PayoutRecord, sessionId: string, reported?: ReportedFacts): Promise<boolean> {
+export function ensureConfirmJob(deps: PipelineDeps, payout: PayoutRecord, sessionId: string): Promise<boolean> {
   if (payout.state === 'cancelling') {
     return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.cancel(sessionId)}`, (id) => enqueueCancel(deps.queues, payout.id, sessionId, id));
   }
-  return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.confirm(sessionId)}`, (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id, reported));
+  return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.confirm(sessionId)}`, (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id));
 }
 
 export function ensureNotifyJob(deps: PipelineDeps, payout: PayoutRecord, event: NotifyJob['event']): Promise<boolean> {

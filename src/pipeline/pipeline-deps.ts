@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Bank131Client } from '../bank131/client.js';
 import type { StepName } from '../payouts/steps.js';
@@ -57,7 +58,11 @@ export interface StepDeps {
 /** What every processor is handed: plain arguments, so tests start the real thing. */
 export interface PipelineDeps extends StepDeps {
   bank: Bank131Client;
+  /** The bank's key: a webhook job is believed only once its signature verifies here. */
+  bankPublicKey: KeyObject;
   callbackSecret: string;
   /** Callbacks to upstream: per-request timeout. */
   callbackTimeoutMs?: number | undefined;
+  /** The notify worker's concurrency: a callback destination may hold a fair share of it (workers/payout-notify.ts). */
+  notifyConcurrency?: number | undefined;
 }

@@ -335,6 +335,7 @@ function toRecord(h: Record<string, string>): PayoutRecord {
     fingerprint: h.fingerprint,
     sessionId: h.session_id || null,
     cardLast4: h.card_last4 || null,
+    givenLast4: h.given_last4 || null,
     bankPayoutId: h.bank_payout_id || null,
     errorCode: h.error_code || null,
     errorText: h.error_text || null,

@@ -354,6 +354,7 @@ export class Cluster {
       BANK131_BASE_URL: bank.url,
       BANK131_PROJECT: PROJECT,
       BANK131_PRIVATE_KEY_FILE: keyPath('partner-private'),
+      BANK131_PUBLIC_KEY_FILE: keyPath('bank-public'),
       BANK131_MAX_RPS: '5000',
       BANK131_TIMEOUT_MS: '1000',
       CALLBACK_ALLOW_PRIVATE: 'true',
@@ -363,7 +364,7 @@ export class Cluster {
       ...options.env,
     };
     cluster.settings = {
-      web: { ...common, HOST: '127.0.0.1', PORT: String(webPort), API_KEYS: API_KEY, BANK131_PUBLIC_KEY_FILE: keyPath('bank-public') },
+      web: { ...common, HOST: '127.0.0.1', PORT: String(webPort), API_KEYS: API_KEY },
       worker: {
         ...common,
         CALLBACK_SECRET,

@@ -412,7 +412,7 @@ describe('docker-compose.yml', () => {
       expect(services[name]!.volumes, `${name} mounts the sandbox's keys`).toContain(`${keysVolume!.split(':')[0]}:${keysDir}:ro`);
       // the names src/sandbox/keys.ts gives them: <name>-private.pem / <name>-public.pem
       expect(e.BANK131_PRIVATE_KEY_FILE).toBe(posix.join(keysDir, 'partner-private.pem'));
-      if (name === 'web') expect(e.BANK131_PUBLIC_KEY_FILE).toBe(posix.join(keysDir, 'bank-public.pem'));
+      expect(e.BANK131_PUBLIC_KEY_FILE).toBe(posix.join(keysDir, 'bank-public.pem'));
       expect(e.BANK131_BASE_URL).toBe(`http://sandbox:${sandbox.SANDBOX_PORT ?? 8131}`);
       expect(e.BANK131_PROJECT).toBe(sandbox.SANDBOX_PROJECT);
       expect(e.REDIS_URL).toBe('redis://redis:6379');

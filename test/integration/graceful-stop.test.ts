@@ -80,11 +80,12 @@ beforeAll(async () => {
     BANK131_BASE_URL: sandbox.url,
     BANK131_PROJECT: PROJECT,
     BANK131_PRIVATE_KEY_FILE: keyPath('partner-private'),
+    BANK131_PUBLIC_KEY_FILE: keyPath('bank-public'),
     BANK131_MAX_RPS: '2000',
     SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
   };
   settings = {
-    web: { ...common, HOST: '127.0.0.1', PORT: String(port), API_KEYS: API_KEY, BANK131_PUBLIC_KEY_FILE: keyPath('bank-public') },
+    web: { ...common, HOST: '127.0.0.1', PORT: String(port), API_KEYS: API_KEY },
     worker: { ...common, CALLBACK_SECRET, METRICS_PORT: '0', PAYOUT_CONCURRENCY: '8' },
   };
 });

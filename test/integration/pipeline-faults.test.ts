@@ -9,6 +9,7 @@ import { DEFAULT_TIMING, type PipelineDeps } from '../../src/pipeline/pipeline-d
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { crashSwitch } from '../support/crash.js';
 import { clientFor, eventually } from '../support/sandbox.js';
+import { keys } from '../support/keys.js';
 
 let p: Pipeline;
 const crash = crashSwitch();
@@ -103,6 +104,7 @@ describe('a job that runs twice at once (lost lock, second worker) moves money o
     store: p.runtime.store,
     queues: p.runtime.queues,
     bank: p.runtime.bank,
+    bankPublicKey: keys.bankPublic,
     log: pino({ level: 'silent' }),
     callbackSecret: CALLBACK_SECRET,
     timing: DEFAULT_TIMING,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/bank131/signature.js';
-import { bankMetadataFor, isMove } from '../../src/payouts/schemas.js';
+import { bankMetadataFor, isMove, webhookBytes, type WebhookJob } from '../../src/payouts/schemas.js';
 import { jobId, QUEUE } from '../../src/queues.js';
 import { keys } from '../support/keys.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
@@ -21,6 +21,9 @@ const postWebhook = (body: string | Buffer, signature?: string) =>
     body,
   });
 
+/** The session a webhook job's signed body names. */
+const sessionOf = (data: WebhookJob): string => (JSON.parse(webhookBytes(data).toString('utf8')) as { session: { id: string } }).session.id;
+
 /**
  * Every bank-webhooks job the workers finish, with its outcome, as it happens: finished jobs are
  * removed at once (src/queues.ts), so they cannot be looked up afterwards.
@@ -29,13 +32,13 @@ const finishedWebhooks: Array<{ jobId: string; sessionId: string; result: unknow
 beforeAll(() => {
   for (const set of p.workerSets)
     for (const w of set.workers)
-      if (w.name === QUEUE.webhooks) w.on('completed', (job, result) => finishedWebhooks.push({ jobId: job.id!, sessionId: job.data.session.id, result }));
+      if (w.name === QUEUE.webhooks) w.on('completed', (job, result) => finishedWebhooks.push({ jobId: job.id!, sessionId: sessionOf(job.data), result }));
 });
 
 /** Webhook jobs enqueued for a session by our own posts, counted by the ids BullMQ gave back. */
 const webhookJobsFor = async (sessionId: string) => {
   const found = await p.runtime.queues.webhooks.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized']);
-  const ids = new Set([...found.filter((j) => j.data.session.id === sessionId).map((j) => j.id!), ...finishedWebhooks.filter((f) => f.sessionId === sessionId).map((f) => f.jobId)]);
+  const ids = new Set([...found.filter((j) => sessionOf(j.data) === sessionId).map((j) => j.id!), ...finishedWebhooks.filter((f) => f.sessionId === sessionId).map((f) => f.jobId)]);
   return ids.size;
 };
 

@@ -3,6 +3,7 @@ import { startWorkersFor } from '../../workers/index.js';
 import { pino } from 'pino';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { PayoutOrder } from '../../src/payouts/schemas.js';
+import { keys } from '../support/keys.js';
 import { acceptTogether } from '../../src/pipeline/accept-payouts.js';
 import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
 
@@ -14,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => p?.close());
 
 const startWorkerSet = () => {
-  const set = startWorkersFor(p.runtime, { log: pino({ level: 'silent' }), callbackSecret: CALLBACK_SECRET, concurrency: 4, prefix: p.prefix });
+  const set = startWorkersFor(p.runtime, { log: pino({ level: 'silent' }), bankPublicKey: keys.bankPublic, callbackSecret: CALLBACK_SECRET, concurrency: 4, prefix: p.prefix });
   p.workerSets.push(set);
   return set;
 };

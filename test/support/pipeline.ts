@@ -42,7 +42,7 @@ export async function startPipeline(
     concurrency?: number;
     bankTimeoutMs?: number;
     maxRps?: number;
-    board?: { user: string; password: string };
+    board?: { user: string; password: string; readOnly?: boolean };
     redisUrl?: string;
     /** `redisUrl` is one node of a Redis Cluster (REDIS_CLUSTER). */
     cluster?: boolean;
@@ -83,6 +83,7 @@ export async function startPipeline(
   const workerSets = Array.from({ length: options.workerSets ?? 1 }, () =>
     startWorkersFor(runtime, {
       log,
+      bankPublicKey: keys.bankPublic,
       callbackSecret: CALLBACK_SECRET,
       callbackTimeoutMs: 2_000,
       concurrency: options.concurrency ?? 8,

@@ -39,8 +39,13 @@ describe('loadConfig', () => {
       redisConnectTimeoutMs: 5_000,
       shutdownTimeoutMs: 35_000,
       metricsPort: 9464,
+      metricsHost: '127.0.0.1',
+      callbackTimeoutMs: 10_000,
       port: 3000,
       host: '127.0.0.1',
+      admin: null,
+      trustProxy: false,
+      boardReadOnly: true,
       publicUrl: 'http://127.0.0.1:3000',
       logLevel: 'info',
       logPretty: false,
@@ -166,7 +171,7 @@ describe('loadConfig', () => {
 /** Calling the bank: both processes do (the web for the card collection pages). */
 const bankClient = { BANK131_BASE_URL: base.BANK131_BASE_URL, BANK131_PROJECT: base.BANK131_PROJECT, BANK131_PRIVATE_KEY_FILE: base.BANK131_PRIVATE_KEY_FILE };
 const web = { ...bankClient, BANK131_PUBLIC_KEY_FILE: base.BANK131_PUBLIC_KEY_FILE, API_KEYS: base.API_KEYS };
-const worker = { ...bankClient, CALLBACK_SECRET: base.CALLBACK_SECRET };
+const worker = { ...bankClient, BANK131_PUBLIC_KEY_FILE: base.BANK131_PUBLIC_KEY_FILE, CALLBACK_SECRET: base.CALLBACK_SECRET };
 const BANK_CLIENT_MISSING = [
   'BANK131_BASE_URL: is required',
   'BANK131_PROJECT: is required',
@@ -193,7 +198,7 @@ describe('settings per process', () => {
     expect(() => loadWebConfig({ ...web, CALLBACK_SECRET: 'short', PAYOUT_CONCURRENCY: 'x', METRICS_PORT: 'x' })).not.toThrow();
   });
 
-  it('the worker reads only what it works with: no API keys, bank public key, port or board login', () => {
+  it('the worker reads only what it works with: no API keys, port or board login; the bank public key to verify webhook jobs', () => {
     const c = loadWorkerConfig(worker);
     expect(c.callbackSecret).toBe(base.CALLBACK_SECRET);
     expect(c.metricsPort).toBe(9464);
@@ -201,7 +206,10 @@ describe('settings per process', () => {
     expect(c.shutdownTimeoutMs).toBe(35_000);
     expect(c.bank.privateKey.equals(createPrivateKey(pem('partner-private')))).toBe(true);
     for (const key of ['apiKeys', 'port', 'host', 'publicUrl', 'board']) expect(c).not.toHaveProperty(key);
-    expect(c.bank).not.toHaveProperty('publicKey');
+    // a webhook job is believed only once the worker has verified its signature itself
+    expect(c.bank.publicKey.equals(createPublicKey(pem('bank-public')))).toBe(true);
+    expect(c.callbackTimeoutMs).toBe(10_000);
+    expect(c.metricsHost).toBe('127.0.0.1');
     expect(() => loadWorkerConfig({ ...worker, API_KEYS: 'short', PORT: 'x', BOARD_PASSWORD: 'short', PUBLIC_URL: 'nope' })).not.toThrow();
     expect(loadWorkerConfig({ ...worker, METRICS_PORT: '0' }).metricsPort).toBe(0);
   });
@@ -212,6 +220,7 @@ describe('settings per process', () => {
       {},
       [
         'CALLBACK_SECRET: is required',
+        'BANK131_PUBLIC_KEY: is required (give the PEM inline, or a path in BANK131_PUBLIC_KEY_FILE)',
         'BANK131_BASE_URL: is required',
         'BANK131_PROJECT: is required',
         'BANK131_PRIVATE_KEY: is required (give the PEM inline, or a path in BANK131_PRIVATE_KEY_FILE)',

@@ -42,6 +42,28 @@ describe('confirmation policy: what the audit trail says when it refuses', () =>
     expect(decide({ ...order, sessionId: null }, unknownSession)).toMatchObject({ action: 'cancel', failedCheck: 'session' });
   });
 
+  it('cancels for another card than the one we learned, and another recipient; names stay out of the detail', () => {
+    const known = { ...order, last4: '4242', recipient: { full_name: 'Ivanov Ivan Ivanovich' } };
+    expect(decide(known, reported({}, { last4: '9999' }))).toEqual({ action: 'cancel', failedCheck: 'card', detail: 'bank reports card •••• 9999, the card given for this payout ends 4242' });
+    const otherName = decide(known, reported({}, { last4: '4242', recipient: { full_name: 'Petrov Petr' } }));
+    expect(otherName).toEqual({ action: 'cancel', failedCheck: 'recipient', detail: 'bank reports another recipient name than the order gives' });
+    // the card is checked before the name
+    expect(decide(known, reported({}, { last4: '9999', recipient: { full_name: 'Petrov Petr' } }))).toMatchObject({ failedCheck: 'card' });
+    expect(decide(known, reported({}, { last4: '4242', recipient: { full_name: 'Ivanov Ivan Ivanovich' } }))).toEqual({ action: 'confirm' });
+  });
+
+  it('checks card and name only where both sides know them; a name compares by its words', () => {
+    // we never saw the card (upstream gave the hashes), or the bank does not say which card
+    expect(decide({ ...order, last4: null }, reported({}, { last4: '9999' }))).toEqual({ action: 'confirm' });
+    expect(decide({ ...order, last4: '4242' }, reported())).toEqual({ action: 'confirm' });
+    // the bank does not echo the recipient
+    expect(decide({ ...order, recipient: { full_name: 'Ivanov Ivan' } }, reported())).toEqual({ action: 'confirm' });
+    // the same person in another spelling of the fields, case, spacing or ё
+    const split = { ...order, recipient: { first_name: 'Пётр', last_name: 'Иванов' } };
+    expect(decide(split, reported({}, { recipient: { full_name: '  иванов   ПЕТР ' } }))).toEqual({ action: 'confirm' });
+    expect(decide(split, reported({}, { recipient: { first_name: 'Петр', last_name: 'Иванов', middle_name: 'Ильич' } }))).toMatchObject({ failedCheck: 'recipient' });
+  });
+
   it('compares currencies without regard to case, on either side', () => {
     expect(decide({ ...order, currency: 'RUB' }, reported())).toEqual({ action: 'confirm' });
     expect(decide(order, reported({}, { currency: 'Rub' }))).toEqual({ action: 'confirm' });
@@ -54,10 +76,11 @@ describe('payout states', () => {
     for (const t of TERMINAL_STATES) for (const s of PAYOUT_STATES) expect(canMove(t, s)).toBe(false);
   });
 
-  it('a cancel never undoes a confirm, and nothing returns to an earlier state but the wallet wait', () => {
+  it('a cancel never undoes a confirm, and nothing returns to an earlier state but a wait that is looked at again', () => {
     const order = PAYOUT_STATES;
     const back = order.flatMap((from, i) => order.slice(0, i + 1).filter((to) => canMove(from, to)).map((to) => `${from} -> ${to}`));
-    expect(back).toEqual(['awaiting_funds -> awaiting_funds']);
+    // the wallet wait, tried again; the bank asked again while it waits for our confirm
+    expect(back).toEqual(['awaiting_funds -> awaiting_funds', 'awaiting_confirmation -> awaiting_confirmation']);
     expect(statesLeadingTo('cancelling').sort()).toEqual(['awaiting_confirmation', 'started']);
     expect(statesLeadingTo('cancelled').sort()).toEqual(['awaiting_card', 'awaiting_funds', 'cancelling', 'queued', 'session_created']);
     expect(statesLeadingTo('expired')).toEqual(['awaiting_card']);
@@ -75,7 +98,7 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
     session_created: ['awaitFunds', 'markStarted', 'awaitConfirmation', 'cancel', 'succeed', 'fail'],
     awaiting_funds: ['awaitFunds', 'markStarted', 'awaitConfirmation', 'cancel', 'succeed', 'fail'],
     started: ['awaitConfirmation', 'requestCancel', 'succeed', 'fail'],
-    awaiting_confirmation: ['decideConfirm', 'decideCancel', 'requestCancel', 'succeed', 'fail'],
+    awaiting_confirmation: ['reportAgain', 'decideConfirm', 'decideCancel', 'requestCancel', 'succeed', 'fail'],
     confirming: ['markConfirmed', 'succeed', 'fail'],
     cancelling: ['markCancelled', 'succeed', 'fail'],
     confirmed: ['succeed', 'fail'],
@@ -123,7 +146,7 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
 
   it('records the card given, the session made, and indexes the session to the payout', () => {
     const card = { type: 'encrypted_card', number_hash: 'h' };
-    expect(STEPS.receiveCard.fields({ card, last4: '4242' })).toEqual({ collected_card: JSON.stringify(card), card_last4: '4242' });
+    expect(STEPS.receiveCard.fields({ card, last4: '4242' })).toEqual({ collected_card: JSON.stringify(card), card_last4: '4242', given_last4: '4242' });
     expect(STEPS.recordSession.fields({ sessionId: 'ps_9' })).toEqual({ session_id: 'ps_9' });
     expect(STEPS.recordSession.indexSession!({ sessionId: 'ps_9' })).toBe('ps_9');
     expect(steps.filter(([, d]) => d.indexSession).map(([n]) => n)).toEqual(['recordSession']);
