@@ -121,6 +121,18 @@ new client.Gauge({
   },
 });
 
+new client.Gauge({
+  name: 'reconciler_last_sweep_age_seconds',
+  help: 'Seconds since the reconciler last swept for lost jobs and webhooks (it runs every RECONCILE_INTERVAL_MS); absent before the first sweep.',
+  registers: [registry],
+  async collect() {
+    this.reset();
+    // wrapped: no sweep yet is an answer, not Redis failing to give one
+    const swept = sources ? await fromRedis(async () => ({ at: await sources!.store.lastSwept() })) : null;
+    if (swept?.at != null) this.set(Math.max(0, (Date.now() - swept.at) / 1000));
+  },
+});
+
 /** The Bank 131 client's onCall hook. */
 export function observeBankCall(call: CallRecord): void {
   const method = call.endpoint.replace(/^v\d\//, '');

@@ -8,6 +8,7 @@ import { confirmProcessor } from './payout-confirm.js';
 import { notifyProcessor } from './payout-notify.js';
 import { reconcileProcessor } from './payout-reconcile.js';
 import { startProcessor } from './payout-start.js';
+import { keepSchedules } from './schedules.js';
 
 export interface WorkerOptions {
   connection: RedisClient;
@@ -61,25 +62,24 @@ export function startWorkers(deps: PipelineDeps, options: WorkerOptions): Runnin
     worker.on('error', (err) => deps.log.error({ queue: name, err: err.message }, 'worker error'));
     return worker;
   };
+  // The notify processor gives each destination a fair share of these (workers/payout-notify.ts).
+  const notifySlots = options.concurrencyByQueue?.notify ?? Math.max(4, options.concurrency);
   const workers = [
     make(QUEUE.start, startProcessor(deps), options.concurrencyByQueue?.start ?? options.concurrency),
     make(QUEUE.confirm, confirmProcessor(deps), options.concurrencyByQueue?.confirm ?? options.concurrency),
     // Webhook routing is a few Redis calls: cheap, so more at once.
     make(QUEUE.webhooks, webhookProcessor(deps), options.concurrencyByQueue?.webhooks ?? Math.max(8, options.concurrency * 2)),
-    make(QUEUE.notify, notifyProcessor(deps), options.concurrencyByQueue?.notify ?? Math.max(4, options.concurrency)),
+    make(QUEUE.notify, notifyProcessor({ ...deps, notifyConcurrency: notifySlots }), notifySlots),
     make(QUEUE.reconcile, reconcileProcessor(deps), options.concurrencyByQueue?.reconcile ?? Math.max(4, options.concurrency)),
   ];
-  // One schedule however many worker processes run: upserting the same scheduler id is idempotent.
-  const scheduled = deps.queues.reconcile
-    .upsertJobScheduler('payout-reconcile-sweep', { every: deps.timing.reconcileIntervalMs }, { name: 'sweep', data: {} })
-    .catch((err: Error) => deps.log.error({ err: err.message }, 'could not schedule the reconciler'));
-  const retention = deps.queues.reconcile
-    .upsertJobScheduler('payout-retention', { every: deps.timing.retentionIntervalMs }, { name: 'retention', data: {} })
-    .catch((err: Error) => deps.log.error({ err: err.message }, 'could not schedule retention'));
+  // One schedule however many worker processes run (upserting the same scheduler id is
+  // idempotent), kept in place if an operator removes or changes it.
+  const schedules = keepSchedules(deps, deps.timing.reconcileIntervalMs);
   return {
     workers,
     close: async () => {
-      await Promise.all([scheduled, retention]);
+      schedules.stop();
+      await schedules.ready;
       await Promise.all(workers.map((w) => w.close()));
     },
   };

@@ -95,7 +95,9 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       let widget = null;
       if (now === 'card') {
         try {
-          widget = { publicToken: await bank.issueWidgetToken(), scriptUrl: `${widgetBase}/${WIDGET_FILES.script}`, cssUrl: `${widgetBase}/${WIDGET_FILES.style}`, origin: widgetOrigin };
+          const expiresAt = payout.collect?.expiresAt ?? Date.now() + steps.timing.collectTtlMs;
+          const publicToken = await store.widgetTokenFor(req.params.token, expiresAt, () => bank.issueWidgetToken());
+          widget = { publicToken, scriptUrl: `${widgetBase}/${WIDGET_FILES.script}`, cssUrl: `${widgetBase}/${WIDGET_FILES.style}`, origin: widgetOrigin };
         } catch (err) {
           req.log.error({ err: (err as Error).message }, 'could not get a widget token from Bank 131');
           return html(reply, 503, messagePage(lang, 'unavailable'));
@@ -134,6 +136,9 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       if (!payout) throw new HttpError('not_found', 'no such collection link');
       if (expired(payout)) throw new HttpError('link_expired');
       if (payout.state !== 'awaiting_card') throw new HttpError('link_used');
+      // The widget spends its public token to make these hashes: should this card be refused, the
+      // page reloaded for another one needs a fresh token.
+      await store.forgetWidgetToken(req.params.token);
       let last4: string;
       try {
         last4 = (await bank.tokenInfo(req.body.number_hash)).last4;

@@ -61,7 +61,7 @@ export interface PipelineDeps extends StepDeps {
   /** The bank's key: a webhook job is believed only once its signature verifies here. */
   bankPublicKey: KeyObject;
   callbackSecret: string;
-  /** Callbacks to upstream: per-request timeout. */
+  /** A callback delivery's whole deadline: connect, headers and body (CALLBACK_TIMEOUT_MS). */
   callbackTimeoutMs?: number | undefined;
   /** The notify worker's concurrency: a callback destination may hold a fair share of it (workers/payout-notify.ts). */
   notifyConcurrency?: number | undefined;

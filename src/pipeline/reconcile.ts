@@ -18,6 +18,9 @@ export const SWEEP_LIMIT = 1_000;
  */
 export async function sweep(deps: PipelineDeps): Promise<number> {
   const now = Date.now();
+  // Seen by /readyz and a metric: a sweep that stops (its schedule removed, its queue paused, no
+  // worker) strands nothing at once, but nothing lost is found again until it runs.
+  await deps.store.markSwept(now);
   const ids = await deps.store.takeDue(now, now + deps.timing.reconcileAfterMs, SWEEP_LIMIT);
   if (ids.length === 0) return 0;
   await deps.queues.reconcile.addBulk(ids.map((payoutId) => ({ name: 'check', data: { payoutId, reason: 'due' }, opts: { jobId: jobId.check(payoutId, now) } })));

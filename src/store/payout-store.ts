@@ -108,6 +108,26 @@ export class PayoutStore {
     return this.redis.get(this.collectKey(token));
   }
 
+  /**
+   * The widget's public token for a collection link: one per link, issued by `issue` on the first
+   * page load and reused until `expiresAt` (ms), so that page loads by anyone holding the link do
+   * not each cost a signed call to the bank. Two first loads at once keep the first token stored.
+   */
+  async widgetTokenFor(collectToken: string, expiresAt: number, issue: () => Promise<string>): Promise<string> {
+    const key = `${this.collectKey(collectToken)}:widget`;
+    const kept = await this.redis.get(key);
+    if (kept) return kept;
+    const issued = await issue();
+    const ttl = Math.max(1, expiresAt - Date.now());
+    const stored = await this.redis.set(key, issued, 'PX', ttl, 'NX');
+    return stored === 'OK' ? issued : ((await this.redis.get(key)) ?? issued);
+  }
+
+  /** The widget spent the link's public token (it returned card hashes): the next page load gets a new one. */
+  async forgetWidgetToken(collectToken: string): Promise<void> {
+    await this.redis.del(`${this.collectKey(collectToken)}:widget`);
+  }
+
   /** The due index: payout id → when to look at it next (ms since epoch). */
   get dueKey(): string {
     return `${this.prefix}:due`;
@@ -315,6 +335,18 @@ export class PayoutStore {
   /** How many payouts are due by `at`: what an operator (and a test) watches drain. */
   async dueCount(at = Number.POSITIVE_INFINITY): Promise<number> {
     return this.redis.zcount(this.dueKey, '-inf', Number.isFinite(at) ? at : '+inf');
+  }
+
+  /** When the reconciler last swept (ms since epoch): readiness and a metric watch it. */
+  private get sweptKey(): string {
+    return `${this.prefix}:reconcile:swept`;
+  }
+  async markSwept(at: number): Promise<void> {
+    await this.redis.set(this.sweptKey, String(at));
+  }
+  async lastSwept(): Promise<number | null> {
+    const at = await this.redis.get(this.sweptKey);
+    return at === null ? null : Number(at);
   }
 
   /** The job that last drove this payout on, as `<queue>/<job id>`: the reconciler checks it first. */

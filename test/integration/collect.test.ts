@@ -52,6 +52,24 @@ describe('a payout accepted without a card', () => {
     expect((await (await page(url, 'en-GB,en;q=0.9')).text())).toContain('<html lang="en">');
   });
 
+  it('page loads share one widget token per link, until the widget spends it on a card', async () => {
+    const { url } = await withoutCard();
+    const tokenOf = async () => /data-public-token="([^"]+)"/.exec(await (await page(url)).text())?.[1];
+    const issued = () => p.sandbox.bank.calls.filter((c) => c.endpoint === 'token').length;
+    const before = issued();
+    const first = await tokenOf();
+    expect(first).toBeTruthy();
+    expect(await Promise.all([tokenOf(), tokenOf(), tokenOf()])).toEqual([first, first, first]);
+    expect(issued() - before).toBe(1);
+    // a card the bank does not know is refused; the reloaded page gets a token the widget can use
+    p.sandbox.bank.setKnobs({ faults: [{ endpoint: 'token/info', kind: 'error', code: 'card_number_does_not_exist', times: 1 }] });
+    expect((await postCard(url, { number_hash: 'sandbox_ok_4242' })).status).toBe(400);
+    const next = await tokenOf();
+    expect(next).toBeTruthy();
+    expect(next).not.toBe(first);
+    expect(issued() - before).toBe(2);
+  });
+
   it('a card given once starts the payout; the link cannot be used again', async () => {
     const { o, url } = await withoutCard();
     const first = await postCard(url, { number_hash: 'sandbox_ok_4242' });

@@ -1,0 +1,69 @@
+import type { Logger } from 'pino';
+import type { Queues } from '../src/queues.js';
+import type { PayoutStore } from '../src/store/payout-store.js';
+import type { PipelineTiming } from '../src/pipeline/pipeline-deps.js';
+
+/** The reconciler's job schedulers (docs/architecture.md, The reconciler). */
+export function schedulesFor(timing: PipelineTiming) {
+  return [
+    { id: 'payout-reconcile-sweep', name: 'sweep', every: timing.reconcileIntervalMs },
+    { id: 'payout-retention', name: 'retention', every: timing.retentionIntervalMs },
+  ] as const;
+}
+
+export interface KeptSchedules {
+  /** The first upsert of each schedule, done. */
+  ready: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Keeps the reconciler's schedules in place. An operator can remove a job scheduler, change its
+ * interval or clean away its next job on the queue board, and nothing would then find lost jobs
+ * and webhooks again until a worker restarted. Every `checkEveryMs` this puts back what is missing
+ * or changed (upserting one is idempotent, and it re-adds a lost next job), and says so. A paused
+ * reconcile queue is the operator's to resume: it is said, not undone.
+ */
+export function keepSchedules(deps: { queues: Queues; store: PayoutStore; log: Logger; timing: PipelineTiming }, checkEveryMs: number): KeptSchedules {
+  const queue = deps.queues.reconcile;
+  const schedules = schedulesFor(deps.timing);
+  const upsert = (s: (typeof schedules)[number]) => queue.upsertJobScheduler(s.id, { every: s.every }, { name: s.name, data: {} });
+  const ready = Promise.all(schedules.map(upsert)).then(
+    () => undefined,
+    (err: Error) => deps.log.error({ err: err.message }, 'could not schedule the reconciler'),
+  );
+  let lastPausedLine = 0;
+  const check = async () => {
+    for (const s of schedules) {
+      const found = await queue.getJobScheduler(s.id);
+      // an interval, a pattern, a limit or an end date set on the board would slow or end the sweep
+      if (!found || Number(found.every) !== s.every || found.pattern || found.limit || found.endDate) {
+        deps.log.warn({ scheduler: s.id, found: found ? { every: found.every } : null }, `job scheduler ${s.id} was ${found ? 'changed' : 'removed'} (on the queue board?): put back`);
+        await upsert(s);
+      }
+    }
+    const swept = await deps.store.lastSwept();
+    if (swept !== null && Date.now() - swept > 3 * deps.timing.reconcileIntervalMs) {
+      if (await queue.isPaused()) {
+        if (Date.now() - lastPausedLine > 60_000) {
+          lastPausedLine = Date.now();
+          deps.log.warn({ queue: queue.name }, `${queue.name} is paused: lost jobs and webhooks are not looked for until it is resumed`);
+        }
+        return;
+      }
+      // the schedule is there but its next run is not (cleaned away): upserting adds it again
+      deps.log.warn({ sweptAgoMs: Date.now() - swept }, 'the reconciler has not swept for three intervals: its schedule is set again');
+      await upsert(schedules[0]);
+    }
+  };
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    check()
+      .catch((err: Error) => deps.log.debug({ err: err.message }, 'could not check the reconciler schedules'))
+      .finally(() => (running = false));
+  }, checkEveryMs);
+  timer.unref();
+  return { ready, stop: () => clearInterval(timer) };
+}
