@@ -193,3 +193,48 @@ describe('/readyz', () => {
     dead.disconnect();
   });
 });
+
+describe('a key given twice in a JSON body', () => {
+  const raw = (url: string, text: string, headers: Record<string, string> = auth) =>
+    app.inject({ method: 'POST', url, payload: text, headers: { ...headers, 'content-type': 'application/json' } });
+  /** An order as JSON text with `amount` given twice: JSON.parse alone would take 100000. */
+  const twice = (o: ReturnType<typeof order>) => JSON.stringify(o).replace('"amount":10000', '"amount":1,"amount":100000');
+
+  it('refuses the body, 400 invalid_json naming the path; nothing is accepted', async () => {
+    const { DUPLICATE_KEY_PROBLEM } = await import('../../src/http/json-body.js');
+    const o = order();
+    const res = await raw('/v1/payouts', twice(o));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      error: {
+        code: 'invalid_json',
+        message: expect.stringContaining('amount_details.amount'),
+        issues: [{ field: 'amount_details.amount', problem: DUPLICATE_KEY_PROBLEM }],
+      },
+    });
+    expect(await new PayoutStore(redis, prefix).get(o.id)).toBeNull();
+  });
+
+  it('in a batch, refuses only the item that holds it', async () => {
+    const { DUPLICATE_KEY_PROBLEM } = await import('../../src/http/json-body.js');
+    const [a, b, c] = [order(), order(), order()];
+    const res = await raw('/v1/payouts/batch', `{"payouts":[${JSON.stringify(a)},${twice(b)},${JSON.stringify(c)}]}`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      counts: { created: 2, existing: 0, conflict: 0, invalid: 1 },
+      results: [
+        { index: 0, id: a.id, status: 'created', state: 'queued' },
+        { index: 1, id: b.id, status: 'invalid', issues: [{ field: 'amount_details.amount', problem: DUPLICATE_KEY_PROBLEM }] },
+        { index: 2, id: c.id, status: 'created', state: 'queued' },
+      ],
+    });
+    expect(await new PayoutStore(redis, prefix).get(b.id)).toBeNull();
+  });
+
+  it('leaves the Bank 131 webhook route alone: it reads its body as the bank signed it', async () => {
+    const { signBody } = await import('../../src/bank131/signature.js');
+    const body = `{"type":"ready_to_confirm","type":"ready_to_confirm","session":{"id":"ps_dup_${Date.now()}","status":"in_progress"}}`;
+    const res = await raw('/webhooks/bank131', body, { 'x-partner-sign': signBody(body, keys.bankPrivate) });
+    expect(res.statusCode).toBe(200);
+  });
+});

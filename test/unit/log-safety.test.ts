@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
+import { CENSOR, CENSOR_EMAIL, createLogger } from '../../src/log.js';
 
 /** src/log.ts at every level: whatever is logged, the logger neither throws nor writes a secret. */
 function capture(level = 'trace') {
@@ -55,5 +55,67 @@ describe('logging never throws on what it is given', () => {
     expect(() => log.child({ payout: { recipient: { full_name: 'Child Name' } }, raw: Buffer.from('x') }).info('bound')).not.toThrow();
     expect(lines.join('')).not.toContain('Child Name');
     expect(lines.join('')).toContain('[Buffer of 1 bytes]');
+  });
+});
+
+describe('redaction by value and by structure never throws either', () => {
+  it("throwing getters on an error's command or message, a message that is not text, odd log arguments", () => {
+    const { log, lines, parsed } = capture();
+    const hostileCommand = Object.defineProperty(new Error('boom'), 'command', {
+      enumerable: true,
+      get() {
+        throw new Error('getter');
+      },
+    });
+    const hostileMessage = Object.defineProperty({}, 'message', {
+      enumerable: true,
+      get() {
+        throw new Error('getter');
+      },
+    });
+    const notText = Object.assign(new Error('x'), { message: { number_hash: 'HASH-7' } });
+    expect(() => log.error({ err: hostileCommand }, 'command getter')).not.toThrow();
+    expect(() => log.error({ err: hostileMessage })).not.toThrow();
+    expect(() => log.error(notText)).not.toThrow();
+    expect(() => log.error({ err: notText }, undefined)).not.toThrow();
+    expect(() => log.info(null)).not.toThrow();
+    expect(() => log.info(undefined as unknown as string)).not.toThrow();
+    expect(() => log.info({ a: 1 }, 'with %o and %j', { number_hash: 'HASH-8' }, [{ full_name: 'Format Name' }])).not.toThrow();
+    expect(parsed()[0]!.err).toMatchObject({ type: 'Error', message: 'boom', stack: expect.stringMatching(/^Error: boom\n/) });
+    for (const secret of ['HASH-7', 'HASH-8', 'Format Name']) expect(lines.join('')).not.toContain(secret);
+  });
+
+  it('long text: a key past the cut still censors all of it; an address cut in two at the limit is masked, not half shown', () => {
+    const { log, lines, parsed } = capture();
+    const pad = 'x '.repeat(4_095); // 8,190 characters: the address starts just before the cut at 8,192
+    const cut = `${pad}vasilisa.k@example.org and more ${'z'.repeat(10_000)}`;
+    log.info({ late: `${'y'.repeat(20_000)} {"number_hash":"HASH-9"}`, cut });
+    const line = parsed()[0]!;
+    expect(line.late).toBe(CENSOR);
+    expect(line.cut).toBe(`${`${pad}${CENSOR_EMAIL}`.slice(0, 8_192)}…[${cut.length - 8_192} more characters]`);
+    expect(lines.join('')).not.toContain('vasilisa');
+  });
+
+  it("options given to createLogger keep working: another logMethod hook runs after ours, another error and message key are honoured", () => {
+    const seen: unknown[][] = [];
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()) });
+    const log = createLogger(
+      {
+        level: 'info',
+        errorKey: 'error',
+        messageKey: 'message',
+        hooks: {
+          logMethod(args, method) {
+            seen.push([...args]);
+            method.apply(this, args);
+          },
+        },
+      },
+      sink,
+    );
+    log.info({ error: new Error('mail to vasilisa.k@example.org failed') });
+    expect(seen).toEqual([[expect.any(Object), `mail to ${CENSOR_EMAIL} failed`]]);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ message: `mail to ${CENSOR_EMAIL} failed`, error: { message: `mail to ${CENSOR_EMAIL} failed` } });
   });
 });
