@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const runtime = createRuntime(webRuntimeOptions(config, log));
   await redisReady(runtime, config.redisUrl, config.redisConnectTimeoutMs);
   await checkRedisDurability(runtime.redis, log);
-  const { server: app } = await startWeb(runtime, {
+  const { server: app, adminUrl } = await startWeb(runtime, {
     apiKeys: config.apiKeys,
     bankPublicKey: config.bank.publicKey,
     logger: log,
@@ -26,8 +26,14 @@ async function main(): Promise<void> {
     payerName: config.collectPayerName,
     allowPrivateCallbacks: config.callbackAllowPrivate,
     accessLog: config.accessLog,
+    admin: config.admin,
+    trustProxy: config.trustProxy,
   });
-  log.info({ url: config.publicUrl, board: config.board ? `${config.publicUrl}/admin/queues` : 'off (set BOARD_USER and BOARD_PASSWORD)' }, 'web process ready');
+  const operators = adminUrl ?? config.publicUrl;
+  log.info(
+    { url: config.publicUrl, admin: adminUrl ?? 'on PORT (set ADMIN_PORT to serve /metrics, /docs and the board apart)', board: config.board ? `${operators}/admin/queues` : 'off (set BOARD_USER and BOARD_PASSWORD)' },
+    'web process ready',
+  );
   exitOnSignals(
     async () => {
       await app.close();

@@ -7,6 +7,7 @@ import { EXIT, maskUrl, StartupError } from './settings.js';
 import { PayoutStore } from './store/payout-store.js';
 import type { RedisClient } from './store/redis-client.js';
 import { BankAccess } from './store/bank-access.js';
+import { REDIS_RETRY_MAX_MS, redisTrouble } from './store/redis-errors.js';
 import { pingWithin } from './store/redis-ping.js';
 import { BankRateLimiter } from './store/rate-limiter.js';
 import { observeBankCall } from './metrics.js';
@@ -23,13 +24,14 @@ export interface WebRuntime {
   /** Whether the Redis connection is up right now; no round trip, never waits. */
   redisHealthy(): boolean;
   /**
-   * Whether Redis answers a PING within `timeoutMs` (default 1 s). Never throws, never takes longer:
-   * what a readiness probe calls. False at once while the connection is down.
+   * Whether Redis takes a write (on the node that holds our keys) within `timeoutMs` (default 1 s):
+   * false while it is unreachable or refuses writes (full, a replica...). Never throws, never takes
+   * longer: what a readiness probe calls. False at once while the connection is down.
    */
   pingRedis(timeoutMs?: number): Promise<boolean>;
   /**
-   * Report an error from something else that shares this Redis (a BullMQ worker's connections):
-   * outages come out as one line per retry interval, with this runtime's own connection's.
+   * Report a Redis error met elsewhere (a request, a BullMQ worker, a failed job): an outage,
+   * unreachable or refusing, comes out as one line per retry interval, with this runtime's own.
    */
   reportRedisError(err: Error): void;
   close(): Promise<void>;
@@ -60,8 +62,7 @@ export interface RuntimeOptions {
   log?: Logger;
 }
 
-/** The longest wait between two reconnection attempts, and so between two "still unreachable" lines. */
-export const REDIS_RETRY_MAX_MS = 5_000;
+export { REDIS_RETRY_MAX_MS };
 /** The web's bound on one Redis command that gets no answer. */
 const WEB_COMMAND_TIMEOUT_MS = 5_000;
 
@@ -127,8 +128,9 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
   const redis: RedisClient = options.cluster ? redisCluster(options.redisUrl, role) : new Redis(options.redisUrl, redisOptions(role));
   const retry = options.retry ?? DEFAULT_RETRY;
   const queues = createQueues(redis, options.prefix, retry);
+  const slotKey = `${options.prefix}:ping`;
   // Without listeners ioredis prints "Unhandled error event" and BullMQ a stack per queue per attempt.
-  const report = outageReporter(redis, options.redisUrl, options.log);
+  const report = outageReporter(redis, options.redisUrl, options.log, () => pingWithin(redis, 1_000, slotKey));
   for (const q of queues.all()) q.on('error', report);
   const bankAccess = new BankAccess(redis, `${options.prefix}:bank:refused`);
   let bank: Bank131Client | undefined;
@@ -150,92 +152,174 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
     retry,
     bankAccess,
     redisHealthy: () => redis.status === 'ready',
-    pingRedis: (timeoutMs = 1_000) => pingWithin(redis, timeoutMs, `${options.prefix}:ping`),
+    pingRedis: (timeoutMs = 1_000) => pingWithin(redis, timeoutMs, slotKey),
     reportRedisError: report,
     async close() {
-      if (redis.status !== 'ready') redis.disconnect(); // nothing to flush; queued commands fail now
-      await queues.close();
+      report.stop();
+      // A connection that is not up is dropped, never sent QUIT: ioredis leaves one caught between
+      // two reconnection attempts 'reconnecting' even after disconnect(), and a worker's commands
+      // then wait for a reconnection that never comes. Hence the bounds too.
+      const up = redis.status === 'ready';
+      if (!up) redis.disconnect();
+      await within(CLOSE_STEP_MS, queues.close());
       bank?.close();
-      await redis.quit().catch(() => redis.disconnect());
+      if (up) await within(CLOSE_STEP_MS, redis.quit());
+      redis.disconnect();
     },
   };
   return bank ? { ...runtime, bank } : runtime;
 }
 
-/**
- * Reports a Redis outage after start-up: one warning when it begins, then at most one line per
- * REDIS_RETRY_MAX_MS however many connections and queues relay the same error, and one line when
- * Redis is back. Returns the error listener to attach to whatever else relays Redis errors.
- */
-export function outageReporter(redis: RedisClient, url: string, log: Logger | undefined): (err: Error) => void {
-  const where = maskUrl(url);
-  let downSince: number | null = null;
-  let announced = false;
-  let lastLine = 0;
-  let attempts = 0;
-  let lastOther = 0;
-  const report = (err: Error) => {
-    if (!log) return;
-    const now = Date.now();
-    const { cause } = describeRedisError(err);
-    if (!isRedisConnectionError(err) && redis.status === 'ready') {
-      if (now - lastOther < REDIS_RETRY_MAX_MS) return;
-      lastOther = now;
-      log.error({ redis: where, err: err.message }, `Redis error: ${cause}`);
-      return;
-    }
-    // A lost connection: the first of many connections (the workers' too) to notice says so.
-    attempts += 1;
-    if (now - lastLine < REDIS_RETRY_MAX_MS) return;
-    lastLine = now;
-    downSince ??= now;
-    const downForS = Math.round((now - downSince) / 1000);
-    log.warn(
-      { redis: where, cause, downForS, attempts },
-      announced
-        ? `Redis still unreachable after ${downForS} s (REDIS_URL ${where}): ${cause}; reconnecting`
-        : `Redis unreachable (REDIS_URL ${where}): ${cause}; reconnecting, at least every ${REDIS_RETRY_MAX_MS / 1000} s`,
-    );
-    announced = true;
-  };
-  redis.on('error', report);
-  if (redis instanceof Cluster) {
-    // One node lost while the cluster client stays ready (the others answer; a replica may be
-    // promoted): no outage of the whole, but worth a line. A whole outage comes as 'error' above.
-    let lastNodeLine = 0;
-    redis.on('node error', (err: Error, node: string) => {
-      const now = Date.now();
-      if (!log || redis.status !== 'ready' || now - lastNodeLine < REDIS_RETRY_MAX_MS) return;
-      lastNodeLine = now;
-      const { cause } = describeRedisError(err);
-      log.warn({ redis: where, node, cause }, `Redis Cluster node ${node}${isRedisConnectionError(err) ? ' unreachable' : ''}: ${cause}`);
-    });
+/** How long close() waits for each step that needs Redis, which may have gone meanwhile. */
+const CLOSE_STEP_MS = 500;
+
+/** Waits for `work` to settle, but no longer than `ms`: a stop must not wait on a Redis that is gone. */
+export async function within(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([work.then(() => undefined, () => undefined), late]);
+  } finally {
+    clearTimeout(timer);
   }
-  redis.on('close', () => {
-    downSince ??= Date.now();
-  });
-  redis.on('ready', () => {
-    if (announced && downSince !== null) log?.info({ redis: where, downForS: Math.round((Date.now() - downSince) / 1000) }, 'Redis connection restored');
-    downSince = null;
-    announced = false;
-    lastLine = 0;
-    attempts = 0;
-  });
-  return report;
+}
+
+/** The error listener outageReporter returns, with what close() calls. */
+export interface OutageReport {
+  (err: Error): void;
+  /** Stops watching for the end of a refusal. */
+  stop(): void;
 }
 
 /**
- * Whether an error only says that Redis is unreachable (refused, reset, timed out, closed): what
- * outageReporter turns into one line per retry interval, rather than a line per connection.
+ * Reports a Redis outage after start-up, of either kind redisTrouble (src/store/redis-errors.ts)
+ * knows: unreachable, or refusing (full, a replica, loading...). Each kind is one warning when it
+ * begins, at most one line per REDIS_RETRY_MAX_MS however many connections, queues, requests and
+ * jobs meet it, and one line when it ends: the connection's 'ready' for the one, and for the
+ * other a write that `acceptsWrites` (tried every REDIS_RETRY_MAX_MS meanwhile) sees taken again.
+ * Returns the error listener to give whatever else meets Redis errors.
  */
-export function isRedisConnectionError(err: Error & { code?: string }): boolean {
-  const last = lastNodeError(err);
-  if (last) return isRedisConnectionError(last);
-  return (
-    /None of startup nodes is available|Failed to refresh slots cache|Cluster is disconnected|Cluster isn't ready/i.test(err.message ?? '') ||
-    ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE'].includes(err.code ?? '') ||
-    /Connection is closed|Stream isn't writeable|NOAUTH|WRONGPASS|max retries per request/i.test(err.message ?? '')
-  );
+export function outageReporter(redis: RedisClient, url: string, log: Logger | undefined, acceptsWrites?: () => Promise<boolean>): OutageReport {
+  const where = maskUrl(url);
+  const away = new Spell();
+  const refusing = new Spell();
+  let watch: NodeJS.Timeout | undefined;
+  let lastOther = 0;
+  const stopWatching = () => {
+    clearInterval(watch);
+    watch = undefined;
+  };
+  const refusalOver = async () => {
+    if (redis.status !== 'ready' || !(await acceptsWrites?.())) return;
+    stopWatching();
+    const lastedS = refusing.end(Date.now());
+    if (lastedS !== null) log?.info({ redis: where, refusedForS: lastedS }, `Redis accepts commands again, after ${lastedS} s (REDIS_URL ${where})`);
+  };
+  const sayRefused = (reason: string) => {
+    const now = Date.now();
+    const line = refusing.sight(now);
+    if (!watch && acceptsWrites) {
+      // Nothing says when a refusal ends, so ask: the same question /readyz asks.
+      watch = setInterval(() => void refusalOver().catch(() => undefined), REDIS_RETRY_MAX_MS);
+      watch.unref();
+    }
+    if (!line) return;
+    const fields = { redis: where, refusal: reason, refusingForS: line.forS, refused: refusing.seen };
+    if (line.lasts) log?.warn(fields, `Redis still refuses commands after ${line.forS} s (REDIS_URL ${where}): ${reason}; ${refusing.seen} refused so far`);
+    else log?.warn(fields, `Redis refuses commands (REDIS_URL ${where}): ${reason}${adviceFor(reason)}; requests are answered 503, jobs wait`);
+  };
+  const sayAway = (err: Error) => {
+    const line = away.sight(Date.now());
+    if (!line) return;
+    const { cause } = describeRedisError(err);
+    const fields = { redis: where, cause, downForS: line.forS, attempts: away.seen };
+    if (line.lasts) log?.warn(fields, `Redis still unreachable after ${line.forS} s (REDIS_URL ${where}): ${cause}; reconnecting`);
+    else log?.warn(fields, `Redis unreachable (REDIS_URL ${where}): ${cause}; reconnecting, at least every ${REDIS_RETRY_MAX_MS / 1000} s`);
+  };
+  const report = (err: Error) => {
+    if (!log) return;
+    const trouble = redisTrouble(err);
+    if (trouble?.kind === 'refusing') return sayRefused(trouble.reason);
+    // The first of many connections (the workers' too) to notice a lost connection says so.
+    if (trouble || redis.status !== 'ready') return sayAway(err);
+    const now = Date.now();
+    if (now - lastOther < REDIS_RETRY_MAX_MS) return;
+    lastOther = now;
+    log.error({ redis: where, err: err.message }, `Redis error: ${describeRedisError(err).cause}`);
+  };
+  redis.on('error', report);
+  if (redis instanceof Cluster) reportNodeErrors(redis, where, log);
+  redis.on('close', () => away.begin(Date.now()));
+  redis.on('ready', () => {
+    const lastedS = away.end(Date.now());
+    if (lastedS !== null) log?.info({ redis: where, downForS: lastedS }, 'Redis connection restored');
+  });
+  return Object.assign(report, { stop: stopWatching });
+}
+
+/**
+ * One kind of outage, as the log tells it: a line when it begins, then at most one per
+ * REDIS_RETRY_MAX_MS, however often it is met.
+ */
+class Spell {
+  private since: number | null = null;
+  private lastLine = 0;
+  private announced = false;
+  /** How often it was met since it began. */
+  seen = 0;
+
+  begin(now: number): void {
+    this.since ??= now;
+  }
+
+  /** Met once more: whether a line is due now (it `lasts`: not the first), and since how long. */
+  sight(now: number): { lasts: boolean; forS: number } | null {
+    this.seen += 1;
+    this.begin(now);
+    if (now - this.lastLine < REDIS_RETRY_MAX_MS) return null;
+    this.lastLine = now;
+    const lasts = this.announced;
+    this.announced = true;
+    return { lasts, forS: Math.round((now - (this.since ?? now)) / 1000) };
+  }
+
+  /** Over: how long it lasted in seconds, or null if no line said it began. */
+  end(now: number): number | null {
+    const lastedS = this.announced ? Math.round((now - (this.since ?? now)) / 1000) : null;
+    this.since = null;
+    this.lastLine = 0;
+    this.announced = false;
+    this.seen = 0;
+    return lastedS;
+  }
+}
+
+/** What an operator can do about a refusal, where Redis's own words do not say. */
+function adviceFor(reason: string): string {
+  if (/^OOM/.test(reason)) return ' (Redis is full: raise its maxmemory or free memory; what was accepted waits)';
+  if (/^READONLY/.test(reason)) return ' (REDIS_URL leads to a replica: after a failover, to the new primary)';
+  if (/^MISCONF/.test(reason)) return ' (Redis cannot save its data: see its log and its disk)';
+  return '';
+}
+
+/**
+ * One node of a cluster lost while the cluster client stays ready (the others answer; a replica
+ * may be promoted): no outage of the whole, but worth a line. A whole outage comes as 'error'.
+ */
+function reportNodeErrors(redis: Cluster, where: string, log: Logger | undefined): void {
+  let lastNodeLine = 0;
+  redis.on('node error', (err: Error, node: string) => {
+    const now = Date.now();
+    if (!log || redis.status !== 'ready' || now - lastNodeLine < REDIS_RETRY_MAX_MS) return;
+    lastNodeLine = now;
+    const { cause } = describeRedisError(err);
+    log.warn({ redis: where, node, cause }, `Redis Cluster node ${node}${isRedisConnectionError(err) ? ' unreachable' : ''}: ${cause}`);
+  });
+}
+
+/** Whether an error only says that Redis is unreachable (refused, reset, timed out, closed): redisTrouble's 'unreachable'. */
+export function isRedisConnectionError(err: Error): boolean {
+  return redisTrouble(err)?.kind === 'unreachable';
 }
 
 export interface RedisFault {

@@ -8,6 +8,7 @@ import { confirmProcessor } from './payout-confirm.js';
 import { notifyProcessor } from './payout-notify.js';
 import { reconcileProcessor } from './payout-reconcile.js';
 import { startProcessor } from './payout-start.js';
+import { relayRedisTrouble } from './redis-trouble.js';
 import { keepSchedules } from './schedules.js';
 
 export interface WorkerOptions {
@@ -38,10 +39,12 @@ export function startWorkersFor(
   options: Pick<PipelineDeps, 'log' | 'bankPublicKey' | 'callbackSecret' | 'callbackTimeoutMs' | 'crashPoints' | 'allowPrivateCallbacks'> & Partial<Pick<PipelineDeps, 'timing'>> & Pick<WorkerOptions, 'concurrency' | 'concurrencyByQueue' | 'prefix' | 'stalled'>,
 ): RunningWorkers {
   const { log, bankPublicKey, callbackSecret, callbackTimeoutMs, crashPoints, timing, allowPrivateCallbacks, ...workerOptions } = options;
-  return startWorkers(
+  const running = startWorkers(
     { store: runtime.store, queues: runtime.queues, bank: runtime.bank, bankPublicKey, log, callbackSecret, callbackTimeoutMs, crashPoints, allowPrivateCallbacks, timing: timing ?? DEFAULT_TIMING },
     { ...workerOptions, connection: runtime.redis, retry: runtime.retry },
   );
+  for (const worker of running.workers) relayRedisTrouble(worker, runtime.reportRedisError);
+  return running;
 }
 
 /** One worker per queue of docs/architecture.md, all in this process. */

@@ -2,9 +2,9 @@ import http from 'node:http';
 import { loadWorkerConfig } from '../src/config.js';
 import { METRICS_CONTENT_TYPE, observeSystem, registry } from '../src/metrics.js';
 import { createLogger, type Logger } from '../src/log.js';
-import { checkRedisDurability, createRuntime, exitOnSignals, isRedisConnectionError, redisReady, waitForRedis, workerRuntimeOptions, type Runtime } from '../src/runtime.js';
+import { checkRedisDurability, createRuntime, exitOnSignals, redisReady, waitForRedis, within, workerRuntimeOptions, type Runtime } from '../src/runtime.js';
 import { exitOnStartupError } from '../src/settings.js';
-import { startWorkersFor } from './index.js';
+import { startWorkersFor, type RunningWorkers } from './index.js';
 
 /** The worker process (Procfile `worker`): run as many as you like against one Redis. */
 async function main(): Promise<void> {
@@ -27,27 +27,11 @@ async function main(): Promise<void> {
     timing: config.timing,
     allowPrivateCallbacks: config.callbackAllowPrivate,
   });
-  // Each worker relays every failed reconnection of its two connections: during an outage that is a
-  // dozen lines per attempt. Those go to the runtime's outage report (one line per retry interval);
-  // any other worker error still reaches the listeners the workers were started with.
-  for (const worker of workers.workers) {
-    const others = worker.listeners('error') as Array<(err: Error) => void>;
-    worker.removeAllListeners('error');
-    worker.on('error', (err: Error) => (isRedisConnectionError(err) ? runtime.reportRedisError(err) : others.forEach((l) => l.call(worker, err))));
-  }
-  const metrics = config.metricsPort ? await serveMetrics(runtime, config.metricsPort, log) : null;
-  log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps, metrics: metrics ? `http://0.0.0.0:${config.metricsPort}/metrics` : 'off', ...config.timing }, 'worker process ready');
+  const metrics = config.metricsPort ? await serveMetrics(runtime, config.metricsPort, config.metricsHost, log) : null;
+  log.info({ concurrency: config.payoutConcurrency, maxRps: config.bank.maxRps, metrics: metrics ? `http://${config.metricsHost}:${config.metricsPort}/metrics` : 'off', ...config.timing }, 'worker process ready');
   exitOnSignals(
     async () => {
-      if (runtime.redisHealthy()) {
-        log.info('finishing jobs in hand, then stopping');
-        await workers.close();
-      } else {
-        // Nothing in hand can be finished without Redis; its lock lapses and another worker takes it up.
-        log.warn('Redis is unreachable: stopping without finishing the jobs in hand');
-        runtime.redis.disconnect();
-        await Promise.all(workers.workers.map((w) => w.close(true)));
-      }
+      await stopWorkers(workers, runtime, log);
       metrics?.close();
       await runtime.close();
     },
@@ -55,8 +39,34 @@ async function main(): Promise<void> {
   );
 }
 
-/** The worker's Prometheus endpoint (METRICS_PORT): the same registry the web serves at /metrics. */
-async function serveMetrics(runtime: Runtime, port: number, log: Logger): Promise<http.Server | null> {
+/**
+ * Stops taking jobs. With Redis up, the jobs in hand are finished first; with Redis unreachable,
+ * or once it goes while they finish, they are left: nothing in hand can finish without Redis, and
+ * each one's lock lapses and another worker takes it up. Without Redis nothing here waits on it:
+ * the connection is dropped and each close bounded, since a worker's commands wait for a
+ * reconnection (README: a worker stops at once while Redis is down).
+ */
+async function stopWorkers(workers: RunningWorkers, runtime: Runtime, log: Logger): Promise<void> {
+  if (runtime.redisHealthy()) {
+    log.info('finishing jobs in hand, then stopping');
+    const lost = new Promise<false>((resolve) => runtime.redis.once('close', () => resolve(false)));
+    if (await Promise.race([workers.close().then(() => true), lost])) return;
+    log.warn('Redis went away: stopping without finishing the jobs in hand');
+  } else {
+    log.warn('Redis is unreachable: stopping without finishing the jobs in hand');
+  }
+  runtime.redis.disconnect();
+  await within(STOP_WITHOUT_REDIS_MS, Promise.all(workers.workers.map((w) => w.close(true))));
+}
+
+/** The bound on closing the workers without Redis; their connections are dropped, so it is rarely reached. */
+const STOP_WITHOUT_REDIS_MS = 1_000;
+
+/**
+ * The worker's Prometheus endpoint (METRICS_PORT on METRICS_HOST, loopback unless an operator
+ * opens it): the same registry the web serves at /metrics.
+ */
+async function serveMetrics(runtime: Runtime, port: number, host: string, log: Logger): Promise<http.Server | null> {
   observeSystem(runtime.store, runtime.queues);
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
@@ -70,7 +80,7 @@ async function serveMetrics(runtime: Runtime, port: number, log: Logger): Promis
   });
   const listening = await new Promise<boolean>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)));
-    server.listen(port, '0.0.0.0', () => resolve(true));
+    server.listen(port, host, () => resolve(true));
   });
   // Several workers on one host: the first serves the metrics, the others go on without (their
   // Redis-wide gauges would say the same; their own counters are lost until METRICS_PORT differs).

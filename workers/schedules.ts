@@ -38,8 +38,9 @@ export function keepSchedules(deps: { queues: Queues; store: PayoutStore; log: L
       const found = await queue.getJobScheduler(s.id);
       // an interval, a pattern, a limit or an end date set on the board would slow or end the sweep
       if (!found || Number(found.every) !== s.every || found.pattern || found.limit || found.endDate) {
-        deps.log.warn({ scheduler: s.id, found: found ? { every: found.every } : null }, `job scheduler ${s.id} was ${found ? 'changed' : 'removed'} (on the queue board?): put back`);
+        // put back first: while Redis refuses writes this fails quietly, instead of a line each time
         await upsert(s);
+        deps.log.warn({ scheduler: s.id, found: found ? { every: found.every } : null }, `job scheduler ${s.id} was ${found ? 'changed' : 'removed'} (on the queue board?): put back`);
       }
     }
     const swept = await deps.store.lastSwept();
@@ -52,8 +53,8 @@ export function keepSchedules(deps: { queues: Queues; store: PayoutStore; log: L
         return;
       }
       // the schedule is there but its next run is not (cleaned away): upserting adds it again
-      deps.log.warn({ sweptAgoMs: Date.now() - swept }, 'the reconciler has not swept for three intervals: its schedule is set again');
       await upsert(schedules[0]);
+      deps.log.warn({ sweptAgoMs: Date.now() - swept }, 'the reconciler has not swept for three intervals: its schedule is set again');
     }
   };
   let running = false;

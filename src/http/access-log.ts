@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 /**
  * One `info` line per response: method, path (never the query: it may hold ids a caller would
  * rather keep out of logs), status and time, with the request id Fastify binds to the line.
- * Refusals with a 5xx are logged by the error handler besides.
+ * A 500 is logged by the error handler besides; a Redis outage (503) goes to the outage report.
  */
 export function logResponses(app: FastifyInstance): void {
   app.addHook('onResponse', async (req, reply) => {

@@ -10,7 +10,7 @@ export const DOCS_PATH = '/docs';
  * The OpenAPI 3.1 document, generated from the same zod schemas that validate each route, at
  * /docs/json, with a browsable UI at /docs. Must be registered before the routes it describes.
  */
-export async function registerDocs(app: FastifyInstance, options: { publicUrl?: string | undefined }): Promise<void> {
+export async function registerDocs(app: FastifyInstance, options: { publicUrl?: string | undefined; ui?: boolean }): Promise<void> {
   const catalogue = Object.entries(ERRORS)
     .map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.message} |`)
     .join('\n');
@@ -33,5 +33,13 @@ export async function registerDocs(app: FastifyInstance, options: { publicUrl?: 
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: DOCS_PATH, uiConfig: { docExpansion: 'list', deepLinking: true } });
+  if (options.ui !== false) await app.register(swaggerUi, UI_OPTIONS);
+}
+
+const UI_OPTIONS = { routePrefix: DOCS_PATH, uiConfig: { docExpansion: 'list' as const, deepLinking: true } };
+
+/** The same document and pages on another listener (ADMIN_PORT), from the document the API's listener made. */
+export async function serveDocument(app: FastifyInstance, document: Record<string, unknown>): Promise<void> {
+  await app.register(swagger, { mode: 'static', specification: { document: document as never } });
+  await app.register(swaggerUi, UI_OPTIONS);
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { RETRY_AFTER_S, redisTrouble, type RedisTrouble } from '../store/redis-errors.js';
 
 /**
  * Every refusal the API makes, in one catalogue: code, HTTP status, and the message a caller reads
@@ -24,7 +25,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'send the body as application/json' },
   headers_too_large: { status: 431, message: 'the request line or headers are too large' },
   internal_error: { status: 500, message: 'the service failed on its side; the request id in x-request-id helps to find out why' },
-  unavailable: { status: 503, message: 'the service could not complete the request for now (its database is unreachable, or it is stopping); retry it' },
+  unavailable: { status: 503, message: 'the service could not complete the request for now (its database is away or refuses writes, or it is stopping); retry it' },
 } as const satisfies Record<string, { status: number; message: string }>;
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -144,17 +145,28 @@ export function clientErrorResponse(err: NodeJS.ErrnoException): string {
   return `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
-/** Redis could not be reached or did not answer (ioredis's errors while the connection is down). */
-function isUnavailable(err: Error): boolean {
-  return (
-    err.name === 'MaxRetriesPerRequestError' ||
-    /enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(err.message) ||
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes((err as NodeJS.ErrnoException).code ?? '')
-  );
+/** Where a Redis error met by a request goes instead of a line of its own: the runtime's outage report. */
+export type RedisErrorReporter = (err: Error) => void;
+
+const REDIS_REFUSES = 'the service cannot store anything for now (its database refuses writes); retry it';
+
+/**
+ * Redis away or refusing: the request may well succeed later, so 503 with Retry-After, and no line
+ * of its own. A full Redis fails every request alike; one outage report (src/runtime.ts) says it
+ * once per interval where a line with a stack per request flooded the log.
+ */
+function redisUnavailable(err: Error, trouble: RedisTrouble, req: FastifyRequest, reply: FastifyReply, report: RedisErrorReporter | undefined): HttpError {
+  if (report) report(err);
+  else req.log.warn({ err: trouble.reason }, `Redis ${trouble.kind}`);
+  reply.header('retry-after', String(RETRY_AFTER_S));
+  return new HttpError('unavailable', trouble.kind === 'refusing' ? REDIS_REFUSES : ERRORS.unavailable.message);
 }
 
-/** Every error, from a route or from Fastify's router, shaped by the catalogue. */
-export function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+/**
+ * Every error, from a route or from Fastify's router, shaped by the catalogue. Redis errors go to
+ * `reportRedisError` (the runtime's outage report) when given.
+ */
+export function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, reportRedisError?: RedisErrorReporter): FastifyReply {
   let refusal: HttpError | null = err instanceof HttpError ? err : null;
   if (!refusal && hasZodFastifySchemaValidationErrors(err)) {
     const where = err.validationContext === 'querystring' ? 'query' : '';
@@ -170,18 +182,20 @@ export function sendError(err: FastifyError, req: FastifyRequest, reply: Fastify
   }
   const contentType = req.headers['content-type'];
   refusal ??= fromFastify(err, typeof contentType === 'string' ? contentType.split(';')[0] : undefined);
+  const trouble = refusal ? null : redisTrouble(err);
+  if (trouble) refusal = redisUnavailable(err, trouble, req, reply, reportRedisError);
   if (!refusal) {
-    // Logged with the request id. Redis away: worth a retry; anything else is a bug of ours.
+    // Anything else is a bug of ours: logged with its stack and the request id.
     req.log.error({ err }, 'request failed');
-    refusal = new HttpError(isUnavailable(err) ? 'unavailable' : 'internal_error');
+    refusal = new HttpError('internal_error');
   }
   if (refusal.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
   return reply.code(refusal.status).send(errorBody(refusal.code, refusal.message, refusal.details));
 }
 
 /** The one error handler and not-found handler: every refusal leaves in the catalogue's shape. */
-export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler(sendError);
+export function installErrorHandling(app: FastifyInstance, options: { reportRedisError?: RedisErrorReporter | undefined } = {}): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply, options.reportRedisError));
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
   // A stopping process answers 503 in the same shape (Fastify's own would be another shape).
   let closing = false;

@@ -168,7 +168,6 @@ describe('targeted: the examples of docs/reliability.md', () => {
   it('a removed or changed reconciler schedule is put back, and a lost webhook is still found', async () => {
     expect((await board('PUT', `/queues/${QUEUE.reconcile}/job-schedulers/payout-reconcile-sweep/remove`)).status).toBeLessThan(300);
     expect((await board('PUT', `/queues/${QUEUE.reconcile}/job-schedulers/payout-retention/remove`)).status).toBeLessThan(300);
-    expect(await p.runtime.queues.reconcile.getJobScheduler('payout-reconcile-sweep')).toBeUndefined();
     p.sandbox.bank.setKnobs({ loseWebhooks: { types: ['payment_finished'], remaining: 1 } });
     try {
       const id = await post(withCallback());
@@ -182,6 +181,27 @@ describe('targeted: the examples of docs/reliability.md', () => {
     } finally {
       p.sandbox.bank.setKnobs({ loseWebhooks: null });
     }
+  });
+
+  it('a paused reconciler shows on /readyz and in its metric until it is resumed', async () => {
+    const ready = async () => {
+      const res = await fetch(`${p.url}/readyz`);
+      return { status: res.status, body: (await res.json()) as { error?: { message: string } } };
+    };
+    expect((await ready()).status).toBe(200);
+    expect((await board('PUT', `/queues/${QUEUE.reconcile}/pause`)).status).toBeLessThan(300);
+    try {
+      const stale = await eventually(async () => {
+        const r = await ready();
+        return r.status === 503 ? r : undefined;
+      }, 5_000, '/readyz to notice the reconciler stopped');
+      expect(stale.body.error!.message).toMatch(/the reconciler has not swept for \d+ s .*payout-reconcile queue resumed/);
+      const age = /^reconciler_last_sweep_age_seconds (\S+)$/m.exec(await (await fetch(`${p.url}/metrics`)).text())?.[1];
+      expect(Number(age)).toBeGreaterThan(0.6);
+    } finally {
+      await board('PUT', `/queues/${QUEUE.reconcile}/resume`);
+    }
+    await eventually(async () => (await ready()).status === 200, 5_000, '/readyz to recover');
   });
 });
 

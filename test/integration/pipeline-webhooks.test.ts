@@ -141,4 +141,18 @@ describe('forged and malformed webhooks', () => {
     expect((await postWebhook(unreadableSession, signBody(unreadableSession, keys.bankPrivate))).status).toBe(200);
     await eventually(async () => (await webhookJobsFor('ps_unreadable')) === 1, 5_000, 'one job for ps_unreadable');
   });
+
+  it('a signed webhook nested 5,000 deep is acknowledged and noted on its payout: the job carries the text, not a parsed tree', async () => {
+    const o = order();
+    await p.api('POST', '/v1/payouts', o);
+    await p.waitFor([o.id], ['succeeded']);
+    const sessionId = (await p.runtime.store.get(o.id))!.sessionId!;
+    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
+    const body = `{"type":"action_required","session":{"id":"${sessionId}","status":"in_progress","extra":${deep}}}`;
+    expect(body.length).toBeGreaterThan(10_000);
+    const res = await postWebhook(body, signBody(body, keys.bankPrivate));
+    expect(res.status).toBe(200);
+    await eventually(async () => (await p.runtime.store.audit(o.id)).some((e) => e.why.startsWith('webhook action_required')), 5_000, 'the webhook noted on its payout');
+    expect((await p.runtime.store.get(o.id))!.state).toBe('succeeded');
+  });
 });

@@ -186,6 +186,7 @@ describe('the processes with REDIS_CLUSTER', () => {
     BANK131_BASE_URL: 'http://127.0.0.1:9',
     BANK131_PROJECT: 'project-1',
     BANK131_PRIVATE_KEY_FILE: keyPath('partner-private'),
+    BANK131_PUBLIC_KEY_FILE: keyPath('bank-public'),
     CALLBACK_SECRET: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
     METRICS_PORT: '0',
   };

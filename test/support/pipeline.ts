@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Cluster } from 'ioredis';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { startWeb } from '../../src/web.js';
+import { startWeb, type WebOptions } from '../../src/web.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import type { PayoutState } from '../../src/payouts/state-machine.js';
@@ -18,6 +18,8 @@ const FAST_RETRY = { baseDelayMs: 20, maxDelayMs: 400, bankAttempts: 25, notifyA
 
 export interface Pipeline {
   url: string;
+  /** Where /metrics, /docs and the board are when the web was started with `admin`. */
+  adminUrl: string | null;
   sandbox: RunningSandbox;
   runtime: Runtime;
   server: FastifyInstance;
@@ -52,6 +54,8 @@ export async function startPipeline(
     crashPoints?: CrashPoints;
     /** CALLBACK_ALLOW_PRIVATE; on by default, since the test receiver is on 127.0.0.1. */
     allowPrivateCallbacks?: boolean;
+    /** More of the web's options (ADMIN_PORT, TRUST_PROXY). */
+    web?: Pick<WebOptions, 'admin' | 'trustProxy'>;
   } = {},
 ): Promise<Pipeline> {
   const timing: PipelineTiming = { ...DEFAULT_TIMING, ...options.timing };
@@ -66,7 +70,7 @@ export async function startPipeline(
     retry: FAST_RETRY,
     bank: { baseUrl: sandbox.url, project: PROJECT, privateKey: keys.partnerPrivate, timeoutMs: options.bankTimeoutMs ?? 2_000 },
   });
-  const { server, url } = await startWeb(runtime, {
+  const { server, url, adminUrl } = await startWeb(runtime, {
     apiKeys: [API_KEY],
     bankPublicKey: keys.bankPublic,
     logger: log,
@@ -77,6 +81,7 @@ export async function startPipeline(
     // the upstream receiver runs on 127.0.0.1
     allowPrivateCallbacks: options.allowPrivateCallbacks ?? true,
     ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}),
+    ...options.web,
   });
   sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
   const upstream = await startReceiver();
@@ -114,6 +119,7 @@ export async function startPipeline(
 
   return {
     url,
+    adminUrl,
     sandbox,
     runtime,
     server,

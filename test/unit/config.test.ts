@@ -300,3 +300,35 @@ describe('REDIS_CLUSTER', () => {
     expectProblems({ ...worker, REDIS_CLUSTER: 'yes' }, ['REDIS_CLUSTER: must be true or false'], loadWorkerConfig);
   });
 });
+
+describe('where operators reach the service, and whom it believes', () => {
+  it('ADMIN_PORT puts /metrics, /docs and the board apart, on ADMIN_HOST (loopback by default)', () => {
+    expect(loadWebConfig({ ...web, ADMIN_PORT: '9300' }).admin).toEqual({ port: 9300, host: '127.0.0.1' });
+    expect(loadWebConfig({ ...web, ADMIN_PORT: '9300', ADMIN_HOST: '0.0.0.0' }).admin).toEqual({ port: 9300, host: '0.0.0.0' });
+    expect(loadWebConfig(web).admin).toBeNull();
+    expectProblems({ ...web, ADMIN_PORT: 'x' }, ['ADMIN_PORT: must be a port number'], loadWebConfig);
+  });
+
+  it('TRUST_PROXY is true, false, a number of hops or a list of proxy addresses', () => {
+    const trust = (v: string) => loadWebConfig({ ...web, TRUST_PROXY: v }).trustProxy;
+    expect([trust('true'), trust('false'), trust('2'), trust('10.0.0.0/8, 127.0.0.1')]).toEqual([true, false, 2, '10.0.0.0/8, 127.0.0.1']);
+    expect(loadWebConfig(web).trustProxy).toBe(false);
+    expectProblems(
+      { ...web, TRUST_PROXY: 'yes please' },
+      ['TRUST_PROXY: must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses (CIDR allowed)'],
+      loadWebConfig,
+    );
+  });
+
+  it('the queue board is read-only unless BOARD_READ_ONLY is false', () => {
+    expect(loadWebConfig(web).boardReadOnly).toBe(true);
+    expect(loadWebConfig({ ...web, BOARD_READ_ONLY: 'false' }).boardReadOnly).toBe(false);
+    expectProblems({ ...web, BOARD_READ_ONLY: 'maybe' }, ['BOARD_READ_ONLY: must be true or false'], loadWebConfig);
+  });
+
+  it('the worker: METRICS_HOST, and CALLBACK_TIMEOUT_MS within five minutes', () => {
+    expect(loadWorkerConfig({ ...worker, METRICS_HOST: '0.0.0.0', CALLBACK_TIMEOUT_MS: '2500' })).toMatchObject({ metricsHost: '0.0.0.0', callbackTimeoutMs: 2_500 });
+    expectProblems({ ...worker, CALLBACK_TIMEOUT_MS: '0' }, ['CALLBACK_TIMEOUT_MS: must be greater than 0'], loadWorkerConfig);
+    expectProblems({ ...worker, CALLBACK_TIMEOUT_MS: '300001' }, ['CALLBACK_TIMEOUT_MS: must be at most 300000'], loadWorkerConfig);
+  });
+});
