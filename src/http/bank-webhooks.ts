@@ -42,7 +42,8 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicK
       schema: {
         tags: ['bank131'],
         summary: 'Bank 131 webhooks (give this URL to your Bank 131 manager)',
-        description: 'Signed by the bank (`X-PARTNER-SIGN`, RSA-SHA256 over the raw body). 200 once the webhook is durably enqueued; 401 for a bad or missing signature.',
+        description:
+          'Signed by the bank (`X-PARTNER-SIGN`, RSA-SHA256 over the raw body). 200 once the webhook is durably enqueued, with the signed bytes and the signature as received (the worker verifies them again before it acts); 401 for a bad or missing signature. A correctly signed webhook is never refused for its content.',
         response: { 200: Ack, ...errorResponses('invalid_signature', 'body_too_large', 'unavailable') },
       },
     },

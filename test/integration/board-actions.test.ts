@@ -28,22 +28,8 @@ beforeAll(async () => {
 });
 afterAll(() => p?.close());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the board's answers are read freely
-async function board(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${p.url}/admin/queues/api${path}`, {
-    method,
-    headers: { authorization: AUTH, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep the text
-  }
-  return { status: res.status, body: parsed };
-}
+/** The board's own HTTP API, as its pages call it. */
+const board = (method: string, path: string, body?: unknown) => p.api(method, `/admin/queues/api${path}`, body, { authorization: AUTH });
 
 /** The jobs the board lists for a queue in one status. */
 async function jobsOn(queue: string, status: string): Promise<Array<{ id: string; name: string; data: Record<string, unknown> }>> {
