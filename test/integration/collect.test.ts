@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { signBody } from '../../src/bank131/signature.js';
+import { bankMetadataFor } from '../../src/payouts/schemas.js';
+import { keys } from '../support/keys.js';
 import { eventually } from '../support/sandbox.js';
+import { readyToConfirm } from '../support/webhooks.js';
 
 /**
  * Card collection links over HTTP (the browser test walks the same path in chromium): single use,
@@ -86,6 +90,26 @@ describe('a payout accepted without a card', () => {
     // the audit says how the card came
     const audit = (await p.api('GET', `/v1/payouts/${o.id}`)).body.audit as Array<{ why: string }>;
     expect(audit.map((e) => e.why)).toContain('card •••• 4242 given through the collection link');
+  });
+
+  it('the bank reporting another card than the one the recipient gave is cancelled, never confirmed', async () => {
+    // ready_to_confirm comes late from the sandbox: the bank's word here is one the test signs itself
+    p.sandbox.bank.setKnobs({ readyDelayMs: 3_000 });
+    try {
+      const { o, url } = await withoutCard();
+      expect((await postCard(url, { number_hash: 'sandbox_ok_4242' })).status).toBe(202);
+      await eventually(async () => ((await p.runtime.store.get(o.id))?.state === 'started' ? true : undefined), 5_000, 'started');
+      const sessionId = (await p.runtime.store.get(o.id))!.sessionId!;
+      const other = readyToConfirm(sessionId, { metadata: bankMetadataFor(o.id), payout: { payout_details: { type: 'card', card: { last4: '9999', brand: 'visa' } } } });
+      const body = JSON.stringify(other);
+      expect((await fetch(`${p.url}/webhooks/bank131`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-partner-sign': signBody(body, keys.bankPrivate) }, body })).status).toBe(200);
+      await p.waitFor([o.id], ['cancelled', 'succeeded', 'failed']);
+      const payout = (await p.api('GET', `/v1/payouts/${o.id}`)).body;
+      expect(payout).toMatchObject({ status: 'cancelled', error: { code: 'policy_card_mismatch', description: 'bank reports card •••• 9999, the card given for this payout ends 4242' } });
+      expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(o.id))).toEqual([]);
+    } finally {
+      p.sandbox.bank.setKnobs({ readyDelayMs: 5 });
+    }
   });
 
   it('two cards sent at once: one wins, the other is told the link is used', async () => {
