@@ -2,7 +2,7 @@
 # One image for the web, the worker and the sandbox bank: the command chooses the process.
 #   docker build -t bank131-payouts .
 #   docker run bank131-payouts                                   # web (the default CMD)
-#   docker run bank131-payouts node dist/workers/main.js         # worker
+#   docker run bank131-payouts node dist/workers/worker-process.js         # worker
 #   docker run bank131-payouts node dist/src/sandbox/main.js     # sandbox bank
 # Each runs as `node` directly (PID 1, no npm or tsx in between), so SIGTERM reaches it and the
 # worker drains before it exits. Settings: README "Configuration"; the stack: docker-compose.yml.
@@ -41,7 +41,7 @@ const env = process.env;
 const cmdline = process.argv[2] ?? readFileSync('/proc/1/cmdline', 'utf8').replaceAll('\0', ' ');
 let url = env.HEALTHCHECK_URL;
 let anyAnswer = false;
-if (!url && cmdline.includes('workers/main')) {
+if (!url && cmdline.includes('workers/worker-process')) {
   if ((env.METRICS_PORT || '9464') === '0') process.exit(0);
   url = `http://127.0.0.1:${env.METRICS_PORT || 9464}/metrics`;
   anyAnswer = true;
@@ -64,4 +64,4 @@ RUN mkdir -p /keys && chown node:node /keys
 USER node
 EXPOSE 3000 8131 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "/app/healthcheck.cjs"]
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "dist/src/web-process.js"]

@@ -174,14 +174,14 @@ const webUrl = `http://127.0.0.1:${webPort}`;
 const webEnv = { ...common, HOST: '127.0.0.1', PORT: String(webPort), API_KEYS: API_KEY };
 const workerEnv = { ...common, CALLBACK_SECRET, METRICS_PORT: '0', PAYOUT_CONCURRENCY: String(CONCURRENCY) };
 
-const web = startNode('web', 'src/main.ts', webEnv, { logDir: dir });
+const web = startNode('web', 'src/web-process.ts', webEnv, { logDir: dir });
 procs.push(web);
 await web.ready('web process ready');
 say(`redis ${redis.url} (pid ${redisPid}), sandbox ${sandboxUrl} (pid ${sandbox.pid}), web ${webUrl} (pid ${web.pid})`);
 
 let workerSeq = 0;
 async function startWorkers(count: number, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Proc[]> {
-  const ws = Array.from({ length: count }, () => startNode(`worker-${++workerSeq}`, 'workers/main.ts', { ...workerEnv, ...extraEnv }, { logDir: dir, nodeArgs }));
+  const ws = Array.from({ length: count }, () => startNode(`worker-${++workerSeq}`, 'workers/worker-process.ts', { ...workerEnv, ...extraEnv }, { logDir: dir, nodeArgs }));
   procs.push(...ws);
   await Promise.all(ws.map((w) => w.ready('worker process ready')));
   return ws;
@@ -502,7 +502,7 @@ if (!ingressMet || env.BENCH_PROFILE === '1') {
   say('   ingress misses its goal: a CPU profile of a second web process under the same load (5 s)');
   const profDir = join(dir, 'web-profile');
   const port = await freePort();
-  const profiled = startNode('web-profiled', 'src/main.ts', { ...webEnv, PORT: String(port) }, { logDir: dir, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const profiled = startNode('web-profiled', 'src/web-process.ts', { ...webEnv, PORT: String(port) }, { logDir: dir, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
   procs.push(profiled);
   await profiled.ready('web process ready');
   accepted += (await loadIngress('ingress-profiled-warmup', `http://127.0.0.1:${port}`, 1, API_KEY)).ok;

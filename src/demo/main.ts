@@ -10,12 +10,14 @@ import { bankMetadataFor } from '../payouts/schemas.js';
 import { isTerminal, type PayoutState } from '../payouts/state-machine.js';
 import { createLogger } from '../log.js';
 import { startLocalRedis, type LocalRedis } from '../local-redis.js';
-import { createRuntime } from '../runtime.js';
-import { startWeb } from '../web.js';
+import { createRuntime, runtimeOptionsFor } from '../runtime.js';
+import { loadWebSettings } from '../settings/web.js';
+import { loadWorkerSettings } from '../settings/worker.js';
+import { startWeb } from '../web-process.js';
 import { ensureKeyPair } from '../sandbox/keys.js';
 import { startSandbox } from '../sandbox/server.js';
 import { TEST_CARDS } from '../sandbox/test-cards.js';
-import { startWorkersFor } from '../../workers/index.js';
+import { startWorkers } from '../../workers/worker-process.js';
 
 const USAGE = `npm run demo [-- --count N] [--keep]
 
@@ -66,28 +68,42 @@ async function main(): Promise<number> {
     const sandbox = await startSandbox({ partnerPublicKey: partner.publicKey, bankPrivateKey: bankKeys.privateKey, project, knobs: { latencyMs: 2 } });
     cleanups.push(() => sandbox.close());
 
-    const prefix = `{b131demo-${randomBytes(3).toString('hex')}}`;
-    const runtime = createRuntime({
-      redisUrl,
-      prefix,
-      maxRps: 2_000,
-      bank: { baseUrl: sandbox.url, project, privateKey: partner.privateKey, timeoutMs: 10_000 },
-    });
-    cleanups.push(() => runtime.close());
-
     const apiKey = `demo-${randomBytes(12).toString('hex')}`;
     const board = { user: 'demo', password: randomBytes(9).toString('base64url') };
     const callbackSecret = `whsec_${randomBytes(32).toString('base64')}`; // Standard Webhooks' secret form
-    // The sandbox serves the tokenization widget too: recipients' pages load it from there.
-    const { server, url } = await startWeb(runtime, { apiKeys: [apiKey], bankPublicKey: bankKeys.publicKey, logger: log, board, widgetUrl: sandbox.url, payerName: 'Demo Payer LLC', allowPrivateCallbacks: true });
+    // The settings an operator would give the two processes, read the way they read them.
+    const env = {
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: `{b131demo-${randomBytes(3).toString('hex')}}`,
+      BANK131_BASE_URL: sandbox.url,
+      BANK131_PROJECT: project,
+      BANK131_PRIVATE_KEY_FILE: partner.privatePath,
+      BANK131_PUBLIC_KEY_FILE: bankKeys.publicPath,
+      BANK131_MAX_RPS: '2000',
+      BANK131_TIMEOUT_MS: '10000',
+      // the sandbox serves the tokenization widget too: recipients' pages load it from there
+      BANK131_WIDGET_URL: sandbox.url,
+      // the demo's callback receiver runs on 127.0.0.1
+      CALLBACK_ALLOW_PRIVATE: 'true',
+      PORT: '0',
+      API_KEYS: apiKey,
+      BOARD_USER: board.user,
+      BOARD_PASSWORD: board.password,
+      COLLECT_PAYER_NAME: 'Demo Payer LLC',
+      CALLBACK_SECRET: callbackSecret,
+      PAYOUT_CONCURRENCY: '32',
+    };
+    const web = loadWebSettings(env);
+    const runtime = createRuntime(runtimeOptionsFor(web, 'worker'));
+    cleanups.push(() => runtime.close());
+    const { server, url } = await startWeb(runtime, web, { logger: log });
     cleanups.push(() => server.close());
     sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
 
     const callbacks = await startCallbackReceiver(callbackSecret);
     cleanups.push(() => callbacks.close());
 
-    // the demo's callback receiver runs on 127.0.0.1 (CALLBACK_ALLOW_PRIVATE)
-    const workers = startWorkersFor(runtime, { log, bankPublicKey: bankKeys.publicKey, callbackSecret, concurrency: 32, prefix, allowPrivateCallbacks: true });
+    const workers = startWorkers(runtime, loadWorkerSettings(env), { log });
     cleanups.push(() => workers.close());
 
     console.log(`bank131-payouts demo: ${count} payouts`);

@@ -1,10 +1,10 @@
-import type { KeyObject } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { WebhookSignatureError } from '../bank131/errors.js';
 import { SIGNATURE_HEADER, checkSignature } from '../bank131/signature.js';
 import { webhookBody } from '../payouts/schemas.js';
+import type { WebSettings } from '../settings/web.js';
 import { jobId, WEBHOOK_REPLAY_WINDOW_MS, type Queues } from '../queues.js';
 import { webhooksReceived, webhooksRefused } from '../metrics.js';
 import { HttpError, errorResponses } from './errors.js';
@@ -32,7 +32,8 @@ function outline(raw: Buffer): { type: string; sessionId: string | null } | null
  * nothing; a correctly signed webhook is never refused for its content (the bank would re-send
  * it forever): it is answered 200 once it is in Redis, and whatever session it names is acted on.
  */
-export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; bankPublicKey: KeyObject }> = async (app, { queues, bankPublicKey }) => {
+export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; settings: { bank: Pick<WebSettings['bank'], 'publicKey'> } }> = async (app, { queues, settings }) => {
+  const bankPublicKey = settings.bank.publicKey;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 

@@ -6,6 +6,7 @@ import type { Bank131Client } from '../bank131/client.js';
 import { Bank131ApiError } from '../bank131/errors.js';
 import { EncryptedCard } from '../bank131/schemas.js';
 import type { PayoutRecord } from '../payouts/schemas.js';
+import type { WebSettings } from '../settings/web.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
 import { COLLECT_ASSETS } from './collect-assets.js';
@@ -15,10 +16,8 @@ import { HttpError, errorResponses } from './errors.js';
 export interface CollectOptions {
   steps: StepDeps;
   bank: Bank131Client;
-  /** Where the tokenization widget's script and style are served (BANK131_WIDGET_URL). */
-  widgetUrl: string;
-  /** Who the recipient is told pays them (COLLECT_PAYER_NAME). */
-  payerName: string;
+  /** BANK131_WIDGET_URL (where the widget's script and style are served) and COLLECT_PAYER_NAME (who the recipient is told pays them). */
+  settings: Pick<WebSettings, 'widgetUrl' | 'collectPayerName'>;
   /** Requests per minute per client address on these routes. */
   rateLimitPerMinute?: number;
 }
@@ -44,7 +43,7 @@ const CollectStatus = z.object({
 export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, options) => {
   const { steps, bank } = options;
   const { store } = steps;
-  const widgetBase = options.widgetUrl.replace(/\/+$/, '');
+  const widgetBase = options.settings.widgetUrl.replace(/\/+$/, '');
   const widgetOrigin = new URL(widgetBase).origin;
   const csp = [
     "default-src 'none'",
@@ -105,7 +104,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       }
       const page = collectPage({
         lang,
-        payer: options.payerName,
+        payer: options.settings.collectPayerName,
         amountText: formatAmount(payout.order.amount_details.amount, lang),
         token: req.params.token,
         widget,

@@ -7,6 +7,7 @@ import { BatchRequest, MAX_BATCH, PayoutId, PayoutOrder, PayoutView, collectUrl,
 import { callbackUrlProblem } from '../payouts/callback-url.js';
 import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, PAYOUT_STATES, type PayoutState } from '../payouts/state-machine.js';
 import { acceptPayouts, acceptTogether } from '../pipeline/accept-payouts.js';
+import type { WebSettings } from '../settings/web.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
 import { requireApiKey } from './auth.js';
@@ -53,7 +54,11 @@ const security = [{ apiKey: [] }];
  * The upstream API (README "The upstream API"): accept payouts singly or in batches, read, list
  * and cancel them. It only validates, records and enqueues; workers talk to the bank.
  */
-export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; apiKeys: string[]; bank: Bank131Client; publicUrl: () => string }> = async (app, { steps, apiKeys, bank, publicUrl }) => {
+export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<WebSettings, 'apiKeys'>; bank: Bank131Client; publicUrl: () => string }> = async (
+  app,
+  { steps, settings, bank, publicUrl },
+) => {
+  const { apiKeys } = settings;
   const { store } = steps;
   const acceptOne = acceptTogether(steps);
   const linkOf = (token: string | undefined) => (token ? { collect_url: collectUrl(publicUrl(), token) } : {});

@@ -392,7 +392,7 @@ export class Cluster {
   }
 
   async startWeb(): Promise<Proc> {
-    const p = spawnProc('web', 'src/main.ts', this.settings.web, 'web process ready');
+    const p = spawnProc('web', 'src/web-process.ts', this.settings.web, 'web process ready');
     this.web = p;
     void p.exit.then(() => this.exited(p));
     await whenReady(p);
@@ -400,7 +400,7 @@ export class Cluster {
   }
 
   async startWorker(): Promise<Proc> {
-    const p = spawnProc(`worker-${++this.workerSeq}`, 'workers/main.ts', this.settings.worker, 'worker process ready');
+    const p = spawnProc(`worker-${++this.workerSeq}`, 'workers/worker-process.ts', this.settings.worker, 'worker process ready');
     this.workers.push(p);
     void p.exit.then(() => this.exited(p));
     await whenReady(p);

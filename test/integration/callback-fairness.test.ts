@@ -1,10 +1,9 @@
 import http from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
-import { startWorkers, type RunningWorkers } from '../../workers/index.js';
-import { keys } from '../support/keys.js';
-import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { startWorkers, type RunningWorkers } from '../../workers/worker-process.js';
+import { workerSettings } from '../support/settings.js';
+import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually, startReceiver } from '../support/sandbox.js';
 
 /**
@@ -70,19 +69,9 @@ beforeAll(async () => {
   });
   const { runtime } = p;
   workers = startWorkers(
-    {
-      store: runtime.store,
-      queues: runtime.queues,
-      bank: runtime.bank,
-      bankPublicKey: keys.bankPublic,
-      log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-      callbackSecret: CALLBACK_SECRET,
-      callbackTimeoutMs: DEADLINE_MS,
-      notifyConcurrency: NOTIFY_SLOTS,
-      allowPrivateCallbacks: true,
-      timing: DEFAULT_TIMING,
-    },
-    { connection: runtime.redis, prefix: p.prefix, concurrency: 8, concurrencyByQueue: { notify: NOTIFY_SLOTS }, retry: runtime.retry },
+    runtime,
+    workerSettings({ redisPrefix: p.prefix, callbackTimeoutMs: DEADLINE_MS, callbackAllowPrivate: true, payoutConcurrency: 8, concurrencyByQueue: { notify: NOTIFY_SLOTS } }),
+    { log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) },
   );
 });
 afterAll(async () => {

@@ -7,7 +7,8 @@ import { basename, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadWebConfig, loadWorkerConfig } from '../../src/config.js';
+import { loadWebSettings } from '../../src/settings/web.js';
+import { loadWorkerSettings } from '../../src/settings/worker.js';
 import { freePort } from '../../src/local-redis.js';
 import { keyPath } from '../support/keys.js';
 
@@ -102,8 +103,8 @@ describe('Procfile', () => {
     const lines = read('Procfile').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
     const procs = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).trim(), l.slice(l.indexOf(':') + 1).trim()]));
     expect(Object.keys(procs).sort()).toEqual(['web', 'worker']);
-    expect(expectNodeDist(procs.web!.split(/\s+/), 'Procfile web')).toBe('src/main.ts');
-    expect(expectNodeDist(procs.worker!.split(/\s+/), 'Procfile worker')).toBe('workers/main.ts');
+    expect(expectNodeDist(procs.web!.split(/\s+/), 'Procfile web')).toBe('src/web-process.ts');
+    expect(expectNodeDist(procs.worker!.split(/\s+/), 'Procfile worker')).toBe('workers/worker-process.ts');
   });
 });
 
@@ -221,7 +222,7 @@ describe('Dockerfile', () => {
     expect(all(final, 'CMD'), 'one CMD (DL4003)').toHaveLength(1);
     const cmd = execForm(all(final, 'CMD')[0]!.args);
     expect(cmd, 'CMD in exec form, so node is PID 1 and gets SIGTERM (DL3025)').not.toBeNull();
-    expect(expectNodeDist(cmd!, 'CMD')).toBe('src/main.ts');
+    expect(expectNodeDist(cmd!, 'CMD')).toBe('src/web-process.ts');
     expect(all(final, 'ENTRYPOINT'), 'no entrypoint wrapper').toHaveLength(0);
 
     const health = all(final, 'HEALTHCHECK');
@@ -290,11 +291,11 @@ describe('Dockerfile', () => {
 
     it("checks the web's /healthz on PORT", async () => {
       answer = 200;
-      expect(await check('node dist/src/main.js', { PORT: String(port) })).toBe(0);
+      expect(await check('node dist/src/web-process.js', { PORT: String(port) })).toBe(0);
       answer = 503;
-      expect(await check('node dist/src/main.js', { PORT: String(port) })).toBe(1);
+      expect(await check('node dist/src/web-process.js', { PORT: String(port) })).toBe(1);
       const closed = await freePort();
-      expect(await check('node dist/src/main.js', { PORT: String(closed) })).toBe(1);
+      expect(await check('node dist/src/web-process.js', { PORT: String(closed) })).toBe(1);
     });
 
     it("checks the sandbox's /healthz on SANDBOX_PORT", async () => {
@@ -306,15 +307,15 @@ describe('Dockerfile', () => {
 
     it("checks that the worker's metrics server answers on METRICS_PORT; nothing to ask when it is off", async () => {
       answer = 503; // Redis away makes /metrics 503; the process is still up
-      expect(await check('/sbin/docker-init -- node dist/workers/main.js', { METRICS_PORT: String(port), PORT: '9' })).toBe(0);
+      expect(await check('/sbin/docker-init -- node dist/workers/worker-process.js', { METRICS_PORT: String(port), PORT: '9' })).toBe(0);
       const closed = await freePort();
-      expect(await check('node dist/workers/main.js', { METRICS_PORT: String(closed) })).toBe(1);
-      expect(await check('node dist/workers/main.js', { METRICS_PORT: '0' })).toBe(0);
+      expect(await check('node dist/workers/worker-process.js', { METRICS_PORT: String(closed) })).toBe(1);
+      expect(await check('node dist/workers/worker-process.js', { METRICS_PORT: '0' })).toBe(0);
     });
 
     it('HEALTHCHECK_URL overrides the choice', async () => {
       answer = 200;
-      expect(await check('node dist/workers/main.js', { HEALTHCHECK_URL: `http://127.0.0.1:${port}/anything`, METRICS_PORT: '9' })).toBe(0);
+      expect(await check('node dist/workers/worker-process.js', { HEALTHCHECK_URL: `http://127.0.0.1:${port}/anything`, METRICS_PORT: '9' })).toBe(0);
     });
   });
 });
@@ -361,7 +362,7 @@ describe('docker-compose.yml', () => {
       for (const v of s.volumes ?? []) expect(v.split(':')[0], `${name}: a named volume, not the host's files`).not.toMatch(/^[./~]/);
       return [name, expectNodeDist(s.command as string[], `compose ${name}`)];
     }));
-    expect(entries).toEqual({ sandbox: 'src/sandbox/main.ts', web: 'src/main.ts', worker: 'workers/main.ts' });
+    expect(entries).toEqual({ sandbox: 'src/sandbox/main.ts', web: 'src/web-process.ts', worker: 'workers/worker-process.ts' });
   });
 
   it('restarts every service on failure, and each has a health check', () => {
@@ -427,8 +428,8 @@ describe('docker-compose.yml', () => {
       ...(e.BANK131_PRIVATE_KEY_FILE ? { BANK131_PRIVATE_KEY_FILE: keyPath('partner-private') } : {}),
       ...(e.BANK131_PUBLIC_KEY_FILE ? { BANK131_PUBLIC_KEY_FILE: keyPath('bank-public') } : {}),
     });
-    expect(() => loadWebConfig(withFixtureKeys(env('web')))).not.toThrow();
-    const worker = loadWorkerConfig(withFixtureKeys(env('worker')));
+    expect(() => loadWebSettings(withFixtureKeys(env('web')))).not.toThrow();
+    const worker = loadWorkerSettings(withFixtureKeys(env('worker')));
     expect(worker.callbackSecret).toMatch(/^whsec_/);
   });
 
@@ -440,6 +441,6 @@ describe('docker-compose.yml', () => {
 
   it('is what the README section "Deploying" describes', () => {
     const section = read('README.md').split(/^## Deploying$/m)[1]?.split(/^## /m)[0] ?? '';
-    for (const text of ['docker compose up', 'node dist/src/main.js', 'node dist/workers/main.js', 'node dist/src/sandbox/main.js', 'HEALTHCHECK_URL']) expect(section, text).toContain(text);
+    for (const text of ['docker compose up', 'node dist/src/web-process.js', 'node dist/workers/worker-process.js', 'node dist/src/sandbox/main.js', 'HEALTHCHECK_URL']) expect(section, text).toContain(text);
   });
 });

@@ -122,8 +122,8 @@ async function idsIn(status: string): Promise<Set<string>> {
 }
 
 it(`SIGTERM to a worker in the middle of ${PAYOUTS} payouts: it drains and exits 0, and every payout ends succeeded, paid once`, async () => {
-  const webProc = start('web', 'src/main.ts', settings.web);
-  const workers = [start('worker-1', 'workers/main.ts', settings.worker), start('worker-2', 'workers/main.ts', settings.worker)];
+  const webProc = start('web', 'src/web-process.ts', settings.web);
+  const workers = [start('worker-1', 'workers/worker-process.ts', settings.worker), start('worker-2', 'workers/worker-process.ts', settings.worker)];
   await Promise.all([ready(webProc, 'web process ready'), ...workers.map((w) => ready(w, 'worker process ready'))]);
 
   const orders = Array.from({ length: PAYOUTS }, () => order());
@@ -147,7 +147,7 @@ it(`SIGTERM to a worker in the middle of ${PAYOUTS} payouts: it drains and exits
   expect(afterSignal.split('\n').filter((l) => l.includes('"msg":"payout moved"')).length).toBeGreaterThan(0);
 
   // A rolling restart: a new worker takes the place of the stopped one.
-  const replacement = start('worker-3', 'workers/main.ts', settings.worker);
+  const replacement = start('worker-3', 'workers/worker-process.ts', settings.worker);
   await ready(replacement, 'worker process ready');
 
   await eventually(async () => (await idsIn('succeeded')).size === PAYOUTS || undefined, 40_000, `all ${PAYOUTS} payouts succeeded`);

@@ -8,13 +8,14 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Bank131Client } from '../../src/bank131/client.js';
 import { signBody } from '../../src/bank131/signature.js';
-import { BOARD_PATH, mountBoard } from '../../src/board.js';
+import { BOARD_PATH } from '../../src/board.js';
 import { ERRORS, type ErrorCode } from '../../src/http/errors.js';
 import { FORBIDDEN_KEY_PROBLEM } from '../../src/http/json-body.js';
 import { createLogger } from '../../src/log.js';
 import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
 import { createQueues, QUEUE, type Queues } from '../../src/queues.js';
-import { buildServer } from '../../src/server.js';
+import { buildServer } from '../../src/http/server.js';
+import { webSettings } from '../support/settings.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { keys } from '../support/keys.js';
 import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
@@ -88,14 +89,20 @@ beforeAll(async () => {
   queues = createQueues(redis, prefix);
   store = new PayoutStore(redis, prefix);
   app = await buildServer({
-    config: { apiKeys: [API_KEY, `second-${API_KEY}`], bankPublicKey: keys.bankPublic, publicUrl: 'http://payouts.test', widgetUrl: 'https://widget-demo.bank131.ru', payerName: 'Payer' },
+    settings: webSettings({
+      apiKeys: [API_KEY, `second-${API_KEY}`],
+      publicUrl: 'http://payouts.test',
+      widgetUrl: 'https://widget-demo.bank131.ru',
+      collectPayerName: 'Payer',
+      board: { ...BOARD, readOnly: true },
+      timing: DEFAULT_TIMING,
+    }),
     bank,
     store,
     queues,
     redis,
-    timing: DEFAULT_TIMING,
+    publicUrl: () => 'http://payouts.test',
     logger: createLogger({ level: 'trace' }, sink),
-    extend: (a) => mountBoard(a, queues, BOARD),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   // a payout waiting for its card (a live collection link), and one queued that no test cancels

@@ -8,7 +8,8 @@ import { freePort } from '../../src/local-redis.js';
 import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
 import { ERRORS } from '../../src/http/errors.js';
 import { createQueues, type Queues } from '../../src/queues.js';
-import { buildServer } from '../../src/server.js';
+import { buildServer } from '../../src/http/server.js';
+import { webSettings } from '../support/settings.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { keys } from '../support/keys.js';
 import { order } from '../support/pipeline.js';
@@ -21,14 +22,15 @@ let app: FastifyInstance;
 let redis: Redis;
 let queues: Queues;
 const prefix = testPrefix('http-api');
-const config = { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic, publicUrl: 'http://payouts.test', widgetUrl: 'https://widget-demo.bank131.ru', payerName: 'Test Payer LLC' };
+const settings = webSettings({ apiKeys: [API_KEY], publicUrl: 'http://payouts.test', widgetUrl: 'https://widget-demo.bank131.ru', collectPayerName: 'Test Payer LLC', timing: DEFAULT_TIMING });
+const publicUrl = () => 'http://payouts.test';
 /** These routes never reach the bank. */
 const unusedBank = new Bank131Client({ baseUrl: 'http://127.0.0.1:9', project: 'p', privateKey: keys.partnerPrivate });
 
 beforeAll(async () => {
   redis = connectRedis();
   queues = createQueues(redis, prefix);
-  app = await buildServer({ config, bank: unusedBank, store: new PayoutStore(redis, prefix), queues, redis, timing: DEFAULT_TIMING });
+  app = await buildServer({ settings, bank: unusedBank, store: new PayoutStore(redis, prefix), queues, redis, publicUrl });
   await app.ready();
 });
 afterAll(async () => {
@@ -182,7 +184,7 @@ describe('/readyz', () => {
   it('answers 503 within a second when Redis does not answer', async () => {
     const dead = new Redis(await freePort(), '127.0.0.1', { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => 200 });
     dead.on('error', () => undefined);
-    const lonely = await buildServer({ config, bank: unusedBank, store: new PayoutStore(dead, prefix), queues, redis: dead, timing: DEFAULT_TIMING });
+    const lonely = await buildServer({ settings, bank: unusedBank, store: new PayoutStore(dead, prefix), queues, redis: dead, publicUrl });
     const started = Date.now();
     const res = await lonely.inject({ method: 'GET', url: '/readyz' });
     expect(Date.now() - started).toBeLessThan(1_500);

@@ -7,7 +7,8 @@ import { startLocalRedis, type LocalRedis } from '../../src/local-redis.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { PayoutOrder } from '../../src/payouts/schemas.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { startWeb } from '../../src/web.js';
+import { startWeb } from '../../src/web-process.js';
+import { webSettings } from '../support/settings.js';
 import { keys } from '../support/keys.js';
 import { testPrefix } from '../support/redis.js';
 
@@ -78,7 +79,7 @@ beforeAll(async () => {
     // the web calls the bank only for card collection pages, which this test does not open
     bank: { baseUrl: 'http://127.0.0.1:9', project: 'p', privateKey: keys.partnerPrivate },
   });
-  ({ server, url } = await startWeb(runtime, { apiKeys: [API_KEY], bankPublicKey: keys.bankPublic, logger: log, widgetUrl: 'http://127.0.0.1:9' }));
+  ({ server, url } = await startWeb(runtime, webSettings({ apiKeys: [API_KEY], widgetUrl: 'http://127.0.0.1:9' }), { logger: log }));
 });
 afterAll(async () => {
   await admin?.config('SET', 'maxmemory', '0').catch(() => undefined);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { jobsRefused } from '../../src/metrics.js';
-import { startWorkersFor, type RunningWorkers } from '../../workers/index.js';
-import { keys } from '../support/keys.js';
-import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { startWorkers, type RunningWorkers } from '../../workers/worker-process.js';
+import { workerSettings } from '../support/settings.js';
+import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually } from '../support/sandbox.js';
 
 /**
@@ -19,15 +19,7 @@ beforeAll(async () => {
   // Workers of our own, so their log can be read.
   p = await startPipeline({ workerSets: 0 });
   const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-  workers = startWorkersFor(p.runtime, {
-    log,
-    bankPublicKey: keys.bankPublic,
-    callbackSecret: CALLBACK_SECRET,
-    callbackTimeoutMs: 2_000,
-    allowPrivateCallbacks: true,
-    concurrency: 4,
-    prefix: p.prefix,
-  });
+  workers = startWorkers(p.runtime, workerSettings({ redisPrefix: p.prefix, callbackTimeoutMs: 2_000, callbackAllowPrivate: true, payoutConcurrency: 4 }), { log });
 });
 afterAll(async () => {
   await workers?.close();

@@ -14,7 +14,7 @@ import { runEntry } from '../support/processes.js';
  * after start, keep its logs and its shutdown bounded while Redis is away.
  */
 
-const ENTRY = { web: 'src/main.ts', worker: 'workers/main.ts' } as const;
+const ENTRY = { web: 'src/web-process.ts', worker: 'workers/worker-process.ts' } as const;
 type Kind = keyof typeof ENTRY;
 
 const SETTINGS: Record<Kind, Record<string, string>> = {

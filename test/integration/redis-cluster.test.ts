@@ -4,7 +4,8 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local-redis.js';
 import { bankMetadataFor } from '../../src/payouts/schemas.js';
-import { createRuntime, waitForRedis } from '../../src/runtime.js';
+import { createRuntime } from '../../src/runtime.js';
+import { waitForRedis } from '../../src/store/redis-connection.js';
 import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { keyPath } from '../support/keys.js';
@@ -192,8 +193,8 @@ describe('the processes with REDIS_CLUSTER', () => {
   };
 
   it('the worker starts on the cluster (REDIS_CLUSTER=true) and stops cleanly; without it, it exits 78 naming REDIS_CLUSTER', async () => {
-    const on = runEntry('workers/main.ts', { ...worker, REDIS_URL: cluster.url, REDIS_CLUSTER: 'true', REDIS_PREFIX: testPrefix('cluster-worker') });
-    const off = runEntry('workers/main.ts', { ...worker, REDIS_URL: cluster.url, REDIS_PREFIX: testPrefix('cluster-worker') });
+    const on = runEntry('workers/worker-process.ts', { ...worker, REDIS_URL: cluster.url, REDIS_CLUSTER: 'true', REDIS_PREFIX: testPrefix('cluster-worker') });
+    const off = runEntry('workers/worker-process.ts', { ...worker, REDIS_URL: cluster.url, REDIS_PREFIX: testPrefix('cluster-worker') });
     try {
       expect(await off.exit).toEqual({ code: 78, signal: null });
       expect(off.stderr().trim()).toBe(`REDIS_URL: cannot connect to ${cluster.url}: this Redis is a node of a Redis Cluster: set REDIS_CLUSTER=true`);

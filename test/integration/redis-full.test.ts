@@ -98,9 +98,9 @@ beforeAll(async () => {
     RECONCILE_AFTER_MS: '1000',
     SHUTDOWN_TIMEOUT_MS: '10000',
   };
-  web = start('src/main.ts', { ...common, HOST: '127.0.0.1', PORT: String(webPort), API_KEYS: API_KEY });
+  web = start('src/web-process.ts', { ...common, HOST: '127.0.0.1', PORT: String(webPort), API_KEYS: API_KEY });
   const callbackSecret = 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=';
-  worker = start('workers/main.ts', { ...common, CALLBACK_SECRET: callbackSecret, METRICS_PORT: '0', JOB_LOCK_MS: '3000', STALLED_INTERVAL_MS: '1000' });
+  worker = start('workers/worker-process.ts', { ...common, CALLBACK_SECRET: callbackSecret, METRICS_PORT: '0', JOB_LOCK_MS: '3000', STALLED_INTERVAL_MS: '1000' });
   await eventually(() => said(web, 'web process ready') && said(worker, 'worker process ready'), 30_000, 'the web and the worker to be ready', 50);
 });
 

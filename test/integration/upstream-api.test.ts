@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startWorkersFor } from '../../workers/index.js';
+import { startWorkers } from '../../workers/worker-process.js';
+import { workerSettings } from '../support/settings.js';
 import { pino } from 'pino';
-import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { PayoutOrder } from '../../src/payouts/schemas.js';
-import { keys } from '../support/keys.js';
 import { acceptTogether } from '../../src/pipeline/accept-payouts.js';
 import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
 
@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => p?.close());
 
 const startWorkerSet = () => {
-  const set = startWorkersFor(p.runtime, { log: pino({ level: 'silent' }), bankPublicKey: keys.bankPublic, callbackSecret: CALLBACK_SECRET, concurrency: 4, prefix: p.prefix });
+  const set = startWorkers(p.runtime, workerSettings({ redisPrefix: p.prefix, payoutConcurrency: 4 }), { log: pino({ level: 'silent' }) });
   p.workerSets.push(set);
   return set;
 };

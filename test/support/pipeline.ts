@@ -2,18 +2,21 @@ import type { FastifyInstance } from 'fastify';
 import { Cluster } from 'ioredis';
 import { pino } from 'pino';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { startWeb, type WebOptions } from '../../src/web.js';
+import { startWeb } from '../../src/web-process.js';
+import type { WebSettings } from '../../src/settings/web.js';
+import type { WorkerSettings } from '../../src/settings/worker.js';
 import type { RunningSandbox } from '../../src/sandbox/server.js';
 import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import type { PayoutState } from '../../src/payouts/state-machine.js';
 import { DEFAULT_TIMING, type CrashPoints, type PipelineTiming } from '../../src/pipeline/pipeline-deps.js';
-import { startWorkersFor, type RunningWorkers } from '../../workers/index.js';
+import { startWorkers, type RunningWorkers } from '../../workers/worker-process.js';
+import { TEST_API_KEY, TEST_CALLBACK_SECRET, webSettings, workerSettings } from './settings.js';
 import { keys } from './keys.js';
 import { deleteKeys, redisUrl, testPrefix } from './redis.js';
 import { PROJECT, eventually, startReceiver, startTestSandbox } from './sandbox.js';
 
-export const API_KEY = 'test-api-key-0123456789';
-export const CALLBACK_SECRET = 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo='; // Standard Webhooks form: whsec_ + base64 of 32 bytes
+export const API_KEY = TEST_API_KEY;
+export const CALLBACK_SECRET = TEST_CALLBACK_SECRET;
 const FAST_RETRY = { baseDelayMs: 20, maxDelayMs: 400, bankAttempts: 25, notifyAttempts: 10 };
 
 export interface Pipeline {
@@ -54,8 +57,10 @@ export async function startPipeline(
     crashPoints?: CrashPoints;
     /** CALLBACK_ALLOW_PRIVATE; on by default, since the test receiver is on 127.0.0.1. */
     allowPrivateCallbacks?: boolean;
-    /** More of the web's options (ADMIN_PORT, TRUST_PROXY). */
-    web?: Pick<WebOptions, 'admin' | 'trustProxy'>;
+    /** More of the web's settings (ADMIN_PORT, TRUST_PROXY). */
+    web?: Partial<Pick<WebSettings, 'admin' | 'trustProxy'>>;
+    /** More of the workers' settings (per-queue concurrency, the callback deadline). */
+    worker?: Partial<Pick<WorkerSettings, 'concurrencyByQueue' | 'callbackTimeoutMs'>>;
   } = {},
 ): Promise<Pipeline> {
   const timing: PipelineTiming = { ...DEFAULT_TIMING, ...options.timing };
@@ -70,36 +75,31 @@ export async function startPipeline(
     retry: FAST_RETRY,
     bank: { baseUrl: sandbox.url, project: PROJECT, privateKey: keys.partnerPrivate, timeoutMs: options.bankTimeoutMs ?? 2_000 },
   });
-  const { server, url, adminUrl } = await startWeb(runtime, {
-    apiKeys: [API_KEY],
-    bankPublicKey: keys.bankPublic,
-    logger: log,
-    board: options.board,
+  // the upstream receiver runs on 127.0.0.1
+  const callbackAllowPrivate = options.allowPrivateCallbacks ?? true;
+  const web = webSettings({
+    redisPrefix: prefix,
+    board: options.board ? { readOnly: true, ...options.board } : null,
     timing,
     widgetUrl: sandbox.url,
-    payerName: 'Test Payer LLC',
-    // the upstream receiver runs on 127.0.0.1
-    allowPrivateCallbacks: options.allowPrivateCallbacks ?? true,
-    ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}),
+    collectPayerName: 'Test Payer LLC',
+    callbackAllowPrivate,
     ...options.web,
   });
+  const { server, url, adminUrl } = await startWeb(runtime, web, { logger: log, ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}) });
   sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
   const upstream = await startReceiver();
-  const workerSets = Array.from({ length: options.workerSets ?? 1 }, () =>
-    startWorkersFor(runtime, {
-      log,
-      bankPublicKey: keys.bankPublic,
-      callbackSecret: CALLBACK_SECRET,
-      callbackTimeoutMs: 2_000,
-      concurrency: options.concurrency ?? 8,
-      prefix,
-      timing,
-      crashPoints: options.crashPoints,
-      allowPrivateCallbacks: options.allowPrivateCallbacks ?? true,
-      // a job abandoned by a crash is taken up within seconds, not BullMQ's default half minute
-      stalled: { lockDurationMs: 4_000, stalledIntervalMs: 1_000 },
-    }),
-  );
+  const worker = workerSettings({
+    redisPrefix: prefix,
+    callbackTimeoutMs: 2_000,
+    payoutConcurrency: options.concurrency ?? 8,
+    timing,
+    callbackAllowPrivate,
+    // a job abandoned by a crash is taken up within seconds, not BullMQ's default half minute
+    stalled: { lockDurationMs: 4_000, stalledIntervalMs: 1_000 },
+    ...options.worker,
+  });
+  const workerSets = Array.from({ length: options.workerSets ?? 1 }, () => startWorkers(runtime, worker, { log, ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}) }));
 
   const api: Pipeline['api'] = async (method, path, body, headers = {}) => {
     const res = await fetch(`${url}${path}`, {

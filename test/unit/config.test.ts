@@ -1,7 +1,10 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { loadConfig, loadWebConfig, loadWorkerConfig } from '../../src/config.js';
-import { ConfigError, exitOnConfigError, maskUrl, StartupError } from '../../src/settings.js';
+import { ConfigError } from '../../src/settings/env.js';
+import { loadWebSettings as loadWebConfig } from '../../src/settings/web.js';
+import { loadWorkerSettings as loadWorkerConfig } from '../../src/settings/worker.js';
+import { exitOnStartupError as exitOnConfigError, StartupError } from '../../src/process/exit.js';
+import { maskUrl } from '../../src/store/redis-errors.js';
 import { keyPath, pem } from '../support/keys.js';
 
 const base = {
@@ -11,6 +14,27 @@ const base = {
   BANK131_PUBLIC_KEY_FILE: keyPath('bank-public'),
   API_KEYS: 'key-aaaaaaaaaaaaaaaa, key-bbbbbbbbbbbbbbbb',
   CALLBACK_SECRET: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
+};
+
+/**
+ * Both processes' settings from one environment, as a deployment that runs both gives them: every
+ * problem either one names, once.
+ */
+const loadConfig = (env: Record<string, string>) => {
+  const problems = new Set<string>();
+  const read = <T>(load: () => T): T | null => {
+    try {
+      return load();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const p of err.problems) problems.add(p);
+      return null;
+    }
+  };
+  const web = read(() => loadWebConfig(env));
+  const worker = read(() => loadWorkerConfig(env));
+  if (!web || !worker) throw new ConfigError([...problems]);
+  return { ...web, ...worker };
 };
 
 /** The ConfigError that loadConfig throws for `env`; fails the test when it returns instead. */
@@ -45,7 +69,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       admin: null,
       trustProxy: false,
-      boardReadOnly: true,
+      widgetUrl: 'https://widget-demo.bank131.ru',
       publicUrl: 'http://127.0.0.1:3000',
       logLevel: 'info',
       logPretty: false,
@@ -68,7 +92,6 @@ describe('loadConfig', () => {
       baseUrl: 'https://demo.bank131.ru',
       project: 'project-1',
       submerchant: undefined,
-      widgetUrl: 'https://widget-demo.bank131.ru',
       apiVersion: 'v2',
       timeoutMs: 30_000,
       connectTimeoutMs: 5_000,
@@ -252,7 +275,7 @@ describe('settings per process', () => {
   it('a short BOARD_PASSWORD is called short, not missing', () => {
     expectProblems({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'short' }, ['BOARD_PASSWORD: must be at least 12 characters'], loadWebConfig);
     expectProblems({ ...web, BOARD_PASSWORD: 'long-enough-password' }, ['BOARD_USER and BOARD_PASSWORD: give both to enable the queue board, or neither'], loadWebConfig);
-    expect(loadWebConfig({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'long-enough-password' }).board).toEqual({ user: 'ops', password: 'long-enough-password' });
+    expect(loadWebConfig({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'long-enough-password' }).board).toEqual({ user: 'ops', password: 'long-enough-password', readOnly: true });
   });
 
   it('worker tuning: per-queue concurrency and BullMQ\'s lock and stalled check are settings', () => {
@@ -321,8 +344,9 @@ describe('where operators reach the service, and whom it believes', () => {
   });
 
   it('the queue board is read-only unless BOARD_READ_ONLY is false', () => {
-    expect(loadWebConfig(web).boardReadOnly).toBe(true);
-    expect(loadWebConfig({ ...web, BOARD_READ_ONLY: 'false' }).boardReadOnly).toBe(false);
+    const board = { BOARD_USER: 'ops', BOARD_PASSWORD: 'long-enough-password' };
+    expect(loadWebConfig({ ...web, ...board }).board?.readOnly).toBe(true);
+    expect(loadWebConfig({ ...web, ...board, BOARD_READ_ONLY: 'false' }).board?.readOnly).toBe(false);
     expectProblems({ ...web, BOARD_READ_ONLY: 'maybe' }, ['BOARD_READ_ONLY: must be true or false'], loadWebConfig);
   });
 

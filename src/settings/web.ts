@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { COMMON_ENV, PEMS, commonSettings } from './common.js';
+import { bool, httpUrl, port, readEnv, type Env } from './env.js';
+
+const apiKeys = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters')).min(1, 'must list at least one key'));
+
+/**
+ * TRUST_PROXY as Fastify's trustProxy takes it: true/false, a number of hops, or a comma-separated
+ * list of addresses and CIDR ranges of the proxies in front of the web.
+ */
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((v, ctx): boolean | number | string => {
+    const t = v.trim();
+    if (t === 'true' || t === 'false') return t === 'true';
+    if (/^\d+$/.test(t)) return Number(t);
+    if (/^[0-9a-fA-F.:/,\s]+$/.test(t)) return t;
+    ctx.addIssue({ code: 'custom', message: 'must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses (CIDR allowed)' });
+    return z.NEVER;
+  });
+
+/** The web process's variables (README, Configuration): the common ones and its own. */
+const WebEnv = z.object({
+  ...COMMON_ENV,
+  HOST: z.string().default('127.0.0.1'),
+  PORT: port.default(3000),
+  PUBLIC_URL: httpUrl.optional(),
+  ADMIN_PORT: port.optional(),
+  ADMIN_HOST: z.string().default('127.0.0.1'),
+  TRUST_PROXY: trustProxy,
+  API_KEYS: apiKeys,
+  BOARD_USER: z.string().optional(),
+  BOARD_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  BOARD_READ_ONLY: bool('true'),
+  ACCESS_LOG: bool('true'),
+  COLLECT_PAYER_NAME: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters').default('bank131-payouts'),
+  BANK131_WIDGET_URL: httpUrl.default('https://widget-demo.bank131.ru'),
+});
+
+/** What the web process runs on: read once at start-up, handed as it is to its plugins. */
+export const WebSettings = WebEnv.transform((e) => ({
+  ...commonSettings(e),
+  host: e.HOST,
+  port: e.PORT,
+  /**
+   * Where the web is reached from outside: collection links and the API document use it. Unset
+   * with PORT 0 (any free port), it is the address the web ends up listening on.
+   */
+  publicUrl: e.PUBLIC_URL ?? (e.PORT === 0 ? null : `http://${e.HOST === '0.0.0.0' ? '127.0.0.1' : e.HOST}:${e.PORT}`),
+  /** ADMIN_PORT: /metrics, /docs and the queue board on a listener of their own; null keeps them on PORT. */
+  admin: e.ADMIN_PORT !== undefined ? { port: e.ADMIN_PORT, host: e.ADMIN_HOST } : null,
+  trustProxy: e.TRUST_PROXY,
+  apiKeys: e.API_KEYS,
+  /** The queue board, when both BOARD_USER and BOARD_PASSWORD are given; read-only unless BOARD_READ_ONLY=false. */
+  board: e.BOARD_USER && e.BOARD_PASSWORD ? { user: e.BOARD_USER, password: e.BOARD_PASSWORD, readOnly: e.BOARD_READ_ONLY } : null,
+  accessLog: e.ACCESS_LOG,
+  /** Who the recipient is told pays them, on the card collection page. */
+  collectPayerName: e.COLLECT_PAYER_NAME,
+  /** Where the recipient's browser loads the tokenization widget from. */
+  widgetUrl: e.BANK131_WIDGET_URL,
+}));
+export type WebSettings = z.output<typeof WebSettings>;
+
+/** The web process's settings (`npm start`); throws a ConfigError naming every bad one. */
+export function loadWebSettings(env: Env = process.env): WebSettings {
+  return readEnv(WebSettings, env, {
+    pems: PEMS,
+    pairs: [{ names: ['BOARD_USER', 'BOARD_PASSWORD'], problem: 'give both to enable the queue board, or neither' }],
+  });
+}

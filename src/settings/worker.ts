@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { CallbackSecret } from '../payouts/callback-signature.js';
+import { COMMON_ENV, PEMS, commonSettings } from './common.js';
+import { port, positiveInt, readEnv, type Env } from './env.js';
+
+const concurrency = positiveInt.max(1000, 'must be at most 1000');
+
+/** The worker process's variables (README, Configuration): the common ones and its own. */
+const WorkerEnv = z.object({
+  ...COMMON_ENV,
+  // the same rule the signer applies (src/payouts/callback-signature.ts): what starts, signs
+  CALLBACK_SECRET: CallbackSecret,
+  CALLBACK_TIMEOUT_MS: positiveInt.max(300_000, 'must be at most 300000').default(10_000),
+  PAYOUT_CONCURRENCY: concurrency.default(16),
+  START_CONCURRENCY: concurrency.optional(),
+  CONFIRM_CONCURRENCY: concurrency.optional(),
+  WEBHOOK_CONCURRENCY: concurrency.optional(),
+  NOTIFY_CONCURRENCY: concurrency.optional(),
+  RECONCILE_CONCURRENCY: concurrency.optional(),
+  JOB_LOCK_MS: positiveInt.min(1_000, 'must be at least 1000').default(30_000),
+  STALLED_INTERVAL_MS: positiveInt.min(1_000, 'must be at least 1000').default(30_000),
+  METRICS_PORT: port.default(9464),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+});
+
+/** What a worker process runs on: read once at start-up, handed as it is to the workers. */
+export const WorkerSettings = WorkerEnv.transform((e) => ({
+  ...commonSettings(e),
+  callbackSecret: e.CALLBACK_SECRET,
+  /** A callback delivery's whole deadline, headers and body. */
+  callbackTimeoutMs: e.CALLBACK_TIMEOUT_MS,
+  /** Jobs in flight per worker process, per queue that calls the bank. */
+  payoutConcurrency: e.PAYOUT_CONCURRENCY,
+  /** Per queue, where set; the others default from payoutConcurrency (workers/worker-process.ts). */
+  concurrencyByQueue: definedOnly({
+    start: e.START_CONCURRENCY,
+    confirm: e.CONFIRM_CONCURRENCY,
+    webhooks: e.WEBHOOK_CONCURRENCY,
+    notify: e.NOTIFY_CONCURRENCY,
+    reconcile: e.RECONCILE_CONCURRENCY,
+  }),
+  /** BullMQ's job lock and stalled-job check. */
+  stalled: { lockDurationMs: e.JOB_LOCK_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS },
+  /** Where the worker serves its metrics; port 0: not at all. */
+  metricsPort: e.METRICS_PORT,
+  metricsHost: e.METRICS_HOST,
+}));
+export type WorkerSettings = z.output<typeof WorkerSettings>;
+
+function definedOnly<T extends Record<string, number | undefined>>(o: T): Partial<{ [K in keyof T]: number }> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<{ [K in keyof T]: number }>;
+}
+
+/** The worker process's settings (`npm run worker`); throws a ConfigError naming every bad one. */
+export function loadWorkerSettings(env: Env = process.env): WorkerSettings {
+  return readEnv(WorkerSettings, env, { pems: PEMS });
+}
