@@ -13,7 +13,7 @@ import { ROOT, cpuMsOf, eventually, lastJsonLine, maxInWindow, mb, request, roun
 import { summariseProfile, type ProfileSummary } from './profile.js';
 
 /**
- * `npm run bench` (issue 19): the service measured as an operator runs it (a web process and
+ * `npm run bench`: the service measured as an operator runs it (a web process and
  * worker processes, each `node --import tsx`), on a throwaway local redis-server, against the
  * sandbox bank with no added latency in a process of its own, side by side with bare skeletons
  * run in the same session. Prints a table of each goal met or missed and writes

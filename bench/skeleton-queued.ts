@@ -5,7 +5,7 @@ import { bankMetadataFor } from '../src/payouts/schemas.js';
 import { cpuMs, receiveWebhooks, skeletonPayout, skeletonSettings, startClock } from './skeleton-common.js';
 
 /**
- * The skeleton issue 19 measures the pipeline against: four BullMQ jobs per payout, each one
+ * The skeleton the pipeline is measured against (bench/results.md): four BullMQ jobs per payout, each one
  * signed HTTP call (session/create, session/start/payout, session/confirm once the ready_to_confirm
  * webhook arrives, the signed callback upstream once payment_finished arrives), webhooks checked
  * against the bank's key, N payouts in flight, and nothing else: no payout record, no

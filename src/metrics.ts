@@ -24,7 +24,8 @@ export const payoutsFinished = counter('payouts_finished_total', 'Payouts that r
 export const webhooksReceived = counter('bank131_webhooks_received_total', 'Bank 131 webhooks accepted (signature verified), by type.', ['type']);
 export const webhooksRefused = counter('bank131_webhooks_refused_total', 'Bank 131 webhooks refused, by reason (missing, malformed or mismatched signature).', ['reason']);
 export const callbackDeliveries = counter('callback_deliveries_total', 'Callbacks to upstream, by result: delivered, refused (non-2xx) or failed (no answer).', ['result']);
-export const reconcilerActions = counter('reconciler_actions_total', 'What the reconciler did for each payout it checked.', ['action']);
+/** Labelled by the check's outcome kind (src/pipeline/job-outcome.ts): a closed set, whatever the text says. */
+export const reconcilerActions = counter('reconciler_actions_total', 'What the reconciler did for each payout it checked, by outcome kind.', ['action']);
 export const jobsRefused = counter(
   'jobs_refused_total',
   'Jobs that changed nothing because their data was not to be believed: a webhook job whose signature does not verify, a callback job that contradicts its payout. Each is an alarm: someone added or edited a job by hand.',

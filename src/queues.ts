@@ -14,7 +14,7 @@ export const QUEUE = {
 
 /**
  * Job ids make enqueueing idempotent: BullMQ ignores an add whose id is already in the queue.
- * (BullMQ refuses ':' in custom ids, so the `start:<id>` of docs/architecture.md is written `start-<id>`.)
+ * BullMQ refuses ':' in custom ids, hence `start-<payout>` and the like (docs/architecture.md, Queues and jobs).
  */
 export const jobId = {
   start: (payoutId: string) => `start-${payoutId}`,

@@ -6,6 +6,7 @@ import { jobsRefused } from '../src/metrics.js';
 import { describeSession } from '../src/payouts/bank-verdict.js';
 import { WebhookJob, webhookBytes } from '../src/payouts/schemas.js';
 import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
+import type { JobOutcome } from '../src/pipeline/job-outcome.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { requestCheck } from '../src/pipeline/reconcile.js';
 
@@ -22,35 +23,37 @@ import { requestCheck } from '../src/pipeline/reconcile.js';
  * read leads to a session/status check instead of being dropped.
  */
 export function webhookProcessor(deps: PipelineDeps) {
-  return async (job: Job<WebhookJob>): Promise<string> => {
-    const data = WebhookJob.safeParse(job.data);
-    if (!data.success) return refuse(deps, job, 'malformed', 'it carries no signed body');
-    const raw = webhookBytes(data.data);
-    const check = checkSignature(raw, data.data.signature, deps.bankPublicKey);
-    if (!check.ok) return refuse(deps, job, 'bad_signature', `its signature is ${check.reason === 'mismatch' ? 'not the bank’s' : check.reason}`);
+  return async (job: Job<WebhookJob>): Promise<JobOutcome> => await applyWebhook(deps, job);
+}
 
-    const { type, sessionId, session } = readWebhook(raw);
-    if (!sessionId) {
-      deps.log.warn({ type, jobId: job.id }, 'signed webhook without a session; nothing to act on');
-      return 'no session';
-    }
-    const payout = await deps.store.noteBySession(sessionId, `webhook ${type}: ${session ? describeSession(session) : 'session unreadable'}`);
-    if (!payout) {
-      deps.log.warn({ type, sessionId }, 'webhook for an unknown session; nothing changed');
-      return 'unknown session';
-    }
-    if (!session || !ACTED_ON.has(type)) {
-      await requestCheck(deps, payout.id, `webhook ${type}`);
-      return 'status check requested';
-    }
-    try {
-      return await applyBankSession(deps, payout, session, 'webhook');
-    } catch (err) {
-      if (!(err instanceof NotFinalYet)) throw err;
-      await requestCheck(deps, payout.id, err.reason);
-      return 'status check requested';
-    }
-  };
+async function applyWebhook(deps: PipelineDeps, job: Job<WebhookJob>): Promise<JobOutcome> {
+  const data = WebhookJob.safeParse(job.data);
+  if (!data.success) return refuse(deps, job, 'malformed', 'it carries no signed body');
+  const raw = webhookBytes(data.data);
+  const check = checkSignature(raw, data.data.signature, deps.bankPublicKey);
+  if (!check.ok) return refuse(deps, job, 'bad_signature', `its signature is ${check.reason === 'mismatch' ? 'not the bank’s' : check.reason}`);
+
+  const { type, sessionId, session } = readWebhook(raw);
+  if (!sessionId) {
+    deps.log.warn({ type, jobId: job.id }, 'signed webhook without a session; nothing to act on');
+    return { outcome: 'no_session' };
+  }
+  const payout = await deps.store.noteBySession(sessionId, `webhook ${type}: ${session ? describeSession(session) : 'session unreadable'}`);
+  if (!payout) {
+    deps.log.warn({ type, sessionId }, 'webhook for an unknown session; nothing changed');
+    return { outcome: 'unknown_session' };
+  }
+  if (!session || !ACTED_ON.has(type)) {
+    await requestCheck(deps, payout.id, `webhook ${type}`);
+    return { outcome: 'status_check_requested' };
+  }
+  try {
+    return await applyBankSession(deps, payout, session, 'webhook');
+  } catch (err) {
+    if (!(err instanceof NotFinalYet)) throw err;
+    await requestCheck(deps, payout.id, err.reason);
+    return { outcome: 'status_check_requested' };
+  }
 }
 
 /** The types whose session is applied as it stands; any other leads to a session/status check. */
@@ -74,8 +77,8 @@ function readWebhook(raw: Buffer): { type: string; sessionId: string | undefined
 }
 
 /** A job whose data is not the bank's signed word: nothing is applied, and someone should look. */
-function refuse(deps: PipelineDeps, job: Job, reason: 'bad_signature' | 'malformed', detail: string): string {
+function refuse(deps: PipelineDeps, job: Job, reason: 'bad_signature' | 'malformed', detail: string): JobOutcome {
   jobsRefused.inc({ queue: 'bank-webhooks', reason });
   deps.log.error({ queue: 'bank-webhooks', jobId: job.id, name: job.name, reason }, `ALARM: a webhook job the bank did not sign (${detail}); nothing changed. Was it added or edited by hand?`);
-  return `refused: ${reason}`;
+  return { outcome: 'refused', reason };
 }

@@ -6,6 +6,7 @@ import { decide } from '../src/payouts/confirmation-policy.js';
 import { idempotencyKey, type KeyedAction } from '../src/payouts/idempotency-key.js';
 import { ConfirmJob, bankMetadataFor, type PayoutIn, type PayoutWithSession } from '../src/payouts/schemas.js';
 import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
+import type { JobOutcome } from '../src/pipeline/job-outcome.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { takeStep } from '../src/pipeline/take-step.js';
 
@@ -20,29 +21,31 @@ import { takeStep } from '../src/pipeline/take-step.js';
  * every try.
  */
 export function confirmProcessor(deps: PipelineDeps) {
-  return async (job: Job<ConfirmJob>): Promise<string> => {
-    const { payoutId, sessionId } = ConfirmJob.parse(job.data);
-    const payout = await deps.store.get(payoutId);
-    if (!payout) return 'missing';
-    if (payout.sessionId !== sessionId) {
-      deps.log.warn({ payoutId, sessionId, recorded: payout.sessionId }, 'confirm job for a session that is not the recorded one; nothing changed');
-      return 'not our session';
+  return async (job: Job<ConfirmJob>): Promise<JobOutcome> => await confirmOrCancel(deps, job);
+}
+
+async function confirmOrCancel(deps: PipelineDeps, job: Job<ConfirmJob>): Promise<JobOutcome> {
+  const { payoutId, sessionId } = ConfirmJob.parse(job.data);
+  const payout = await deps.store.get(payoutId);
+  if (!payout) return { outcome: 'missing' };
+  if (payout.sessionId !== sessionId) {
+    deps.log.warn({ payoutId, sessionId, recorded: payout.sessionId }, 'confirm job for a session that is not the recorded one; nothing changed');
+    return { outcome: 'not_our_session' };
+  }
+  switch (payout.state) {
+    case 'awaiting_confirmation': {
+      const decided = await takeDecision(deps, payout);
+      if (decided === 'confirming') return sendConfirm(deps, payout);
+      if (decided === 'cancelling') return sendCancel(deps, payout);
+      return { outcome: 'no_longer_applies' }; // decided by another run
     }
-    switch (payout.state) {
-      case 'awaiting_confirmation': {
-        const decided = await takeDecision(deps, payout);
-        if (decided === 'confirming') return sendConfirm(deps, payout);
-        if (decided === 'cancelling') return sendCancel(deps, payout);
-        return 'decided elsewhere';
-      }
-      case 'confirming':
-        return resolveThenConfirm(deps, payout);
-      case 'cancelling':
-        return resolveThenCancel(deps, payout);
-      default:
-        return `nothing to do (${payout.state})`;
-    }
-  };
+    case 'confirming':
+      return resolveThenConfirm(deps, payout);
+    case 'cancelling':
+      return resolveThenCancel(deps, payout);
+    default:
+      return { outcome: 'nothing_to_do', state: payout.state };
+  }
 }
 
 /**
@@ -79,7 +82,7 @@ type Refusal = 'refused' | 'key_exists' | null;
 const refusalOf = (err: unknown): Refusal =>
   err instanceof Bank131ApiError && err.code === 'idempotency_key_already_exists' ? 'key_exists' : isPermanent(err) ? 'refused' : null;
 
-async function sendConfirm(deps: PipelineDeps, payout: PayoutWithSession): Promise<string> {
+async function sendConfirm(deps: PipelineDeps, payout: PayoutWithSession): Promise<JobOutcome> {
   try {
     await deps.bank.confirmSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'confirm', payout.keyGenerations.confirm) });
   } catch (err) {
@@ -88,10 +91,10 @@ async function sendConfirm(deps: PipelineDeps, payout: PayoutWithSession): Promi
     throw err; // the next run finds `confirming` and asks session/status first
   }
   await takeStep(deps, 'markConfirmed', payout, { why: 'bank accepted session/confirm' });
-  return 'confirmed';
+  return { outcome: 'confirmed' };
 }
 
-async function sendCancel(deps: PipelineDeps, payout: PayoutWithSession): Promise<string> {
+async function sendCancel(deps: PipelineDeps, payout: PayoutWithSession): Promise<JobOutcome> {
   try {
     await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel) });
   } catch (err) {
@@ -100,21 +103,21 @@ async function sendCancel(deps: PipelineDeps, payout: PayoutWithSession): Promis
     throw err;
   }
   await takeStep(deps, 'markCancelled', payout, { why: 'bank accepted session/cancel' });
-  return 'cancelled';
+  return { outcome: 'cancelled' };
 }
 
 /**
  * We are `confirming` but cannot know whether an earlier confirm reached the bank, or the bank
  * refused it: ask, and send again only if the bank still waits and did not refuse.
  */
-async function resolveThenConfirm(deps: PipelineDeps, payout: PayoutWithSession, refusal: Refusal = null): Promise<string> {
+async function resolveThenConfirm(deps: PipelineDeps, payout: PayoutWithSession, refusal: Refusal = null): Promise<JobOutcome> {
   const session = await deps.bank.sessionStatus(payout.sessionId);
   if (verdictOf(session).kind !== 'awaiting_confirm') return applyCurrent(deps, payout.id, session);
   if (refusal) return stillWaiting(deps, payout, 'confirm', refusal, session);
   return sendConfirm(deps, payout);
 }
 
-async function resolveThenCancel(deps: PipelineDeps, payout: PayoutWithSession, refusal: Refusal = null): Promise<string> {
+async function resolveThenCancel(deps: PipelineDeps, payout: PayoutWithSession, refusal: Refusal = null): Promise<JobOutcome> {
   const session = await deps.bank.sessionStatus(payout.sessionId);
   const kind = verdictOf(session).kind;
   if (kind !== 'awaiting_confirm' && kind !== 'in_progress' && kind !== 'created') return applyCurrent(deps, payout.id, session);
@@ -136,8 +139,8 @@ async function stillWaiting(deps: PipelineDeps, payout: PayoutWithSession, actio
 }
 
 /** The bank's answer, applied to the payout as it stands now (it may have moved meanwhile). */
-async function applyCurrent(deps: PipelineDeps, payoutId: string, session: Parameters<typeof applyBankSession>[2]): Promise<string> {
+async function applyCurrent(deps: PipelineDeps, payoutId: string, session: Parameters<typeof applyBankSession>[2]): Promise<JobOutcome> {
   const current = await deps.store.get(payoutId);
-  if (!current) return 'missing';
+  if (!current) return { outcome: 'missing' };
   return applyBankSession(deps, current, session, 'status');
 }

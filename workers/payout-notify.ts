@@ -6,6 +6,7 @@ import { signCallback } from '../src/payouts/callback-signature.js';
 import { NOTIFY_EVENTS, NotifyJob, publicView, type PayoutRecord } from '../src/payouts/schemas.js';
 import { isTerminal } from '../src/payouts/state-machine.js';
 import { callbackDeliveries, jobsRefused } from '../src/metrics.js';
+import type { JobOutcome } from '../src/pipeline/job-outcome.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { QUEUE } from '../src/queues.js';
 
@@ -35,15 +36,15 @@ const NamedPayout = NotifyJob.pick({ payoutId: true });
 export function notifyProcessor(deps: PipelineDeps) {
   const deadlineMs = deps.callbackTimeoutMs ?? DEFAULT_DEADLINE_MS;
   const slots = new DestinationSlots(fairShare(deps.notifyConcurrency ?? DEFAULT_SLOTS), deadlineMs);
-  return async (job: Job<NotifyJob>, token?: string): Promise<string> => {
+  const notify = async (job: Job<NotifyJob>, token?: string): Promise<JobOutcome> => {
     const { payoutId } = NamedPayout.parse(job.data);
     const payout = await deps.store.get(payoutId);
-    if (!payout) return 'missing';
+    if (!payout) return { outcome: 'missing' };
     const event = eventOf(payout);
     if (!event) return refuse(deps, job, payout, 'not_final');
     if (job.data.event !== undefined && job.data.event !== event) return refuse(deps, job, payout, 'contradicts_payout');
     const url = payout.order.callback_url;
-    if (!url) return 'no callback_url';
+    if (!url) return { outcome: 'no_callback_url' };
     const problem = callbackUrlProblem(url, { allowPrivate: deps.allowPrivateCallbacks ?? false });
     if (problem) {
       callbackDeliveries.inc({ result: 'refused_address' });
@@ -57,11 +58,12 @@ export function notifyProcessor(deps: PipelineDeps) {
     try {
       const status = await deliver(deps, payout, event, url, deadlineMs);
       await deps.store.markNotified(payoutId, event);
-      return `delivered (${status})`;
+      return { outcome: 'delivered', status };
     } finally {
       slots.give(origin, Date.now() - started);
     }
   };
+  return async (job: Job<NotifyJob>, token?: string): Promise<JobOutcome> => await notify(job, token);
 }
 
 /** The event a payout's own state calls for: only a final payout has one. */
@@ -74,12 +76,12 @@ function eventOf(payout: PayoutRecord): NotifyEvent | null {
  * Ends the job without retries: trying again cannot make a false claim true. Logged at error,
  * since someone wrote a job no step made; the log names ids and states only (never the order).
  */
-function refuse(deps: PipelineDeps, job: Job<NotifyJob>, payout: PayoutRecord, reason: 'not_final' | 'contradicts_payout'): string {
+function refuse(deps: PipelineDeps, job: Job<NotifyJob>, payout: PayoutRecord, reason: 'not_final' | 'contradicts_payout'): JobOutcome {
   const claimed = typeof job.data.event === 'string' ? job.data.event.slice(0, 40) : typeof job.data.event;
   jobsRefused.inc({ queue: QUEUE.notify, reason });
   const alarm = { queue: QUEUE.notify, jobId: job.id, payoutId: payout.id, claimed, actual: payout.state, reason };
   deps.log.error(alarm, 'callback job refused: it does not match its payout; nothing sent');
-  return `refused: ${reason} (claimed ${claimed}, payout ${payout.state})`;
+  return { outcome: 'refused', reason, claimed, state: payout.state };
 }
 
 /** One signed POST of the payout's own outcome; throws (for a retry) unless upstream answers 2xx in time. */

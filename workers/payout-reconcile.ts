@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { CheckJob } from '../src/payouts/schemas.js';
+import type { JobOutcome } from '../src/pipeline/job-outcome.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { reconcilerActions } from '../src/metrics.js';
 import { checkPayout, retireFinished, sweep } from '../src/pipeline/reconcile.js';
@@ -11,13 +12,14 @@ import { checkPayout, retireFinished, sweep } from '../src/pipeline/reconcile.js
  * PAYOUT_RETENTION_DAYS are removed, leaving a tombstone that keeps their ids taken.
  */
 export function reconcileProcessor(deps: PipelineDeps) {
-  return async (job: Job): Promise<string> => {
-    if (job.name === 'sweep') return `${await sweep(deps)} due`;
-    if (job.name === 'retention') return `${await retireFinished(deps)} retired`;
-    const { payoutId, reason } = CheckJob.parse(job.data);
-    const result = await checkPayout(deps, payoutId, reason);
-    // one label per kind of action: "waiting for the bank (started)" counts as "waiting for the bank"
-    reconcilerActions.inc({ action: result.replace(/ \(.*$|: .*$/, '') });
-    return result;
-  };
+  return async (job: Job): Promise<JobOutcome> => await reconcile(deps, job);
+}
+
+async function reconcile(deps: PipelineDeps, job: Job): Promise<JobOutcome> {
+  if (job.name === 'sweep') return { outcome: 'swept', due: await sweep(deps) };
+  if (job.name === 'retention') return { outcome: 'retired', count: await retireFinished(deps) };
+  const { payoutId, reason } = CheckJob.parse(job.data);
+  const outcome = await checkPayout(deps, payoutId, reason);
+  reconcilerActions.inc({ action: outcome.outcome });
+  return outcome;
 }

@@ -5,6 +5,7 @@ import type { BankSession } from '../src/bank131/schemas.js';
 import { bankFacts, failureOf, verdictOf } from '../src/payouts/bank-verdict.js';
 import { StartJob, bankMetadataFor, type PayoutIn, type PayoutRecord, type PayoutWithSession } from '../src/payouts/schemas.js';
 import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
+import type { JobOutcome } from '../src/pipeline/job-outcome.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { takeStep } from '../src/pipeline/take-step.js';
 import { isLastAttempt } from './job-attempts.js';
@@ -22,20 +23,22 @@ type AwaitingStart = PayoutIn<'session_created' | 'awaiting_funds'>;
  * until WALLET_WAIT_MS has passed.
  */
 export function startProcessor(deps: PipelineDeps) {
-  return async (job: Job<StartJob>): Promise<string> => {
-    const { payoutId } = StartJob.parse(job.data);
-    let payout = await deps.store.get(payoutId);
-    if (!payout) {
-      deps.log.warn({ payoutId }, 'payout-start: no such payout');
-      return 'missing';
-    }
-    if (payout.state === 'queued') {
-      payout = await createSession(deps, payout, job);
-      if (!payout) return 'ended';
-    }
-    if (payout.state !== 'session_created' && payout.state !== 'awaiting_funds') return `nothing to start (${payout.state})`;
-    return startPayout(deps, payout);
-  };
+  return async (job: Job<StartJob>): Promise<JobOutcome> => await start(deps, job);
+}
+
+async function start(deps: PipelineDeps, job: Job<StartJob>): Promise<JobOutcome> {
+  const { payoutId } = StartJob.parse(job.data);
+  let payout = await deps.store.get(payoutId);
+  if (!payout) {
+    deps.log.warn({ payoutId }, 'payout-start: no such payout');
+    return { outcome: 'missing' };
+  }
+  if (payout.state === 'queued') {
+    payout = await createSession(deps, payout, job);
+    if (!payout) return { outcome: 'missing' };
+  }
+  if (payout.state !== 'session_created' && payout.state !== 'awaiting_funds') return { outcome: 'nothing_to_do', state: payout.state };
+  return startPayout(deps, payout);
 }
 
 async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<StartJob>): Promise<PayoutRecord | null> {
@@ -67,7 +70,7 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
   return started;
 }
 
-async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<string> {
+async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<JobOutcome> {
   const { sessionId } = payout;
   if (payout.startAttempts > 0) {
     // An earlier run may have reached the bank: its answer decides, never a blind resend.
@@ -86,7 +89,7 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<s
     throw new UnrecoverableError('no card to pay to');
   }
   const attempt = await deps.store.markStartAttempt(payout.id, sessionId);
-  if (attempt === null) return 'payout moved on before start';
+  if (attempt === null) return { outcome: 'no_longer_applies' };
   try {
     const session = await deps.bank.startPayout(
       {
@@ -101,7 +104,7 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<s
       { idempotencyKey: idempotencyKey(sessionId, 'start', payout.keyGenerations.start) },
     );
     await takeStep(deps, 'markStarted', payout, { facts: bankFacts(session), why: 'bank accepted session/start/payout' });
-    return 'started';
+    return { outcome: 'started' };
   } catch (err) {
     if (err instanceof Bank131ApiError && err.code === 'insufficient_wallet_balance') return awaitFunds(deps, payout, err);
     if (err instanceof Bank131ApiError && err.code === 'idempotency_key_already_exists') return keyAlreadyUsed(deps, payout);
@@ -117,7 +120,7 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<s
  * "The first one arrived": session/status decides. A session the bank shows as never started
  * means the bank remembers the key of a call that did not act; the next try uses a new one.
  */
-async function keyAlreadyUsed(deps: PipelineDeps, payout: AwaitingStart): Promise<string> {
+async function keyAlreadyUsed(deps: PipelineDeps, payout: AwaitingStart): Promise<JobOutcome> {
   const session = await deps.bank.sessionStatus(payout.sessionId);
   if (verdictOf(session).kind !== 'created') return applyBankSession(deps, payout, session, 'status');
   await deps.store.nextKeyGeneration(payout.id, 'start', 'the bank answered idempotency_key_already_exists for a start/payout it never acted on; the next try uses a new idempotency key');
@@ -125,14 +128,14 @@ async function keyAlreadyUsed(deps: PipelineDeps, payout: AwaitingStart): Promis
 }
 
 /** Nothing was started, and the bank said why: hold the payout, visibly, and try again later. */
-async function awaitFunds(deps: PipelineDeps, payout: AwaitingStart, err: Bank131ApiError): Promise<string> {
+async function awaitFunds(deps: PipelineDeps, payout: AwaitingStart, err: Bank131ApiError): Promise<JobOutcome> {
   const waitUntil = payout.fundsWaitUntil ?? Date.now() + deps.timing.walletWaitMs;
   if (Date.now() >= waitUntil) return giveUpWaitingForFunds(deps, payout);
   await takeStep(deps, 'awaitFunds', payout, { code: err.code, description: err.description || 'the partner wallet balance is too low', waitUntil });
-  return 'waiting for a top-up';
+  return { outcome: 'awaiting_funds' };
 }
 
-async function giveUpWaitingForFunds(deps: PipelineDeps, payout: PayoutWithSession): Promise<string> {
+async function giveUpWaitingForFunds(deps: PipelineDeps, payout: PayoutWithSession): Promise<JobOutcome> {
   const r = await takeStep(
     deps,
     'fail',
@@ -146,5 +149,5 @@ async function giveUpWaitingForFunds(deps: PipelineDeps, payout: PayoutWithSessi
   );
   // Never started, so nothing can be paid in it; release it at the bank all the same.
   if (r.ok) await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel) }).catch(() => undefined);
-  return r.ok ? 'failed: no funds in time' : 'no longer applies';
+  return r.ok ? { outcome: 'out_of_funds' } : { outcome: 'no_longer_applies' };
 }

@@ -52,7 +52,8 @@ const security = [{ apiKey: [] }];
 
 /**
  * The upstream API (README "The upstream API"): accept payouts singly or in batches, read, list
- * and cancel them. It only validates, records and enqueues; workers talk to the bank.
+ * and cancel them. It validates, records and enqueues; workers make every call that moves money
+ * (of the bank, the web asks only for widget tokens: `POST /v1/widget-tokens` and the card pages).
  */
 export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<WebSettings, 'apiKeys'>; bank: Bank131Client; publicUrl: () => string }> = async (
   app,
@@ -73,7 +74,7 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
         security,
         summary: 'Accept one payout',
         description:
-          'The `id` is your order id and the idempotency key: the same id with the same body answers 200 with the payout as it stands; with another body, 409 naming the fields that differ. Without `encrypted_card` nothing is accepted yet (card collection links are not offered).',
+          'The `id` is your order id and the idempotency key: the same id with the same body answers 200 with the payout as it stands; with another body, 409 naming the fields that differ. Without `encrypted_card` the payout waits in `awaiting_card`, and the answer carries a `collect_url`: a single-use link for the recipient to give a card through the bank\'s widget (it expires after COLLECT_TTL).',
         body: PayoutOrder,
         response: { 202: Accepted.describe('accepted'), 200: Accepted.describe('already accepted with this body'), 409: ErrorBody, ...errorResponses('invalid_request', 'invalid_json', 'unauthorized', 'body_too_large', 'unsupported_media_type', 'unavailable') },
       },

@@ -5,7 +5,8 @@ import type { PersonName, ReportedFacts } from './confirmation-policy.js';
 /**
  * What a bank session (from a webhook or session/status) says about our payout, in one word.
  * Pure. The bank may add statuses and null fields at will (docs/bank131-protocol.md §4, §6): anything this does
- * not recognise is `unknown`, which means "ask again later", never a failure.
+ * not recognise is `unknown`, which means "ask again later", never a failure. What a verdict does
+ * in each state is one table, src/payouts/bank-word.ts.
  */
 export type BankVerdict =
   | { kind: 'paid' }

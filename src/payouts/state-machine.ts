@@ -1,6 +1,10 @@
+import { STEPS, type StepName } from './steps.js';
+
 /**
- * The payout state machine of docs/architecture.md: which moves are legal. Pure; the store refuses any move
- * not listed here, atomically, from an expected state.
+ * The payout's states (docs/architecture.md, "States"), and which moves between them are legal. The
+ * moves are not written here: a move is legal exactly when a named step (src/payouts/steps.ts) makes
+ * it, so the step table is the lifecycle's only copy. The store refuses any other move, atomically,
+ * from an expected state.
  */
 export const PAYOUT_STATES = [
   'awaiting_card',
@@ -19,40 +23,46 @@ export const PAYOUT_STATES = [
 ] as const;
 export type PayoutState = (typeof PAYOUT_STATES)[number];
 
+/** Declared, not read off the steps: that no step leaves them is a rule the unit tests hold the steps to. */
 export const TERMINAL_STATES: readonly PayoutState[] = ['succeeded', 'failed', 'cancelled', 'expired'];
 
-/** Live states in which a bank session is recorded: the bank's final word applies to all of them. */
-export const SESSION_STATES = ['session_created', 'awaiting_funds', 'started', 'awaiting_confirmation', 'confirming', 'cancelling', 'confirmed'] as const;
-
-const LEGAL: Record<PayoutState, readonly PayoutState[]> = {
-  awaiting_card: ['queued', 'cancelled', 'expired'],
-  // cancelled: upstream withdrew the order before any bank call mattered
-  queued: ['session_created', 'failed', 'cancelled'],
-  // awaiting_confirmation: the bank's webhook overtook the answer to start/payout;
-  // succeeded: the bank reports money paid that we never confirmed (recorded as it is, never hidden)
-  session_created: ['started', 'awaiting_funds', 'awaiting_confirmation', 'succeeded', 'failed', 'cancelled'],
-  // the partner wallet was short: start/payout is retried in the same session until topped up
-  awaiting_funds: ['awaiting_funds', 'started', 'awaiting_confirmation', 'succeeded', 'failed', 'cancelled'],
-  started: ['awaiting_confirmation', 'cancelling', 'succeeded', 'failed'],
-  // awaiting_confirmation: the bank, asked again, still waits; the decision is taken afresh on its new report
-  awaiting_confirmation: ['awaiting_confirmation', 'confirming', 'cancelling', 'succeeded', 'failed'],
-  // succeeded / failed: payment_finished overtook the answer to session/confirm
-  confirming: ['confirmed', 'succeeded', 'failed'],
-  // failed: the bank ended the session its own way (e.g. confirm_timeout) before our cancel landed
-  cancelling: ['cancelled', 'succeeded', 'failed'],
-  confirmed: ['succeeded', 'failed'],
-  succeeded: [],
-  failed: [],
-  cancelled: [],
-  expired: [],
+/** What each state means, for the docs' state table (src/payouts/lifecycle-docs.ts). */
+export const STATE_MEANING: Record<PayoutState, string> = {
+  awaiting_card: 'accepted without a card; its single-use collection link is out',
+  queued: 'accepted; the start job is queued',
+  session_created: '`session/create` answered; the session id recorded before anything is sent in it',
+  awaiting_funds: '`start/payout` refused with `insufficient_wallet_balance`; tried again in the same session',
+  started: '`start/payout` accepted; the bank prepares the payout',
+  awaiting_confirmation: 'the bank waits for our confirm (`ready_to_confirm`, or `session/status` says so)',
+  confirming: 'the policy approved; `session/confirm` is (being) sent',
+  cancelling: 'the policy refused, or upstream cancelled; `session/cancel` is (being) sent, unless the bank ends the session its own way first',
+  confirmed: 'the bank accepted the confirm',
+  succeeded: 'final: the bank paid',
+  failed: 'final: the bank refused, declined or ended the payout unpaid, or it could never be sent',
+  cancelled: 'final: cancelled by upstream or by the policy, unpaid',
+  expired: 'final: no card was given before the collection link expired',
 };
 
+interface Move {
+  step: StepName;
+  from: PayoutState;
+  to: PayoutState;
+}
+const MOVES: readonly Move[] = (Object.keys(STEPS) as StepName[]).flatMap((step) =>
+  STEPS[step].from.map((from) => ({ step, from, to: STEPS[step].to })),
+);
+
 export function canMove(from: PayoutState, to: PayoutState): boolean {
-  return LEGAL[from].includes(to);
+  return MOVES.some((m) => m.from === from && m.to === to);
 }
 
 export function isTerminal(state: PayoutState): boolean {
   return TERMINAL_STATES.includes(state);
+}
+
+/** The states `from` can move to in one step, in lifecycle order. */
+export function nextStates(from: PayoutState): PayoutState[] {
+  return PAYOUT_STATES.filter((to) => canMove(from, to));
 }
 
 /** States from which `to` can be reached in one legal move. */
@@ -60,7 +70,14 @@ export function statesLeadingTo(to: PayoutState): PayoutState[] {
   return PAYOUT_STATES.filter((s) => canMove(s, to));
 }
 
-/** Upstream may cancel until the decision to confirm is taken. */
-export const CANCELLABLE_DIRECTLY: readonly PayoutState[] = ['awaiting_card', 'queued', 'session_created', 'awaiting_funds'];
-/** A bank session is in flight: cancelling it takes a call to the bank. */
-export const CANCELLABLE_AT_BANK: readonly PayoutState[] = ['started', 'awaiting_confirmation'];
+/** The steps that move a payout on from `state`, in the step table's order. */
+export function stepsFrom(state: PayoutState): StepName[] {
+  return MOVES.filter((m) => m.from === state).map((m) => m.step);
+}
+
+/** Upstream may cancel until the decision to confirm is taken: `cancel` ends the payout at once. */
+export const CANCELLABLE_DIRECTLY: readonly PayoutState[] = STEPS.cancel.from;
+/** A bank session is in flight: `requestCancel` cancels it with a call to the bank. */
+export const CANCELLABLE_AT_BANK: readonly PayoutState[] = STEPS.requestCancel.from;
+/** Live states in which a bank session is recorded: the bank's word that it paid applies to all of them (`succeed`). */
+export const SESSION_STATES: readonly PayoutState[] = STEPS.succeed.from;

@@ -1,13 +1,15 @@
 import type { ReportedFacts } from './confirmation-policy.js';
-import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, SESSION_STATES, canMove, type PayoutState } from './state-machine.js';
+import type { PayoutState } from './state-machine.js';
 
 /**
- * Every change of a payout's state, by name (docs/architecture.md). Pure: each step owns its legal
- * from-states, its audit reason, the fields it writes, when the payout must next be looked at, and
- * the work that must follow. src/pipeline/take-step.ts applies a step atomically (one script also
- * writes the due time) and then enqueues its follow-up; if that enqueue is lost, the reconciler
- * (src/pipeline/reconcile.ts) finds the payout due and drives it on. No other code changes a
- * payout's state.
+ * Every change of a payout's state, by name (docs/architecture.md): the one table of the payout's
+ * lifecycle. Pure: each step owns its legal from-states, its audit reason, the fields it writes,
+ * when the payout must next be looked at, and the work that must follow. What is legal
+ * (src/payouts/state-machine.ts) and the docs' state and step tables (src/payouts/lifecycle-docs.ts)
+ * are read from it, so a move exists exactly when a step makes it.
+ * src/pipeline/take-step.ts applies a step atomically (one script also writes the due time) and then
+ * enqueues its follow-up; if that enqueue is lost, the reconciler (src/pipeline/reconcile.ts) finds
+ * the payout due and drives it on. No other code changes a payout's state.
  */
 
 /** The work a step leaves for a queue. `none`: the job that took the step goes on by itself. */
@@ -35,6 +37,8 @@ export interface StepDef<I> {
   followUp: FollowUp;
   /** When to look again if nothing happens: after the reconcile delay, or the wallet retry delay. */
   lookAgain: 'reconcile' | 'wallet_retry';
+  /** For the docs' step table (src/payouts/lifecycle-docs.ts): what drives the payout on when no job follows. */
+  note?: string;
 }
 
 export interface BankFacts {
@@ -48,6 +52,17 @@ export interface BankFailure {
 
 const step = <I>(def: StepDef<I>): StepDef<I> => def;
 const failureFields = (f: BankFailure): Fields => ({ error_code: f.code, error_text: f.description });
+
+/** The live states in which a bank session is recorded: the bank's final word (paid, or not) applies in all of them. */
+const WITH_SESSION: readonly PayoutState[] = [
+  'session_created',
+  'awaiting_funds',
+  'started',
+  'awaiting_confirmation',
+  'confirming',
+  'cancelling',
+  'confirmed',
+];
 
 export const STEPS = {
   /** The recipient gave a card through the collection link: the payout can start. */
@@ -67,8 +82,9 @@ export const STEPS = {
     why: (i) => `bank session ${i.sessionId} created`,
     fields: (i) => ({ session_id: i.sessionId }),
     indexSession: (i) => i.sessionId,
-    followUp: 'none', // the start job that created it sends start/payout next
+    followUp: 'none',
     lookAgain: 'reconcile',
+    note: 'the start job that created the session sends `start/payout` next',
   }),
   /** The partner wallet is short (insufficient_wallet_balance): wait for a top-up, same session. */
   awaitFunds: step<BankFailure & { waitUntil: number }>({
@@ -84,8 +100,9 @@ export const STEPS = {
     to: 'started',
     why: (i) => i.why,
     fields: (i) => ({ ...i.facts, error_code: '', error_text: '' }),
-    followUp: 'none', // the bank's ready_to_confirm comes next
+    followUp: 'none',
     lookAgain: 'reconcile',
+    note: 'the bank\'s `ready_to_confirm` comes next',
   }),
   /** The bank waits for our confirm (a verified ready_to_confirm, or session/status saying so). */
   awaitConfirmation: step<{ reported: ReportedFacts; facts: BankFacts; why: string }>({
@@ -105,8 +122,9 @@ export const STEPS = {
     to: 'awaiting_confirmation',
     why: (i) => i.why,
     fields: (i) => ({ reported: JSON.stringify(i.reported) }),
-    followUp: 'none', // the reconciler makes sure a confirm job runs (src/pipeline/ensure-job.ts)
+    followUp: 'none',
     lookAgain: 'reconcile',
+    note: 'the reconciler makes sure a confirm job runs, and the policy decides afresh on what `session/status` reported',
   }),
   /** The policy approved: only the run that takes this step may call session/confirm. */
   decideConfirm: step<{ why: string }>({
@@ -114,8 +132,9 @@ export const STEPS = {
     to: 'confirming',
     why: (i) => i.why,
     fields: () => ({}),
-    followUp: 'none', // the confirm job that decided sends it
+    followUp: 'none',
     lookAgain: 'reconcile',
+    note: 'the confirm job that decided sends `session/confirm`',
   }),
   /** The policy refused: the session is cancelled at the bank. */
   decideCancel: step<BankFailure & { why: string }>({
@@ -123,12 +142,13 @@ export const STEPS = {
     to: 'cancelling',
     why: (i) => i.why,
     fields: failureFields,
-    followUp: 'none', // the confirm job that decided sends the cancel
+    followUp: 'none',
     lookAgain: 'reconcile',
+    note: 'the confirm job that decided sends `session/cancel`',
   }),
   /** Upstream withdrew the order while the bank prepares the payout. */
   requestCancel: step<Record<string, never>>({
-    from: CANCELLABLE_AT_BANK,
+    from: ['started', 'awaiting_confirmation'],
     to: 'cancelling',
     why: () => 'cancelled by upstream',
     fields: () => ({ error_code: 'cancelled_by_upstream', error_text: 'upstream cancelled the payout' }),
@@ -137,7 +157,7 @@ export const STEPS = {
   }),
   /** Upstream withdrew the order before anything was started at the bank. */
   cancel: step<Record<string, never>>({
-    from: CANCELLABLE_DIRECTLY,
+    from: ['awaiting_card', 'queued', 'session_created', 'awaiting_funds'],
     to: 'cancelled',
     why: () => 'cancelled by upstream',
     fields: () => ({ error_code: 'cancelled_by_upstream', error_text: 'upstream cancelled the payout' }),
@@ -149,8 +169,9 @@ export const STEPS = {
     to: 'confirmed',
     why: (i) => i.why,
     fields: () => ({}),
-    followUp: 'none', // the bank's payment_finished comes next
+    followUp: 'none',
     lookAgain: 'reconcile',
+    note: 'the bank\'s `payment_finished` comes next',
   }),
   markCancelled: step<{ why: string }>({
     from: ['cancelling'],
@@ -160,9 +181,9 @@ export const STEPS = {
     followUp: 'notify',
     lookAgain: 'reconcile',
   }),
-  /** The bank paid. From any live state: money that moved is recorded as moved, never hidden. */
+  /** The bank paid. From any live state with a session: money that moved is recorded as moved, never hidden. */
   succeed: step<{ facts: BankFacts; why: string }>({
-    from: SESSION_STATES,
+    from: WITH_SESSION,
     to: 'succeeded',
     why: (i) => i.why,
     fields: (i) => ({ ...i.facts, error_code: '', error_text: '' }),
@@ -171,7 +192,7 @@ export const STEPS = {
   }),
   /** The bank refused, declined or ended the payout unpaid; or it could never have been sent. */
   fail: step<BankFailure & { facts?: BankFacts; why: string }>({
-    from: ['queued', ...SESSION_STATES],
+    from: ['queued', ...WITH_SESSION],
     to: 'failed',
     why: (i) => i.why,
     fields: (i) => ({ ...i.facts, ...failureFields(i) }),
@@ -191,8 +212,3 @@ export const STEPS = {
 
 export type StepName = keyof typeof STEPS;
 export type StepInput<N extends StepName> = (typeof STEPS)[N] extends StepDef<infer I> ? I : never;
-
-/** Every step's moves are legal moves of the state machine (checked by a unit test too). */
-export function illegalMoves(): string[] {
-  return Object.entries(STEPS).flatMap(([name, def]) => def.from.filter((f) => !canMove(f, def.to)).map((f) => `${name}: ${f} -> ${def.to}`));
-}

@@ -1,113 +1,108 @@
 import { NotFinalYet } from '../bank131/errors.js';
 import type { BankSession } from '../bank131/schemas.js';
-import { bankFacts, describeSession, verdictOf } from '../payouts/bank-verdict.js';
+import { bankFacts, describeSession, verdictOf, type BankVerdict } from '../payouts/bank-verdict.js';
+import { bankDecision, bankWordOf, type BankStep, type RedrivenJob, type SessionSource } from '../payouts/bank-word.js';
 import { idempotencyKey } from '../payouts/idempotency-key.js';
 import type { PayoutRecord } from '../payouts/schemas.js';
-import { isTerminal } from '../payouts/state-machine.js';
-import { ensureConfirmJob, ensureStartJob } from './ensure-job.js';
+import { STEPS } from '../payouts/steps.js';
+import type { TransitionResult } from '../store/payout-store.js';
+import { ensureCancelJob, ensureConfirmJob, ensureStartJob } from './ensure-job.js';
+import type { JobOutcome } from './job-outcome.js';
 import type { PipelineDeps } from './pipeline-deps.js';
-
-/** The codes with which the bank ends a session because we (or nobody in particular) cancelled it. */
-const CANCEL_CODES = new Set(['session_cancelled_by_partner', 'session_cancelled']);
-import { takeStep } from './take-step.js';
+import { takeStep, type StepTarget } from './take-step.js';
 
 /**
- * Where the bank's word came from. A webhook, or session/status asked by a job resolving an
- * unknown outcome (or by a check a webhook asked for), only moves states: the payout's own jobs
- * may still be running. Only the reconciler's check of a payout that sat quietly past
- * RECONCILE_AFTER_MS (`reconcile`) also re-drives a job presumed lost.
+ * Applies what the bank says about a payout's session, whatever told us (a webhook, session/status).
+ * What to do is decided by one table, src/payouts/bank-word.ts (the bank's word × the payout's
+ * state); this does it: takes the step, enqueues the job, calls the bank. Throws NotFinalYet when
+ * the bank has not decided yet (a session in status `error`, a status we do not know): ask again
+ * later, never fail the payout for it.
  */
-export type SessionSource = 'webhook' | 'status' | 'reconcile';
-
-/**
- * Applies what the bank says about a payout's session, whatever told us (a webhook, session/status):
- * the one place that turns the bank's word into named steps (src/payouts/steps.ts). Every branch
- * moves only from the states it applies to, so a duplicate, late or out-of-order report changes
- * nothing. Throws NotFinalYet when the bank has not decided yet (a session in status `error`, a
- * status we do not know): ask again later, never fail the payout for it.
- */
-export async function applyBankSession(deps: PipelineDeps, payout: PayoutRecord, session: BankSession, source: SessionSource): Promise<string> {
+export async function applyBankSession(deps: PipelineDeps, payout: PayoutRecord, session: BankSession, source: SessionSource): Promise<JobOutcome> {
   const log = deps.log.child({ payoutId: payout.id, sessionId: session.id, source });
   if (payout.sessionId !== session.id) {
     log.warn({ recorded: payout.sessionId }, 'a session that is not the recorded one; nothing changed');
-    return 'not our session';
+    return { outcome: 'not_our_session' };
   }
-  const target = { id: payout.id, sessionId: session.id, createdAt: payout.createdAt, order: payout.order };
+  const target: StepTarget = { id: payout.id, sessionId: session.id, createdAt: payout.createdAt, order: payout.order };
   const said = `${source === 'webhook' ? 'webhook' : 'session/status'}: ${describeSession(session)}`;
   const verdict = verdictOf(session);
-  const state = payout.state;
+  const decision = bankDecision(bankWordOf(verdict), payout.state, source);
 
-  switch (verdict.kind) {
-    case 'paid': {
-      if (state === 'succeeded') return 'already succeeded';
-      if (isTerminal(state)) {
-        log.error({ state }, 'the bank reports a payout paid that we recorded as ended unpaid: needs an operator');
-        return 'paid but recorded otherwise';
-      }
-      if (state !== 'confirming' && state !== 'confirmed') log.error({ state }, 'the bank reports a payout paid that we never confirmed');
-      const r = await takeStep(deps, 'succeed', target, { facts: bankFacts(session), why: `${said}: paid` });
-      return r.ok ? 'succeeded' : 'no longer applies';
+  switch (decision.act) {
+    case 'step': {
+      if (decision.alarm) log.error({ state: payout.state }, 'the bank reports a payout paid that we never confirmed');
+      const r = await takeBankStep(deps, decision.step, target, verdict, session, said);
+      return r.ok ? { outcome: STEPS[decision.step].to } : { outcome: 'no_longer_applies' };
     }
-    case 'unpaid': {
-      if (isTerminal(state)) return `already ${state}`;
-      if (state === 'cancelling' && CANCEL_CODES.has(verdict.code)) {
-        const r = await takeStep(deps, 'markCancelled', target, { why: `${said}: session cancelled as asked` });
-        return r.ok ? 'cancelled' : 'no longer applies';
-      }
-      // (A payout we were cancelling that the bank ended its own way, e.g. declined or timed out,
-      // ends failed with the bank's code.)
-      const r = await takeStep(deps, 'fail', target, { code: verdict.code, description: verdict.description, facts: bankFacts(session), why: `${said}: ended unpaid (${verdict.code})` });
-      return r.ok ? 'failed' : 'no longer applies';
-    }
-    case 'awaiting_confirm': {
-      if (state === 'session_created' || state === 'awaiting_funds' || state === 'started') {
-        const r = await takeStep(deps, 'awaitConfirmation', target, { reported: verdict.reported, facts: bankFacts(session), why: `${said}: the bank waits for our confirm` });
-        return r.ok ? 'awaiting confirmation' : 'no longer applies';
-      }
-      if (state === 'awaiting_confirmation' || state === 'confirming' || state === 'cancelling') {
-        // Our decision (or its call to the bank) is due; unless the reconciler presumes it lost, the job is in hand.
-        if (source !== 'reconcile') return 'decision in hand';
+    case 'redrive': {
+      if (decision.first === 'reportAgain') {
         // A decision taken afresh reads what the bank says now, from the record like every decision.
-        if (state === 'awaiting_confirmation') {
-          const r = await takeStep(deps, 'reportAgain', target, { reported: verdict.reported, why: `${said}: the bank still waits for our confirm; decided afresh` });
-          if (!r.ok) return 'no longer applies';
-        }
-        return (await ensureConfirmJob(deps, payout, session.id)) ? 'decision re-driven' : 'decision in hand';
+        const why = `${said}: the bank still waits for our confirm; decided afresh`;
+        const r = await takeStep(deps, 'reportAgain', target, { reported: reportedIn(verdict), why });
+        if (!r.ok) return { outcome: 'no_longer_applies' };
       }
-      if (state === 'cancelled' || state === 'failed' || state === 'expired') {
-        // The order ended before the bank asked: release the session now rather than let it time
-        // out. Best effort: an unconfirmed session moves no money either way.
-        await deps.bank
-          .cancelSession(session.id, { idempotencyKey: idempotencyKey(session.id, 'cancel', payout.keyGenerations.cancel) })
-          .catch((err: Error) => log.info({ err: err.message }, 'could not cancel the stray session'));
-        return 'stray session cancelled';
-      }
-      return `nothing to do (${state})`;
+      const added = await ensure(deps, decision.job, payout, session.id);
+      return { outcome: added ? `${decision.job}_redriven` : `${decision.job}_in_hand` };
     }
-    case 'in_progress': {
-      if (state === 'session_created' || state === 'awaiting_funds') {
-        const r = await takeStep(deps, 'markStarted', target, { facts: bankFacts(session), why: `${said}: the payout started` });
-        return r.ok ? 'started' : 'no longer applies';
-      }
-      if (state === 'confirming' && verdict.payoutStatus === 'in_progress') {
-        const r = await takeStep(deps, 'markConfirmed', target, { why: `${said}: our confirm landed` });
-        return r.ok ? 'confirmed' : 'no longer applies';
-      }
-      if (state === 'cancelling' && source === 'reconcile') {
-        return (await ensureConfirmJob(deps, payout, session.id)) ? 'cancel re-driven' : 'cancel in hand';
-      }
-      return `waiting for the bank (${state})`;
-    }
-    case 'created': {
-      if ((state === 'session_created' || state === 'awaiting_funds') && source === 'reconcile') {
-        return (await ensureStartJob(deps, payout)) ? 'start re-driven' : 'start in hand';
-      }
-      if (state === 'cancelling' && source === 'reconcile') {
-        return (await ensureConfirmJob(deps, payout, session.id)) ? 'cancel re-driven' : 'cancel in hand';
-      }
-      return `waiting (${state})`;
-    }
-    case 'unknown':
-      throw new NotFinalYet(payout.id, `the bank reports session status ${verdict.status}`);
+    case 'in_hand':
+      return { outcome: `${decision.job}_in_hand` };
+    case 'cancel_stray_session':
+      // Best effort: an unconfirmed session moves no money either way.
+      await deps.bank
+        .cancelSession(session.id, { idempotencyKey: idempotencyKey(session.id, 'cancel', payout.keyGenerations.cancel) })
+        .catch((err: Error) => log.info({ err: err.message }, 'could not cancel the stray session'));
+      return { outcome: 'stray_session_cancelled' };
+    case 'nothing':
+      return { outcome: decision.outcome, state: payout.state };
+    case 'operator':
+      log.error({ state: payout.state }, 'the bank reports a payout paid that we recorded as ended unpaid: needs an operator');
+      return { outcome: 'paid_but_ended_unpaid' };
+    case 'not_final':
+      throw new NotFinalYet(payout.id, `the bank reports session status ${verdict.kind === 'unknown' ? verdict.status : verdict.kind}`);
   }
+}
+
+/** The step's input, read from the session the bank reported. */
+function takeBankStep(
+  deps: PipelineDeps,
+  step: BankStep,
+  target: StepTarget,
+  verdict: BankVerdict,
+  session: BankSession,
+  said: string,
+): Promise<TransitionResult> {
+  const facts = bankFacts(session);
+  switch (step) {
+    case 'succeed':
+      return takeStep(deps, 'succeed', target, { facts, why: `${said}: paid` });
+    case 'fail': {
+      const { code, description } = failureIn(verdict);
+      return takeStep(deps, 'fail', target, { code, description, facts, why: `${said}: ended unpaid (${code})` });
+    }
+    case 'markCancelled':
+      return takeStep(deps, 'markCancelled', target, { why: `${said}: session cancelled as asked` });
+    case 'awaitConfirmation':
+      return takeStep(deps, 'awaitConfirmation', target, { reported: reportedIn(verdict), facts, why: `${said}: the bank waits for our confirm` });
+    case 'markStarted':
+      return takeStep(deps, 'markStarted', target, { facts, why: `${said}: the payout started` });
+    case 'markConfirmed':
+      return takeStep(deps, 'markConfirmed', target, { why: `${said}: our confirm landed` });
+  }
+}
+
+function ensure(deps: PipelineDeps, job: RedrivenJob, payout: PayoutRecord, sessionId: string): Promise<boolean> {
+  if (job === 'start') return ensureStartJob(deps, payout);
+  return job === 'confirm' ? ensureConfirmJob(deps, payout, sessionId) : ensureCancelJob(deps, payout, sessionId);
+}
+
+// The table takes `fail` only on an unpaid word, and asks for a decision only when the bank waits for one
+// (test/unit/bank-word.test.ts): anything else is a table that contradicts itself.
+function failureIn(verdict: BankVerdict): { code: string; description: string } {
+  if (verdict.kind !== 'unpaid') throw new Error(`the bank's word table takes fail on a ${verdict.kind} verdict`);
+  return verdict;
+}
+function reportedIn(verdict: BankVerdict) {
+  if (verdict.kind !== 'awaiting_confirm') throw new Error(`the bank's word table decides afresh on a ${verdict.kind} verdict`);
+  return verdict.reported;
 }

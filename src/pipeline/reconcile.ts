@@ -5,6 +5,7 @@ import { enqueueCheck, jobId } from '../queues.js';
 import { applyBankSession } from './apply-bank-session.js';
 import { takeStep } from './take-step.js';
 import { ensureNotifyJob, ensureStartJob } from './ensure-job.js';
+import type { JobOutcome } from './job-outcome.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 import { payoutsRetired } from '../metrics.js';
 
@@ -47,41 +48,40 @@ export async function retireFinished(deps: PipelineDeps, now = Date.now()): Prom
  * it. It never sends a money-moving call itself: those stay with the jobs, behind their
  * compare-and-set steps.
  */
-export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: string): Promise<string> {
+export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: string): Promise<JobOutcome> {
   // Only a payout found due has sat quietly long enough for its jobs to be presumed lost.
   const due = reason === 'due';
   const payout = await deps.store.get(payoutId);
   if (!payout) {
     await deps.store.notDue(payoutId);
-    return 'missing';
+    return { outcome: 'missing' };
   }
   if (isTerminal(payout.state)) {
     const event = payout.state as NotifyJob['event'];
     if (payout.order.callback_url && payout.notified !== event && NOTIFY_EVENTS.includes(event)) {
-      if (!due) return 'callback in hand';
-      return (await ensureNotifyJob(deps, payout, event)) ? 'callback re-driven' : 'callback in hand';
+      return due && (await ensureNotifyJob(deps, payout, event)) ? { outcome: 'callback_redriven' } : { outcome: 'callback_in_hand' };
     }
     await deps.store.notDue(payoutId);
-    return 'done';
+    return { outcome: 'done' };
   }
   if (payout.state === 'awaiting_card') {
     if (payout.collect && Date.now() < payout.collect.expiresAt) {
       await deps.store.setDue(payoutId, payout.collect.expiresAt);
-      return 'waiting for a card';
+      return { outcome: 'waiting_for_card' };
     }
     const r = await takeStep(deps, 'expire', payout, {});
-    return r.ok ? 'expired' : 'no longer applies';
+    return r.ok ? { outcome: 'expired' } : { outcome: 'no_longer_applies' };
   }
-  if (payout.state === 'queued') return due && (await ensureStartJob(deps, payout)) ? 'start re-driven' : 'start in hand';
-  if (payout.sessionId === null) return `nothing to check (${payout.state})`;
+  if (payout.state === 'queued') return due && (await ensureStartJob(deps, payout)) ? { outcome: 'start_redriven' } : { outcome: 'start_in_hand' };
+  if (payout.sessionId === null) return { outcome: 'nothing_to_do', state: payout.state };
   try {
     const session = await deps.bank.sessionStatus(payout.sessionId);
-    return await applyBankSession(deps, payout, session, due ? 'reconcile' : 'status');
+    return await applyBankSession(deps, payout, session, due ? 'found_due' : 'status');
   } catch (err) {
     if (!(err instanceof NotFinalYet)) throw err;
     // Visible in the audit trail: why this payout has not moved, each time it is looked at.
     await deps.store.note(payoutId, `session/status: ${err.reason}; asked again in ${Math.round(deps.timing.reconcileAfterMs / 1000)} s`);
-    return 'not final yet';
+    return { outcome: 'not_final_yet' };
   }
 }
 

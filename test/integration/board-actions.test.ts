@@ -158,7 +158,7 @@ describe('targeted: the examples of docs/reliability.md', () => {
     try {
       const id = await post(withCallback());
       await eventually(async () => (await p.runtime.queues.reconcile.getJobScheduler('payout-reconcile-sweep')) !== undefined, 5_000, 'the sweep schedule put back');
-      expect(await p.runtime.queues.reconcile.getJobScheduler('payout-retention')).toBeDefined();
+      await eventually(async () => (await p.runtime.queues.reconcile.getJobScheduler('payout-retention')) !== undefined, 5_000, 'the retention schedule put back');
       await p.waitFor([id], ['succeeded'], 15_000);
       await expectIntact([id]);
       // an interval changed on the board is set back too

@@ -22,7 +22,7 @@ import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
 import { readyToConfirm } from '../support/webhooks.js';
 
 /**
- * Hostile input over every route (issue 18): whatever is sent, the answer is a success or a 4xx
+ * Hostile input over every route: whatever is sent, the answer is a success or a 4xx
  * in our error shape that names the problem, never a 5xx or a dead process, at log level trace;
  * a 4xx changes nothing (payouts, queue jobs); no secret reaches an answer, a log line or a job.
  *

@@ -73,7 +73,7 @@ it('a hand-added job claiming "failed" for a paid payout sends nothing, ends wit
 
   expect(state).toBe('completed');
   expect(job.attemptsStarted).toBe(1); // one run, no retries
-  expect(job.returnvalue).toBe('refused: contradicts_payout (claimed failed, payout succeeded)');
+  expect(job.returnvalue).toEqual({ outcome: 'refused', reason: 'contradicts_payout', claimed: 'failed', state: 'succeeded' });
   expect(await refused('contradicts_payout')).toBe(before + 1);
   const alarm = alarmFor(`x-${id}`);
   expect(alarm).toMatchObject({ queue: 'payout-notify', payoutId: id, claimed: 'failed', actual: 'succeeded', reason: 'contradicts_payout' });
@@ -93,7 +93,7 @@ it('a job for a payout still in flight sends nothing and raises the alarm', asyn
 
   expect(state).toBe('completed');
   expect(job.attemptsStarted).toBe(1); // one run, no retries
-  expect(job.returnvalue).toBe('refused: not_final (claimed succeeded, payout queued)');
+  expect(job.returnvalue).toEqual({ outcome: 'refused', reason: 'not_final', claimed: 'succeeded', state: 'queued' });
   expect(await refused('not_final')).toBe(before + 1);
   expect(alarmFor(`x-${o.id}`)).toMatchObject({ payoutId: o.id, claimed: 'succeeded', actual: 'queued', reason: 'not_final' });
   expect(callbacksFor(o.id)).toEqual([]);

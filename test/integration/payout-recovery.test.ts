@@ -8,7 +8,7 @@ import { eventually } from '../support/sandbox.js';
 import { readyToConfirm } from '../support/webhooks.js';
 
 /**
- * Issue 14: for every non-terminal state, the step that should move the payout on is lost (a job
+ * For every non-terminal state, the step that should move the payout on is lost (a job
  * that dies at the exact line, a webhook that never arrives, a web request that dies mid-batch,
  * an empty wallet), and the payout still reaches its terminal state, paid at most once, with
  * upstream told exactly once. The reconciler runs fast here (RECONCILE_AFTER_MS 400 ms).

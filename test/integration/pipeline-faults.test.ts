@@ -129,7 +129,7 @@ describe('a job that runs twice at once (lost lock, second worker) moves money o
     // the real confirm job already ran; run two more copies of it concurrently
     const confirm = confirmProcessor(deps());
     const again = await Promise.all([confirm(fakeJob({ payoutId: o.id, sessionId })), confirm(fakeJob({ payoutId: o.id, sessionId }))]);
-    expect(again).toEqual(['nothing to do (succeeded)', 'nothing to do (succeeded)']);
+    expect(again).toEqual([{ outcome: 'nothing_to_do', state: 'succeeded' }, { outcome: 'nothing_to_do', state: 'succeeded' }]);
     paidOnce(o.id);
     expect((await p.runtime.store.audit(o.id)).filter(isMove).filter((e) => e.to === 'confirming')).toHaveLength(1);
   });
@@ -162,7 +162,7 @@ describe('a job that runs twice at once (lost lock, second worker) moves money o
       // an earlier confirm reached the bank, and its sender died before it heard back
       await clientFor(p.sandbox).confirmSession(sessionId, { idempotencyKey: `${sessionId}-confirm` });
       const confirm = confirmProcessor(deps());
-      expect(await confirm(fakeJob({ payoutId: o.id, sessionId }))).toBe('confirmed');
+      expect(await confirm(fakeJob({ payoutId: o.id, sessionId }))).toEqual({ outcome: 'confirmed' });
       expect(await whys(o.id)).toContain('session/status: session in_progress, payout in_progress: our confirm landed');
       await p.waitFor([o.id], ['succeeded']);
       paidOnce(o.id);
