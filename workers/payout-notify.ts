@@ -14,7 +14,7 @@ type NotifyEvent = NotifyJob['event'];
 
 /** CALLBACK_TIMEOUT_MS when unset. */
 const DEFAULT_DEADLINE_MS = 10_000;
-/** The notify worker's concurrency when the caller does not say: workers/index.ts at the default PAYOUT_CONCURRENCY (src/config.ts). */
+/** The notify worker's concurrency when the caller does not say: workers/worker-process.ts at the default PAYOUT_CONCURRENCY (src/settings/worker.ts). */
 const DEFAULT_SLOTS = 16;
 /** The shortest wait of a delivery put back because its destination holds its share (jittered). */
 const MIN_WAIT_MS = 50;
