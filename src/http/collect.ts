@@ -76,7 +76,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
 
   /** The payout behind a token, or why there is none. */
   const payoutFor = async (token: string): Promise<PayoutRecord | null> => {
-    const id = await store.payoutIdForCollectToken(token);
+    const id = await store.collectLinks.payoutFor(token);
     return id ? store.get(id) : null;
   };
   const expired = (p: PayoutRecord) => p.state === 'expired' || (p.state === 'awaiting_card' && p.collect !== null && Date.now() >= p.collect.expiresAt);
@@ -95,7 +95,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       if (now === 'card') {
         try {
           const expiresAt = payout.collect?.expiresAt ?? Date.now() + steps.timing.collectTtlMs;
-          const publicToken = await store.widgetTokenFor(req.params.token, expiresAt, () => bank.issueWidgetToken());
+          const publicToken = await store.collectLinks.widgetToken(req.params.token, expiresAt, () => bank.issueWidgetToken());
           widget = { publicToken, scriptUrl: `${widgetBase}/${WIDGET_FILES.script}`, cssUrl: `${widgetBase}/${WIDGET_FILES.style}`, origin: widgetOrigin };
         } catch (err) {
           req.log.error({ err: (err as Error).message }, 'could not get a widget token from Bank 131');
@@ -137,7 +137,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       if (payout.state !== 'awaiting_card') throw new HttpError('link_used');
       // The widget spends its public token to make these hashes: should this card be refused, the
       // page reloaded for another one needs a fresh token.
-      await store.forgetWidgetToken(req.params.token);
+      await store.collectLinks.forgetWidgetToken(req.params.token);
       let last4: string;
       try {
         last4 = (await bank.tokenInfo(req.body.number_hash)).last4;

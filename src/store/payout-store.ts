@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from './redis-client.js';
-import { differingFields, fingerprint, PayoutRecordSchema, type AuditEvent, type PayoutOrder, type PayoutRecord } from '../payouts/schemas.js';
+import { differingFields, fingerprint, type AuditEvent, type PayoutOrder, type PayoutRecord } from '../payouts/schemas.js';
 import type { KeyedAction } from '../payouts/idempotency-key.js';
 import type { RecordField } from '../payouts/steps.js';
-import { canMove, isTerminal, TERMINAL_STATES, type PayoutState } from '../payouts/state-machine.js';
+import { canMove, isTerminal, type PayoutState } from '../payouts/state-machine.js';
 import { withScripts, type ScriptCommands } from './scripts.js';
+import { countByState, listPayouts, type ListQuery, type StateCount } from './payout-list.js';
+import { toRecord } from './payout-record.js';
+import { retirePayouts } from './retention.js';
+import { CollectLinks } from './collect-links.js';
 
 /** Orders per create-payouts script call: one round trip each. */
 export const CREATE_CHUNK = 500;
@@ -47,7 +51,11 @@ export class PayoutStore {
     readonly prefix: string,
   ) {
     this.redis = withScripts(redis);
+    this.collectLinks = new CollectLinks(redis, (token) => this.collectKey(token));
   }
+
+  /** Card collection links: token → payout, and each link's widget token. */
+  readonly collectLinks: CollectLinks;
 
   /** List indexes, scored by creation: all payouts, or (with a state, '' for the prefix) those in one state. */
   listKey(state?: PayoutState | ''): string {
@@ -58,74 +66,18 @@ export class PayoutStore {
    * A page of payouts, newest first, from the list indexes (never a scan): `startingAfter` is the
    * id of the last payout of the previous page; `createdGte`/`createdLte` bound the creation time.
    */
-  async list(q: { limit: number; state?: PayoutState | undefined; startingAfter?: string | undefined; createdGte?: Date | undefined; createdLte?: Date | undefined }): Promise<{ payouts: PayoutRecord[]; hasMore: boolean } | { unknownCursor: true }> {
-    const key = this.listKey(q.state);
-    let max = q.createdLte ? (q.createdLte.getTime() + 1) * 1000 - 1 : Number.POSITIVE_INFINITY;
-    const min = q.createdGte ? `${q.createdGte.getTime() * 1000}` : '-inf';
-    let skip = 0;
-    if (q.startingAfter) {
-      const stored = await this.redis.hget(this.key(q.startingAfter), 'list_score');
-      if (stored === null) return { unknownCursor: true };
-      const score = Number(stored);
-      if (score <= max) {
-        // Inclusive of the cursor's score: payouts that share it (rare) come after the cursor in
-        // the index's order, so skip up to and including the cursor itself.
-        max = score;
-        const tied = await this.redis.zrevrangebyscore(key, score, score);
-        const at = tied.indexOf(q.startingAfter);
-        skip = at >= 0 ? at + 1 : tied.filter((id) => id > q.startingAfter!).length;
-      }
-    }
-    const top = Number.isFinite(max) ? String(max) : '+inf';
-    const ids = (await this.redis.zrevrangebyscore(key, top, min, 'LIMIT', 0, skip + q.limit + 1)).slice(skip);
-    const records = await this.getMany(ids.slice(0, q.limit));
-    return { payouts: records.filter((r): r is PayoutRecord => r !== null), hasMore: ids.length > q.limit };
+  list(q: ListQuery): Promise<{ payouts: PayoutRecord[]; hasMore: boolean } | { unknownCursor: true }> {
+    return listPayouts(this.redis, this, q);
   }
 
   /** How many payouts are in each state, and when the oldest of them was created (ms), in one round trip. */
-  async countByState(states: readonly PayoutState[]): Promise<Partial<Record<PayoutState, { count: number; oldestCreatedMs: number | null }>>> {
-    const pipeline = this.redis.pipeline();
-    for (const state of states) {
-      pipeline.zcard(this.listKey(state));
-      pipeline.zrange(this.listKey(state), '0', '0', 'WITHSCORES');
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    const out: Partial<Record<PayoutState, { count: number; oldestCreatedMs: number | null }>> = {};
-    states.forEach((state, i) => {
-      const count = Number(replies[2 * i]?.[1] ?? 0);
-      const oldest = replies[2 * i + 1]?.[1] as string[] | undefined;
-      out[state] = { count, oldestCreatedMs: oldest && oldest[1] ? Math.floor(Number(oldest[1]) / 1000) : null };
-    });
-    return out;
+  countByState(states: readonly PayoutState[]): Promise<Partial<Record<PayoutState, StateCount>>> {
+    return countByState(this.redis, this, states);
   }
 
   /** Collection link token → payout id. */
   collectKey(token: string): string {
     return `${this.prefix}:collect:${token}`;
-  }
-
-  async payoutIdForCollectToken(token: string): Promise<string | null> {
-    return this.redis.get(this.collectKey(token));
-  }
-
-  /**
-   * The widget's public token for a collection link: one per link, issued by `issue` on the first
-   * page load and reused until `expiresAt` (ms), so that page loads by anyone holding the link do
-   * not each cost a signed call to the bank. Two first loads at once keep the first token stored.
-   */
-  async widgetTokenFor(collectToken: string, expiresAt: number, issue: () => Promise<string>): Promise<string> {
-    const key = `${this.collectKey(collectToken)}:widget`;
-    const kept = await this.redis.get(key);
-    if (kept) return kept;
-    const issued = await issue();
-    const ttl = Math.max(1, expiresAt - Date.now());
-    const stored = await this.redis.set(key, issued, 'PX', ttl, 'NX');
-    return stored === 'OK' ? issued : ((await this.redis.get(key)) ?? issued);
-  }
-
-  /** The widget spent the link's public token (it returned card hashes): the next page load gets a new one. */
-  async forgetWidgetToken(collectToken: string): Promise<void> {
-    await this.redis.del(`${this.collectKey(collectToken)}:widget`);
   }
 
   /** The due index: payout id → when to look at it next (ms since epoch). */
@@ -289,29 +241,11 @@ export class PayoutStore {
   }
 
   /**
-   * Removes finished payouts whose last change, and the moment upstream acknowledged their
-   * outcome, are at or before `cutoff` (they have left the due index), oldest first, `chunk` per
-   * script call; each leaves a tombstone that keeps its id taken (scripts/retire-payouts.lua).
-   * Returns how many were removed.
+   * Removes finished payouts that upstream has heard of and that have not changed since `cutoff`,
+   * each leaving a tombstone (src/store/retention.ts); how many were removed.
    */
-  async retireFinished(cutoff: Date, chunk = 500): Promise<number> {
-    let retired = 0;
-    const top = String(cutoff.getTime() * 1000 + 999);
-    for (const state of TERMINAL_STATES) {
-      // Listed by creation time: a payout created after the cutoff cannot have ended before it.
-      // Paged by score, not offset, so payouts left behind (upstream not told yet) cost one pass;
-      // one sharing the last score of a page (rare: same millisecond and sequence) waits an hour.
-      let from = '-inf';
-      for (;;) {
-        const page = await this.redis.zrangebyscore(this.listKey(state), from, top, 'WITHSCORES', 'LIMIT', 0, chunk);
-        const ids = page.filter((_, i) => i % 2 === 0);
-        if (ids.length === 0) break;
-        retired += await this.redis.b131RetirePayouts(this.dueKey, this.listKey(), this.prefix, cutoff.toISOString(), ...ids);
-        if (ids.length < chunk) break;
-        from = `(${page[page.length - 1]}`;
-      }
-    }
-    return retired;
+  retireFinished(cutoff: Date, chunk = 500): Promise<number> {
+    return retirePayouts(this.redis, this, cutoff, chunk);
   }
 
   /** What a retired payout left: its final state and when it was created and finished; null if it was not retired. */
@@ -356,31 +290,4 @@ export class PayoutStore {
   async setLastJob(id: string, job: string): Promise<void> {
     await this.redis.hset(this.key(id), 'last_job', job);
   }
-}
-
-/** The hash as a record typed by state; a hash that breaks the record's rules is a bug, said loudly. */
-function toRecord(h: Record<string, string>): PayoutRecord {
-  const parsed = PayoutRecordSchema.safeParse({
-    id: h.id,
-    state: h.state,
-    order: h.order ? JSON.parse(h.order) : undefined,
-    fingerprint: h.fingerprint,
-    sessionId: h.session_id || null,
-    cardLast4: h.card_last4 || null,
-    givenLast4: h.given_last4 || null,
-    bankPayoutId: h.bank_payout_id || null,
-    errorCode: h.error_code || null,
-    errorText: h.error_text || null,
-    startAttempts: Number(h.start_attempts ?? 0),
-    reported: h.reported ? JSON.parse(h.reported) : null,
-    notified: h.notified || null,
-    fundsWaitUntil: h.funds_wait_until ? Number(h.funds_wait_until) : null,
-    keyGenerations: { start: Number(h.key_gen_start ?? 0), confirm: Number(h.key_gen_confirm ?? 0), cancel: Number(h.key_gen_cancel ?? 0) },
-    collect: h.collect_token ? { token: h.collect_token, expiresAt: Number(h.collect_expires_at) } : null,
-    collectedCard: h.collected_card ? JSON.parse(h.collected_card) : null,
-    createdAt: h.created_at,
-    updatedAt: h.updated_at,
-  });
-  if (!parsed.success) throw new Error(`payout ${h.id} is stored in a shape it may not have (${h.state}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data as PayoutRecord;
 }
