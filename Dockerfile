@@ -1,13 +1,13 @@
 # syntax=docker/dockerfile:1
-# One image for the web, the worker and the sandbox bank: the command chooses the process.
+# One image for the web and the worker: the command chooses the process.
 #   docker build -t bank131-payouts .
-#   docker run bank131-payouts                                   # web (the default CMD)
-#   docker run bank131-payouts node dist/workers/worker-process.js         # worker
-#   docker run bank131-payouts node dist/src/sandbox/main.js     # sandbox bank
+#   docker run bank131-payouts                                           # web (the default CMD)
+#   docker run bank131-payouts node dist/workers/worker-process.js       # worker
 # Each runs as `node` directly (PID 1, no npm or tsx in between), so SIGTERM reaches it and the
 # worker drains before it exits. Settings: README "Configuration"; the stack: docker-compose.yml.
+# The sandbox bank is not in it: it has an image of its own (sandbox/Dockerfile).
 
-# ---- build: every dependency, TypeScript compiled to dist/ (Lua scripts copied beside it) ----
+# ---- build: every dependency, TypeScript compiled to dist/ (Lua scripts and browser files copied beside it) ----
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -20,9 +20,7 @@ RUN npm run build
 # ---- runtime: production dependencies and dist/ only, as the unprivileged `node` user ----
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
-    HOST=0.0.0.0 \
-    SANDBOX_HOST=0.0.0.0 \
-    SANDBOX_KEYS_DIR=/keys
+    HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
@@ -32,9 +30,8 @@ COPY bin ./bin
 
 # The health check for whichever process the container runs (HEALTHCHECK below), chosen by the
 # command line of PID 1 unless HEALTHCHECK_URL names the URL: the web's /healthz on PORT, the
-# sandbox's /healthz on SANDBOX_PORT (it answers only once its keys are written), the worker's
-# metrics server on METRICS_PORT (any answer means it is up; with METRICS_PORT=0 there is nothing
-# to ask, and the check passes while the process lives).
+# worker's metrics server on METRICS_PORT (any answer means it is up; with METRICS_PORT=0 there is
+# nothing to ask, and the check passes while the process lives).
 COPY --chmod=0444 <<'EOF' /app/healthcheck.cjs
 const { readFileSync } = require('node:fs');
 const env = process.env;
@@ -45,8 +42,6 @@ if (!url && cmdline.includes('workers/worker-process')) {
   if ((env.METRICS_PORT || '9464') === '0') process.exit(0);
   url = `http://127.0.0.1:${env.METRICS_PORT || 9464}/metrics`;
   anyAnswer = true;
-} else if (!url && cmdline.includes('sandbox/main')) {
-  url = `http://127.0.0.1:${env.SANDBOX_PORT || 8131}/healthz`;
 } else if (!url) {
   url = `http://127.0.0.1:${env.PORT || 3000}/healthz`;
 }
@@ -59,9 +54,7 @@ fetch(url, { signal: AbortSignal.timeout(4000) }).then(
 );
 EOF
 
-# Where the sandbox keeps the keys it makes (a volume in docker-compose.yml), writable by `node`.
-RUN mkdir -p /keys && chown node:node /keys
 USER node
-EXPOSE 3000 8131 9464
+EXPOSE 3000 9464
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "/app/healthcheck.cjs"]
 CMD ["node", "dist/src/web-process.js"]

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TEST_CARDS, ensureKeyPair } from 'bank131-sandbox';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { freePort, startLocalRedis } from '../src/local-redis.js';
@@ -51,29 +52,21 @@ const procs: Proc[] = [];
 // Whatever happens, no process of the bench outlives it.
 process.on('exit', () => {
   for (const p of procs) if (p.alive()) p.child.kill('SIGKILL');
-  if (redisPidForExit) {
+  for (const pid of redisPidsForExit) {
     try {
-      process.kill(redisPidForExit, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
   }
 });
-let redisPidForExit = 0;
+const redisPidsForExit = new Set<number>();
 const say = (line: string) => process.stdout.write(`[${((Date.now() - startedAt) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
 
 // ------------------------------------------------------------------ keys
 
-function writeKeyPair(name: string): { privatePath: string; publicPath: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const privatePath = join(dir, `${name}-private.pem`);
-  const publicPath = join(dir, `${name}-public.pem`);
-  writeFileSync(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  writeFileSync(publicPath, publicKey.export({ type: 'spki', format: 'pem' }));
-  return { privatePath, publicPath };
-}
-const partner = writeKeyPair('partner');
-const bank = writeKeyPair('bank');
+const partner = ensureKeyPair(dir, 'partner');
+const bank = ensureKeyPair(dir, 'bank');
 
 // ------------------------------------------------------------------ the upstream receiver (callbacks)
 
@@ -117,7 +110,7 @@ say(`working in ${dir}; ${cpus().length} CPU(s), node ${process.version}`);
 const redis = await startLocalRedis();
 const rc = new Redis(redis.url, { maxRetriesPerRequest: null });
 const redisPid = Number(/process_id:(\d+)/.exec(await rc.info('server'))?.[1]);
-redisPidForExit = redisPid;
+redisPidsForExit.add(redisPid);
 
 async function redisStats(): Promise<{ usedMemory: number; keys: number; commands: number; cmd: Map<string, number> }> {
   const info = await rc.info('memory');
@@ -133,12 +126,22 @@ async function redisStats(): Promise<{ usedMemory: number; keys: number; command
   };
 }
 
+// The bank's own Redis, so what the service's Redis counts (commands, memory, CPU) is the service's alone.
+const sandboxRedis = await startLocalRedis();
+const sandboxRedisPid = await (async () => {
+  const client = new Redis(sandboxRedis.url, { maxRetriesPerRequest: null });
+  const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
+  client.disconnect();
+  return pid;
+})();
+redisPidsForExit.add(sandboxRedisPid);
 const sandboxPort = await freePort();
 const sandbox = startNode(
   'sandbox',
   'bench/sandbox-proc.ts',
   {
     BENCH_SANDBOX_PORT: String(sandboxPort),
+    BENCH_SANDBOX_REDIS_URL: sandboxRedis.url,
     BENCH_PARTNER_PUBLIC_KEY_FILE: partner.publicPath,
     BENCH_BANK_PRIVATE_KEY_FILE: bank.privatePath,
     BENCH_PROJECT: PROJECT,
@@ -192,7 +195,7 @@ const order = (id: string, callback?: string) => ({
   id,
   amount_details: { amount: 10_000, currency: 'rub' },
   recipient: { full_name: 'Ivanov Ivan Ivanovich' },
-  encrypted_card: { number_hash: 'sandbox_ok_4242' },
+  encrypted_card: { number_hash: TEST_CARDS.ok },
   metadata: `bench ${id}`,
   ...(callback ? { callback_url: callback } : {}),
 });
@@ -777,7 +780,7 @@ const md = [
   '# `npm run bench`',
   '',
   `Run ${results.when} on ${results.commit}: ${results.machine.cpus} CPU(s) (${results.machine.cpu}), Node ${results.machine.node}, Redis ${results.machine.redis}; took ${results.took_s} s.`,
-  `Everything on one machine: a throwaway redis-server, the sandbox bank in its own process (no added latency, ready and finish delays 1 ms), the web and ${WORKER_COUNTS.join('/')} worker processes as \`node --import tsx\`, every load generator in its own process. RSA-2048 keys on both sides.`,
+  `Everything on one machine: a throwaway redis-server, the sandbox bank in its own process with its own redis-server (no added latency, ready and finish delays 1 ms), the web and ${WORKER_COUNTS.join('/')} worker processes as \`node --import tsx\`, every load generator in its own process. RSA-2048 keys on both sides.`,
   '',
   ...table,
   '',
@@ -840,7 +843,8 @@ await startQueue.close();
 for (const p of procs) if (p.alive()) await p.stop(5_000);
 rc.disconnect();
 await redis.stop();
-redisPidForExit = 0;
+await sandboxRedis.stop();
+redisPidsForExit.clear();
 receiver.close();
 if (env.BENCH_KEEP === '1') say(`logs and profiles kept in ${dir}`);
 else rmSync(dir, { recursive: true, force: true });

@@ -1,22 +1,31 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { buildSandbox } from '../src/sandbox/server.js';
+import { startSandbox } from 'bank131-sandbox';
 
 /**
  * The bank stand-in for `npm run bench`, in a process of its own so it never shares an event loop
- * with what is measured: the sandbox (src/sandbox/server.ts, in memory, no added latency) plus
- * what the bench needs to see from the bank's side:
+ * with what is measured: the sandbox (the bank131-sandbox package, no added latency, its bank in a
+ * redis-server of its own so the service's Redis figures are the service's alone) plus what the
+ * bench needs to see from the bank's side:
  *  - GET /bench/calls?from=N: the time (ms since epoch) and path of every API call from the N-th
  *    on, as they arrived (for the rate limit and for calls per payout);
  *  - GET /bench/samples: one real webhook body of each type, for the webhook load generator.
  */
 
 const env = process.env;
-const sandboxBuilt = buildSandbox({
+const callTimes: number[] = [];
+const callPaths: string[] = [];
+const samples: Record<string, unknown> = {};
+
+const sandbox = await startSandbox({
+  host: '127.0.0.1',
+  port: Number(env.BENCH_SANDBOX_PORT ?? 0),
   partnerPublicKey: createPublicKey(readFileSync(env.BENCH_PARTNER_PUBLIC_KEY_FILE!, 'utf8')),
   bankPrivateKey: createPrivateKey(readFileSync(env.BENCH_BANK_PRIVATE_KEY_FILE!, 'utf8')),
   project: env.BENCH_PROJECT,
   logger: false,
+  redisUrl: env.BENCH_SANDBOX_REDIS_URL!,
+  redisPrefix: '{bench-sandbox}',
   knobs: {
     readyDelayMs: Number(env.BENCH_READY_DELAY_MS ?? 1),
     finishDelayMs: Number(env.BENCH_FINISH_DELAY_MS ?? 1),
@@ -26,39 +35,28 @@ const sandboxBuilt = buildSandbox({
     webhookTimeoutMs: 10_000,
     confirmTimeoutMs: 3_600_000,
   },
+  onWebhook: (webhook) => {
+    samples[webhook.type] ??= webhook.body;
+  },
+  routes: (app) => {
+    // Before Fastify sees it: the moment the bank is reached, whatever it answers.
+    app.server.prependListener('request', (req: { url?: string }) => {
+      if (req.url?.startsWith('/api/')) {
+        callTimes.push(Date.now());
+        callPaths.push(req.url.slice(5));
+      }
+    });
+    app.get<{ Querystring: { from?: string } }>('/bench/calls', async (req) => {
+      const from = Number(req.query.from ?? 0);
+      return { from, t: callTimes.slice(from), e: callPaths.slice(from), next: callTimes.length };
+    });
+    app.get('/bench/samples', async () => samples);
+  },
 });
-const { server, webhooks } = sandboxBuilt;
-
-const callTimes: number[] = [];
-const callPaths: string[] = [];
-// Before Fastify sees it: the moment the bank is reached, whatever it answers.
-server.server.prependListener('request', (req: { url?: string }) => {
-  if (req.url?.startsWith('/api/')) {
-    callTimes.push(Date.now());
-    callPaths.push(req.url.slice(5));
-  }
-});
-
-const samples: Record<string, unknown> = {};
-const dispatch = webhooks.dispatch.bind(webhooks);
-webhooks.dispatch = (webhook) => {
-  samples[webhook.type] ??= webhook.body;
-  dispatch(webhook);
-};
-
-server.get<{ Querystring: { from?: string } }>('/bench/calls', async (req) => {
-  const from = Number(req.query.from ?? 0);
-  return { from, t: callTimes.slice(from), e: callPaths.slice(from), next: callTimes.length };
-});
-server.get('/bench/samples', async () => samples);
-
-await server.ready();
-await server.listen({ host: '127.0.0.1', port: Number(env.BENCH_SANDBOX_PORT ?? 0) });
-const address = server.server.address() as { port: number };
-process.stdout.write(`bench sandbox listening on http://127.0.0.1:${address.port}\n`);
+process.stdout.write(`bench sandbox listening on ${sandbox.url}\n`);
 
 const stop = () => {
-  void server.close().then(() => process.exit(0));
+  void sandbox.close().then(() => process.exit(0));
 };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

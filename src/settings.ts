@@ -3,7 +3,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 
 /**
- * Helpers shared by every process's settings (service, sandbox, demo): read each setting once,
+ * Helpers shared by every process's settings (web, worker, demo): read each setting once,
  * collect every problem, and report them all at once with the setting's name, so an operator
  * fixes a bad deployment in one pass instead of one restart per mistake.
  */

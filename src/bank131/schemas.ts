@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
 /**
- * Bank 131 wire shapes (docs/bank131-protocol.md §3–§6). Both our client and the sandbox bank parse with these,
- * so the two sides cannot drift apart.
+ * Bank 131 wire shapes (docs/bank131-protocol.md §3–§6), as our client reads and writes them. The
+ * sandbox bank reads the wire with schemas of its own (sandbox/src/requests.ts), so the tests that
+ * run against it check these against a second reading of the protocol.
  *
  * - Incoming objects are loose: the bank adds fields without notice and we must not reject them.
  * - Sessions and payouts come in v1 (`payments`, `payment_method`) or v2 (`payout_list`,

@@ -3,8 +3,8 @@ import { sign, verify, type KeyObject } from 'node:crypto';
 /**
  * Bank 131 signs with RSASSA-PKCS1-v1_5 over SHA-256 and carries the signature as standard base64
  * (not base64url, not hex) in X-PARTNER-SIGN. Only the body bytes are signed: no method, path,
- * headers or timestamp. These functions are pure, so the same maths serves our client, our webhook
- * route and the sandbox bank.
+ * headers or timestamp. These functions are pure, so the same maths serves our client and our
+ * webhook route (the sandbox bank has its own: sandbox/src/signature.ts).
  */
 
 export const SIGNATURE_HEADER = 'x-partner-sign';

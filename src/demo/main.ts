@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { TEST_CARDS, ensureKeyPair, startSandbox } from 'bank131-sandbox';
 import { BOARD_PATH } from '../board.js';
-import { verifyCallback } from '../payouts/callback-signature.js';
 import { bankMetadataFor } from '../payouts/schemas.js';
 import { isTerminal, type PayoutState } from '../payouts/state-machine.js';
 import { createLogger } from '../log.js';
@@ -14,10 +13,8 @@ import { createRuntime, runtimeOptionsFor } from '../runtime.js';
 import { loadWebSettings } from '../settings/web.js';
 import { loadWorkerSettings } from '../settings/worker.js';
 import { startWeb } from '../web-process.js';
-import { ensureKeyPair } from '../sandbox/keys.js';
-import { startSandbox } from '../sandbox/server.js';
-import { TEST_CARDS } from '../sandbox/test-cards.js';
 import { startWorkers } from '../../workers/worker-process.js';
+import { startCallbackReceiver, waitUntil } from './callback-receiver.js';
 
 const USAGE = `npm run demo [-- --count N] [--keep]
 
@@ -65,7 +62,16 @@ async function main(): Promise<number> {
     const bankKeys = ensureKeyPair(keysDir, 'bank');
     const project = 'demo-project';
 
-    const sandbox = await startSandbox({ partnerPublicKey: partner.publicKey, bankPrivateKey: bankKeys.privateKey, project, knobs: { latencyMs: 2 } });
+    // The sandbox keeps its bank in the same Redis, under a prefix of its own.
+    const run = randomBytes(3).toString('hex');
+    const sandbox = await startSandbox({
+      partnerPublicKey: partner.publicKey,
+      bankPrivateKey: bankKeys.privateKey,
+      project,
+      knobs: { latencyMs: 2 },
+      redisUrl,
+      redisPrefix: `{b131demo-sandbox-${run}}`,
+    });
     cleanups.push(() => sandbox.close());
 
     const apiKey = `demo-${randomBytes(12).toString('hex')}`;
@@ -74,7 +80,7 @@ async function main(): Promise<number> {
     // The settings an operator would give the two processes, read the way they read them.
     const env = {
       REDIS_URL: redisUrl,
-      REDIS_PREFIX: `{b131demo-${randomBytes(3).toString('hex')}}`,
+      REDIS_PREFIX: `{b131demo-${run}}`,
       BANK131_BASE_URL: sandbox.url,
       BANK131_PROJECT: project,
       BANK131_PRIVATE_KEY_FILE: partner.privatePath,
@@ -108,7 +114,7 @@ async function main(): Promise<number> {
 
     console.log(`bank131-payouts demo: ${count} payouts`);
     console.log(`  redis    ${localRedis ? `${redisUrl} (local redis-server, AOF in ${localRedis.dir})` : redisUrl}`);
-    console.log(`  sandbox  ${sandbox.url}   (Bank 131 emulator: signs webhooks, checks our signatures)`);
+    console.log(`  sandbox  ${sandbox.url}   (Bank 131 emulator: signs webhooks, checks our signatures; its bank in the same Redis)`);
     console.log(`  service  ${url}\n`);
 
     const samples = makeSamples(count, callbacks.url);
@@ -202,7 +208,7 @@ async function main(): Promise<number> {
       });
     } else {
       console.log(`  npm run demo -- --keep       keep the service up: browse a payout, Bull Board, the sandbox ledger, and ${links.length} card collection links`);
-      console.log('  npm run sandbox              the Bank 131 emulator alone (README: knobs, test cards)');
+      console.log('  npm run sandbox              the Bank 131 emulator alone (sandbox/README.md: knobs, test cards)');
       console.log('  README.md                    the API, configuration, and running web + worker (Procfile)');
     }
     void final;
@@ -266,38 +272,6 @@ async function watch(store: ReturnType<typeof createRuntime>['store'], ids: stri
     if (Date.now() - started > 10 * 60_000) throw new Error('payouts did not settle within 10 minutes');
     await new Promise((r) => setTimeout(r, 150));
   }
-}
-
-/** Upstream's side: verifies each callback's Standard Webhooks signature with our verifier. */
-async function startCallbackReceiver(secret: string) {
-  const state = { received: 0, badSignatures: 0 };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const ok = verifyCallback({ body: Buffer.concat(chunks), headers: req.headers, secret });
-      state.received += 1;
-      if (!ok) state.badSignatures += 1;
-      res.statusCode = ok ? 200 : 400;
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/payout-events`,
-    get received() {
-      return state.received;
-    },
-    get badSignatures() {
-      return state.badSignatures;
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 main().then(

@@ -1,93 +1,18 @@
+import { readFileSync } from 'node:fs';
+
 /**
- * The collection page's own script and style, served from /collect/assets/ so that the page's
- * content security policy allows no inline code. The script follows the widget's browser contract
- * (docs/widget.md): render `Bank131Tokenize` with the public token, take its `tokenize_success`
- * message (only from the widget's origin), post the hashes to /collect/:token/card, then poll
- * /collect/:token/status until the payout ends.
+ * The collection page's own script and style (src/http/assets/), served from /collect/assets/ so
+ * that the page's content security policy allows no inline code. Plain browser files, linted as such
+ * (eslint.config.js), read once when the web process starts; `npm run build` copies them beside the
+ * compiled code. The script follows the widget's browser contract (docs/widget.md): render
+ * `Bank131Tokenize` with the public token, take its `tokenize_success` message (only from the
+ * widget's origin), post the hashes to /collect/:token/card, then poll /collect/:token/status until
+ * the payout ends.
  */
-const script = String.raw`(function () {
-  'use strict';
-  var root = document.getElementById('collect');
-  if (!root) return;
-  var d = root.dataset;
-  var status = document.getElementById('status');
-  var hint = document.getElementById('hint');
-  var slot = document.getElementById('bank131-tokenize');
-  var FINAL = { succeeded: 1, failed: 1, cancelled: 1, expired: 1 };
-  var T = d.lang === 'en'
-    ? { sending: 'Checking the card…', again: 'Something went wrong. Reload the page and try again.', used: 'This link was already used.', expired: 'This link has expired.' }
-    : { sending: 'Проверяем карту…', again: 'Что-то пошло не так. Обновите страницу и попробуйте снова.', used: 'Ссылка уже использована.', expired: 'Срок действия ссылки истёк.' };
-
-  function show(text, phase) {
-    status.textContent = text;
-    root.setAttribute('data-phase', phase);
-    if (phase !== 'card') {
-      slot.hidden = true;
-      hint.textContent = '';
-    }
-  }
-
-  function poll() {
-    fetch('/collect/' + encodeURIComponent(d.token) + '/status', { headers: { accept: 'application/json' } })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (s) {
-        if (s) show(s.text, s.phase);
-        if (!s || !FINAL[s.phase]) setTimeout(poll, 1000);
-      })
-      .catch(function () { setTimeout(poll, 2000); });
-  }
-
-  function sendCard(card) {
-    show(T.sending, 'paying');
-    fetch('/collect/' + encodeURIComponent(d.token) + '/card', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(card),
-    })
-      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
-      .then(function (res) {
-        if (res.ok) return poll();
-        var code = res.body && res.body.error && res.body.error.code;
-        show(code === 'link_used' ? T.used : code === 'link_expired' ? T.expired : (res.body.error && res.body.error.message) || T.again, code === 'link_expired' ? 'expired' : 'failed');
-        if (code === 'link_used') poll();
-      })
-      .catch(function () { show(T.again, 'failed'); });
-  }
-
-  if (d.phase !== 'card') {
-    if (!FINAL[d.phase]) poll();
-    return;
-  }
-  window.addEventListener('message', function (event) {
-    if (event.origin !== d.widgetOrigin) return;
-    var m = event.data;
-    if (!m || m.source !== 'bank131-tokenize') return;
-    if (m.type === 'tokenize_success' && m.encrypted_card) sendCard(m.encrypted_card);
-    if (m.type === 'tokenize_error' && m.error && (m.error.code === 'public_token_used' || m.error.code === 'public_token_unknown')) show(T.again, 'card');
-  });
-  if (typeof window.Bank131Tokenize !== 'function') {
-    show(T.again, 'card');
-    return;
-  }
-  new window.Bank131Tokenize({ publicToken: d.publicToken, locale: d.lang, container: 'bank131-tokenize' }).render();
-})();
-`;
-
-const style = `*{box-sizing:border-box}
-body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;background:#f3f5f9}
-main{max-width:28rem;margin:0 auto;padding:1.5rem 1rem 2rem}
-.payer{margin:0 0 .25rem;color:#5a6478}
-.amount{margin:0 0 1rem;font-size:2.25rem;font-weight:700;letter-spacing:-.01em}
-.hint{margin:0 0 1rem}
-#bank131-tokenize{min-height:4rem}
-#status{margin:1rem 0;font-size:1.125rem;font-weight:600}
-main[data-phase="succeeded"] #status{color:#0a7a3d}
-main[data-phase="failed"] #status,main[data-phase="expired"] #status{color:#b3261e}
-.secure{margin-top:2rem;font-size:.85rem;color:#5a6478}
-.message{font-size:1.125rem}
-`;
+const ASSETS = new URL('./assets/', import.meta.url);
+const read = (file: string) => readFileSync(new URL(file, ASSETS), 'utf8');
 
 export const COLLECT_ASSETS: Record<string, { type: string; body: string }> = {
-  'collect.js': { type: 'application/javascript; charset=utf-8', body: script },
-  'collect.css': { type: 'text/css; charset=utf-8', body: style },
+  'collect.js': { type: 'application/javascript; charset=utf-8', body: read('collect.js') },
+  'collect.css': { type: 'text/css; charset=utf-8', body: read('collect.css') },
 };

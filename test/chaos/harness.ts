@@ -1,13 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { startSandbox, type KnobsPatch, type RunningSandbox } from 'bank131-sandbox';
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { freePort, startLocalRedis, type LocalRedis } from '../../src/local-redis.js';
 import { bankMetadataFor, type PayoutRecord } from '../../src/payouts/schemas.js';
 import { TERMINAL_STATES, type PayoutState } from '../../src/payouts/state-machine.js';
-import type { KnobsPatch } from '../../src/sandbox/knobs.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { keyPath, keys } from '../support/keys.js';
 import { eventually, sleep } from '../support/wait.js';
@@ -17,10 +15,11 @@ import { ROOT, runEntry } from '../support/processes.js';
  * The chaos harness: the service as an operator runs it (a web process and several worker
  * processes, each `node --import tsx <entry>`, never npm or npx, so signals reach them), a Redis of
  * its own (redis-server, AOF fsync'd on every write), the sandbox bank over HTTP (in this process,
- * or as a process of its own when a scenario kills it), and an upstream receiver that verifies
- * every callback's Standard Webhooks signature. A scenario sends payouts, injects faults, waits for
- * everything to settle and then checks the invariants (`check`) against the sandbox's ledger, the
- * payout store in Redis and what the receiver heard.
+ * or as a process of its own when a scenario kills it; its bank in a second redis-server, so a
+ * scenario that kills the service's Redis leaves the bank alone), and an upstream receiver that
+ * verifies every callback's Standard Webhooks signature. A scenario sends payouts, injects faults,
+ * waits for everything to settle and then checks the invariants (`check`) against the sandbox's
+ * ledger, the payout store in Redis and what the receiver heard.
  */
 
 export { ROOT };
@@ -33,15 +32,6 @@ const PREFIX = '{chaos}';
 export { eventually, sleep };
 export const rand = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 
-
-/** Whether the sandbox can keep its sessions and ledger in Redis (SANDBOX_REDIS_URL), so a restarted one is the same bank. */
-export function sandboxKeepsStateInRedis(): boolean {
-  try {
-    return readFileSync(`${ROOT}src/sandbox/main.ts`, 'utf8').includes('SANDBOX_REDIS_URL');
-  } catch {
-    return false;
-  }
-}
 
 // ------------------------------------------------------------------ processes
 
@@ -221,12 +211,16 @@ async function bankOverHttp(url: string): Promise<Omit<Bank, 'confirmsBySession'
   };
 }
 
-async function inProcessBank(webhookUrl: string, knobs: KnobsPatch): Promise<Bank> {
+const SANDBOX_PREFIX = '{chaos-sandbox}';
+
+async function inProcessBank(webhookUrl: string, knobs: KnobsPatch, redisUrl: string): Promise<Bank> {
   const sandbox: RunningSandbox = await startSandbox({
     partnerPublicKey: keys.partnerPublic,
     bankPrivateKey: keys.bankPrivate,
     project: PROJECT,
     knobs: { ...BASE_KNOBS, ...knobs, webhookUrl },
+    redisUrl,
+    redisPrefix: SANDBOX_PREFIX,
   });
   return {
     ...(await bankOverHttp(sandbox.url)),
@@ -245,7 +239,7 @@ async function inProcessBank(webhookUrl: string, knobs: KnobsPatch): Promise<Ban
   };
 }
 
-/** `node --import tsx src/sandbox/main.ts` on a fixed port, keeping its state in Redis (SANDBOX_REDIS_URL). */
+/** `node --import tsx sandbox/src/main.ts` (the bank131-sandbox package's entry) on a fixed port, its bank in Redis (SANDBOX_REDIS_URL). */
 async function processBank(webhookUrl: string, knobs: KnobsPatch, redisUrl: string, onExit: (p: Proc) => void): Promise<Bank & { procs: Proc[] }> {
   const port = await freePort();
   const env = {
@@ -256,14 +250,14 @@ async function processBank(webhookUrl: string, knobs: KnobsPatch, redisUrl: stri
     SANDBOX_PARTNER_PUBLIC_KEY_FILE: keyPath('partner-public'),
     SANDBOX_BANK_PRIVATE_KEY_FILE: keyPath('bank-private'),
     SANDBOX_REDIS_URL: redisUrl,
-    SANDBOX_REDIS_PREFIX: '{chaos-sandbox}',
+    SANDBOX_REDIS_PREFIX: SANDBOX_PREFIX,
     LOG_LEVEL: 'warn',
   };
   const procs: Proc[] = [];
   const url = `http://127.0.0.1:${port}`;
   const http = await bankOverHttp(url);
   const launch = async () => {
-    const p = spawnProc('sandbox', 'src/sandbox/main.ts', env, 'Bank 131 sandbox listening on');
+    const p = spawnProc('sandbox', 'sandbox/src/main.ts', env, 'Bank 131 sandbox listening on');
     procs.push(p);
     void p.exit.then(() => onExit(p));
     await whenReady(p);
@@ -298,7 +292,7 @@ async function processBank(webhookUrl: string, knobs: KnobsPatch, redisUrl: stri
 export interface ClusterOptions {
   workers?: number;
   knobs?: KnobsPatch;
-  /** Run the sandbox as a process of its own (needed to kill it), state in Redis. */
+  /** Run the sandbox as a process of its own (needed to kill it). */
   sandboxProcess?: boolean;
   /** Extra settings for the web and the workers. */
   env?: Record<string, string>;
@@ -326,6 +320,8 @@ export class Cluster {
 
   private constructor(
     readonly redis: LocalRedis,
+    /** The sandbox bank's own Redis, apart from the service's. */
+    readonly bankRedis: LocalRedis,
     private readonly client: Redis,
     readonly bank: Bank,
     readonly receiver: Receiver,
@@ -336,6 +332,7 @@ export class Cluster {
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const redis = await startLocalRedis({ appendfsync: 'always' });
+    const bankRedis = await startLocalRedis({ appendfsync: 'always' });
     const client = new Redis(redis.url, { maxRetriesPerRequest: null, retryStrategy: () => 200 });
     client.on('error', () => undefined);
     const receiver = await startReceiver();
@@ -344,9 +341,9 @@ export class Cluster {
     const webhookUrl = `${webUrl}/webhooks/bank131`;
     const holder: { cluster?: Cluster } = {};
     const bank = options.sandboxProcess
-      ? await processBank(webhookUrl, options.knobs ?? {}, redis.url, (p) => holder.cluster?.exited(p))
-      : await inProcessBank(webhookUrl, options.knobs ?? {});
-    const cluster = new Cluster(redis, client, bank, receiver, webUrl);
+      ? await processBank(webhookUrl, options.knobs ?? {}, bankRedis.url, (p) => holder.cluster?.exited(p))
+      : await inProcessBank(webhookUrl, options.knobs ?? {}, bankRedis.url);
+    const cluster = new Cluster(redis, bankRedis, client, bank, receiver, webUrl);
     holder.cluster = cluster;
     const common = {
       REDIS_URL: redis.url,
@@ -497,6 +494,7 @@ export class Cluster {
     await this.receiver.close();
     this.client.disconnect();
     await this.redis.stop();
+    await this.bankRedis.stop();
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Cluster, check, makeOrders, rand, sandboxKeepsStateInRedis, sleep, type ClusterOptions, type Order, type Verdict } from './harness.js';
+import { Cluster, check, makeOrders, rand, sleep, type ClusterOptions, type Order, type Verdict } from './harness.js';
 
 /**
  * The chaos scenarios. Each one starts its own cluster (test/chaos/harness.ts), sends its payouts
@@ -93,10 +93,6 @@ const sandboxRestart: Scenario = {
   title: 'The sandbox bank killed (SIGKILL) and restarted, its state in Redis',
   faults: 'kill -9 of the sandbox process, 1 s down, restarted on the same port (SANDBOX_REDIS_URL), every 3–5 s',
   cluster: { sandboxProcess: true },
-  skip: () =>
-    sandboxKeepsStateInRedis()
-      ? null
-      : 'src/sandbox/main.ts does not read SANDBOX_REDIS_URL yet: a killed sandbox forgets its sessions, so a restart is not the same bank',
   async drive(ctx) {
     const sending = ctx.submit();
     while (ctx.busy(0.85, 45_000)) {

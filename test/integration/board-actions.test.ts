@@ -133,7 +133,7 @@ describe('targeted: the examples of docs/reliability.md', () => {
     expect((await board('POST', `/queues/${QUEUE.webhooks}/add`, { name: 'payment_finished', data: legacy })).status).toBe(200);
     await eventually(async () => (await refusedJobs()) >= before + 2, 5_000, 'both forged webhook jobs refused');
     expect((await record(id)).state).toBe('confirmed');
-    p.sandbox.bank.resolveSessionError(sessionId!, 'succeeded');
+    await p.sandbox.bank.resolveSessionError(sessionId!, 'succeeded');
     await p.waitFor([id], ['succeeded']);
     await expectIntact([id]);
   });
@@ -315,8 +315,8 @@ describe('every board action, against payouts in every non-terminal state', () =
     await act('resume all', 'PUT', '/queues/resume');
     p.sandbox.bank.setKnobs({ faults: [], errorSessions: null });
     p.sandbox.bank.walletBalance = 1_000_000_000_00;
-    for (const id of groups.confirmed!) p.sandbox.bank.resolveSessionError((await record(id)).sessionId!, 'succeeded');
-    for (const id of groups.started!) p.sandbox.bank.resolveSessionError((await record(id)).sessionId!, 'failed');
+    for (const id of groups.confirmed!) await p.sandbox.bank.resolveSessionError((await record(id)).sessionId!, 'succeeded');
+    for (const id of groups.started!) await p.sandbox.bank.resolveSessionError((await record(id)).sessionId!, 'failed');
     const [withLink, withdrawn] = groups.awaiting_card!;
     const link = (await p.api('GET', `/v1/payouts/${withLink}`)).body.collect_url as string;
     expect((await fetch(`${link}/card`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"number_hash":"sandbox_ok_4242"}' })).status).toBe(202);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
+import { TEST_CARDS } from 'bank131-sandbox';
 import { API_KEY, startPipeline, type Pipeline } from '../support/pipeline.js';
 
 /**

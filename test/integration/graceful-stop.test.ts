@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningSandbox } from 'bank131-sandbox';
 import { freePort } from '../../src/local-redis.js';
 import { bankMetadataFor } from '../../src/payouts/schemas.js';
-import type { RunningSandbox } from '../../src/sandbox/server.js';
 import { keyPath } from '../support/keys.js';
 import { API_KEY, CALLBACK_SECRET, order } from '../support/pipeline.js';
 import { connectRedis, deleteKeys, redisUrl, testPrefix } from '../support/redis.js';

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sendWebhook } from 'bank131-sandbox';
 import { bankMetadataFor, isMove } from '../../src/payouts/schemas.js';
 import type { PayoutState } from '../../src/payouts/state-machine.js';
-import { sendWebhook } from '../../src/sandbox/server.js';
 import { crashSwitch } from '../support/crash.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually } from '../support/sandbox.js';

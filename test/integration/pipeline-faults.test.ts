@@ -1,8 +1,8 @@
 import type { Job } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Fault } from 'bank131-sandbox';
 import { bankMetadataFor, isMove } from '../../src/payouts/schemas.js';
-import type { Fault } from '../../src/sandbox/knobs.js';
 import { confirmProcessor } from '../../workers/payout-confirm.js';
 import { startProcessor } from '../../workers/payout-start.js';
 import { DEFAULT_TIMING, type PipelineDeps } from '../../src/pipeline/pipeline-deps.js';

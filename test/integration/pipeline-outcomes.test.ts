@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_CARDS } from 'bank131-sandbox';
 import { bankMetadataFor, isMove } from '../../src/payouts/schemas.js';
-import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually, startReceiver, type CapturedRequest } from '../support/sandbox.js';
 

@@ -1,14 +1,15 @@
 import http from 'node:http';
+import type { RunningSandbox } from 'bank131-sandbox';
 import Fastify from 'fastify';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installErrorHandling } from '../../src/http/errors.js';
 import { freePort, startLocalRedis, type LocalRedis } from '../../src/local-redis.js';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { RETRY_AFTER_S, redisTrouble } from '../../src/store/redis-errors.js';
-import { keyPath, keys } from '../support/keys.js';
+import { keyPath } from '../support/keys.js';
 import { runEntry, type RunningEntry } from '../support/processes.js';
+import { startTestSandbox } from '../support/sandbox.js';
 import { eventually, sleep } from '../support/wait.js';
 
 /**
@@ -71,12 +72,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const webPort = await freePort();
   webUrl = `http://127.0.0.1:${webPort}`;
-  // The bank takes a moment per step, so payouts are in every step when Redis fills up.
-  sandbox = await startSandbox({
-    partnerPublicKey: keys.partnerPublic,
-    bankPrivateKey: keys.bankPrivate,
-    project: PROJECT,
-    knobs: {
+  // The bank takes a moment per step, so payouts are in every step when Redis fills up. Its own
+  // bank is in the suite's Redis, not the one this test fills.
+  sandbox = await startTestSandbox(
+    {
       readyDelayMs: 300,
       finishDelayMs: 300,
       webhookRetryBaseMs: 50,
@@ -84,7 +83,8 @@ beforeAll(async () => {
       webhookMaxAttempts: 1_000,
       webhookUrl: `${webUrl}/webhooks/bank131`,
     },
-  });
+    { project: PROJECT },
+  );
   const common = {
     REDIS_URL: redis.url,
     REDIS_PREFIX: PREFIX,

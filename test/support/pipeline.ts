@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Cluster } from 'ioredis';
 import { pino } from 'pino';
+import type { KnobsPatch, RunningSandbox } from 'bank131-sandbox';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { startWeb } from '../../src/web-process.js';
 import type { WebSettings } from '../../src/settings/web.js';
 import type { WorkerSettings } from '../../src/settings/worker.js';
-import type { RunningSandbox } from '../../src/sandbox/server.js';
-import type { KnobsPatch } from '../../src/sandbox/knobs.js';
 import type { PayoutState } from '../../src/payouts/state-machine.js';
 import { DEFAULT_TIMING, type CrashPoints, type PipelineTiming } from '../../src/pipeline/pipeline-deps.js';
 import { startWorkers, type RunningWorkers } from '../../workers/worker-process.js';

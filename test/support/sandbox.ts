@@ -1,22 +1,40 @@
 import http from 'node:http';
 import { afterAll, beforeAll } from 'vitest';
+import { TEST_CARDS, startSandbox, type KnobsPatch, type RunningSandbox, type SandboxOptions } from 'bank131-sandbox';
 import { Bank131Client, type Bank131ClientOptions } from '../../src/bank131/client.js';
 import type { StartPayoutRequest, Webhook } from '../../src/bank131/schemas.js';
 import { verifyWebhook } from '../../src/bank131/webhook.js';
-import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.js';
-import type { KnobsPatch } from '../../src/sandbox/knobs.js';
-import { TEST_CARDS } from '../../src/sandbox/test-cards.js';
 import { keys } from './keys.js';
+import { connectRedis, deleteKeys, redisUrl, testPrefix } from './redis.js';
 import { eventually } from './wait.js';
 
 export const PROJECT = 'test-project';
 
 /**
- * The sandbox bank on a free port, with the fixture keys and a project id to check. `options`
- * adds to them, e.g. `{ redisUrl: redisUrl(), redisPrefix: testPrefix('x') }` for one kept in Redis.
+ * The sandbox bank (the bank131-sandbox package) on a free port, with the fixture keys, a project id
+ * to check, and its bank in the suite's Redis under a prefix of its own, whose keys go when it
+ * closes. The suite's Redis even when the service under test has another (one a test kills or
+ * fills): the bank is not ours to break. `options` adds to them.
  */
-export function startTestSandbox(knobs: KnobsPatch = {}, options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
-  return startSandbox({ partnerPublicKey: keys.partnerPublic, bankPrivateKey: keys.bankPrivate, project: PROJECT, knobs, ...options });
+export async function startTestSandbox(knobs: KnobsPatch = {}, options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
+  const prefix = testPrefix('sandbox');
+  const sandbox = await startSandbox({
+    partnerPublicKey: keys.partnerPublic,
+    bankPrivateKey: keys.bankPrivate,
+    project: PROJECT,
+    knobs,
+    redisUrl: redisUrl(),
+    redisPrefix: prefix,
+    ...options,
+  });
+  return {
+    ...sandbox,
+    async close() {
+      await sandbox.close();
+      const redis = connectRedis();
+      await deleteKeys(redis, options.redisPrefix ?? prefix).finally(() => redis.disconnect());
+    },
+  };
 }
 
 export function clientFor(sandbox: { url: string }, options: Partial<Bank131ClientOptions> = {}): Bank131Client {

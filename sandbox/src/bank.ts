@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import { SandboxError } from './errors.js';
+import { planFaults, type FaultPlan } from './faults.js';
+import { IdempotencyKeys } from './idempotency.js';
+import { describeIssues } from './issues.js';
+import { ErrorPlan, Knobs, KnobsPatch, type Fault } from './knobs.js';
+import {
+  SandboxCreateRequest,
+  SandboxInitRequest,
+  SandboxStartRequest,
+  SessionIdRequest,
+  TokenInfoRequest,
+  WalletBalanceRequest,
+  WidgetTokenRequest,
+  parseRequest,
+  type ApiVersion,
+} from './requests.js';
+import type { SandboxSessionState } from './session-machine.js';
+import type { IdempotencyClaim, LedgerEntry, SandboxSession, WebhookType } from './session-types.js';
+import { SessionBook } from './sessions.js';
+import type { SandboxStore } from './store.js';
+import { cardFacts } from './test-cards.js';
+import type { OutgoingWebhook } from './webhook-dispatcher.js';
+import { wireSession } from './wire-format.js';
+
+type Answer = Record<string, unknown>;
+type TokenState = 'fresh' | 'used' | 'unknown';
+
+/** One signed API call that reached the bank, with the session it named: what a test counts. */
+export interface CallRecord {
+  endpoint: string;
+  sessionId: string | null;
+  idempotencyKey: string | null;
+  httpStatus: number;
+}
+
+/**
+ * The sandbox bank: one method per API endpoint, taking the parsed JSON body and the URL's API
+ * version and answering the bank's JSON, plus the knobs and what tests inspect. Its sessions,
+ * ledger, wallet, idempotency keys, widget tokens and pending webhooks live in Redis
+ * (sandbox/src/store.ts), so a sandbox started again on the same prefix is the same bank; call
+ * open() before serving. The parts: sandbox/src/sessions.ts (sessions, ledger, wallet),
+ * faults.ts, idempotency.ts, requests.ts and wire-format.ts; the HTTP routes (api-routes.ts) and
+ * the webhook dispatcher (webhook-dispatcher.ts) sit around it. Knobs, `calls` and delivery records
+ * are this process's only.
+ */
+export class SandboxBank {
+  knobs: Knobs = Knobs.parse({});
+  readonly calls: CallRecord[] = [];
+  private readonly book: SessionBook;
+  private readonly idempotency: IdempotencyKeys;
+
+  constructor(
+    private readonly store: SandboxStore,
+    private readonly emit: (webhook: OutgoingWebhook) => void,
+    knobs: KnobsPatch = {},
+    /** Told what went wrong where no caller can be (a due step that could not be committed). */
+    private readonly onError: (err: unknown, what: string) => void = () => {},
+  ) {
+    this.book = new SessionBook(store, () => this.knobs, (type, session) => this.emitWebhook(type, session), onError);
+    this.idempotency = new IdempotencyKeys(store);
+    this.setKnobs(knobs);
+  }
+
+  /**
+   * Loads what Redis holds, re-arms every session's due step (overdue ones are taken at once) and
+   * re-sends each session's latest webhook the dispatcher had not finished with when the last
+   * sandbox stopped.
+   */
+  async open(): Promise<void> {
+    const stored = await this.store.load(this.book.walletBalance);
+    this.book.restore(stored.sessions, stored.ledger, stored.walletBalance);
+    for (const [id, type] of stored.pendingWebhooks) {
+      const session = this.book.get(id);
+      if (session) this.emitWebhook(type, session);
+    }
+  }
+
+  /** This process's copy: what it loaded and has done since (GET /sandbox/ledger reads Redis). */
+  get walletBalance(): number {
+    return this.book.walletBalance;
+  }
+
+  /** Written to Redis in the background: setWalletBalance to wait for it. */
+  set walletBalance(amount: number) {
+    this.book.setWallet(amount).catch((err: unknown) => this.onError(err, 'the sandbox could not store the wallet balance'));
+  }
+
+  setWalletBalance(amount: number): Promise<void> {
+    return this.book.setWallet(amount);
+  }
+
+  /** This process's copy of the ledger: what it loaded and has paid since. */
+  get ledger(): readonly LedgerEntry[] {
+    return this.book.ledger;
+  }
+
+  /** The ledger as the bank holds it in Redis, whichever sandbox on the prefix paid. */
+  readLedger(): Promise<readonly LedgerEntry[]> {
+    return this.book.readLedger();
+  }
+
+  /** Merge only the knobs named in the patch (zod would fill the others with defaults). */
+  setKnobs(patch: unknown): Knobs {
+    const parsed = KnobsPatch.safeParse(patch);
+    if (!parsed.success) throw new SandboxError('invalid_request', describeIssues(parsed.error).join('; '));
+    const named = Object.keys(patch as object) as Array<keyof Knobs>;
+    const next = { ...this.knobs } as Record<string, unknown>;
+    for (const key of named) next[key] = (parsed.data as Record<string, unknown>)[key];
+    this.knobs = Knobs.parse(next);
+    return this.knobs;
+  }
+
+  addFaults(faults: Fault[]): void {
+    this.knobs.faults.push(...faults);
+  }
+
+  /** Forgets sessions, ledger, keys and knobs; where webhooks go (and in which spelling) stays. */
+  async reset(): Promise<void> {
+    this.calls.length = 0;
+    this.knobs = Knobs.parse({ webhookUrl: this.knobs.webhookUrl, webhookApiVersion: this.knobs.webhookApiVersion });
+    await this.book.reset();
+  }
+
+  close(): void {
+    this.book.close();
+  }
+
+  planFaults(endpoint: string): FaultPlan {
+    return planFaults(this.knobs, endpoint);
+  }
+
+  /** Runs one API call under its idempotency key (`scope`: version/endpoint): sandbox/src/idempotency.ts. */
+  call(scope: string, key: string | undefined, act: (claim?: IdempotencyClaim) => Promise<Answer>): Promise<Answer> {
+    return this.idempotency.run(scope, key, act);
+  }
+
+  // ------------------------------------------------------------------ endpoints
+
+  async issueToken(body: unknown): Promise<Answer> {
+    parseRequest(WidgetTokenRequest, body, 'v1');
+    const token = randomBytes(32).toString('hex');
+    await this.store.issueToken(token);
+    return { status: 'ok', public_token: token };
+  }
+
+  /** Whether the tokenization widget may still use a public token (sandbox/src/widget-card.ts). */
+  lookupPublicToken(token: string): Promise<TokenState> {
+    return this.store.tokenState(token);
+  }
+
+  /** Spends a public token on one tokenized card, atomically: two sandboxes on one prefix cannot both spend it. */
+  async consumePublicToken(token: string): Promise<void> {
+    const was = await this.store.consumeToken(token);
+    if (was === 'used') throw new SandboxError('public_token_used', 'this public token was already used; issue a new one with token', 409);
+    if (was === 'unknown') throw new SandboxError('public_token_unknown', 'this public token was not issued by the bank', 401);
+  }
+
+  async tokenInfo(body: unknown): Promise<Answer> {
+    const req = parseRequest(TokenInfoRequest, body, 'v1');
+    const hash = req.card.encrypted_card.number_hash;
+    return { status: 'ok', info: { number_hash: hash, type: 'card', ...cardFacts(hash) } };
+  }
+
+  async walletBalanceOf(body: unknown): Promise<Answer> {
+    parseRequest(WalletBalanceRequest, body, 'v1');
+    const amount = await this.book.readWallet();
+    return { status: 'ok', wallets: [{ id: 'wlt_sandbox', amount_details: { amount, currency: 'rub' } }] };
+  }
+
+  async createSession(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
+    const req = parseRequest(SandboxCreateRequest, body, version);
+    return this.answer(await this.book.create(version, req, claim), version);
+  }
+
+  async startPayout(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
+    const req = parseRequest(SandboxStartRequest, body, version);
+    return this.answer(await this.book.start(req.session_id, req, claim), version);
+  }
+
+  async initPayout(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
+    const req = parseRequest(SandboxInitRequest, body, version);
+    // Checked before the session exists, so a refused init leaves no session behind.
+    if (!req.amount_details) throw new SandboxError('invalid_request', 'amount_details: is required');
+    const created = await this.book.create(version, { metadata: req.metadata, customer: req.customer });
+    return this.answer(await this.book.start(created.id, req, claim), version);
+  }
+
+  async confirm(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
+    const id = parseRequest(SessionIdRequest, body, version).session_id;
+    return this.answer(await this.book.confirm(id, claim), version);
+  }
+
+  async cancel(body: unknown, version: ApiVersion, claim?: IdempotencyClaim): Promise<Answer> {
+    const id = parseRequest(SessionIdRequest, body, version).session_id;
+    return this.answer(await this.book.cancel(id, claim), version);
+  }
+
+  async status(body: unknown, version: ApiVersion): Promise<Answer> {
+    const id = parseRequest(SessionIdRequest, body, version).session_id;
+    return this.answer(await this.book.read(id), version);
+  }
+
+  // ------------------------------------------------------------------ scripted session errors
+
+  /**
+   * Puts a started session in status `error` now (see ErrorPlan in sandbox/src/knobs.ts for how it
+   * leaves it). Accepts the plan as JSON so the control route can pass its body straight on.
+   */
+  async markSessionError(id: string, plan: unknown = {}): Promise<void> {
+    const parsed = ErrorPlan.safeParse(plan);
+    if (!parsed.success) throw new SandboxError('invalid_request', describeIssues(parsed.error).join('; '));
+    await this.book.markError(id, parsed.data);
+  }
+
+  /** Ends a session's `error` now: as planned, or as `to` says. */
+  async resolveSessionError(id: string, to?: 'succeeded' | 'failed'): Promise<void> {
+    await this.book.resolveError(id, to);
+  }
+
+  // ------------------------------------------------------------------ inspection (this process's copy)
+
+  sessionState(id: string): SandboxSessionState | undefined {
+    return this.book.get(id)?.state;
+  }
+
+  /** The session as session/status would show it, without a signed call or a recorded one. */
+  sessionView(id: string, version?: ApiVersion): Answer | undefined {
+    const session = this.book.get(id);
+    return session && wireSession(session, version ?? session.version, { nullFields: this.knobs.nullFields });
+  }
+
+  sessionCount(): number {
+    return this.book.count();
+  }
+
+  ledgerBySession(ledger?: readonly LedgerEntry[]): ReturnType<SessionBook['ledgerBySession']> {
+    return this.book.ledgerBySession(ledger);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /** Responses follow the version of the URL asked, whatever the session was created on. */
+  private answer(session: SandboxSession, version: ApiVersion): Answer {
+    return { status: 'ok', session: wireSession(session, version, { nullFields: this.knobs.nullFields }) };
+  }
+
+  /** The webhook is pending in Redis (written with the change) until the dispatcher is done with it. */
+  private emitWebhook(type: WebhookType, session: SandboxSession): void {
+    const version = this.knobs.webhookApiVersion ?? session.version;
+    const body = { type, session: wireSession(session, version, { nullFields: this.knobs.nullFields }) };
+    const failed = (err: unknown) => this.onError(err, `the sandbox could not mark the ${type} webhook of ${session.id} sent`);
+    const onSettled = () => void this.store.ackWebhook(session.id, type).catch(failed);
+    this.emit({ type, sessionId: session.id, body, onSettled });
+  }
+}

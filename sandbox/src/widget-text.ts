@@ -1,0 +1,61 @@
+/**
+ * The card form's words, in Russian (the default) and English: its labels, and what the form says
+ * in the browser (handed to sandbox/assets/frame.js as JSON). Keys of the form `<field>.<code>` name
+ * a field's refusal (sandbox/src/widget-card.ts FieldError).
+ */
+export type Locale = 'ru' | 'en';
+
+export const STRINGS: Record<Locale, Record<string, string>> = {
+  ru: {
+    title: 'Данные карты',
+    card_number: 'Номер карты',
+    expiry: 'Срок действия',
+    expiry_placeholder: 'ММ/ГГ',
+    security_code: 'CVC',
+    cardholder_name: 'Имя на карте (необязательно)',
+    cardholder_name_placeholder: 'IVAN IVANOV',
+    submit: 'Сохранить карту',
+    sending: 'Сохраняем…',
+    secured: 'Данные карты передаются в Банк 131 и не сохраняются на сайте получателя.',
+    done: 'Карта •••• {last4} сохранена',
+    'card_number.required': 'Введите номер карты',
+    'card_number.invalid': 'Номер карты — от 13 до 19 цифр',
+    'card_number.luhn': 'В номере карты ошибка, проверьте его',
+    'expiry.required': 'Введите срок действия',
+    'expiry.invalid': 'Срок действия в формате ММ/ГГ',
+    'expiry.expired': 'Срок действия карты истёк',
+    'security_code.required': 'Введите CVC',
+    'security_code.invalid': 'CVC — 3 или 4 цифры',
+    'cardholder_name.invalid': 'Имя латиницей, как на карте',
+    public_token_used: 'Эта форма уже использована. Обновите страницу.',
+    public_token_unknown: 'Форма недействительна. Обновите страницу.',
+    network_error: 'Не удалось связаться с банком. Попробуйте ещё раз.',
+    internal_error: 'Банк не смог обработать карту. Попробуйте ещё раз.',
+  },
+  en: {
+    title: 'Card details',
+    card_number: 'Card number',
+    expiry: 'Expiry date',
+    expiry_placeholder: 'MM/YY',
+    security_code: 'CVC',
+    cardholder_name: 'Name on card (optional)',
+    cardholder_name_placeholder: 'IVAN IVANOV',
+    submit: 'Save card',
+    sending: 'Saving…',
+    secured: 'Card details go to Bank 131 and are not stored by the site you are on.',
+    done: 'Card •••• {last4} saved',
+    'card_number.required': 'Enter the card number',
+    'card_number.invalid': 'A card number has 13 to 19 digits',
+    'card_number.luhn': 'The card number has a typo, please check it',
+    'expiry.required': 'Enter the expiry date',
+    'expiry.invalid': 'Expiry date as MM/YY',
+    'expiry.expired': 'The card has expired',
+    'security_code.required': 'Enter the CVC',
+    'security_code.invalid': 'The CVC is 3 or 4 digits',
+    'cardholder_name.invalid': 'The name in Latin letters, as on the card',
+    public_token_used: 'This form was already used. Please reload the page.',
+    public_token_unknown: 'This form is not valid. Please reload the page.',
+    network_error: 'Could not reach the bank. Please try again.',
+    internal_error: 'The bank could not process the card. Please try again.',
+  },
+};
