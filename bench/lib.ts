@@ -28,7 +28,12 @@ export interface Proc {
 }
 
 /** `node [nodeArgs] --import tsx <entry>`: the TypeScript entry run by node itself, as an operator runs it. */
-export function startNode(name: string, entry: string, env: Record<string, string>, options: { logDir: string; nodeArgs?: string[]; args?: string[] }): Proc {
+export function startNode(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  options: { logDir: string; nodeArgs?: string[]; args?: string[] },
+): Proc {
   const logFile = join(options.logDir, `${name}.log`);
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', entry, ...(options.args ?? [])], {
@@ -38,7 +43,9 @@ export function startNode(name: string, entry: string, env: Record<string, strin
   });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${entry}`);
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const alive = () => child.exitCode === null && child.signalCode === null;
   const log = () => {
     try {
@@ -59,7 +66,8 @@ export function startNode(name: string, entry: string, env: Record<string, strin
       await eventually(
         () => {
           if (log().includes(line)) return true;
-          if (!alive()) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before "${line}"; its output:\n${log().slice(-3000)}`);
+          if (!alive())
+            throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before "${line}"; its output:\n${log().slice(-3000)}`);
           return false;
         },
         timeoutMs,
@@ -123,7 +131,12 @@ export function maxInWindow(timestamps: number[], windowMs = 1000): { max: numbe
 export const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 /** One JSON request over keep-alive; answers the status and the parsed body. */
-export function request(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+export function request(
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const req = http.request(
@@ -131,7 +144,10 @@ export function request(url: string, method: string, body?: unknown, headers: Re
       {
         method,
         agent: keepAlive,
-        headers: { ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}), ...headers },
+        headers: {
+          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+          ...headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -20,11 +20,16 @@ const bankKey = createPrivateKey(readFileSync(env.BENCH_BANK_PRIVATE_KEY_FILE!, 
 const template = JSON.parse(readFileSync(env.BENCH_SAMPLE_FILE!, 'utf8')) as { session: { id: string } };
 
 const signAsync = (body: Buffer) =>
-  new Promise<string>((resolve, reject) => sign('sha256', body, bankKey, (err, sig) => (err ? reject(err) : resolve(sig.toString('base64')))));
+  new Promise<string>((resolve, reject) =>
+    sign('sha256', body, bankKey, (err, sig) => (err ? reject(err) : resolve(sig.toString('base64')))),
+  );
 const prepared: Array<{ body: Buffer; signature: string }> = [];
 for (let i = 0; i < total; i += 200) {
   const chunk = Array.from({ length: Math.min(200, total - i) }, (_, k) => {
-    const body = Buffer.from(JSON.stringify({ ...template, session: { ...template.session, id: `bench_wh_${Date.now().toString(36)}_${i + k}` } }), 'utf8');
+    const body = Buffer.from(
+      JSON.stringify({ ...template, session: { ...template.session, id: `bench_wh_${Date.now().toString(36)}_${i + k}` } }),
+      'utf8',
+    );
     return signAsync(body).then((signature) => ({ body, signature }));
   });
   prepared.push(...(await Promise.all(chunk)));
@@ -64,7 +69,11 @@ await new Promise<void>((resolve) => {
   let left = 20;
   for (let i = 0; i < 20; i++) {
     const body = Buffer.from(JSON.stringify({ ...template, session: { ...template.session, id: `bench_wh_warm_${i}` } }));
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign('sha256', body, bankKey).toString('base64') } });
+    const req = http.request(url, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign('sha256', body, bankKey).toString('base64') },
+    });
     req.on('response', (res) => {
       res.resume();
       res.on('end', () => --left === 0 && resolve());
@@ -96,7 +105,12 @@ process.stdout.write(
     statuses,
     sendingMs,
     ratePerS: sent / (sendingMs / 1000),
-    latency: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
+    latency: {
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1] ?? NaN,
+    },
   })}\n`,
 );
 agent.destroy();

@@ -33,7 +33,15 @@ export interface ProfileSummary {
   owners: ProfileEntry[];
 }
 
-const NATIVE_WRITES = new Set(['writeUtf8String', 'writeBuffer', 'writev', 'writeString', 'writeLatin1String', 'writeAsciiString', 'writeUcs2String']);
+const NATIVE_WRITES = new Set([
+  'writeUtf8String',
+  'writeBuffer',
+  'writev',
+  'writeString',
+  'writeLatin1String',
+  'writeAsciiString',
+  'writeUcs2String',
+]);
 
 function shortUrl(url: string): string {
   if (!url) return '';
@@ -45,7 +53,8 @@ function shortUrl(url: string): string {
 }
 
 function areaOf(url: string, functionName: string): string {
-  if (!url) return functionName.startsWith('(') ? functionName : NATIVE_WRITES.has(functionName) ? '(native) socket writes' : '(native) other';
+  if (!url)
+    return functionName.startsWith('(') ? functionName : NATIVE_WRITES.has(functionName) ? '(native) socket writes' : '(native) other';
   const u = shortUrl(url);
   if (url.startsWith('node:')) {
     // node:internal/crypto/sig -> node:crypto; node:internal/streams/writable -> node:streams
@@ -89,7 +98,8 @@ export function summariseProfile(file: string, top = 15, window?: { fromUs: numb
     const cached = ownerCache.get(id);
     if (cached) return cached;
     let found: string | null = null;
-    for (let cur: number | undefined = id; cur !== undefined && found === null; cur = parent.get(cur)) found = ownerOf(byId.get(cur)!.callFrame.url);
+    for (let cur: number | undefined = id; cur !== undefined && found === null; cur = parent.get(cur))
+      found = ownerOf(byId.get(cur)!.callFrame.url);
     const { functionName, url } = byId.get(id)!.callFrame;
     const result = found ?? areaOf(url, functionName || '(anonymous)');
     ownerCache.set(id, result);
@@ -121,7 +131,14 @@ export function summariseProfile(file: string, top = 15, window?: { fromUs: numb
       .sort((x, y) => y[1] - x[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, selfMs: Math.round(us / 100) / 10, pct: Math.round((1000 * us) / busy) / 10 }));
-  return { busyMs: Math.round(busy / 1000), idleMs: Math.round(idle / 1000), windowed, functions: rank(fn), areas: rank(area), owners: rank(owners) };
+  return {
+    busyMs: Math.round(busy / 1000),
+    idleMs: Math.round(idle / 1000),
+    windowed,
+    functions: rank(fn),
+    areas: rank(area),
+    owners: rank(owners),
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -157,7 +157,8 @@ const setWebhookUrl = async (url: string) => {
   const res = await request(`${sandboxUrl}/sandbox/knobs`, 'PATCH', { webhookUrl: url });
   if (res.status !== 200) throw new Error(`PATCH /sandbox/knobs answered ${res.status}`);
 };
-const callsFrom = async (from: number) => (await request(`${sandboxUrl}/bench/calls?from=${from}`, 'GET')).body as { t: number[]; e: string[]; next: number };
+const callsFrom = async (from: number) =>
+  (await request(`${sandboxUrl}/bench/calls?from=${from}`, 'GET')).body as { t: number[]; e: string[]; next: number };
 const callIndex = async () => (await request(`${sandboxUrl}/bench/calls?from=1000000000`, 'GET')).body as { next: number };
 
 const common = {
@@ -184,13 +185,16 @@ say(`redis ${redis.url} (pid ${redisPid}), sandbox ${sandboxUrl} (pid ${sandbox.
 
 let workerSeq = 0;
 async function startWorkers(count: number, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Proc[]> {
-  const ws = Array.from({ length: count }, () => startNode(`worker-${++workerSeq}`, 'workers/worker-process.ts', { ...workerEnv, ...extraEnv }, { logDir: dir, nodeArgs }));
+  const ws = Array.from({ length: count }, () =>
+    startNode(`worker-${++workerSeq}`, 'workers/worker-process.ts', { ...workerEnv, ...extraEnv }, { logDir: dir, nodeArgs }),
+  );
   procs.push(...ws);
   await Promise.all(ws.map((w) => w.ready('worker process ready')));
   return ws;
 }
 
-const api = (method: string, path: string, body?: unknown) => request(`${webUrl}${path}`, method, body, { authorization: `Bearer ${API_KEY}` });
+const api = (method: string, path: string, body?: unknown) =>
+  request(`${webUrl}${path}`, method, body, { authorization: `Bearer ${API_KEY}` });
 const order = (id: string, callback?: string) => ({
   id,
   amount_details: { amount: 10_000, currency: 'rub' },
@@ -266,9 +270,18 @@ async function skeletonRun(label: string, count: number, queued = true): Promise
   await sk.ready('"done":true', 300_000);
   const after = { sandbox: cpuMsOf(sandbox.pid), redis: cpuMsOf(redisPid), receiver: ownCpuMs() };
   await sk.stop();
-  const done = lastJsonLine<{ t0: number; tEnd: number; failed: number; errors: number; badSignatures: number; cpuMs: number; cpuMsAtT0: number }>(sk.log());
+  const done = lastJsonLine<{
+    t0: number;
+    tEnd: number;
+    failed: number;
+    errors: number;
+    badSignatures: number;
+    cpuMs: number;
+    cpuMsAtT0: number;
+  }>(sk.log());
   const run = runOf(label);
-  if (run.ids.size !== count || done.errors > 0) throw new Error(`${label}: ${run.ids.size} of ${count} succeeded, ${done.errors} errors; see ${sk.logFile}`);
+  if (run.ids.size !== count || done.errors > 0)
+    throw new Error(`${label}: ${run.ids.size} of ${count} succeeded, ${done.errors} errors; see ${sk.logFile}`);
   const calls = await callsFrom(from);
   const seconds = (run.last - done.t0) / 1000;
   return {
@@ -289,14 +302,24 @@ interface ServiceRun extends PipelineRun {
   workerRss: { idle: number[]; after: number[] };
   redis?: { commandsPerPayout: number; byCommand: Array<{ command: string; perPayout: number }> };
   /** With MONITOR on: commands sent by clients (round trips, pipelined or not) and those run inside scripts, per payout. */
-  monitor?: { clientCommandsPerPayout: number; scriptCommandsPerPayout: number; clientByCommand: Array<{ command: string; perPayout: number }> };
+  monitor?: {
+    clientCommandsPerPayout: number;
+    scriptCommandsPerPayout: number;
+    clientByCommand: Array<{ command: string; perPayout: number }>;
+  };
   /** CLOCK_MONOTONIC, µs: from the batch to the last callback. */
   windowUs: { fromUs: number; toUs: number };
 }
 
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 
-async function serviceRun(label: string, workers: number, count: number, nodeArgs: string[] = [], withMonitor = false): Promise<{ run: ServiceRun; procs: Proc[] }> {
+async function serviceRun(
+  label: string,
+  workers: number,
+  count: number,
+  nodeArgs: string[] = [],
+  withMonitor = false,
+): Promise<{ run: ServiceRun; procs: Proc[] }> {
   await setWebhookUrl(`${webUrl}/webhooks/bank131`);
   const ws = await startWorkers(workers, {}, nodeArgs);
   await sleep(500);
@@ -330,7 +353,9 @@ async function serviceRun(label: string, workers: number, count: number, nodeArg
   const calls = await callsFrom(from);
   const seconds = (run.last - t0) / 1000;
   const cpu = perPayout(cpuBefore, cpuAfter, count);
-  const workerCpu = Object.entries(cpu).filter(([k]) => k.startsWith('worker')).reduce((s, [, v]) => s + v, 0);
+  const workerCpu = Object.entries(cpu)
+    .filter(([k]) => k.startsWith('worker'))
+    .reduce((s, [, v]) => s + v, 0);
   const result: ServiceRun = {
     label,
     workers,
@@ -356,7 +381,10 @@ async function serviceRun(label: string, workers: number, count: number, nodeArg
           monitor: {
             clientCommandsPerPayout: round([...client.values()].reduce((a, b) => a + b, 0) / count, 1),
             scriptCommandsPerPayout: round(scripted / count, 1),
-            clientByCommand: [...client.entries()].map(([command, n]) => ({ command, perPayout: round(n / count, 2) })).filter((c) => c.perPayout >= 0.05).sort((a, b) => b.perPayout - a.perPayout),
+            clientByCommand: [...client.entries()]
+              .map(([command, n]) => ({ command, perPayout: round(n / count, 2) }))
+              .filter((c) => c.perPayout >= 0.05)
+              .sort((a, b) => b.perPayout - a.perPayout),
           },
         }
       : {}),
@@ -383,11 +411,15 @@ for (const w of WORKER_COUNTS) {
   const { run, procs: ws } = await serviceRun(`svc-${w}w`, w, N);
   await Promise.all(ws.map((p) => p.stop()));
   serviceRuns.push(run);
-  say(`   service, ${w} worker process(es): ${round(run.payoutsPerS)} payouts/s (batch of ${N} accepted in ${round(run.acceptMs ?? NaN)} ms)`);
+  say(
+    `   service, ${w} worker process(es): ${round(run.payoutsPerS)} payouts/s (batch of ${N} accepted in ${round(run.acceptMs ?? NaN)} ms)`,
+  );
 }
 if (env.BENCH_ONLY === 'pipeline') {
   // A quick look at the pipeline alone, while working on it: no table, nothing written.
-  say(`pipeline only: skeleton ${round(skeleton.payoutsPerS)}, service ${serviceRuns.map((r) => `${r.workers}w ${round(r.payoutsPerS)} (${JSON.stringify(r.cpuMsPerPayout)})`).join(', ')}`);
+  say(
+    `pipeline only: skeleton ${round(skeleton.payoutsPerS)}, service ${serviceRuns.map((r) => `${r.workers}w ${round(r.payoutsPerS)} (${JSON.stringify(r.cpuMsPerPayout)})`).join(', ')}`,
+  );
   process.exit(0);
 }
 await sleep(1_000);
@@ -402,7 +434,9 @@ await sleep(500);
 const memRetired = await redisStats();
 const bytesPerRetired = (memRetired.usedMemory - memBefore.usedMemory) / finished;
 const keysPerRetired = (memRetired.keys - memBefore.keys) / finished;
-say(`   after retention: ${retiredNow} payouts retired, ${round(bytesPerRetired, 0)} bytes and ${round(keysPerRetired, 2)} keys per payout left (tombstones, webhook replay keys for a day)`);
+say(
+  `   after retention: ${retiredNow} payouts retired, ${round(bytesPerRetired, 0)} bytes and ${round(keysPerRetired, 2)} keys per payout left (tombstones, webhook replay keys for a day)`,
+);
 
 const oneWorker = serviceRuns[0]!;
 const pipelineMet = oneWorker.payoutsPerS >= skeleton.payoutsPerS;
@@ -416,7 +450,9 @@ if (!pipelineMet || env.BENCH_PROFILE === '1') {
   monitored = run.monitor ?? null;
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (file) workerProfile = { ...summariseProfile(join(profDir, file), 15, run.windowUs), payoutsPerS: run.payoutsPerS };
-  say(`   profiled: ${round(run.payoutsPerS)} payouts/s; ${monitored?.clientCommandsPerPayout} Redis commands per payout from clients, ${monitored?.scriptCommandsPerPayout} more inside scripts`);
+  say(
+    `   profiled: ${round(run.payoutsPerS)} payouts/s; ${monitored?.clientCommandsPerPayout} Redis commands per payout from clients, ${monitored?.scriptCommandsPerPayout} more inside scripts`,
+  );
 }
 
 // ------------------------------------------------------------------ 3. webhooks
@@ -430,9 +466,18 @@ await sleep(1_000);
 const persistence = async () => {
   const info = `${await rc.info('persistence')}${await rc.info('stats')}`;
   const num = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? 0);
-  return { rewriting: num('aof_rewrite_in_progress') + num('rdb_bgsave_in_progress') + num('aof_rewrite_scheduled'), forks: num('total_forks'), lastForkUs: num('latest_fork_usec') };
+  return {
+    rewriting: num('aof_rewrite_in_progress') + num('rdb_bgsave_in_progress') + num('aof_rewrite_scheduled'),
+    forks: num('total_forks'),
+    lastForkUs: num('latest_fork_usec'),
+  };
 };
-await eventually(async () => (await persistence()).rewriting === 0 || undefined, 60_000, 'Redis to finish rewriting its append-only file', 200);
+await eventually(
+  async () => (await persistence()).rewriting === 0 || undefined,
+  60_000,
+  'Redis to finish rewriting its append-only file',
+  200,
+);
 const forksBefore = (await persistence()).forks;
 say(`3. webhooks: a steady ${WEBHOOK_RATE}/s for ${WEBHOOK_S} s, signed with the bank's key`);
 const samples = (await request(`${sandboxUrl}/bench/samples`, 'GET')).body as Record<string, unknown>;
@@ -441,15 +486,29 @@ writeFileSync(sampleFile, JSON.stringify(samples.ready_to_confirm ?? samples.pay
 const whGen = startNode(
   'webhook-load',
   'bench/load-webhooks.ts',
-  { BENCH_URL: webUrl, BENCH_RATE: String(WEBHOOK_RATE), BENCH_DURATION_S: String(WEBHOOK_S), BENCH_BANK_PRIVATE_KEY_FILE: bank.privatePath, BENCH_SAMPLE_FILE: sampleFile },
+  {
+    BENCH_URL: webUrl,
+    BENCH_RATE: String(WEBHOOK_RATE),
+    BENCH_DURATION_S: String(WEBHOOK_S),
+    BENCH_BANK_PRIVATE_KEY_FILE: bank.privatePath,
+    BENCH_SAMPLE_FILE: sampleFile,
+  },
   { logDir: dir },
 );
 procs.push(whGen);
 await whGen.exit;
-const webhook = lastJsonLine<{ sent: number; answered: number; statuses: Record<string, number>; ratePerS: number; latency: { p50: number; p90: number; p99: number; max: number } }>(whGen.log());
+const webhook = lastJsonLine<{
+  sent: number;
+  answered: number;
+  statuses: Record<string, number>;
+  ratePerS: number;
+  latency: { p50: number; p90: number; p99: number; max: number };
+}>(whGen.log());
 const afterWebhooks = await persistence();
 const webhookForks = { count: afterWebhooks.forks - forksBefore, last_fork_ms: round(afterWebhooks.lastForkUs / 1000, 1) };
-say(`   ${webhook.sent} sent at ${round(webhook.ratePerS, 0)}/s: p50 ${round(webhook.latency.p50)} ms, p99 ${round(webhook.latency.p99)} ms, max ${round(webhook.latency.max)} ms, statuses ${JSON.stringify(webhook.statuses)}; Redis forked ${webhookForks.count} time(s) meanwhile`);
+say(
+  `   ${webhook.sent} sent at ${round(webhook.ratePerS, 0)}/s: p50 ${round(webhook.latency.p50)} ms, p99 ${round(webhook.latency.p99)} ms, max ${round(webhook.latency.max)} ms, statuses ${JSON.stringify(webhook.statuses)}; Redis forked ${webhookForks.count} time(s) meanwhile`,
+);
 
 // ------------------------------------------------------------------ 2. ingress
 
@@ -465,7 +524,18 @@ interface IngressResult {
 }
 
 async function loadIngress(label: string, url: string, seconds: number, apiKey?: string): Promise<IngressResult> {
-  const gen = startNode(label, 'bench/load-ingress.ts', { BENCH_URL: url, BENCH_RUN: label, BENCH_DURATION_S: String(seconds), BENCH_CONNECTIONS: '50', ...(apiKey ? { BENCH_API_KEY: apiKey } : {}) }, { logDir: dir });
+  const gen = startNode(
+    label,
+    'bench/load-ingress.ts',
+    {
+      BENCH_URL: url,
+      BENCH_RUN: label,
+      BENCH_DURATION_S: String(seconds),
+      BENCH_CONNECTIONS: '50',
+      ...(apiKey ? { BENCH_API_KEY: apiKey } : {}),
+    },
+    { logDir: dir },
+  );
   procs.push(gen);
   const ended = await gen.exit;
   if (ended.code !== 0) throw new Error(`${label} exited ${ended.code ?? ended.signal}: ${gen.log().slice(-2000)}`);
@@ -482,11 +552,18 @@ const webRssBefore = rssOf(web.pid);
 const backlogBefore = accepted;
 const ingress = await loadIngress('ingress', webUrl, INGRESS_S, API_KEY);
 accepted += ingress.ok;
-say(`   service: ${round(ingress.reqPerS, 0)} req/s, p50 ${ingress.latency.p50} ms, p99 ${ingress.latency.p99} ms, non-2xx ${ingress.non2xx}, errors ${ingress.errors}`);
+say(
+  `   service: ${round(ingress.reqPerS, 0)} req/s, p50 ${ingress.latency.p50} ms, p99 ${ingress.latency.p99} ms, non-2xx ${ingress.non2xx}, errors ${ingress.errors}`,
+);
 
 const bareDb = `${redis.url}/1`;
 const barePort = await freePort();
-const bare = startNode('bare-ingress', 'bench/skeleton-ingress.ts', { BENCH_REDIS_URL: bareDb, BENCH_PORT: String(barePort) }, { logDir: dir });
+const bare = startNode(
+  'bare-ingress',
+  'bench/skeleton-ingress.ts',
+  { BENCH_REDIS_URL: bareDb, BENCH_PORT: String(barePort) },
+  { logDir: dir },
+);
 procs.push(bare);
 await bare.ready('bare ingress listening on');
 await loadIngress('bare-warmup', `http://127.0.0.1:${barePort}`, 2);
@@ -505,7 +582,12 @@ if (!ingressMet || env.BENCH_PROFILE === '1') {
   say('   ingress misses its goal: a CPU profile of a second web process under the same load (5 s)');
   const profDir = join(dir, 'web-profile');
   const port = await freePort();
-  const profiled = startNode('web-profiled', 'src/web-process.ts', { ...webEnv, PORT: String(port) }, { logDir: dir, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const profiled = startNode(
+    'web-profiled',
+    'src/web-process.ts',
+    { ...webEnv, PORT: String(port) },
+    { logDir: dir, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] },
+  );
   procs.push(profiled);
   await profiled.ready('web process ready');
   accepted += (await loadIngress('ingress-profiled-warmup', `http://127.0.0.1:${port}`, 1, API_KEY)).ok;
@@ -533,7 +615,9 @@ const startQueue = new Queue(QUEUE.start, { connection: rc, prefix: PREFIX });
 const waiting = await startQueue.getWaitingCount();
 await sleep(1_000);
 const webRssAfter = rssOf(web.pid);
-say(`4. backlog: ${waiting} payouts waiting (${accepted} accepted with no worker running); web RSS ${mb(webRssBefore)} MB warm with ${backlogBefore} waiting, ${mb(webRssAfter)} MB now`);
+say(
+  `4. backlog: ${waiting} payouts waiting (${accepted} accepted with no worker running); web RSS ${mb(webRssBefore)} MB warm with ${backlogBefore} waiting, ${mb(webRssAfter)} MB now`,
+);
 
 say(`5. rate limit: 2 worker processes with BANK131_MAX_RPS=${MAX_RPS} on that backlog for ${RATE_S} s`);
 await setWebhookUrl(`${webUrl}/webhooks/bank131`);
@@ -549,10 +633,17 @@ await Promise.all(limited.map((w) => w.stop()));
 const rateCalls = await callsFrom(rateFrom);
 const window = maxInWindow(rateCalls.t, 1000);
 // After the first two seconds: the bucket's first second's worth spent, the steady pace.
-const steady = maxInWindow(rateCalls.t.filter((t) => t >= (rateCalls.t[0] ?? 0) + 2000), 1000);
+const steady = maxInWindow(
+  rateCalls.t.filter((t) => t >= (rateCalls.t[0] ?? 0) + 2000),
+  1000,
+);
 const spanS = rateCalls.t.length > 1 ? (rateCalls.t[rateCalls.t.length - 1]! - rateCalls.t[0]!) / 1000 : 0;
-say(`   the bank saw ${rateCalls.t.length} calls over ${round(spanS)} s; at most ${window.max} in any 1-second window (${steady.max} after the first 2 s); ${stillWaiting} payouts still waiting`);
-say(`   worker RSS with the backlog waiting: ${rssEnd.map(mb).join(', ')} MB (at start ${rssAtReady.map(mb).join(', ')} MB; an idle worker: ${mb(oneWorker.workerRss.idle[0]!)} MB)`);
+say(
+  `   the bank saw ${rateCalls.t.length} calls over ${round(spanS)} s; at most ${window.max} in any 1-second window (${steady.max} after the first 2 s); ${stillWaiting} payouts still waiting`,
+);
+say(
+  `   worker RSS with the backlog waiting: ${rssEnd.map(mb).join(', ')} MB (at start ${rssAtReady.map(mb).join(', ')} MB; an idle worker: ${mb(oneWorker.workerRss.idle[0]!)} MB)`,
+);
 
 // ------------------------------------------------------------------ the table
 
@@ -639,8 +730,23 @@ const rows: Row[] = [
 const results = {
   when: new Date().toISOString(),
   commit: gitHead(),
-  machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, redis: /redis_version:(\S+)/.exec(await rc.info('server'))?.[1] },
-  sizes: { payouts_per_pipeline_run: N, in_flight: CONCURRENCY, ingress_s: INGRESS_S, ingress_connections: 50, batch: BATCH, webhook_rate: WEBHOOK_RATE, webhook_s: WEBHOOK_S, backlog: waiting, rate_limit_s: RATE_S },
+  machine: {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    redis: /redis_version:(\S+)/.exec(await rc.info('server'))?.[1],
+  },
+  sizes: {
+    payouts_per_pipeline_run: N,
+    in_flight: CONCURRENCY,
+    ingress_s: INGRESS_S,
+    ingress_connections: 50,
+    batch: BATCH,
+    webhook_rate: WEBHOOK_RATE,
+    webhook_s: WEBHOOK_S,
+    backlog: waiting,
+    rate_limit_s: RATE_S,
+  },
   pipeline: {
     payouts_per_s: round(oneWorker.payoutsPerS, 1),
     skeleton_payouts_per_s: round(skeleton.payoutsPerS, 1),
@@ -665,7 +771,14 @@ const results = {
     skeleton: bareIngress,
     batch: { size: BATCH, accept_ms: round(batch.ms, 0), created: batch.created },
   },
-  webhook: { p50_ms: round(webhook.latency.p50, 2), p90_ms: round(webhook.latency.p90, 2), p99_ms: round(webhook.latency.p99, 2), max_ms: round(webhook.latency.max, 2), redis_forks: webhookForks, ...webhook },
+  webhook: {
+    p50_ms: round(webhook.latency.p50, 2),
+    p90_ms: round(webhook.latency.p90, 2),
+    p99_ms: round(webhook.latency.p99, 2),
+    max_ms: round(webhook.latency.max, 2),
+    redis_forks: webhookForks,
+    ...webhook,
+  },
   redis: {
     bytes_per_payout: round(bytesPerPayout, 0),
     keys_per_payout: round(keysPerPayout, 2),
@@ -680,7 +793,13 @@ const results = {
   memory: {
     backlog_waiting: waiting,
     web_rss_mb: { warm_with_few_waiting: mb(webRssBefore), waiting_then: backlogBefore, with_backlog: mb(webRssAfter) },
-    worker_rss_mb: { idle: oneWorker.workerRss.idle.map(mb), after_pipeline: oneWorker.workerRss.after.map(mb), with_backlog_at_start: rssAtReady.map(mb), with_backlog_mid: rssMid.map(mb), with_backlog_end: rssEnd.map(mb) },
+    worker_rss_mb: {
+      idle: oneWorker.workerRss.idle.map(mb),
+      after_pipeline: oneWorker.workerRss.after.map(mb),
+      with_backlog_at_start: rssAtReady.map(mb),
+      with_backlog_mid: rssMid.map(mb),
+      with_backlog_end: rssEnd.map(mb),
+    },
   },
   rate_limit: {
     max_rps: MAX_RPS,
@@ -721,7 +840,10 @@ const table = [
 function pipelineShortfall(): string {
   const svc = oneWorker.cpuMsPerPayout;
   const sk = skeleton.cpuMsPerPayout;
-  const sum = (r: Record<string, number>) => Object.entries(r).filter(([k]) => !/^worker\d/.test(k)).reduce((a, [, v]) => a + v, 0);
+  const sum = (r: Record<string, number>) =>
+    Object.entries(r)
+      .filter(([k]) => !/^worker\d/.test(k))
+      .reduce((a, [, v]) => a + v, 0);
   const ours = (svc.workers ?? 0) + (svc.web ?? 0);
   const busy = (r: PipelineRun) => round((r.payoutsPerS * sum(r.cpuMsPerPayout)) / 1000, 2);
   return [
@@ -731,7 +853,12 @@ function pipelineShortfall(): string {
     `and Redis ${svc.redis} ms against ${sk.redis} ms; the bank stand-in and the callback receiver cost about the same in both (${svc.sandbox} / ${sk.sandbox} and ${svc.receiver} / ${sk.receiver} ms).`,
     'What the service does that the skeleton does not: webhooks go through the web (route, verification, validation, an access log line) and a bank-webhooks job each (five jobs per payout against four in the skeleton), every step is a compare-and-set script with its audit entry and due-index update, each state change is logged, records and bank answers are validated with zod, and the reconciler and retention keep their schedules.',
     'More worker processes cannot help here: one process already keeps both cores busy with the web, Redis and the bank stand-in, and each added process brings its own fixed costs (the ceiling column falls as processes are added); on a machine with cores to spare they share the work (the chaos suite runs three).',
-    workerProfile ? `No single hot spot closes the gap: the worker's busy time (profile below) goes to ${workerProfile.areas.slice(0, 6).map((a) => `${a.name} ${a.pct}%`).join(', ')}.` : '',
+    workerProfile
+      ? `No single hot spot closes the gap: the worker's busy time (profile below) goes to ${workerProfile.areas
+          .slice(0, 6)
+          .map((a) => `${a.name} ${a.pct}%`)
+          .join(', ')}.`
+      : '',
   ].join(' ');
 }
 
@@ -794,7 +921,9 @@ const md = [
   '',
   ...cpuRows([skeleton, floor, ...serviceRuns]),
   '',
-  `Redis, one worker process: ${oneWorker.redis?.commandsPerPayout} commands per payout as Redis counts them (commands inside scripts included), by command: ${(oneWorker.redis?.byCommand ?? [])
+  `Redis, one worker process: ${oneWorker.redis?.commandsPerPayout} commands per payout as Redis counts them (commands inside scripts included), by command: ${(
+    oneWorker.redis?.byCommand ?? []
+  )
     .slice(0, 12)
     .map((c) => `${c.command} ${c.perPayout}`)
     .join(', ')}.`,
@@ -814,12 +943,20 @@ const md = [
         [
           'The bare route does one queue.add per request and nothing else.',
           'The service, per request: checks the API key, validates the order with zod and its callback URL, fingerprints the order (SHA-256 of its canonical JSON), records it with its audit entry, list and due-index entries in a create script and enqueues its start job (both shared by the requests of one event-loop turn), answers through the schema, and writes an access line.',
-          webProfile ? `The web's busy time (profile below): ${webProfile.areas.slice(0, 6).map((a) => `${a.name} ${a.pct}%`).join(', ')}: Redis and HTTP socket writes lead, then garbage collection; no one step of ours is more than a few per cent.` : '',
+          webProfile
+            ? `The web's busy time (profile below): ${webProfile.areas
+                .slice(0, 6)
+                .map((a) => `${a.name} ${a.pct}%`)
+                .join(', ')}: Redis and HTTP socket writes lead, then garbage collection; no one step of ours is more than a few per cent.`
+            : '',
         ].join(' '),
         '',
       ]),
   ...(workerProfile || webProfile ? ['## Where the time goes', ''] : []),
-  ...profileLines(`Worker (one process, ${N} payouts under --cpu-prof: ${workerProfile ? round(workerProfile.payoutsPerS) : ''} payouts/s)`, workerProfile),
+  ...profileLines(
+    `Worker (one process, ${N} payouts under --cpu-prof: ${workerProfile ? round(workerProfile.payoutsPerS) : ''} payouts/s)`,
+    workerProfile,
+  ),
   ...profileLines('Web under ingress load (5 s, autocannon -c 50, LOG_LEVEL=info)', webProfile),
 ].join('\n');
 
@@ -829,11 +966,21 @@ writeFileSync(join(ROOT, 'bench/results.md'), `${md}\n`);
 process.stdout.write(`\n${table.join('\n')}\n\n`);
 if (workerProfile) {
   process.stdout.write('Where the worker spends its time (self time by area): ');
-  process.stdout.write(`${workerProfile.areas.slice(0, 6).map((a) => `${a.name} ${a.pct}%`).join(', ')}\n`);
+  process.stdout.write(
+    `${workerProfile.areas
+      .slice(0, 6)
+      .map((a) => `${a.name} ${a.pct}%`)
+      .join(', ')}\n`,
+  );
 }
 if (webProfile) {
   process.stdout.write('Where the web spends its time (self time by area): ');
-  process.stdout.write(`${webProfile.areas.slice(0, 6).map((a) => `${a.name} ${a.pct}%`).join(', ')}\n`);
+  process.stdout.write(
+    `${webProfile.areas
+      .slice(0, 6)
+      .map((a) => `${a.name} ${a.pct}%`)
+      .join(', ')}\n`,
+  );
 }
 process.stdout.write(`\nwritten: bench/results.json, bench/results.md (${results.took_s} s)\n`);
 

@@ -69,7 +69,12 @@ export interface SkeletonWebhook {
  * The skeletons' webhook endpoint: the signature checked over the raw body with the bank's key
  * (401 and `onBadSignature` otherwise), then `handle`; 200 once it has resolved, 503 if it fails.
  */
-export function receiveWebhooks(port: number, bankPublicKey: KeyObject, handle: (webhook: SkeletonWebhook) => unknown, onBadSignature: () => void = () => undefined): Promise<http.Server> {
+export function receiveWebhooks(
+  port: number,
+  bankPublicKey: KeyObject,
+  handle: (webhook: SkeletonWebhook) => unknown,
+  onBadSignature: () => void = () => undefined,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

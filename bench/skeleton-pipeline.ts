@@ -43,7 +43,12 @@ function waitFor(sessionId: string, type: keyof Waiters): Promise<unknown> {
   });
 }
 
-const receiver = await receiveWebhooks(Number(env.BENCH_WEBHOOK_PORT), bankPublicKey, (body) => webhookArrived(body.type, body.session.id, body), () => (badSignatures += 1));
+const receiver = await receiveWebhooks(
+  Number(env.BENCH_WEBHOOK_PORT),
+  bankPublicKey,
+  (body) => webhookArrived(body.type, body.session.id, body),
+  () => (badSignatures += 1),
+);
 
 let failed = 0;
 async function onePayout(i: number): Promise<void> {

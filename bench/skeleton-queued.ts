@@ -22,7 +22,10 @@ const connection = new Redis(env.BENCH_REDIS_URL!, { maxRetriesPerRequest: null 
 const prefix = '{benchskel}';
 const queue = new Queue('skeleton', { connection, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 3 } });
 
-type Step = { step: 'create'; payoutId: string } | { step: 'start' | 'confirm'; payoutId: string; sessionId: string } | { step: 'callback'; payoutId: string; status: string };
+type Step =
+  | { step: 'create'; payoutId: string }
+  | { step: 'start' | 'confirm'; payoutId: string; sessionId: string }
+  | { step: 'callback'; payoutId: string; status: string };
 const payoutOf = new Map<string, string>();
 let finished = 0;
 let failed = 0;
@@ -64,16 +67,28 @@ const receiver = await receiveWebhooks(Number(env.BENCH_WEBHOOK_PORT), bankPubli
   const payoutId = payoutOf.get(body.session.id);
   if (!payoutId) return;
   if (body.type === 'ready_to_confirm') await queue.add('confirm', { step: 'confirm', payoutId, sessionId: body.session.id });
-  else if (body.type === 'payment_finished') await queue.add('callback', { step: 'callback', payoutId, status: (body.session.payout_list ?? body.session.payments ?? [])[0]?.status ?? 'unknown' });
+  else if (body.type === 'payment_finished')
+    await queue.add('callback', {
+      step: 'callback',
+      payoutId,
+      status: (body.session.payout_list ?? body.session.payments ?? [])[0]?.status ?? 'unknown',
+    });
 });
 
 const { t0, cpuMsAtT0 } = startClock();
 for (let i = 0; i < count; i += 1000) {
-  await queue.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({ name: 'create', data: { step: 'create' as const, payoutId: `${run}-${i + k}` } })));
+  await queue.addBulk(
+    Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({
+      name: 'create',
+      data: { step: 'create' as const, payoutId: `${run}-${i + k}` },
+    })),
+  );
 }
 
 function done(): void {
-  process.stdout.write(`${JSON.stringify({ done: true, t0, tEnd: Date.now(), failed, errors, badSignatures: 0, cpuMs: cpuMs(), cpuMsAtT0 })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ done: true, t0, tEnd: Date.now(), failed, errors, badSignatures: 0, cpuMs: cpuMs(), cpuMsAtT0 })}\n`,
+  );
 }
 
 // Stays until told, so the parent can read what it used from /proc first.

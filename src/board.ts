@@ -30,11 +30,16 @@ export async function mountBoard(app: FastifyInstance, queues: Queues, options: 
       const header = req.headers.authorization ?? '';
       const given = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
       if (!given || !timingSafeEqual(digest(given), expected)) {
-        return reply.code(401).header('www-authenticate', 'Basic realm="bank131-payouts queues"').send(errorBody('unauthorized', 'queue board: basic auth required'));
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Basic realm="bank131-payouts queues"')
+          .send(errorBody('unauthorized', 'queue board: basic auth required'));
       }
       // The board refuses actions on read-only queues itself; this also covers any route it adds later.
       if (readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
-        return reply.code(405).send(errorBody('invalid_request', 'the queue board is read-only (BOARD_READ_ONLY=true): it shows jobs and takes no action'));
+        return reply
+          .code(405)
+          .send(errorBody('invalid_request', 'the queue board is read-only (BOARD_READ_ONLY=true): it shows jobs and takes no action'));
       }
     });
     const adapter = new FastifyAdapter();
@@ -57,7 +62,11 @@ function boardQueue(queue: Queue, readOnly: boolean): BullMQAdapter {
 function webhookOutline(data: unknown): unknown {
   if (!data || typeof data !== 'object') return data;
   const { body, ...rest } = data as { body?: unknown; signature?: unknown };
-  return { ...rest, signature: rest.signature ? '[present]' : '[missing]', body: typeof body === 'string' ? `[the signed body, ${body.length} characters, verified by the worker]` : body };
+  return {
+    ...rest,
+    signature: rest.signature ? '[present]' : '[missing]',
+    body: typeof body === 'string' ? `[the signed body, ${body.length} characters, verified by the worker]` : body,
+  };
 }
 
 function digest(s: string): Buffer {

@@ -33,7 +33,12 @@ export function freePort(): Promise<number> {
  * by `npm run demo` when REDIS_URL is unset.
  */
 export async function startLocalRedis(
-  options: { binary?: string; dir?: string; appendfsync?: 'always' | 'everysec'; /** `--requirepass`: `url` then carries it. */ password?: string } = {},
+  options: {
+    binary?: string;
+    dir?: string;
+    appendfsync?: 'always' | 'everysec';
+    /** `--requirepass`: `url` then carries it. */ password?: string;
+  } = {},
 ): Promise<LocalRedis> {
   const binary = options.binary ?? 'redis-server';
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'b131-redis-'));
@@ -44,9 +49,27 @@ export async function startLocalRedis(
   const launch = async () => {
     child = spawn(
       binary,
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'everysec',
-        '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'),
-        ...(options.password ? ['--requirepass', options.password] : [])],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        options.appendfsync ?? 'everysec',
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'noeviction',
+        '--daemonize',
+        'no',
+        '--logfile',
+        join(dir, 'redis.log'),
+        ...(options.password ? ['--requirepass', options.password] : []),
+      ],
       { stdio: 'ignore' },
     );
     const exited = new Promise<never>((_, reject) => {
@@ -60,7 +83,8 @@ export async function startLocalRedis(
   };
   await launch();
 
-  const waitExit = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+  const waitExit = (c: ChildProcess) =>
+    new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
 
   return {
     url,
@@ -71,7 +95,10 @@ export async function startLocalRedis(
       if (c.exitCode === null && c.signalCode === null) {
         const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         client.on('error', () => undefined);
-        await client.connect().then(() => client.call('SHUTDOWN', 'NOSAVE')).catch(() => c.kill('SIGTERM'));
+        await client
+          .connect()
+          .then(() => client.call('SHUTDOWN', 'NOSAVE'))
+          .catch(() => c.kill('SIGTERM'));
         client.disconnect();
         await waitExit(c);
       }

@@ -118,7 +118,20 @@ function safeStack(stack: string): string {
  * `payload`. None is kept; bytes are described by size only, as everywhere.
  */
 const ERROR_PAYLOAD_KEYS = new Set([
-  'args', 'body', 'data', 'headers', 'rawheaders', 'trailers', 'config', 'request', 'response', 'req', 'res', 'options', 'rawpacket', 'payload',
+  'args',
+  'body',
+  'data',
+  'headers',
+  'rawheaders',
+  'trailers',
+  'config',
+  'request',
+  'response',
+  'req',
+  'res',
+  'options',
+  'rawpacket',
+  'payload',
 ]);
 
 /** An ioredis error's command, by name only: its arguments are the data it wrote. */
@@ -167,7 +180,8 @@ export function safeLogValue(value: unknown, depth = 0, ancestors: Set<object> =
   if (depth >= MAX_DEPTH) return '[too deep]';
   try {
     if (ArrayBuffer.isView(value)) return `[${value.constructor?.name ?? 'bytes'} of ${value.byteLength} bytes]`;
-    if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)) return `[ArrayBuffer of ${value.byteLength} bytes]`;
+    if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer))
+      return `[ArrayBuffer of ${value.byteLength} bytes]`;
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
     if (value instanceof URL) return redactText(withoutCredentials(value));
     ancestors.add(value);
@@ -179,7 +193,8 @@ export function safeLogValue(value: unknown, depth = 0, ancestors: Set<object> =
         if (value.length > MAX_ITEMS) items.push(`[${value.length - MAX_ITEMS} more items]`);
         return items;
       }
-      if (value instanceof Map) return plainObject(Object.fromEntries([...value.entries()].slice(0, MAX_ITEMS).map(([k, v]) => [String(k), v])), depth, ancestors);
+      if (value instanceof Map)
+        return plainObject(Object.fromEntries([...value.entries()].slice(0, MAX_ITEMS).map(([k, v]) => [String(k), v])), depth, ancestors);
       if (value instanceof Set) return safeLogValue([...value], depth, ancestors);
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') return safeLogValue(toJSON.call(value), depth, ancestors);

@@ -30,8 +30,22 @@ function safeLogObject(obj: Record<string, unknown>): Record<string, unknown> {
 function requestFields(req: unknown): unknown {
   if (req === null || typeof req !== 'object') return safeLogValue(req);
   try {
-    const r = req as { method?: unknown; url?: unknown; host?: unknown; ip?: unknown; socket?: { remotePort?: unknown } | null; headers?: Record<string, unknown> };
-    return safeLogValue({ method: r.method, url: r.url, version: r.headers?.['accept-version'], host: r.host, remoteAddress: r.ip, remotePort: r.socket?.remotePort });
+    const r = req as {
+      method?: unknown;
+      url?: unknown;
+      host?: unknown;
+      ip?: unknown;
+      socket?: { remotePort?: unknown } | null;
+      headers?: Record<string, unknown>;
+    };
+    return safeLogValue({
+      method: r.method,
+      url: r.url,
+      version: r.headers?.['accept-version'],
+      host: r.host,
+      remoteAddress: r.ip,
+      remotePort: r.socket?.remotePort,
+    });
   } catch {
     return '[unserialisable]';
   }
@@ -54,7 +68,9 @@ type LogMethodHook = NonNullable<NonNullable<LoggerOptions['hooks']>['logMethod'
  */
 function safeMessage(errorKey: string, messageKey: string, next: LogMethodHook | undefined): LogMethodHook {
   return function (this: Logger, args, method, level) {
-    const safe: unknown[] = args.map((a, i) => (typeof a === 'string' ? safeString(a) : i > 0 && a !== null && typeof a === 'object' ? safeLogValue(a) : a));
+    const safe: unknown[] = args.map((a, i) =>
+      typeof a === 'string' ? safeString(a) : i > 0 && a !== null && typeof a === 'object' ? safeLogValue(a) : a,
+    );
     if (args.length === 1 || (args.length === 2 && args[1] === undefined)) {
       const message = errorMessage(args[0], errorKey, messageKey);
       if (message !== undefined) safe[1] = typeof message === 'string' ? safeString(message) : safeLogValue(message);
@@ -94,7 +110,9 @@ export function createLogger(options: LoggerOptions & { pretty?: boolean } = {},
       req: requestFields,
       res: responseFields,
     },
-    ...(pretty && !destination ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+    ...(pretty && !destination
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      : {}),
   };
   const logger = destination ? pino(opts, destination) : pino(opts);
   // pino applies the bindings formatter to the root's bindings only: a child's bindings

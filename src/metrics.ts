@@ -14,24 +14,44 @@ export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
 // Gauges whose names end in _total break Prometheus's naming rules (promtool refuses them); the
 // same facts remain in nodejs_active_handles and nodejs_active_requests.
-for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+  registry.removeSingleMetric(name);
 
 /** A counter of this process's own events, on the registry. */
-const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new client.Counter<L>({ name, help, labelNames, registers: [registry] });
+const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+  new client.Counter<L>({ name, help, labelNames, registers: [registry] });
 
 export const stateChanges = counter('payouts_state_changes_total', 'Payout state changes, by step and the state reached.', ['step', 'to']);
 export const payoutsFinished = counter('payouts_finished_total', 'Payouts that reached a final state, by outcome.', ['outcome']);
-export const webhooksReceived = counter('bank131_webhooks_received_total', 'Bank 131 webhooks accepted (signature verified), by type.', ['type']);
-export const webhooksRefused = counter('bank131_webhooks_refused_total', 'Bank 131 webhooks refused, by reason (missing, malformed or mismatched signature).', ['reason']);
-export const callbackDeliveries = counter('callback_deliveries_total', 'Callbacks to upstream, by result: delivered, refused (non-2xx) or failed (no answer).', ['result']);
+export const webhooksReceived = counter('bank131_webhooks_received_total', 'Bank 131 webhooks accepted (signature verified), by type.', [
+  'type',
+]);
+export const webhooksRefused = counter(
+  'bank131_webhooks_refused_total',
+  'Bank 131 webhooks refused, by reason (missing, malformed or mismatched signature).',
+  ['reason'],
+);
+export const callbackDeliveries = counter(
+  'callback_deliveries_total',
+  'Callbacks to upstream, by result: delivered, refused (non-2xx) or failed (no answer).',
+  ['result'],
+);
 /** Labelled by the check's outcome kind (src/pipeline/job-outcome.ts): a closed set, whatever the text says. */
-export const reconcilerActions = counter('reconciler_actions_total', 'What the reconciler did for each payout it checked, by outcome kind.', ['action']);
+export const reconcilerActions = counter(
+  'reconciler_actions_total',
+  'What the reconciler did for each payout it checked, by outcome kind.',
+  ['action'],
+);
 export const jobsRefused = counter(
   'jobs_refused_total',
   'Jobs that changed nothing because their data was not to be believed: a webhook job whose signature does not verify, a callback job that contradicts its payout. Each is an alarm: someone added or edited a job by hand.',
   ['queue', 'reason'],
 );
-export const payoutsRetired = counter('payouts_retired_total', 'Finished payouts removed after PAYOUT_RETENTION_DAYS (each leaves a tombstone).', []);
+export const payoutsRetired = counter(
+  'payouts_retired_total',
+  'Finished payouts removed after PAYOUT_RETENTION_DAYS (each leaves a tombstone).',
+  [],
+);
 
 export const payoutDuration = new client.Histogram({
   name: 'payout_duration_seconds',
@@ -58,7 +78,11 @@ export function observeSystem(store: PayoutStore, queues: Queues): void {
 /** How long a scrape waits for Redis: a scrape during an outage still answers, without these gauges. */
 const SCRAPE_REDIS_TIMEOUT_MS = 1_000;
 
-export const redisUp = new client.Gauge({ name: 'redis_up', help: 'Whether Redis answered the last scrape (1) or not (0).', registers: [registry] });
+export const redisUp = new client.Gauge({
+  name: 'redis_up',
+  help: 'Whether Redis answered the last scrape (1) or not (0).',
+  registers: [registry],
+});
 
 /** Runs `read` within the bound; on failure or timeout the gauge is left out of this scrape. */
 async function fromRedis<T>(read: () => Promise<T>): Promise<T | null> {
@@ -83,7 +107,11 @@ function countsForScrape(store: PayoutStore) {
 }
 
 /** A gauge per non-final state, read from the state indexes once per scrape. */
-function perStateGauge(name: string, help: string, value: (c: { count: number; oldestCreatedMs: number | null } | undefined, now: number) => number): void {
+function perStateGauge(
+  name: string,
+  help: string,
+  value: (c: { count: number; oldestCreatedMs: number | null } | undefined, now: number) => number,
+): void {
   new client.Gauge({
     name,
     help,

@@ -93,7 +93,8 @@ export function createQueues(connection: RedisClient, prefix: string, policy: Re
   // Each queue's event stream (what QueueEvents and dashboards tail) is capped at EVENTS_KEPT
   // entries instead of BullMQ's 10,000: at several events per job it was the largest thing left
   // in Redis after the jobs themselves were removed, and nothing here reads old events.
-  const make = <T>(name: string, opts: JobsOptions) => new Queue<T>(name, { connection, prefix, defaultJobOptions: opts, streams: { events: { maxLen: EVENTS_KEPT } } });
+  const make = <T>(name: string, opts: JobsOptions) =>
+    new Queue<T>(name, { connection, prefix, defaultJobOptions: opts, streams: { events: { maxLen: EVENTS_KEPT } } });
   const queues = {
     start: make<StartJob>(QUEUE.start, defaults.start),
     webhooks: make<WebhookJob>(QUEUE.webhooks, defaults.webhooks),
@@ -140,7 +141,12 @@ export async function enqueueCancel(queues: Queues, payoutId: string, sessionId:
   return `${QUEUE.confirm}/${id}`;
 }
 
-export async function enqueueNotify(queues: Queues, payoutId: string, event: NotifyJob['event'], id = jobId.notify(payoutId, event)): Promise<string> {
+export async function enqueueNotify(
+  queues: Queues,
+  payoutId: string,
+  event: NotifyJob['event'],
+  id = jobId.notify(payoutId, event),
+): Promise<string> {
   await queues.notify.add('notify', { payoutId, event }, { jobId: id });
   return `${QUEUE.notify}/${id}`;
 }

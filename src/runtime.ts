@@ -116,7 +116,11 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
 const CLOSE_STEP_MS = 500;
 
 /** What a process's settings say about its runtime. */
-export function runtimeOptionsFor(settings: CommonSettings, role: RedisRole, log?: Logger): RuntimeOptions & { bank: Bank131ClientOptions } {
+export function runtimeOptionsFor(
+  settings: CommonSettings,
+  role: RedisRole,
+  log?: Logger,
+): RuntimeOptions & { bank: Bank131ClientOptions } {
   const { bank } = settings;
   return {
     redisUrl: settings.redisUrl,

@@ -51,7 +51,11 @@ export interface RunningWeb {
 }
 
 /** The web on a runtime, listening on PORT (and ADMIN_PORT): what `npm start`, the demo and the tests run. */
-export async function startWeb(runtime: Runtime, settings: WebSettings, extras: { logger: FastifyBaseLogger | false; crashPoints?: CrashPoints }): Promise<RunningWeb> {
+export async function startWeb(
+  runtime: Runtime,
+  settings: WebSettings,
+  extras: { logger: FastifyBaseLogger | false; crashPoints?: CrashPoints },
+): Promise<RunningWeb> {
   let listening = '';
   const deps: ServerDeps = {
     settings,
@@ -101,11 +105,20 @@ export function listenError(err: NodeJS.ErrnoException, host: string, port: numb
   const { port: PORT, host: HOST } = names;
   switch (err.code) {
     case 'EADDRINUSE':
-      return new StartupError(`${PORT}: ${port} is already in use on ${HOST} ${host} (another process listens there; stop it or choose another ${PORT})`, EXIT.unavailable);
+      return new StartupError(
+        `${PORT}: ${port} is already in use on ${HOST} ${host} (another process listens there; stop it or choose another ${PORT})`,
+        EXIT.unavailable,
+      );
     case 'EACCES':
-      return new StartupError(`${PORT}: ${port} on ${HOST} ${host} needs privileges this process does not have (choose a ${PORT} above 1023)`, EXIT.config);
+      return new StartupError(
+        `${PORT}: ${port} on ${HOST} ${host} needs privileges this process does not have (choose a ${PORT} above 1023)`,
+        EXIT.config,
+      );
     case 'EADDRNOTAVAIL':
-      return new StartupError(`${HOST}: ${host} is not an address of this machine (use 0.0.0.0 for every interface, or 127.0.0.1)`, EXIT.config);
+      return new StartupError(
+        `${HOST}: ${host} is not an address of this machine (use 0.0.0.0 for every interface, or 127.0.0.1)`,
+        EXIT.config,
+      );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new StartupError(`${HOST}: unknown host ${host}`, EXIT.config);

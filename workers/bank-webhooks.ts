@@ -31,7 +31,8 @@ async function applyWebhook(deps: PipelineDeps, job: Job<WebhookJob>): Promise<J
   if (!data.success) return refuse(deps, job, 'malformed', 'it carries no signed body');
   const raw = webhookBytes(data.data);
   const check = checkSignature(raw, data.data.signature, deps.bankPublicKey);
-  if (!check.ok) return refuse(deps, job, 'bad_signature', `its signature is ${check.reason === 'mismatch' ? 'not the bank’s' : check.reason}`);
+  if (!check.ok)
+    return refuse(deps, job, 'bad_signature', `its signature is ${check.reason === 'mismatch' ? 'not the bank’s' : check.reason}`);
 
   const { type, sessionId, session } = readWebhook(raw);
   if (!sessionId) {
@@ -79,6 +80,9 @@ function readWebhook(raw: Buffer): { type: string; sessionId: string | undefined
 /** A job whose data is not the bank's signed word: nothing is applied, and someone should look. */
 function refuse(deps: PipelineDeps, job: Job, reason: 'bad_signature' | 'malformed', detail: string): JobOutcome {
   jobsRefused.inc({ queue: 'bank-webhooks', reason });
-  deps.log.error({ queue: 'bank-webhooks', jobId: job.id, name: job.name, reason }, `ALARM: a webhook job the bank did not sign (${detail}); nothing changed. Was it added or edited by hand?`);
+  deps.log.error(
+    { queue: 'bank-webhooks', jobId: job.id, name: job.name, reason },
+    `ALARM: a webhook job the bank did not sign (${detail}); nothing changed. Was it added or edited by hand?`,
+  );
   return { outcome: 'refused', reason };
 }

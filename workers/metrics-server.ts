@@ -11,7 +11,9 @@ export async function serveMetrics(runtime: Runtime, port: number, host: string,
   observeSystem(runtime.store, runtime.queues);
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'only /metrics here' } }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'not_found', message: 'only /metrics here' } }));
       return;
     }
     registry.metrics().then(
@@ -26,7 +28,10 @@ export async function serveMetrics(runtime: Runtime, port: number, host: string,
   // Several workers on one host: the first serves the metrics, the others go on without (their
   // Redis-wide gauges would say the same; their own counters are lost until METRICS_PORT differs).
   if (!listening) {
-    log.warn({ port }, `METRICS_PORT ${port} is in use (another worker on this host?): this worker serves no metrics; give each worker its own METRICS_PORT`);
+    log.warn(
+      { port },
+      `METRICS_PORT ${port} is in use (another worker on this host?): this worker serves no metrics; give each worker its own METRICS_PORT`,
+    );
     return null;
   }
   return server;

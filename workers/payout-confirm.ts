@@ -29,7 +29,10 @@ async function confirmOrCancel(deps: PipelineDeps, job: Job<ConfirmJob>): Promis
   const payout = await deps.store.get(payoutId);
   if (!payout) return { outcome: 'missing' };
   if (payout.sessionId !== sessionId) {
-    deps.log.warn({ payoutId, sessionId, recorded: payout.sessionId }, 'confirm job for a session that is not the recorded one; nothing changed');
+    deps.log.warn(
+      { payoutId, sessionId, recorded: payout.sessionId },
+      'confirm job for a session that is not the recorded one; nothing changed',
+    );
     return { outcome: 'not_our_session' };
   }
   switch (payout.state) {
@@ -66,7 +69,9 @@ async function takeDecision(deps: PipelineDeps, payout: PayoutIn<'awaiting_confi
     payout.reported ?? { sessionId: '', payouts: [] },
   );
   if (decision.action === 'confirm') {
-    const r = await takeStep(deps, 'decideConfirm', payout, { why: 'policy: the bank waits for confirm; session, amount, currency, metadata, card and recipient match the order' });
+    const r = await takeStep(deps, 'decideConfirm', payout, {
+      why: 'policy: the bank waits for confirm; session, amount, currency, metadata, card and recipient match the order',
+    });
     return r.ok ? 'confirming' : null;
   }
   const r = await takeStep(deps, 'decideCancel', payout, {
@@ -84,7 +89,9 @@ const refusalOf = (err: unknown): Refusal =>
 
 async function sendConfirm(deps: PipelineDeps, payout: PayoutWithSession): Promise<JobOutcome> {
   try {
-    await deps.bank.confirmSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'confirm', payout.keyGenerations.confirm) });
+    await deps.bank.confirmSession(payout.sessionId, {
+      idempotencyKey: idempotencyKey(payout.sessionId, 'confirm', payout.keyGenerations.confirm),
+    });
   } catch (err) {
     const refusal = refusalOf(err);
     if (refusal) return resolveThenConfirm(deps, payout, refusal);
@@ -96,7 +103,9 @@ async function sendConfirm(deps: PipelineDeps, payout: PayoutWithSession): Promi
 
 async function sendCancel(deps: PipelineDeps, payout: PayoutWithSession): Promise<JobOutcome> {
   try {
-    await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel) });
+    await deps.bank.cancelSession(payout.sessionId, {
+      idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel),
+    });
   } catch (err) {
     const refusal = refusalOf(err);
     if (refusal) return resolveThenCancel(deps, payout, refusal);
@@ -131,7 +140,13 @@ async function resolveThenCancel(deps: PipelineDeps, payout: PayoutWithSession, 
  * repeated at once. Either way the job ends here and the reconciler tries again after
  * RECONCILE_AFTER_MS, until the bank acts or ends the session itself (e.g. confirm_timeout).
  */
-async function stillWaiting(deps: PipelineDeps, payout: PayoutWithSession, action: KeyedAction, refusal: 'refused' | 'key_exists', session: BankSession): Promise<never> {
+async function stillWaiting(
+  deps: PipelineDeps,
+  payout: PayoutWithSession,
+  action: KeyedAction,
+  refusal: 'refused' | 'key_exists',
+  session: BankSession,
+): Promise<never> {
   const why = `the bank refused session/${action} (${refusal === 'key_exists' ? 'idempotency_key_already_exists' : 'a permanent refusal'}) but the session is still ${session.status ?? 'open'}; tried again later`;
   if (refusal === 'key_exists') await deps.store.nextKeyGeneration(payout.id, action, `${why}, with a new idempotency key`);
   else await deps.store.note(payout.id, why);

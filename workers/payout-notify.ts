@@ -203,21 +203,32 @@ async function defer(deps: PipelineDeps, job: Job<NotifyJob>, token: string | un
  * `deadlineMs` bounds everything (lookup, connect, headers, body): the socket's own `timeout`
  * only bounds each idle gap, so a receiver sending a byte every few seconds would never be cut off.
  */
-function post(url: string, headers: Record<string, string>, body: string, options: { deadlineMs: number; allowPrivate: boolean }): Promise<number> {
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  options: { deadlineMs: number; allowPrivate: boolean },
+): Promise<number> {
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const length = String(Buffer.byteLength(body));
-    const req = transport.request(target, { method: 'POST', headers: { ...headers, 'content-length': length }, lookup: guardedLookup(options.allowPrivate) });
+    const req = transport.request(target, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': length },
+      lookup: guardedLookup(options.allowPrivate),
+    });
     const timer = setTimeout(() => {
       const late = new Error(`no complete answer within ${options.deadlineMs} ms`);
       reject(late);
       req.destroy(late);
     }, options.deadlineMs);
-    const settle = <T>(done: (value: T) => void) => (value: T) => {
-      clearTimeout(timer);
-      done(value);
-    };
+    const settle =
+      <T>(done: (value: T) => void) =>
+      (value: T) => {
+        clearTimeout(timer);
+        done(value);
+      };
     req.on('response', (res) => {
       res.on('error', settle(reject));
       res.on('end', () => settle(resolve)(res.statusCode ?? 0));

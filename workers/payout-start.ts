@@ -48,13 +48,23 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
   } catch (err) {
     if (isMisconfigured(err)) {
       // Our deployment's fault (key, project, rights), not the payout's: hold it until fixed.
-      if (job.attemptsMade === 0) await deps.store.note(payout.id, `held: Bank 131 refuses our credentials (${err.code}); nothing was sent, and the payout waits until BANK131_PRIVATE_KEY / BANK131_PROJECT are fixed`);
+      if (job.attemptsMade === 0)
+        await deps.store.note(
+          payout.id,
+          `held: Bank 131 refuses our credentials (${err.code}); nothing was sent, and the payout waits until BANK131_PRIVATE_KEY / BANK131_PROJECT are fixed`,
+        );
       throw err;
     }
     // No session is recorded, so no money can have moved: a permanent refusal, or the last
     // try, may end the payout. (A session the bank made anyway stays an unused orphan.)
     if (isPermanent(err) || isLastAttempt(job)) {
-      await takeStep(deps, 'fail', payout, { ...failureOf(err), why: `session/create failed: ${(err as Error).message}` }, { onlyFrom: ['queued'] });
+      await takeStep(
+        deps,
+        'fail',
+        payout,
+        { ...failureOf(err), why: `session/create failed: ${(err as Error).message}` },
+        { onlyFrom: ['queued'] },
+      );
       throw new UnrecoverableError((err as Error).message);
     }
     throw err;
@@ -85,7 +95,13 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
   // Given with the order, or by the recipient through the collection link.
   const card = order.encrypted_card ?? payout.collectedCard;
   if (!card) {
-    await takeStep(deps, 'fail', payout, { code: 'no_card', description: 'the payout has no card to pay to', why: 'no card: neither in the order nor collected' }, { onlyFrom: [payout.state] });
+    await takeStep(
+      deps,
+      'fail',
+      payout,
+      { code: 'no_card', description: 'the payout has no card to pay to', why: 'no card: neither in the order nor collected' },
+      { onlyFrom: [payout.state] },
+    );
     throw new UnrecoverableError('no card to pay to');
   }
   const attempt = await deps.store.markStartAttempt(payout.id, sessionId);
@@ -109,7 +125,13 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
     if (err instanceof Bank131ApiError && err.code === 'insufficient_wallet_balance') return awaitFunds(deps, payout, err);
     if (err instanceof Bank131ApiError && err.code === 'idempotency_key_already_exists') return keyAlreadyUsed(deps, payout);
     if (isPermanent(err)) {
-      await takeStep(deps, 'fail', payout, { ...failureOf(err), why: `bank refused the payout: ${(err as Bank131ApiError).code ?? 'invalid request'}` }, { onlyFrom: [payout.state] });
+      await takeStep(
+        deps,
+        'fail',
+        payout,
+        { ...failureOf(err), why: `bank refused the payout: ${(err as Bank131ApiError).code ?? 'invalid request'}` },
+        { onlyFrom: [payout.state] },
+      );
       throw new UnrecoverableError((err as Error).message);
     }
     throw err; // retried with backoff; the next run asks session/status first
@@ -123,7 +145,11 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
 async function keyAlreadyUsed(deps: PipelineDeps, payout: AwaitingStart): Promise<JobOutcome> {
   const session = await deps.bank.sessionStatus(payout.sessionId);
   if (verdictOf(session).kind !== 'created') return applyBankSession(deps, payout, session, 'status');
-  await deps.store.nextKeyGeneration(payout.id, 'start', 'the bank answered idempotency_key_already_exists for a start/payout it never acted on; the next try uses a new idempotency key');
+  await deps.store.nextKeyGeneration(
+    payout.id,
+    'start',
+    'the bank answered idempotency_key_already_exists for a start/payout it never acted on; the next try uses a new idempotency key',
+  );
   throw new NotFinalYet(payout.id, 'start/payout: the bank remembers a key whose call never acted');
 }
 
@@ -131,7 +157,11 @@ async function keyAlreadyUsed(deps: PipelineDeps, payout: AwaitingStart): Promis
 async function awaitFunds(deps: PipelineDeps, payout: AwaitingStart, err: Bank131ApiError): Promise<JobOutcome> {
   const waitUntil = payout.fundsWaitUntil ?? Date.now() + deps.timing.walletWaitMs;
   if (Date.now() >= waitUntil) return giveUpWaitingForFunds(deps, payout);
-  await takeStep(deps, 'awaitFunds', payout, { code: err.code, description: err.description || 'the partner wallet balance is too low', waitUntil });
+  await takeStep(deps, 'awaitFunds', payout, {
+    code: err.code,
+    description: err.description || 'the partner wallet balance is too low',
+    waitUntil,
+  });
   return { outcome: 'awaiting_funds' };
 }
 
@@ -148,6 +178,9 @@ async function giveUpWaitingForFunds(deps: PipelineDeps, payout: PayoutWithSessi
     { onlyFrom: ['awaiting_funds'] },
   );
   // Never started, so nothing can be paid in it; release it at the bank all the same.
-  if (r.ok) await deps.bank.cancelSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel) }).catch(() => undefined);
+  if (r.ok)
+    await deps.bank
+      .cancelSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel) })
+      .catch(() => undefined);
   return r.ok ? { outcome: 'out_of_funds' } : { outcome: 'no_longer_applies' };
 }

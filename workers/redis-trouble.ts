@@ -16,7 +16,10 @@ const HOLD_OFF_MS = 1_000;
  */
 export function relayRedisTrouble(worker: Worker, report: (err: Error) => void): void {
   const holdOff = holdingOff(worker);
-  for (const [event, errorAt] of [['error', 0], ['failed', 1]] as const) {
+  for (const [event, errorAt] of [
+    ['error', 0],
+    ['failed', 1],
+  ] as const) {
     const others = worker.listeners(event) as Array<(...args: unknown[]) => void>;
     worker.removeAllListeners(event);
     worker.on(event, (...args: unknown[]) => {

@@ -24,7 +24,10 @@ export interface KeptSchedules {
  * or changed (upserting one is idempotent, and it re-adds a lost next job), and says so. A paused
  * reconcile queue is the operator's to resume: it is said, not undone.
  */
-export function keepSchedules(deps: { queues: Queues; store: PayoutStore; log: Logger; timing: PipelineTiming }, checkEveryMs: number): KeptSchedules {
+export function keepSchedules(
+  deps: { queues: Queues; store: PayoutStore; log: Logger; timing: PipelineTiming },
+  checkEveryMs: number,
+): KeptSchedules {
   const queue = deps.queues.reconcile;
   const schedules = schedulesFor(deps.timing);
   const upsert = (s: (typeof schedules)[number]) => queue.upsertJobScheduler(s.id, { every: s.every }, { name: s.name, data: {} });
@@ -40,7 +43,10 @@ export function keepSchedules(deps: { queues: Queues; store: PayoutStore; log: L
       if (!found || Number(found.every) !== s.every || found.pattern || found.limit || found.endDate) {
         // put back first: while Redis refuses writes this fails quietly, instead of a line each time
         await upsert(s);
-        deps.log.warn({ scheduler: s.id, found: found ? { every: found.every } : null }, `job scheduler ${s.id} was ${found ? 'changed' : 'removed'} (on the queue board?): put back`);
+        deps.log.warn(
+          { scheduler: s.id, found: found ? { every: found.every } : null },
+          `job scheduler ${s.id} was ${found ? 'changed' : 'removed'} (on the queue board?): put back`,
+        );
       }
     }
     const swept = await deps.store.lastSwept();

@@ -33,7 +33,12 @@ async function main(): Promise<void> {
   const workers = startWorkers(runtime, settings, { log });
   const metrics = settings.metricsPort ? await serveMetrics(runtime, settings.metricsPort, settings.metricsHost, log) : null;
   log.info(
-    { concurrency: settings.payoutConcurrency, maxRps: settings.bank.maxRps, metrics: metrics ? `http://${settings.metricsHost}:${settings.metricsPort}/metrics` : 'off', ...settings.timing },
+    {
+      concurrency: settings.payoutConcurrency,
+      maxRps: settings.bank.maxRps,
+      metrics: metrics ? `http://${settings.metricsHost}:${settings.metricsPort}/metrics` : 'off',
+      ...settings.timing,
+    },
     'worker process ready',
   );
   exitOnSignals(
@@ -53,7 +58,11 @@ export interface RunningWorkers {
 }
 
 /** The workers of one process on a runtime: what `npm run worker`, the demo and the tests run. */
-export function startWorkers(runtime: Runtime, settings: WorkerSettings, extras: { log: Logger; crashPoints?: CrashPoints }): RunningWorkers {
+export function startWorkers(
+  runtime: Runtime,
+  settings: WorkerSettings,
+  extras: { log: Logger; crashPoints?: CrashPoints },
+): RunningWorkers {
   const deps: PipelineDeps = {
     store: runtime.store,
     queues: runtime.queues,
@@ -77,8 +86,12 @@ export function startWorkers(runtime: Runtime, settings: WorkerSettings, extras:
       stalledInterval: settings.stalled.stalledIntervalMs,
     });
     worker.on('failed', (job, err) => {
-      const final = err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || (job && job.attemptsMade >= (job.opts.attempts ?? 1));
-      deps.log[final ? 'error' : 'warn']({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed for good' : 'job failed; will retry');
+      const final =
+        err instanceof UnrecoverableError || err.name === 'UnrecoverableError' || (job && job.attemptsMade >= (job.opts.attempts ?? 1));
+      deps.log[final ? 'error' : 'warn'](
+        { queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message },
+        final ? 'job failed for good' : 'job failed; will retry',
+      );
     });
     worker.on('error', (err) => deps.log.error({ queue: name, err: err.message }, 'worker error'));
     return worker;

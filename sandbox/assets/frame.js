@@ -14,7 +14,7 @@
     card_number: document.getElementById('bank131-card-number'),
     expiry: document.getElementById('bank131-card-expiry'),
     security_code: document.getElementById('bank131-card-cvc'),
-    cardholder_name: document.getElementById('bank131-cardholder-name')
+    cardholder_name: document.getElementById('bank131-cardholder-name'),
   };
 
   function post(message) {
@@ -32,7 +32,10 @@
     var sum = 0;
     for (var i = 0; i < digits.length; i++) {
       var d = Number(digits.charAt(digits.length - 1 - i));
-      if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
+      if (i % 2 === 1) {
+        d *= 2;
+        if (d > 9) d -= 9;
+      }
       sum += d;
     }
     return sum % 10 === 0;
@@ -76,7 +79,9 @@
     if (error.fields && error.fields.length) showFieldErrors(error.fields);
     else formError.textContent = say(error.code, error.description);
     if (final) {
-      Object.keys(inputs).forEach(function (name) { inputs[name].disabled = true; });
+      Object.keys(inputs).forEach(function (name) {
+        inputs[name].disabled = true;
+      });
       submit.disabled = true;
     }
     post({ type: 'tokenize_error', error: error });
@@ -98,51 +103,76 @@
     event.preventDefault();
     clearErrors();
     var values = {};
-    Object.keys(inputs).forEach(function (name) { values[name] = inputs[name].value.trim(); });
+    Object.keys(inputs).forEach(function (name) {
+      values[name] = inputs[name].value.trim();
+    });
     var fields = check(values);
     if (fields.length) {
-      fail({ code: 'invalid_card', description: 'the card details are not valid', fields: fields.map(function (f) {
-        return { field: f.field, code: f.code, description: f.field + ': ' + f.code };
-      }) }, false);
+      fail(
+        {
+          code: 'invalid_card',
+          description: 'the card details are not valid',
+          fields: fields.map(function (f) {
+            return { field: f.field, code: f.code, description: f.field + ': ' + f.code };
+          }),
+        },
+        false,
+      );
       return;
     }
     submit.disabled = true;
     submit.textContent = say('sending');
     var request = { public_token: token };
-    Object.keys(values).forEach(function (name) { request[name] = values[name]; });
+    Object.keys(values).forEach(function (name) {
+      request[name] = values[name];
+    });
     fetch(new URL('../widget/tokenize', location.href).href, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(request),
-      credentials: 'omit'
-    }).then(function (res) {
-      return res.json().catch(function () { return { status: 'error', error: { code: 'internal_error', description: 'HTTP ' + res.status } }; });
-    }).then(function (answer) {
-      submit.textContent = say('submit');
-      if (answer && answer.status === 'ok') {
-        form.hidden = true;
-        success.hidden = false;
-        success.textContent = say('done').replace('{last4}', answer.last4);
-        post({ type: 'tokenize_success', encrypted_card: answer.card });
-        resize();
-        return;
-      }
-      var error = (answer && answer.error) || { code: 'internal_error', description: 'no answer' };
-      var final = error.code === 'public_token_used' || error.code === 'public_token_unknown';
-      submit.disabled = final;
-      fail(error, final);
-    }, function () {
-      submit.disabled = false;
-      submit.textContent = say('submit');
-      fail({ code: 'network_error', description: 'the bank could not be reached' }, false);
-    });
+      credentials: 'omit',
+    })
+      .then(function (res) {
+        return res.json().catch(function () {
+          return { status: 'error', error: { code: 'internal_error', description: 'HTTP ' + res.status } };
+        });
+      })
+      .then(
+        function (answer) {
+          submit.textContent = say('submit');
+          if (answer && answer.status === 'ok') {
+            form.hidden = true;
+            success.hidden = false;
+            success.textContent = say('done').replace('{last4}', answer.last4);
+            post({ type: 'tokenize_success', encrypted_card: answer.card });
+            resize();
+            return;
+          }
+          var error = (answer && answer.error) || { code: 'internal_error', description: 'no answer' };
+          var final = error.code === 'public_token_used' || error.code === 'public_token_unknown';
+          submit.disabled = final;
+          fail(error, final);
+        },
+        function () {
+          submit.disabled = false;
+          submit.textContent = say('submit');
+          fail({ code: 'network_error', description: 'the bank could not be reached' }, false);
+        },
+      );
   });
 
   if (typeof ResizeObserver === 'function') new ResizeObserver(resize).observe(body);
   window.addEventListener('load', resize);
   var tokenError = body.getAttribute('data-token-error');
   if (tokenError) {
-    fail({ code: tokenError, description: tokenError === 'public_token_used' ? 'this public token was already used' : 'this public token was not issued by the bank' }, true);
+    fail(
+      {
+        code: tokenError,
+        description:
+          tokenError === 'public_token_used' ? 'this public token was already used' : 'this public token was not issued by the bank',
+      },
+      true,
+    );
   } else {
     post({ type: 'tokenize_ready' });
     resize();

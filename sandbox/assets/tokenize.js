@@ -10,7 +10,8 @@
   function Bank131Tokenize(options) {
     if (!(this instanceof Bank131Tokenize)) throw new TypeError('Bank131Tokenize: use new Bank131Tokenize({ publicToken })');
     options = options || {};
-    if (typeof options.publicToken !== 'string' || options.publicToken === '') throw new TypeError('Bank131Tokenize: publicToken is required');
+    if (typeof options.publicToken !== 'string' || options.publicToken === '')
+      throw new TypeError('Bank131Tokenize: publicToken is required');
     this.publicToken = options.publicToken;
     this.locale = options.locale === 'en' ? 'en' : 'ru';
     this.container = options.container || 'bank131-tokenize';
@@ -24,7 +25,13 @@
     this.destroy();
     var frame = document.createElement('iframe');
     var pageOrigin = location.origin && location.origin !== 'null' ? location.origin : '';
-    frame.src = frameUrl + '?public_token=' + encodeURIComponent(this.publicToken) + '&locale=' + this.locale + (pageOrigin ? '&origin=' + encodeURIComponent(pageOrigin) : '');
+    frame.src =
+      frameUrl +
+      '?public_token=' +
+      encodeURIComponent(this.publicToken) +
+      '&locale=' +
+      this.locale +
+      (pageOrigin ? '&origin=' + encodeURIComponent(pageOrigin) : '');
     frame.className = 'bank131-tokenize__frame';
     frame.title = this.locale === 'en' ? 'Card details' : 'Данные карты';
     frame.setAttribute('scrolling', 'no');

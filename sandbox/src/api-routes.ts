@@ -60,7 +60,12 @@ export function registerApi(server: FastifyInstance, bank: SandboxBank, options:
       const sessionId = (body as { session_id?: unknown } | null)?.session_id;
       const key = req.headers['x-partner-idempotency-key'];
       const idempotencyKey = typeof key === 'string' ? key : undefined;
-      const call = { endpoint, sessionId: typeof sessionId === 'string' ? sessionId : null, idempotencyKey: idempotencyKey ?? null, httpStatus: 0 };
+      const call = {
+        endpoint,
+        sessionId: typeof sessionId === 'string' ? sessionId : null,
+        idempotencyKey: idempotencyKey ?? null,
+        httpStatus: 0,
+      };
       bank.calls.push(call);
       reply.raw.once('finish', () => (call.httpStatus = reply.statusCode));
       const plan = bank.planFaults(endpoint);
@@ -88,7 +93,8 @@ export function registerApi(server: FastifyInstance, bank: SandboxBank, options:
 /** Who is calling, as the bank checks it: the project, then the credentials knob, then the signature. */
 function checkCaller(req: FastifyRequest, raw: Buffer, bank: SandboxBank, options: ApiOptions): SandboxError | null {
   const project = req.headers['x-partner-project'];
-  if (typeof project !== 'string' || project === '') return new SandboxError('identification_error', 'X-PARTNER-PROJECT header is missing', 401);
+  if (typeof project !== 'string' || project === '')
+    return new SandboxError('identification_error', 'X-PARTNER-PROJECT header is missing', 401);
   if (options.project && project !== options.project) return new SandboxError('identification_error', `unknown project ${project}`, 401);
   const refused = bank.knobs.refuseCredentials;
   if (refused) {
@@ -97,6 +103,7 @@ function checkCaller(req: FastifyRequest, raw: Buffer, bank: SandboxBank, option
   }
   const sign = req.headers[SIGNATURE_HEADER];
   const check = checkSignature(raw, typeof sign === 'string' ? sign : undefined, options.partnerPublicKey);
-  if (!check.ok) return new SandboxError('authentication_error', `X-PARTNER-SIGN is ${check.reason === 'missing' ? 'missing' : 'invalid'}`, 401);
+  if (!check.ok)
+    return new SandboxError('authentication_error', `X-PARTNER-SIGN is ${check.reason === 'missing' ? 'missing' : 'invalid'}`, 401);
   return null;
 }

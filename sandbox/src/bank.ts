@@ -57,7 +57,12 @@ export class SandboxBank {
     /** Told what went wrong where no caller can be (a due step that could not be committed). */
     private readonly onError: (err: unknown, what: string) => void = () => {},
   ) {
-    this.book = new SessionBook(store, () => this.knobs, (type, session) => this.emitWebhook(type, session), onError);
+    this.book = new SessionBook(
+      store,
+      () => this.knobs,
+      (type, session) => this.emitWebhook(type, session),
+      onError,
+    );
     this.idempotency = new IdempotencyKeys(store);
     this.setKnobs(knobs);
   }

@@ -72,13 +72,17 @@ export function registerControl(server: FastifyInstance, bank: SandboxBank, webh
     return { id, state: bank.sessionState(id), session: bank.sessionView(id) };
   };
   // Body: an ErrorPlan (sandbox/src/knobs.ts), e.g. {"resolveTo":"succeeded","resolveAfterMs":500}.
-  server.post('/sandbox/sessions/:id/error', control((id, body) => bank.markSessionError(id, body)));
+  server.post(
+    '/sandbox/sessions/:id/error',
+    control((id, body) => bank.markSessionError(id, body)),
+  );
   // Body: {"to":"succeeded"|"failed"}, or {} for what the session's plan says.
   server.post(
     '/sandbox/sessions/:id/resolve',
     control(async (id, body) => {
       const to = (body as { to?: unknown }).to;
-      if (to !== undefined && to !== 'succeeded' && to !== 'failed') throw new SandboxError('invalid_request', 'to: must be succeeded or failed');
+      if (to !== undefined && to !== 'succeeded' && to !== 'failed')
+        throw new SandboxError('invalid_request', 'to: must be succeeded or failed');
       await bank.resolveSessionError(id, to);
     }),
   );

@@ -43,10 +43,15 @@ async function main(): Promise<void> {
   ];
   if (partner) lines.push(`    BANK131_PRIVATE_KEY_FILE=${partner.privatePath}   (the sandbox verifies with ${partner.publicPath})`);
   else lines.push('    BANK131_PRIVATE_KEY_FILE=<the private half of SANDBOX_PARTNER_PUBLIC_KEY>');
-  if (bankKeys) lines.push(`    BANK131_PUBLIC_KEY_FILE=${bankKeys.publicPath}   (the sandbox signs webhooks with ${bankKeys.privatePath})`);
+  if (bankKeys)
+    lines.push(`    BANK131_PUBLIC_KEY_FILE=${bankKeys.publicPath}   (the sandbox signs webhooks with ${bankKeys.privatePath})`);
   else lines.push('    BANK131_PUBLIC_KEY_FILE=<the public half of SANDBOX_BANK_PRIVATE_KEY>');
-  lines.push('  control: GET /sandbox/ledger, GET|PATCH /sandbox/knobs, POST /sandbox/faults, GET /sandbox/webhooks, POST /sandbox/webhooks/send,');
-  lines.push('           GET /sandbox/sessions/:id, POST /sandbox/sessions/:id/error, POST /sandbox/sessions/:id/resolve, POST /sandbox/reset');
+  lines.push(
+    '  control: GET /sandbox/ledger, GET|PATCH /sandbox/knobs, POST /sandbox/faults, GET /sandbox/webhooks, POST /sandbox/webhooks/send,',
+  );
+  lines.push(
+    '           GET /sandbox/sessions/:id, POST /sandbox/sessions/:id/error, POST /sandbox/sessions/:id/resolve, POST /sandbox/reset',
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 
   const stop = async () => {

@@ -95,6 +95,8 @@ export function fromWireNames(body: unknown): unknown {
 export function parseRequest<S extends z.ZodType>(schema: S, body: unknown, version: ApiVersion): z.output<S> {
   const result = schema.safeParse(fromWireNames(body));
   if (result.success) return result.data;
-  const issues = describeIssues(result.error).map((line) => (version === 'v1' ? line.replace(/^payout_details\b/, 'payment_method') : line));
+  const issues = describeIssues(result.error).map((line) =>
+    version === 'v1' ? line.replace(/^payout_details\b/, 'payment_method') : line,
+  );
   throw new SandboxError('invalid_request', issues.join('; '));
 }

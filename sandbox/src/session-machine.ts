@@ -12,15 +12,7 @@
  * the bank resolving it, never by a partner's call.
  */
 export type SandboxSessionState =
-  | 'created'
-  | 'started'
-  | 'awaiting_confirm'
-  | 'confirmed'
-  | 'error'
-  | 'succeeded'
-  | 'declined'
-  | 'cancelled'
-  | 'expired';
+  'created' | 'started' | 'awaiting_confirm' | 'confirmed' | 'error' | 'succeeded' | 'declined' | 'cancelled' | 'expired';
 
 /** The session statuses the bank reports (docs/bank131-protocol.md §4). */
 export type SessionStatus = 'created' | 'in_progress' | 'accepted' | 'cancelled' | 'error';

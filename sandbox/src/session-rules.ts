@@ -36,7 +36,8 @@ export function startPayout(session: SandboxSession, req: PayoutTerms, ctx: Rule
   const hash = req.payout_details.card.encrypted_card.number_hash;
   const behaviour = cardBehaviour(hash);
   if (behaviour.kind === 'reject') throw new SandboxError(behaviour.code, 'refused by the sandbox test card');
-  if (ctx.walletBalance < amountDetails.amount) throw new SandboxError('insufficient_wallet_balance', 'the partner wallet balance is too low');
+  if (ctx.walletBalance < amountDetails.amount)
+    throw new SandboxError('insufficient_wallet_balance', 'the partner wallet balance is too low');
   session.payout = {
     id: ctx.payoutId(),
     behaviour,
@@ -201,7 +202,8 @@ function fail(session: SandboxSession, event: SandboxEvent, code: string, descri
 /** Moves the state on; whatever step was due is off (the change sets the next one, if any). */
 function move(session: SandboxSession, event: SandboxEvent): void {
   const next = nextState(session.state, event);
-  if (!next) throw new SandboxError('session_wrong_state', `cannot ${event} session ${session.id}: it is ${reportedStatus(session.state).session}`);
+  if (!next)
+    throw new SandboxError('session_wrong_state', `cannot ${event} session ${session.id}: it is ${reportedStatus(session.state).session}`);
   session.state = next;
   session.updatedAt = new Date().toISOString();
   delete session.due;

@@ -13,7 +13,16 @@ import {
   takeStep,
   type RuleContext,
 } from './session-rules.js';
-import type { Due, Effects, IdempotencyClaim, LedgerEntry, PayoutTerms, SandboxSession, SessionTerms, WebhookType } from './session-types.js';
+import type {
+  Due,
+  Effects,
+  IdempotencyClaim,
+  LedgerEntry,
+  PayoutTerms,
+  SandboxSession,
+  SessionTerms,
+  WebhookType,
+} from './session-types.js';
 import { SandboxError } from './errors.js';
 import type { CommitResult, SandboxStore } from './store.js';
 import { Timers } from './timers.js';
@@ -72,7 +81,15 @@ export class SessionBook {
   async create(version: ApiVersion, given: SessionTerms, claim?: IdempotencyClaim): Promise<SandboxSession> {
     for (;;) {
       const now = new Date().toISOString();
-      const session: SandboxSession = { id: `ps_${++this.sequence}`, version, state: 'created', createdAt: now, updatedAt: now, given, rev: 1 };
+      const session: SandboxSession = {
+        id: `ps_${++this.sequence}`,
+        version,
+        state: 'created',
+        createdAt: now,
+        updatedAt: now,
+        given,
+        rev: 1,
+      };
       const result = await this.store.commit({ session, expectedRev: 0, idempotencyMember: claimed(claim) });
       if (result.outcome === 'idempotency') throw idempotencyRefusal();
       if (result.outcome !== 'ok') continue; // the id is taken (another sandbox on this prefix): take the next
@@ -120,7 +137,9 @@ export class SessionBook {
   }
 
   /** Money moved, grouped by session: what a test asserts "paid exactly once" against. */
-  ledgerBySession(ledger: readonly LedgerEntry[] = this.ledger): Array<{ session_id: string; metadata: unknown; movements: LedgerEntry[]; total: number }> {
+  ledgerBySession(
+    ledger: readonly LedgerEntry[] = this.ledger,
+  ): Array<{ session_id: string; metadata: unknown; movements: LedgerEntry[]; total: number }> {
     const bySession = new Map<string, LedgerEntry[]>();
     for (const e of ledger) bySession.set(e.session_id, [...(bySession.get(e.session_id) ?? []), e]);
     return [...bySession].map(([session_id, movements]) => ({

@@ -131,7 +131,11 @@ export class SandboxStore {
       cursor = next;
       for (let i = 1; i < entries.length; i += 2) sessions.push(JSON.parse(entries[i]!) as SandboxSession);
     } while (cursor !== '0');
-    const [ledger, wallet, webhooks] = await Promise.all([this.readLedger(), this.redis.get(this.keys.wallet), this.redis.hgetall(this.keys.webhooks)]);
+    const [ledger, wallet, webhooks] = await Promise.all([
+      this.readLedger(),
+      this.redis.get(this.keys.wallet),
+      this.redis.hgetall(this.keys.webhooks),
+    ]);
     return {
       sessions,
       ledger,

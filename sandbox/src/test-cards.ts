@@ -58,10 +58,26 @@ export const TEST_CARD_NUMBERS: ReadonlyArray<{ number: string; behaviour: CardB
   { number: '4242424242424242', behaviour: { kind: 'ok' }, outcome: 'pays out (visa, last 4 4242)' },
   { number: '5555555555554444', behaviour: { kind: 'ok' }, outcome: 'pays out (mastercard, last 4 4444)' },
   { number: '2200000000000004', behaviour: { kind: 'ok' }, outcome: 'pays out (mir, last 4 0004)' },
-  { number: '4000000000000002', behaviour: { kind: 'decline', code: 'declined_by_issuer_bank' }, outcome: 'starts, then payment_finished fails with declined_by_issuer_bank' },
-  { number: '4000000000000069', behaviour: { kind: 'decline', code: 'bank_card_expired' }, outcome: 'starts, then payment_finished fails with bank_card_expired' },
-  { number: '4000000000000127', behaviour: { kind: 'reject', code: 'card_number_does_not_exist' }, outcome: 'session/start/payout is refused with card_number_does_not_exist' },
-  { number: '4000000000000101', behaviour: { kind: 'reject', code: 'provider_foreign_transfer_prohibited' }, outcome: 'session/start/payout is refused with provider_foreign_transfer_prohibited' },
+  {
+    number: '4000000000000002',
+    behaviour: { kind: 'decline', code: 'declined_by_issuer_bank' },
+    outcome: 'starts, then payment_finished fails with declined_by_issuer_bank',
+  },
+  {
+    number: '4000000000000069',
+    behaviour: { kind: 'decline', code: 'bank_card_expired' },
+    outcome: 'starts, then payment_finished fails with bank_card_expired',
+  },
+  {
+    number: '4000000000000127',
+    behaviour: { kind: 'reject', code: 'card_number_does_not_exist' },
+    outcome: 'session/start/payout is refused with card_number_does_not_exist',
+  },
+  {
+    number: '4000000000000101',
+    behaviour: { kind: 'reject', code: 'provider_foreign_transfer_prohibited' },
+    outcome: 'session/start/payout is refused with provider_foreign_transfer_prohibited',
+  },
 ];
 
 /** Digits only: what a typed card number is once spaces and dashes are gone. */
@@ -121,8 +137,10 @@ function decodeWidgetHash(hash: string): { last4: string; brand: string; behavio
   if (!p || typeof p.l !== 'string' || !/^\d{4}$/.test(p.l) || typeof p.b !== 'string' || typeof p.o !== 'string') return undefined;
   const [kind, code] = p.o.split(':');
   const behaviour: CardBehaviour =
-    (kind === 'reject' || kind === 'decline') && code ? { kind, code }
-    : kind === 'mismatch_amount' || kind === 'mismatch_metadata' ? { kind }
-    : { kind: 'ok' };
+    (kind === 'reject' || kind === 'decline') && code
+      ? { kind, code }
+      : kind === 'mismatch_amount' || kind === 'mismatch_metadata'
+        ? { kind }
+        : { kind: 'ok' };
   return { last4: p.l, brand: p.b, behaviour };
 }

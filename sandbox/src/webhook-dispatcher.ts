@@ -132,24 +132,50 @@ export class WebhookDispatcher {
   }
 
   private record(type: string, sessionId: string, copy: DeliveryRecord['copy']): DeliveryRecord {
-    const record: DeliveryRecord = { id: ++this.sequence, type, sessionId, copy, attempts: 0, statuses: [], delivered: false, gaveUp: false, lost: false };
+    const record: DeliveryRecord = {
+      id: ++this.sequence,
+      type,
+      sessionId,
+      copy,
+      attempts: 0,
+      statuses: [],
+      delivered: false,
+      gaveUp: false,
+      lost: false,
+    };
     this.records.push(record);
     // A long demo run must not grow without bound; the newest deliveries are the interesting ones.
     if (this.records.length > 50_000) this.records.splice(0, this.records.length - 50_000);
     return record;
   }
 
-  private enqueue(type: string, sessionId: string, bytes: Buffer, copy: DeliveryRecord['copy'], onDelivered?: () => void, onSettled?: () => void): DeliveryRecord {
+  private enqueue(
+    type: string,
+    sessionId: string,
+    bytes: Buffer,
+    copy: DeliveryRecord['copy'],
+    onDelivered?: () => void,
+    onSettled?: () => void,
+  ): DeliveryRecord {
     const record = this.record(type, sessionId, copy);
     this.pending += 1;
     // Signed on libuv's pool, so a busy sandbox (the bench's bank stand-in) does not hold every
     // other request behind its signatures.
     const signed = signBodyAsync(bytes, this.bankPrivateKey);
-    this.timers.later(this.knobs().webhookDelayMs, () => void signed.then((signature) => this.attempt(record, bytes, signature, onDelivered, onSettled)));
+    this.timers.later(
+      this.knobs().webhookDelayMs,
+      () => void signed.then((signature) => this.attempt(record, bytes, signature, onDelivered, onSettled)),
+    );
     return record;
   }
 
-  private async attempt(record: DeliveryRecord, bytes: Buffer, signature: string, onDelivered?: () => void, onSettled?: () => void): Promise<void> {
+  private async attempt(
+    record: DeliveryRecord,
+    bytes: Buffer,
+    signature: string,
+    onDelivered?: () => void,
+    onSettled?: () => void,
+  ): Promise<void> {
     const k = this.knobs();
     record.attempts += 1;
     let status: number | string = 'no webhook URL';
@@ -164,7 +190,8 @@ export class WebhookDispatcher {
         await res.arrayBuffer();
         status = res.status;
       } catch (err) {
-        status = (err as Error).name === 'TimeoutError' ? 'timeout' : ((err as { cause?: { code?: string } }).cause?.code ?? 'network error');
+        status =
+          (err as Error).name === 'TimeoutError' ? 'timeout' : ((err as { cause?: { code?: string } }).cause?.code ?? 'network error');
       }
     }
     if (this.closed) return;

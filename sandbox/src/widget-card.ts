@@ -35,19 +35,25 @@ export interface EncryptedCardHashes {
 const text = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
 
 /** Checks what the recipient typed; the same rules run in the browser before the call. */
-export function validateCard(card: TypedCard, now = new Date()): { ok: true; digits: string; month: string; year: string; cvc: string; name: string } | { ok: false; fields: FieldError[] } {
+export function validateCard(
+  card: TypedCard,
+  now = new Date(),
+): { ok: true; digits: string; month: string; year: string; cvc: string; name: string } | { ok: false; fields: FieldError[] } {
   const fields: FieldError[] = [];
   const digits = cardDigits(text(card.card_number));
   if (digits === '') fields.push({ field: 'card_number', code: 'required', description: 'card_number: is required' });
-  else if (!/^\d{13,19}$/.test(digits)) fields.push({ field: 'card_number', code: 'invalid', description: 'card_number: must be 13 to 19 digits' });
-  else if (!luhnValid(digits)) fields.push({ field: 'card_number', code: 'luhn', description: 'card_number: fails the Luhn check (a typo?)' });
+  else if (!/^\d{13,19}$/.test(digits))
+    fields.push({ field: 'card_number', code: 'invalid', description: 'card_number: must be 13 to 19 digits' });
+  else if (!luhnValid(digits))
+    fields.push({ field: 'card_number', code: 'luhn', description: 'card_number: fails the Luhn check (a typo?)' });
 
   const expiry = text(card.expiry).replace(/\s/g, '');
   const m = /^(\d{2})\/?(\d{2})$/.exec(expiry);
   let month = '';
   let year = '';
   if (expiry === '') fields.push({ field: 'expiry', code: 'required', description: 'expiry: is required (MM/YY)' });
-  else if (!m || Number(m[1]) < 1 || Number(m[1]) > 12) fields.push({ field: 'expiry', code: 'invalid', description: 'expiry: must be MM/YY with a month 01 to 12' });
+  else if (!m || Number(m[1]) < 1 || Number(m[1]) > 12)
+    fields.push({ field: 'expiry', code: 'invalid', description: 'expiry: must be MM/YY with a month 01 to 12' });
   else {
     month = m[1] ?? '';
     year = m[2] ?? '';
@@ -58,7 +64,8 @@ export function validateCard(card: TypedCard, now = new Date()): { ok: true; dig
 
   const cvc = text(card.security_code);
   if (cvc === '') fields.push({ field: 'security_code', code: 'required', description: 'security_code: is required' });
-  else if (!/^\d{3,4}$/.test(cvc)) fields.push({ field: 'security_code', code: 'invalid', description: 'security_code: must be 3 or 4 digits' });
+  else if (!/^\d{3,4}$/.test(cvc))
+    fields.push({ field: 'security_code', code: 'invalid', description: 'security_code: must be 3 or 4 digits' });
 
   const name = text(card.cardholder_name).replace(/\s+/g, ' ');
   if (name !== '' && !/^[A-Za-z][A-Za-z .'-]{0,63}$/.test(name)) {
@@ -70,7 +77,10 @@ export function validateCard(card: TypedCard, now = new Date()): { ok: true; dig
 const opaque = (): string => `sbx_${randomBytes(16).toString('hex')}`;
 
 /** Spends the public token and answers the card's hashes, or throws a SandboxError. */
-export async function tokenize(bank: SandboxBank, body: unknown): Promise<{ status: 'ok'; card: EncryptedCardHashes; brand: string; last4: string }> {
+export async function tokenize(
+  bank: SandboxBank,
+  body: unknown,
+): Promise<{ status: 'ok'; card: EncryptedCardHashes; brand: string; last4: string }> {
   const req = (body && typeof body === 'object' ? body : {}) as TypedCard & { public_token?: unknown };
   const token = text(req.public_token);
   if (token === '') throw new SandboxError('invalid_request', 'public_token: is required', 400);
@@ -79,7 +89,11 @@ export async function tokenize(bank: SandboxBank, body: unknown): Promise<{ stat
   const checked = validateCard(req);
   if (!checked.ok) throw new CardRefused(checked.fields);
   await bank.consumePublicToken(token);
-  const card: EncryptedCardHashes = { number_hash: widgetNumberHash(checked.digits), expiration_date_hash: opaque(), security_code_hash: opaque() };
+  const card: EncryptedCardHashes = {
+    number_hash: widgetNumberHash(checked.digits),
+    expiration_date_hash: opaque(),
+    security_code_hash: opaque(),
+  };
   if (checked.name) card.cardholder_name_hash = opaque();
   return { status: 'ok', card, brand: cardBrand(checked.digits), last4: checked.digits.slice(-4) };
 }

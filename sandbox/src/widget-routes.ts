@@ -44,17 +44,19 @@ export function registerWidget(server: FastifyInstance, bank: SandboxBank): void
     const token = req.query.public_token ?? '';
     const state = token ? await bank.lookupPublicToken(token) : 'unknown';
     const tokenError = state === 'fresh' ? null : state === 'used' ? 'public_token_used' : 'public_token_unknown';
-    return reply
-      .type('text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('referrer-policy', 'no-referrer')
-      .header('x-content-type-options', 'nosniff')
-      // Any partner page may frame the form; the form itself runs only its own script.
-      .header(
-        'content-security-policy',
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors *",
-      )
-      .send(files.frameHtml({ locale, token, parentOrigin: originOf(req.query.origin), tokenError }));
+    return (
+      reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('x-content-type-options', 'nosniff')
+        // Any partner page may frame the form; the form itself runs only its own script.
+        .header(
+          'content-security-policy',
+          "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors *",
+        )
+        .send(files.frameHtml({ locale, token, parentOrigin: originOf(req.query.origin), tokenError }))
+    );
   });
 
   server.options('/widget/tokenize', async (_req, reply) => cors(reply).code(204).send());
@@ -64,9 +66,12 @@ export function registerWidget(server: FastifyInstance, bank: SandboxBank): void
       return reply.code(200).send(await tokenize(bank, req.body));
     } catch (err) {
       if (err instanceof CardRefused) {
-        return reply.code(err.httpStatus).send({ status: 'error', error: { code: err.code, description: err.description, fields: err.fields } });
+        return reply
+          .code(err.httpStatus)
+          .send({ status: 'error', error: { code: err.code, description: err.description, fields: err.fields } });
       }
-      if (err instanceof SandboxError) return reply.code(err.httpStatus).send({ status: 'error', error: { code: err.code, description: err.description } });
+      if (err instanceof SandboxError)
+        return reply.code(err.httpStatus).send({ status: 'error', error: { code: err.code, description: err.description } });
       throw err;
     }
   });

@@ -76,7 +76,10 @@ export const Metadata = z.union([z.string(), z.number(), z.boolean(), z.array(z.
 
 export const BankErrorBody = z.looseObject({
   code: z.string(),
-  description: z.string().nullish().transform((v) => v ?? undefined),
+  description: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? undefined),
   reject_reasons: z
     .array(z.looseObject({ rule_alias: z.string().optional(), list_alias: z.string().optional(), expiration_date: z.string().optional() }))
     .optional(),
@@ -194,7 +197,13 @@ export const WalletBalanceResponse = z.looseObject({ status: z.literal('ok'), wa
 
 // ---------------------------------------------------------------- webhooks (bank -> us)
 
-export const KNOWN_WEBHOOK_TYPES = ['ready_to_confirm', 'payment_finished', 'action_required', 'ready_to_capture', 'payment_refunded'] as const;
+export const KNOWN_WEBHOOK_TYPES = [
+  'ready_to_confirm',
+  'payment_finished',
+  'action_required',
+  'ready_to_capture',
+  'payment_refunded',
+] as const;
 export type KnownWebhookType = (typeof KNOWN_WEBHOOK_TYPES)[number];
 
 const webhookOf = <T extends KnownWebhookType>(type: T) => z.looseObject({ type: z.literal(type), session: BankSession });

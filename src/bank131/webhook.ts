@@ -19,6 +19,7 @@ export function verifyWebhook(raw: Buffer, signatureHeader: string | undefined, 
     throw new WebhookPayloadError('webhook body is not JSON', raw);
   }
   const parsed = parseWebhook(json);
-  if (!parsed.success) throw new WebhookPayloadError(`webhook body is not a Bank 131 webhook: ${describeIssues(parsed.error).join('; ')}`, raw);
+  if (!parsed.success)
+    throw new WebhookPayloadError(`webhook body is not a Bank 131 webhook: ${describeIssues(parsed.error).join('; ')}`, raw);
   return parsed.data;
 }

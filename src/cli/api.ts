@@ -59,7 +59,10 @@ export class PayoutsApi {
         const text = await res.text();
         const parsed = parseJson(text);
         if (res.status === 401 || res.status === 403) {
-          throw new CliFailure(EXIT.unreachable, `the payouts service at ${this.base} refused the API key (${res.status} ${errorCode(parsed) ?? 'unauthorized'}): check --api-key or PAYOUTS_API_KEY`);
+          throw new CliFailure(
+            EXIT.unreachable,
+            `the payouts service at ${this.base} refused the API key (${res.status} ${errorCode(parsed) ?? 'unauthorized'}): check --api-key or PAYOUTS_API_KEY`,
+          );
         }
         if (!RETRYABLE.has(res.status)) return { status: res.status, body: parsed };
         reason = `it answered ${res.status}${errorCode(parsed) ? ` ${errorCode(parsed)}` : ''}${errorMessage(parsed) ? ` (${errorMessage(parsed)})` : ''}`;
@@ -71,7 +74,10 @@ export class PayoutsApi {
       }
       if (attempt >= retries) {
         const tries = attempt + 1;
-        throw new CliFailure(EXIT.unreachable, `cannot reach the payouts service at ${this.base}: ${reason}${tries > 1 ? ` (${tries} attempts)` : ''}`);
+        throw new CliFailure(
+          EXIT.unreachable,
+          `cannot reach the payouts service at ${this.base}: ${reason}${tries > 1 ? ` (${tries} attempts)` : ''}`,
+        );
       }
       const backoff = Math.min(baseDelayMs * 2 ** attempt, maxDelayMs) * (0.8 + Math.random() * 0.4);
       const delay = Math.round(retryAfterMs ?? backoff);
@@ -103,7 +109,10 @@ export function errorMessage(body: unknown): string | undefined {
 export function unexpected(api: PayoutsApi, what: string, answer: Answer): CliFailure {
   const said = errorMessage(answer.body) ?? (typeof answer.body === 'string' ? answer.body.slice(0, 120).replace(/\s+/g, ' ') : '');
   const hint = answer.status === 404 && !errorCode(answer.body) ? ': is --url the payouts service?' : '';
-  return new CliFailure(EXIT.unreachable, `${what}: the payouts service at ${api.url} answered ${answer.status}${said ? ` (${said})` : ''}${hint}`);
+  return new CliFailure(
+    EXIT.unreachable,
+    `${what}: the payouts service at ${api.url} answered ${answer.status}${said ? ` (${said})` : ''}${hint}`,
+  );
 }
 
 const NETWORK_CODES: Record<string, string> = {

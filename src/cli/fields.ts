@@ -10,7 +10,8 @@ import { PayoutOrder } from '../payouts/schemas.js';
 type Shape = { kind: 'string' | 'number' } | { kind: 'object'; fields: Map<string, Shape> } | { kind: 'array'; element: Shape };
 
 function shapeOf(schema: z.ZodType): Shape {
-  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodDefault) return shapeOf(schema.unwrap() as z.ZodType);
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodDefault)
+    return shapeOf(schema.unwrap() as z.ZodType);
   if (schema instanceof z.ZodObject) {
     return { kind: 'object', fields: new Map(Object.entries(schema.shape).map(([k, v]) => [k, shapeOf(v as z.ZodType)])) };
   }
@@ -79,7 +80,10 @@ const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
  * One CSV record as an order: empty cells are absent fields. Problems are what cannot even be
  * turned into a value (JSON that does not parse); the schema judges the rest.
  */
-export function orderOf(columns: Column[], cells: string[]): { value: Record<string, unknown>; problems: Array<{ field: string; problem: string }> } {
+export function orderOf(
+  columns: Column[],
+  cells: string[],
+): { value: Record<string, unknown>; problems: Array<{ field: string; problem: string }> } {
   const value: Record<string, unknown> = {};
   const problems: Array<{ field: string; problem: string }> = [];
   columns.forEach((column, i) => {

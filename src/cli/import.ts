@@ -69,12 +69,15 @@ async function send(file: string, good: GoodRow[], api: PayoutsApi, options: Imp
   };
   const onInterrupt = () => {
     abandon('interrupted: re-run to send');
-    process.stderr.write(`interrupted after ${fmt(done)} of ${fmt(good.length)} rows were answered (results in ${out}); re-run the same command: sent payouts answer existing\n`);
+    process.stderr.write(
+      `interrupted after ${fmt(done)} of ${fmt(good.length)} rows were answered (results in ${out}); re-run the same command: sent payouts answer existing\n`,
+    );
     process.exit(EXIT.interrupted);
   };
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onInterrupt);
-  api.onRetry = (reason, delayMs, attempt) => progress.note(`chunk ${Math.floor(done / size) + 1}/${chunks}: ${reason}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s`);
+  api.onRetry = (reason, delayMs, attempt) =>
+    progress.note(`chunk ${Math.floor(done / size) + 1}/${chunks}: ${reason}; retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s`);
 
   try {
     for (let at = 0; at < good.length; at += size) {
@@ -103,7 +106,10 @@ async function send(file: string, good: GoodRow[], api: PayoutsApi, options: Imp
   } catch (err) {
     if (err instanceof CliFailure && done > 0) {
       abandon('not sent, or sent without an answer: re-run to send');
-      throw new CliFailure(err.exitCode, `${err.message}; ${fmt(done)} of ${fmt(good.length)} rows were answered before (results in ${out}): re-run the same command to send the rest`);
+      throw new CliFailure(
+        err.exitCode,
+        `${err.message}; ${fmt(done)} of ${fmt(good.length)} rows were answered before (results in ${out}): re-run the same command to send the rest`,
+      );
     }
     if (err instanceof CliFailure) abandon('not sent');
     throw err;
@@ -113,8 +119,10 @@ async function send(file: string, good: GoodRow[], api: PayoutsApi, options: Imp
   }
   progress.finish();
 
-  for (const r of refused.slice(0, options.maxProblems)) process.stderr.write(`${file} line ${r.line}: ${r.id}: ${r.status}: ${r.problem}\n`);
-  if (refused.length > options.maxProblems) process.stderr.write(`… and ${fmt(refused.length - options.maxProblems)} more refused rows (see ${out})\n`);
+  for (const r of refused.slice(0, options.maxProblems))
+    process.stderr.write(`${file} line ${r.line}: ${r.id}: ${r.status}: ${r.problem}\n`);
+  if (refused.length > options.maxProblems)
+    process.stderr.write(`… and ${fmt(refused.length - options.maxProblems)} more refused rows (see ${out})\n`);
   process.stdout.write(
     `${fmt(good.length)} payouts: ${fmt(counts.created)} created, ${fmt(counts.existing)} existing, ${fmt(counts.conflict)} conflict, ${fmt(counts.invalid)} invalid; results in ${out}\n`,
   );

@@ -10,7 +10,8 @@ import { STATES, isoTime, runList, runStatus } from './show.js';
 
 const wholeNumber = (min: number, max: number) => (text: string) => {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max.toLocaleString('en')}`);
+  if (!/^\d+$/.test(text.trim()) || n < min || n > max)
+    throw new InvalidArgumentError(`must be a whole number from ${min} to ${max.toLocaleString('en')}`);
   return n;
 };
 
@@ -44,7 +45,11 @@ function withConnection(cmd: Command, retries: number): Command {
   return cmd
     .addOption(new Option('--url <url>', 'the payouts service, e.g. http://127.0.0.1:3000').env('PAYOUTS_URL'))
     .addOption(new Option('--api-key <key>', 'an API key of the service (one of its API_KEYS)').env('PAYOUTS_API_KEY'))
-    .addOption(new Option('--retries <n>', 'further attempts after a network error or a 5xx/429 answer, with backoff').default(retries).argParser(wholeNumber(0, 100)))
+    .addOption(
+      new Option('--retries <n>', 'further attempts after a network error or a 5xx/429 answer, with backoff')
+        .default(retries)
+        .argParser(wholeNumber(0, 100)),
+    )
     .addOption(new Option('--timeout <ms>', 'how long to wait for each answer').default(60_000).argParser(wholeNumber(1, 3_600_000)));
 }
 
@@ -59,7 +64,8 @@ function apiFrom(options: Connection): PayoutsApi {
   } catch {
     throw new CliFailure(EXIT.badInput, `--url ${url} is not a URL (e.g. http://127.0.0.1:3000)`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new CliFailure(EXIT.badInput, `--url ${url} must be an http(s) URL`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new CliFailure(EXIT.badInput, `--url ${url} must be an http(s) URL`);
   return new PayoutsApi({ url, apiKey, retries: options.retries, timeoutMs: options.timeout });
 }
 
@@ -106,11 +112,26 @@ ${EXIT_CODES}
 Example:
   PAYOUTS_URL=http://127.0.0.1:3000 PAYOUTS_API_KEY=… bank131-payouts import payouts.csv`,
     )
-    .action(async (file: string, o: Connection & { format?: Format; out?: string; chunkSize: number; delimiter: string; dryRun?: boolean; maxProblems: number }) => {
-      if (o.delimiter.length !== 1) throw new CliFailure(EXIT.badInput, '--delimiter must be one character');
-      const api = o.dryRun === true ? undefined : apiFrom(o);
-      setExit(await runImport(file, { format: o.format, out: o.out, chunkSize: o.chunkSize, delimiter: o.delimiter, dryRun: o.dryRun === true, api, maxProblems: o.maxProblems }));
-    });
+    .action(
+      async (
+        file: string,
+        o: Connection & { format?: Format; out?: string; chunkSize: number; delimiter: string; dryRun?: boolean; maxProblems: number },
+      ) => {
+        if (o.delimiter.length !== 1) throw new CliFailure(EXIT.badInput, '--delimiter must be one character');
+        const api = o.dryRun === true ? undefined : apiFrom(o);
+        setExit(
+          await runImport(file, {
+            format: o.format,
+            out: o.out,
+            chunkSize: o.chunkSize,
+            delimiter: o.delimiter,
+            dryRun: o.dryRun === true,
+            api,
+            maxProblems: o.maxProblems,
+          }),
+        );
+      },
+    );
 
   withConnection(
     program
@@ -120,7 +141,10 @@ Example:
       .option('--json', 'print the payout as the API answers it (GET /v1/payouts/{id})'),
     2,
   )
-    .addHelpText('after', '\nExit codes: 0 shown, 1 no such payout (or one retired after PAYOUT_RETENTION_DAYS: how it ended is printed), 2 bad usage, 3 the service is unreachable or refused the API key.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 shown, 1 no such payout (or one retired after PAYOUT_RETENTION_DAYS: how it ended is printed), 2 bad usage, 3 the service is unreachable or refused the API key.',
+    )
     .action(async (id: string, o: Connection & { json?: boolean }) => setExit(await runStatus(apiFrom(o), id, o.json === true)));
 
   withConnection(
@@ -134,7 +158,10 @@ Example:
       .option('--json', 'print a JSON array of payouts as the API answers them'),
     2,
   )
-    .addHelpText('after', '\nExample: bank131-payouts list --status failed --since 2026-11-26\nExit codes: 0 listed (even if none), 2 bad usage, 3 the service is unreachable or refused the API key.')
+    .addHelpText(
+      'after',
+      '\nExample: bank131-payouts list --status failed --since 2026-11-26\nExit codes: 0 listed (even if none), 2 bad usage, 3 the service is unreachable or refused the API key.',
+    )
     .action(async (o: Connection & { status?: PayoutState; limit: number; since?: string; until?: string; json?: boolean }) =>
       setExit(await runList(apiFrom(o), { status: o.status, limit: o.limit, since: o.since, until: o.until, json: o.json === true })),
     );

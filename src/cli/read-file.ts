@@ -15,7 +15,11 @@ const BY_EXTENSION: Record<string, Format> = { '.csv': 'csv', '.jsonl': 'jsonl',
 export function formatOf(file: string, named: Format | undefined): Format {
   if (named) return named;
   const format = BY_EXTENSION[extname(file).toLowerCase()];
-  if (!format) throw new CliFailure(EXIT.badInput, `cannot tell the format of ${file} from its extension (.csv, .jsonl, .ndjson): pass --format csv or --format jsonl`);
+  if (!format)
+    throw new CliFailure(
+      EXIT.badInput,
+      `cannot tell the format of ${file} from its extension (.csv, .jsonl, .ndjson): pass --format csv or --format jsonl`,
+    );
   return format;
 }
 
@@ -43,7 +47,14 @@ export async function readText(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (err as Error).message;
     throw new CliFailure(EXIT.badInput, `cannot read ${file}: ${why}`);
   }
 }
@@ -53,18 +64,29 @@ export function csvRows(text: string, file: string, delimiter = ','): Row[] {
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
     // with `info`, each record comes as { record, info }
-    records = parse(text, { bom: true, delimiter, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
+    records = parse(text, {
+      bom: true,
+      delimiter,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as unknown as typeof records;
   } catch (err) {
     if (err instanceof CsvError) {
       const line = typeof err.lines === 'number' ? err.lines : undefined;
-      throw new CliFailure(EXIT.badInput, `${file}${line ? ` line ${line}` : ''}: not valid CSV: ${err.message.replace(/ at line \d+/, '')}; nothing was sent`);
+      throw new CliFailure(
+        EXIT.badInput,
+        `${file}${line ? ` line ${line}` : ''}: not valid CSV: ${err.message.replace(/ at line \d+/, '')}; nothing was sent`,
+      );
     }
     throw err;
   }
   const [header, ...data] = records;
-  if (!header) throw new CliFailure(EXIT.badInput, `${file} is empty: it needs a header row of field paths and a row per payout; nothing was sent`);
+  if (!header)
+    throw new CliFailure(EXIT.badInput, `${file} is empty: it needs a header row of field paths and a row per payout; nothing was sent`);
   const plan = planColumns(header.record);
-  if ('problems' in plan) throw new CliFailure(EXIT.badInput, `${file} line ${startLine(header)}: ${plan.problems.join('; ')}; nothing was sent`);
+  if ('problems' in plan)
+    throw new CliFailure(EXIT.badInput, `${file} line ${startLine(header)}: ${plan.problems.join('; ')}; nothing was sent`);
   const width = header.record.length;
   return data.map((r) => {
     const line = startLine(r);
@@ -91,7 +113,11 @@ export function jsonlRows(text: string): Row[] {
       try {
         rows.push({ line: i + 1, value: JSON.parse(source), problems: [] });
       } catch (err) {
-        rows.push({ line: i + 1, value: undefined, problems: [{ field: '(row)', problem: `is not valid JSON: ${(err as Error).message}` }] });
+        rows.push({
+          line: i + 1,
+          value: undefined,
+          problems: [{ field: '(row)', problem: `is not valid JSON: ${(err as Error).message}` }],
+        });
       }
     });
   return rows;
@@ -109,7 +135,8 @@ export function checkRows(rows: Row[]): { good: GoodRow[]; bad: BadRow[] } {
     const problems = [...row.problems];
     if (!problems.length) {
       const parsed = PayoutOrder.safeParse(row.value);
-      if (!parsed.success) problems.push(...issuesOf(parsed.error.issues).map((i) => ({ ...i, field: i.field === '(body)' ? '(row)' : i.field })));
+      if (!parsed.success)
+        problems.push(...issuesOf(parsed.error.issues).map((i) => ({ ...i, field: i.field === '(body)' ? '(row)' : i.field })));
     }
     const id = (row.value as { id?: unknown } | null | undefined)?.id;
     if (typeof id === 'string') {

@@ -17,7 +17,8 @@ function recipientName(r: PayoutView['recipient']): string {
 /** `status <id>`: the payout, its card, its error and its audit trail; or the JSON the API answered. */
 export async function runStatus(api: PayoutsApi, id: string, json: boolean): Promise<number> {
   const checked = PayoutId.safeParse(id);
-  if (!checked.success) throw new CliFailure(EXIT.badInput, `"${id}" is not a payout id: it ${checked.error.issues[0]?.message ?? 'is invalid'}`);
+  if (!checked.success)
+    throw new CliFailure(EXIT.badInput, `"${id}" is not a payout id: it ${checked.error.issues[0]?.message ?? 'is invalid'}`);
   const answer = await api.request('GET', `/v1/payouts/${encodeURIComponent(id)}`);
   if (answer.status === 404 && errorMessage(answer.body)) {
     process.stderr.write(`no payout ${id}\n`);
@@ -102,13 +103,30 @@ export async function runList(api: PayoutsApi, options: ListOptions): Promise<nu
   } else if (found.length) {
     const table = [
       ['created', 'id', 'status', 'amount', 'card', 'error'],
-      ...found.map((p) => [p.created_at, p.id, p.status, money(p.amount_details), p.card.last4 ? `**** ${p.card.last4}` : '', p.error ? p.error.code : '']),
+      ...found.map((p) => [
+        p.created_at,
+        p.id,
+        p.status,
+        money(p.amount_details),
+        p.card.last4 ? `**** ${p.card.last4}` : '',
+        p.error ? p.error.code : '',
+      ]),
     ];
     const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-    process.stdout.write(table.map((r) => r.map((v, c) => (c === 3 ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n') + '\n');
+    process.stdout.write(
+      table
+        .map((r) =>
+          r
+            .map((v, c) => (c === 3 ? v.padStart(widths[c]!) : v.padEnd(widths[c]!)))
+            .join('  ')
+            .trimEnd(),
+        )
+        .join('\n') + '\n',
+    );
   } else {
     process.stderr.write(`no ${what}\n`);
   }
-  if (more && found.length >= options.limit) process.stderr.write(`showing the newest ${found.length} ${what}; there are more (raise --limit)\n`);
+  if (more && found.length >= options.limit)
+    process.stderr.write(`showing the newest ${found.length} ${what}; there are more (raise --limit)\n`);
   return EXIT.ok;
 }

@@ -31,7 +31,13 @@ interface Sample {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { count: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    options: {
+      count: { type: 'string', default: '200' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;
@@ -152,7 +158,12 @@ async function main(): Promise<number> {
       failed: 'the bank declined the card',
     };
     console.log('\noutcome     payouts  expected  why');
-    for (const state of ['succeeded', 'cancelled', 'failed', ...[...byState.keys()].filter((k) => !['succeeded', 'cancelled', 'failed'].includes(k))]) {
+    for (const state of [
+      'succeeded',
+      'cancelled',
+      'failed',
+      ...[...byState.keys()].filter((k) => !['succeeded', 'cancelled', 'failed'].includes(k)),
+    ]) {
       const n = byState.get(state) ?? 0;
       if (n === 0 && !expected.has(state)) continue;
       console.log(`${state.padEnd(11)} ${String(n).padStart(7)}  ${String(expected.get(state) ?? 0).padStart(8)}  ${why[state] ?? ''}`);
@@ -165,7 +176,9 @@ async function main(): Promise<number> {
     const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
     console.log('\ntimings');
     console.log(`  accepted by the API     ${accepted - started} ms for ${count} payouts`);
-    console.log(`  all settled             ${((finished - started) / 1000).toFixed(1)} s  (${(count / ((finished - started) / 1000)).toFixed(0)} payouts/s)`);
+    console.log(
+      `  all settled             ${((finished - started) / 1000).toFixed(1)} s  (${(count / ((finished - started) / 1000)).toFixed(0)} payouts/s)`,
+    );
     console.log(`  accepted → final state  p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms, max ${latencies.at(-1) ?? 0} ms`);
 
     const paid = sandbox.bank.ledger;
@@ -175,7 +188,9 @@ async function main(): Promise<number> {
     const succeeded = byState.get('succeeded') ?? 0;
     const exactlyOnce = twice.length === 0 && paid.length === succeeded;
     console.log('\nchecks');
-    console.log(`  exactly once            ${exactlyOnce ? 'ok' : 'FAILED'}: the sandbox ledger shows ${paid.length} money movements for ${succeeded} succeeded payouts${twice.length ? `, ${twice.length} paid twice` : ''}`);
+    console.log(
+      `  exactly once            ${exactlyOnce ? 'ok' : 'FAILED'}: the sandbox ledger shows ${paid.length} money movements for ${succeeded} succeeded payouts${twice.length ? `, ${twice.length} paid twice` : ''}`,
+    );
     console.log(`  callbacks to upstream   ${callbacks.received} received, ${callbacks.badSignatures} with a bad signature`);
     console.log(`  outcomes as expected    ${unexpected === 0 ? 'ok' : `FAILED: ${unexpected} payouts ended otherwise`}`);
 
@@ -185,17 +200,25 @@ async function main(): Promise<number> {
       const res = await fetch(`${url}/v1/payouts`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ id: `demo-collect-${randomBytes(3).toString('hex')}-${i}`, amount_details: { amount: i * 250_00, currency: 'rub' }, recipient: { full_name: 'Petrov Petr' }, callback_url: callbacks.url }),
+        body: JSON.stringify({
+          id: `demo-collect-${randomBytes(3).toString('hex')}-${i}`,
+          amount_details: { amount: i * 250_00, currency: 'rub' },
+          recipient: { full_name: 'Petrov Petr' },
+          callback_url: callbacks.url,
+        }),
       });
       const body = (await res.json()) as { collect_url?: string };
-      if (res.status !== 202 || !body.collect_url) throw new Error(`a payout without a card was refused: HTTP ${res.status} ${JSON.stringify(body)}`);
+      if (res.status !== 202 || !body.collect_url)
+        throw new Error(`a payout without a card was refused: HTTP ${res.status} ${JSON.stringify(body)}`);
       links.push(body.collect_url);
     }
 
     const sample = samples.find((s) => s.expect === 'cancelled') ?? samples[0]!;
     console.log('\nwhere to look next');
     if (values.keep) {
-      console.log('  payouts waiting for their recipient\'s card (open one in a browser; test card 4242 4242 4242 4242, any future expiry, any CVC;');
+      console.log(
+        "  payouts waiting for their recipient's card (open one in a browser; test card 4242 4242 4242 4242, any future expiry, any CVC;",
+      );
       console.log('  4000 0000 0000 0002 is declined):');
       for (const link of links) console.log(`    ${link}`);
       console.log(`  a payout and its audit trail: curl -s -H 'authorization: Bearer ${apiKey}' ${url}/v1/payouts/${sample.id}`);
@@ -207,7 +230,9 @@ async function main(): Promise<number> {
         process.once('SIGTERM', resolve);
       });
     } else {
-      console.log(`  npm run demo -- --keep       keep the service up: browse a payout, Bull Board, the sandbox ledger, and ${links.length} card collection links`);
+      console.log(
+        `  npm run demo -- --keep       keep the service up: browse a payout, Bull Board, the sandbox ledger, and ${links.length} card collection links`,
+      );
       console.log('  npm run sandbox              the Bank 131 emulator alone (sandbox/README.md: knobs, test cards)');
       console.log('  README.md                    the API, configuration, and running web + worker (Procfile)');
     }
@@ -224,10 +249,13 @@ function makeSamples(count: number, callbackUrl: string): Sample[] {
   return Array.from({ length: count }, (_, i) => {
     const roll = i % 25;
     const [card, expect]: [string, PayoutState] =
-      roll === 7 ? [TEST_CARDS.mismatchAmount, 'cancelled']
-      : roll === 14 ? [TEST_CARDS.mismatchMetadata, 'cancelled']
-      : roll === 21 ? [TEST_CARDS.declinedByIssuer, 'failed']
-      : [`demo_card_${run}_${String(1000 + (i % 9000)).padStart(4, '0')}`, 'succeeded'];
+      roll === 7
+        ? [TEST_CARDS.mismatchAmount, 'cancelled']
+        : roll === 14
+          ? [TEST_CARDS.mismatchMetadata, 'cancelled']
+          : roll === 21
+            ? [TEST_CARDS.declinedByIssuer, 'failed']
+            : [`demo_card_${run}_${String(1000 + (i % 9000)).padStart(4, '0')}`, 'succeeded'];
     const id = `demo-${run}-${String(i + 1).padStart(5, '0')}`;
     return {
       id,

@@ -7,6 +7,9 @@ import type { FastifyInstance } from 'fastify';
  */
 export function logResponses(app: FastifyInstance): void {
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    req.log.info(
+      { method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
   });
 }

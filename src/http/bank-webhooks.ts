@@ -20,7 +20,10 @@ function outline(raw: Buffer): { type: string; sessionId: string | null } | null
   try {
     const json = JSON.parse(raw.toString('utf8')) as { type?: unknown; session?: { id?: unknown } | null } | null;
     const id = json?.session?.id;
-    return { type: typeof json?.type === 'string' ? json.type.slice(0, 100) : 'unknown', sessionId: typeof id === 'string' && id ? id : null };
+    return {
+      type: typeof json?.type === 'string' ? json.type.slice(0, 100) : 'unknown',
+      sessionId: typeof id === 'string' && id ? id : null,
+    };
   } catch {
     return null;
   }
@@ -32,7 +35,10 @@ function outline(raw: Buffer): { type: string; sessionId: string | null } | null
  * nothing; a correctly signed webhook is never refused for its content (the bank would re-send
  * it forever): it is answered 200 once it is in Redis, and whatever session it names is acted on.
  */
-export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; settings: { bank: Pick<WebSettings['bank'], 'publicKey'> } }> = async (app, { queues, settings }) => {
+export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; settings: { bank: Pick<WebSettings['bank'], 'publicKey'> } }> = async (
+  app,
+  { queues, settings },
+) => {
   const bankPublicKey = settings.bank.publicKey;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

@@ -13,7 +13,9 @@ export function languageOf(acceptLanguage: string | undefined): Lang {
 
 /** 10000 kopecks → "100,00 ₽" (ru) or "RUB 100.00" (en). */
 export function formatAmount(kopecks: number, lang: Lang): string {
-  return new Intl.NumberFormat(lang === 'ru' ? 'ru-RU' : 'en-US', { style: 'currency', currency: 'RUB', minimumFractionDigits: 2 }).format(kopecks / 100);
+  return new Intl.NumberFormat(lang === 'ru' ? 'ru-RU' : 'en-US', { style: 'currency', currency: 'RUB', minimumFractionDigits: 2 }).format(
+    kopecks / 100,
+  );
 }
 
 const TEXT = {
@@ -51,12 +53,18 @@ const TEXT = {
 
 /** Why a payout failed, in words a recipient can act on; the code stays in the page for support. */
 const REASONS: Record<string, { ru: string; en: string }> = {
-  declined_by_issuer_bank: { ru: 'банк, выпустивший карту, отклонил перевод. Попробуйте другую карту или обратитесь в банк.', en: 'the bank that issued the card declined it. Try another card or call your bank.' },
+  declined_by_issuer_bank: {
+    ru: 'банк, выпустивший карту, отклонил перевод. Попробуйте другую карту или обратитесь в банк.',
+    en: 'the bank that issued the card declined it. Try another card or call your bank.',
+  },
   not_permitted_by_issuer_bank: { ru: 'банк карты не разрешает такие переводы.', en: 'the card’s bank does not allow this transfer.' },
   card_number_does_not_exist: { ru: 'такой карты не существует.', en: 'no such card exists.' },
   bank_card_expired: { ru: 'срок действия карты истёк.', en: 'the card has expired.' },
   provider_exceeds_amount_limit: { ru: 'сумма превышает лимит для этой карты.', en: 'the amount is over this card’s limit.' },
-  provider_foreign_transfer_prohibited: { ru: 'переводы на карты иностранных банков недоступны.', en: 'transfers to foreign cards are not possible.' },
+  provider_foreign_transfer_prohibited: {
+    ru: 'переводы на карты иностранных банков недоступны.',
+    en: 'transfers to foreign cards are not possible.',
+  },
 };
 
 export function reasonText(code: string | null, lang: Lang): string {

@@ -10,7 +10,17 @@ import type { WebSettings } from '../settings/web.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
 import { COLLECT_ASSETS } from './collect-assets.js';
-import { collectPage, formatAmount, languageOf, messagePage, phaseOf, reasonText, statusText, type CollectPhase, type Lang } from './collect-page.js';
+import {
+  collectPage,
+  formatAmount,
+  languageOf,
+  messagePage,
+  phaseOf,
+  reasonText,
+  statusText,
+  type CollectPhase,
+  type Lang,
+} from './collect-page.js';
 import { HttpError, errorResponses } from './errors.js';
 
 export interface CollectOptions {
@@ -79,7 +89,8 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
     const id = await store.collectLinks.payoutFor(token);
     return id ? store.get(id) : null;
   };
-  const expired = (p: PayoutRecord) => p.state === 'expired' || (p.state === 'awaiting_card' && p.collect !== null && Date.now() >= p.collect.expiresAt);
+  const expired = (p: PayoutRecord) =>
+    p.state === 'expired' || (p.state === 'awaiting_card' && p.collect !== null && Date.now() >= p.collect.expiresAt);
   const phase = (p: PayoutRecord): CollectPhase => (expired(p) ? 'expired' : phaseOf(p.state));
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
@@ -96,7 +107,12 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
         try {
           const expiresAt = payout.collect?.expiresAt ?? Date.now() + steps.timing.collectTtlMs;
           const publicToken = await store.collectLinks.widgetToken(req.params.token, expiresAt, () => bank.issueWidgetToken());
-          widget = { publicToken, scriptUrl: `${widgetBase}/${WIDGET_FILES.script}`, cssUrl: `${widgetBase}/${WIDGET_FILES.style}`, origin: widgetOrigin };
+          widget = {
+            publicToken,
+            scriptUrl: `${widgetBase}/${WIDGET_FILES.script}`,
+            cssUrl: `${widgetBase}/${WIDGET_FILES.style}`,
+            origin: widgetOrigin,
+          };
         } catch (err) {
           req.log.error({ err: (err as Error).message }, 'could not get a widget token from Bank 131');
           return html(reply, 503, messagePage(lang, 'unavailable'));
@@ -126,7 +142,10 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
         description: 'Asks Bank 131 for the card’s last 4 digits, stores the hashes on the payout and starts it. The link is single-use.',
         params: TokenParams,
         body: EncryptedCard.strict(),
-        response: { 202: CardAccepted, ...errorResponses('invalid_request', 'not_found', 'link_used', 'link_expired', 'card_refused', 'rate_limited', 'unavailable') },
+        response: {
+          202: CardAccepted,
+          ...errorResponses('invalid_request', 'not_found', 'link_used', 'link_expired', 'card_refused', 'rate_limited', 'unavailable'),
+        },
       },
     },
     async (req, reply) => {
@@ -142,7 +161,8 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       try {
         last4 = (await bank.tokenInfo(req.body.number_hash)).last4;
       } catch (err) {
-        if (err instanceof Bank131ApiError && !err.retryable) throw new HttpError('card_refused', `Bank 131 does not know this card (${err.code})`);
+        if (err instanceof Bank131ApiError && !err.retryable)
+          throw new HttpError('card_refused', `Bank 131 does not know this card (${err.code})`);
         throw err;
       }
       const r = await takeStep(steps, 'receiveCard', payout, { card: req.body, last4 });
@@ -154,7 +174,12 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
   routes.get(
     '/collect/:token/status',
     {
-      schema: { tags, summary: 'How the payout behind a link goes (the page polls it)', params: TokenParams, response: { 200: CollectStatus, ...errorResponses('invalid_request', 'not_found', 'rate_limited', 'unavailable') } },
+      schema: {
+        tags,
+        summary: 'How the payout behind a link goes (the page polls it)',
+        params: TokenParams,
+        response: { 200: CollectStatus, ...errorResponses('invalid_request', 'not_found', 'rate_limited', 'unavailable') },
+      },
       config: { rateLimit: { max: 600, timeWindow: '1 minute' } },
     },
     async (req) => {

@@ -18,14 +18,20 @@ export const ERRORS = {
   not_cancellable: { status: 409, message: 'the payout can be cancelled only before it is confirmed' },
   link_used: { status: 409, message: 'a card was already given through this collection link' },
   link_expired: { status: 410, message: 'this collection link has expired' },
-  payout_retired: { status: 410, message: 'the payout ended longer ago than PAYOUT_RETENTION_DAYS: its record was removed, its id stays taken' },
+  payout_retired: {
+    status: 410,
+    message: 'the payout ended longer ago than PAYOUT_RETENTION_DAYS: its record was removed, its id stays taken',
+  },
   card_refused: { status: 400, message: 'Bank 131 does not know this card' },
   rate_limited: { status: 429, message: 'too many requests: try again in a minute' },
   body_too_large: { status: 413, message: 'the body is larger than this route accepts' },
   unsupported_media_type: { status: 415, message: 'send the body as application/json' },
   headers_too_large: { status: 431, message: 'the request line or headers are too large' },
   internal_error: { status: 500, message: 'the service failed on its side; the request id in x-request-id helps to find out why' },
-  unavailable: { status: 503, message: 'the service could not complete the request for now (its database is away or refuses writes, or it is stopping); retry it' },
+  unavailable: {
+    status: 503,
+    message: 'the service could not complete the request for now (its database is away or refuses writes, or it is stopping); retry it',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -88,7 +94,8 @@ function problemOf(issue: z.core.$ZodIssue): string {
     case 'too_small':
     case 'too_big': {
       const { origin } = issue as { origin?: string };
-      const bound = issue.code === 'too_small' ? (issue as { minimum: number | bigint }).minimum : (issue as { maximum: number | bigint }).maximum;
+      const bound =
+        issue.code === 'too_small' ? (issue as { minimum: number | bigint }).minimum : (issue as { maximum: number | bigint }).maximum;
       const least = issue.code === 'too_small' ? 'at least' : 'at most';
       if (origin === 'string') return `must be ${least} ${bound} character${Number(bound) === 1 ? '' : 's'} long`;
       if (origin === 'array' || origin === 'set') return `must hold ${least} ${bound} item${Number(bound) === 1 ? '' : 's'}`;
@@ -127,7 +134,8 @@ function fromFastify(err: FastifyError, contentType: string | undefined): HttpEr
       return new HttpError('invalid_request', 'a path parameter is too long');
     default:
       // JSON syntax errors and a body with a forbidden key (`__proto__`) from the JSON parser
-      if (err instanceof SyntaxError || err.statusCode === 400) return new HttpError('invalid_json', `${ERRORS.invalid_json.message}: ${err.message}`);
+      if (err instanceof SyntaxError || err.statusCode === 400)
+        return new HttpError('invalid_json', `${ERRORS.invalid_json.message}: ${err.message}`);
       if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new HttpError('invalid_request', err.message);
       return null;
   }
@@ -155,7 +163,13 @@ const REDIS_REFUSES = 'the service cannot store anything for now (its database r
  * of its own. A full Redis fails every request alike; one outage report (src/runtime.ts) says it
  * once per interval where a line with a stack per request flooded the log.
  */
-function redisUnavailable(err: Error, trouble: RedisTrouble, req: FastifyRequest, reply: FastifyReply, report: RedisErrorReporter | undefined): HttpError {
+function redisUnavailable(
+  err: Error,
+  trouble: RedisTrouble,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  report: RedisErrorReporter | undefined,
+): HttpError {
   if (report) report(err);
   else req.log.warn({ err: trouble.reason }, `Redis ${trouble.kind}`);
   reply.header('retry-after', String(RETRY_AFTER_S));
@@ -166,7 +180,12 @@ function redisUnavailable(err: Error, trouble: RedisTrouble, req: FastifyRequest
  * Every error, from a route or from Fastify's router, shaped by the catalogue. Redis errors go to
  * `reportRedisError` (the runtime's outage report) when given.
  */
-export function sendError(err: FastifyError, req: FastifyRequest, reply: FastifyReply, reportRedisError?: RedisErrorReporter): FastifyReply {
+export function sendError(
+  err: FastifyError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  reportRedisError?: RedisErrorReporter,
+): FastifyReply {
   let refusal: HttpError | null = err instanceof HttpError ? err : null;
   if (!refusal && hasZodFastifySchemaValidationErrors(err)) {
     const where = err.validationContext === 'querystring' ? 'query' : '';

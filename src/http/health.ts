@@ -30,12 +30,16 @@ const Ok = z.object({ ok: z.literal(true) });
 const NotReady = ErrorBody;
 
 /** /healthz: the process is up. /readyz: it can do its work (Redis takes writes, the bank our credentials). */
-export const healthRoutes: FastifyPluginAsync<{ redis: RedisClient; slotKey?: string; bankAccess?: BankAccess | undefined; sweep?: SweepWatch | undefined }> = async (
-  app,
-  { redis, slotKey, bankAccess, sweep },
-) => {
+export const healthRoutes: FastifyPluginAsync<{
+  redis: RedisClient;
+  slotKey?: string;
+  bankAccess?: BankAccess | undefined;
+  sweep?: SweepWatch | undefined;
+}> = async (app, { redis, slotKey, bankAccess, sweep }) => {
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  routes.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ ok: true as const }));
+  routes.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({
+    ok: true as const,
+  }));
   routes.get(
     '/readyz',
     {
@@ -50,7 +54,14 @@ export const healthRoutes: FastifyPluginAsync<{ redis: RedisClient; slotKey?: st
       if (redisDown) return reply.code(503).send(errorBody('unavailable', `not ready: ${redisDown}`));
       const refusal = await bankAccess?.refusal().catch(() => null);
       if (refusal) {
-        return reply.code(503).send(errorBody('unavailable', `not ready: Bank 131 refuses our credentials (${refusal}): check BANK131_PRIVATE_KEY and BANK131_PROJECT; payouts are held, not failed`));
+        return reply
+          .code(503)
+          .send(
+            errorBody(
+              'unavailable',
+              `not ready: Bank 131 refuses our credentials (${refusal}): check BANK131_PRIVATE_KEY and BANK131_PROJECT; payouts are held, not failed`,
+            ),
+          );
       }
       const stale = sweep ? await sweepStaleFor(sweep).catch(() => null) : null;
       if (stale !== null) {

@@ -53,7 +53,8 @@ export function parseJsonBody(req: FastifyRequest, text: string): unknown {
   ];
   if (refused.length === 0) return body;
   const itemsField = req.routeOptions.config?.jsonItems;
-  const item = (path: Path) => (itemsField && path.length > 2 && path[0] === itemsField && typeof path[1] === 'number' ? path[1] : undefined);
+  const item = (path: Path) =>
+    itemsField && path.length > 2 && path[0] === itemsField && typeof path[1] === 'number' ? path[1] : undefined;
   if (refused.some((r) => item(r.path) === undefined)) throw bodyRefused(refused);
   const byItem = new Map<number, Issue[]>();
   for (const { path, problem } of refused) {
@@ -76,7 +77,9 @@ function bodyRefused(refused: Refused[]): HttpError {
   const forbidden = fields(FORBIDDEN_KEY_PROBLEM);
   const twice = fields(DUPLICATE_KEY_PROBLEM);
   const says = [
-    ...(forbidden.length ? [`the body holds a forbidden key: ${forbidden.join(', ')} (keys that could change object prototypes are refused)`] : []),
+    ...(forbidden.length
+      ? [`the body holds a forbidden key: ${forbidden.join(', ')} (keys that could change object prototypes are refused)`]
+      : []),
     ...(twice.length ? [`the body gives a key more than once in one object: ${twice.join(', ')} (which one counts is ambiguous)`] : []),
   ];
   return new HttpError('invalid_json', says.join('; '), { issues });
@@ -87,7 +90,9 @@ function bodyRefused(refused: Refused[]): HttpError {
  * "{a: card-hash…" is not valid JSON"): an answer or a log line must not repeat what was sent.
  */
 function whyNotJson(err: Error): string {
-  const reason = err.message.endsWith('is not valid JSON') ? err.message.replace(/^(Unexpected token '[^]{1,2}?').*$/su, '$1') : err.message;
+  const reason = err.message.endsWith('is not valid JSON')
+    ? err.message.replace(/^(Unexpected token '[^]{1,2}?').*$/su, '$1')
+    : err.message;
   if (reason.endsWith('is not valid JSON')) return 'unexpected token';
   return reason.charAt(0).toLowerCase() + reason.slice(1, 200);
 }

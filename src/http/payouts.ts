@@ -18,14 +18,35 @@ import { forbiddenKeysByItem } from './json-body.js';
 
 const IdParams = z.object({ id: PayoutId });
 const Accepted = z
-  .object({ id: PayoutId, status: z.enum(PAYOUT_STATES), collect_url: z.string().optional().describe('accepted without a card: send this link to the recipient') })
+  .object({
+    id: PayoutId,
+    status: z.enum(PAYOUT_STATES),
+    collect_url: z.string().optional().describe('accepted without a card: send this link to the recipient'),
+  })
   .meta({ id: 'PayoutAccepted' });
 const WidgetToken = z.object({ public_token: z.string().describe('single use; give it to the Bank 131 widget on your page') });
 
 const BatchItemResult = z.union([
-  z.object({ index: z.number().int(), id: z.string(), status: z.enum(['created', 'existing']), state: z.enum(PAYOUT_STATES), collect_url: z.string().optional() }),
-  z.object({ index: z.number().int(), id: z.string(), status: z.literal('conflict'), state: z.enum(PAYOUT_STATES), fields: z.array(z.string()) }),
-  z.object({ index: z.number().int(), id: z.string().nullable(), status: z.literal('invalid'), issues: z.array(z.object({ field: z.string(), problem: z.string() })) }),
+  z.object({
+    index: z.number().int(),
+    id: z.string(),
+    status: z.enum(['created', 'existing']),
+    state: z.enum(PAYOUT_STATES),
+    collect_url: z.string().optional(),
+  }),
+  z.object({
+    index: z.number().int(),
+    id: z.string(),
+    status: z.literal('conflict'),
+    state: z.enum(PAYOUT_STATES),
+    fields: z.array(z.string()),
+  }),
+  z.object({
+    index: z.number().int(),
+    id: z.string().nullable(),
+    status: z.literal('invalid'),
+    issues: z.array(z.object({ field: z.string(), problem: z.string() })),
+  }),
 ]);
 type BatchItemResult = z.infer<typeof BatchItemResult>;
 const BatchResponse = z.object({
@@ -34,7 +55,12 @@ const BatchResponse = z.object({
 });
 
 const ListQuery = z.strictObject({
-  limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').default(10),
+  limit: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100, 'must be at most 100')
+    .default(10),
   status: z.enum(PAYOUT_STATES, { error: `must be one of ${PAYOUT_STATES.join(', ')}` }).optional(),
   created_gte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z' }).optional(),
   created_lte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T23:59:59Z' }).optional(),
@@ -55,10 +81,12 @@ const security = [{ apiKey: [] }];
  * and cancel them. It validates, records and enqueues; workers make every call that moves money
  * (of the bank, the web asks only for widget tokens: `POST /v1/widget-tokens` and the card pages).
  */
-export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<WebSettings, 'apiKeys'>; bank: Bank131Client; publicUrl: () => string }> = async (
-  app,
-  { steps, settings, bank, publicUrl },
-) => {
+export const payoutRoutes: FastifyPluginAsync<{
+  steps: StepDeps;
+  settings: Pick<WebSettings, 'apiKeys'>;
+  bank: Bank131Client;
+  publicUrl: () => string;
+}> = async (app, { steps, settings, bank, publicUrl }) => {
   const { apiKeys } = settings;
   const { store } = steps;
   const acceptOne = acceptTogether(steps);
@@ -74,19 +102,30 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
         security,
         summary: 'Accept one payout',
         description:
-          'The `id` is your order id and the idempotency key: the same id with the same body answers 200 with the payout as it stands; with another body, 409 naming the fields that differ. Without `encrypted_card` the payout waits in `awaiting_card`, and the answer carries a `collect_url`: a single-use link for the recipient to give a card through the bank\'s widget (it expires after COLLECT_TTL).',
+          "The `id` is your order id and the idempotency key: the same id with the same body answers 200 with the payout as it stands; with another body, 409 naming the fields that differ. Without `encrypted_card` the payout waits in `awaiting_card`, and the answer carries a `collect_url`: a single-use link for the recipient to give a card through the bank's widget (it expires after COLLECT_TTL).",
         body: PayoutOrder,
-        response: { 202: Accepted.describe('accepted'), 200: Accepted.describe('already accepted with this body'), 409: ErrorBody, ...errorResponses('invalid_request', 'invalid_json', 'unauthorized', 'body_too_large', 'unsupported_media_type', 'unavailable') },
+        response: {
+          202: Accepted.describe('accepted'),
+          200: Accepted.describe('already accepted with this body'),
+          409: ErrorBody,
+          ...errorResponses('invalid_request', 'invalid_json', 'unauthorized', 'body_too_large', 'unsupported_media_type', 'unavailable'),
+        },
       },
     },
     async (req, reply) => {
-      const problem = req.body.callback_url ? callbackUrlProblem(req.body.callback_url, { allowPrivate: steps.allowPrivateCallbacks ?? false }) : null;
+      const problem = req.body.callback_url
+        ? callbackUrlProblem(req.body.callback_url, { allowPrivate: steps.allowPrivateCallbacks ?? false })
+        : null;
       if (problem) throw invalidRequest([{ field: 'callback_url', problem }]);
       const result = await acceptOne(req.body);
       if (result.status === 'conflict') {
-        throw new HttpError('conflict', `payout ${result.id} exists with a different ${result.fields.join(', ') || 'body'}`, { fields: result.fields });
+        throw new HttpError('conflict', `payout ${result.id} exists with a different ${result.fields.join(', ') || 'body'}`, {
+          fields: result.fields,
+        });
       }
-      return reply.code(result.status === 'created' ? 202 : 200).send({ id: result.id, status: result.state, ...(result.state === 'awaiting_card' ? linkOf(result.collectToken) : {}) });
+      return reply
+        .code(result.status === 'created' ? 202 : 200)
+        .send({ id: result.id, status: result.state, ...(result.state === 'awaiting_card' ? linkOf(result.collectToken) : {}) });
     },
   );
 
@@ -100,9 +139,13 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
         tags,
         security,
         summary: `Accept up to ${MAX_BATCH.toLocaleString('en')} payouts`,
-        description: 'Each item is a body of `POST /v1/payouts`, checked on its own: one bad item is answered `invalid` and the others go ahead. Recorded with one Redis round trip per 500 payouts.',
+        description:
+          'Each item is a body of `POST /v1/payouts`, checked on its own: one bad item is answered `invalid` and the others go ahead. Recorded with one Redis round trip per 500 payouts.',
         body: BatchRequest,
-        response: { 200: BatchResponse, ...errorResponses('invalid_request', 'invalid_json', 'unauthorized', 'body_too_large', 'unsupported_media_type', 'unavailable') },
+        response: {
+          200: BatchResponse,
+          ...errorResponses('invalid_request', 'invalid_json', 'unauthorized', 'body_too_large', 'unsupported_media_type', 'unavailable'),
+        },
       },
     },
     async (req) => {
@@ -124,20 +167,30 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
           answers[at] = { index: at, id: typeof id === 'string' ? id : null, status: 'invalid', issues: issuesOf(parsed.error.issues) };
           return;
         }
-        const callbackProblem = parsed.data.callback_url ? callbackUrlProblem(parsed.data.callback_url, { allowPrivate: steps.allowPrivateCallbacks ?? false }) : null;
+        const callbackProblem = parsed.data.callback_url
+          ? callbackUrlProblem(parsed.data.callback_url, { allowPrivate: steps.allowPrivateCallbacks ?? false })
+          : null;
         if (callbackProblem) {
           answers[at] = { index: at, id: parsed.data.id, status: 'invalid', issues: [{ field: 'callback_url', problem: callbackProblem }] };
           return;
         }
         const first = seen.get(parsed.data.id);
         if (first !== undefined) {
-          answers[at] = { index: at, id: parsed.data.id, status: 'invalid', issues: [{ field: 'id', problem: `repeats item ${first} of this batch` }] };
+          answers[at] = {
+            index: at,
+            id: parsed.data.id,
+            status: 'invalid',
+            issues: [{ field: 'id', problem: `repeats item ${first} of this batch` }],
+          };
           return;
         }
         seen.set(parsed.data.id, at);
         valid.push({ at, order: parsed.data });
       });
-      const results = await acceptPayouts(steps, valid.map((v) => v.order));
+      const results = await acceptPayouts(
+        steps,
+        valid.map((v) => v.order),
+      );
       results.forEach((r, j) => {
         const at = valid[j]!.at;
         answers[at] =
@@ -158,7 +211,8 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
         tags,
         security,
         summary: 'List payouts, newest first',
-        description: 'Filter by `status` and creation time; page with `limit` and `starting_after` (the `next_starting_after` of the previous page). Served from an index, not a scan.',
+        description:
+          'Filter by `status` and creation time; page with `limit` and `starting_after` (the `next_starting_after` of the previous page). Served from an index, not a scan.',
         querystring: ListQuery,
         response: { 200: ListResponse, ...errorResponses('invalid_request', 'unauthorized', 'unavailable') },
       },
@@ -172,7 +226,10 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
         createdGte: q.created_gte ? new Date(q.created_gte) : undefined,
         createdLte: q.created_lte ? new Date(q.created_lte) : undefined,
       });
-      if ('unknownCursor' in page) throw new HttpError('invalid_request', `query.starting_after: no payout ${q.starting_after}`, { issues: [{ field: 'query.starting_after', problem: `no payout ${q.starting_after}` }] });
+      if ('unknownCursor' in page)
+        throw new HttpError('invalid_request', `query.starting_after: no payout ${q.starting_after}`, {
+          issues: [{ field: 'query.starting_after', problem: `no payout ${q.starting_after}` }],
+        });
       const data = page.payouts.map((p) => publicView(p, undefined, publicUrl()));
       return { data, has_more: page.hasMore, next_starting_after: page.hasMore ? (data.at(-1)?.id ?? null) : null };
     },
@@ -220,7 +277,12 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
         description:
           'Before the bank is involved the payout is `cancelled` at once (202); while the bank prepares it, `cancelling` (202) and a worker calls `session/cancel`. Asked again: 200 with the same answer. Once `confirming` or later: 409 `not_cancellable` with the current `state`.',
         params: IdParams,
-        response: { 202: CancelResponse, 200: CancelResponse, 409: ErrorBody, ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'payout_retired', 'unavailable') },
+        response: {
+          202: CancelResponse,
+          200: CancelResponse,
+          409: ErrorBody,
+          ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'payout_retired', 'unavailable'),
+        },
       },
     },
     async (req, reply) => {
@@ -238,7 +300,9 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
       const now = (await store.get(payout.id))?.state ?? state;
       // someone else's cancel won the race: the same answer as asking again
       if (now === 'cancelled' || now === 'cancelling') return reply.code(200).send({ id: payout.id, status: now });
-      throw new HttpError('not_cancellable', `payout ${payout.id} is ${now}: it can be cancelled only before it is confirmed`, { state: now });
+      throw new HttpError('not_cancellable', `payout ${payout.id} is ${now}: it can be cancelled only before it is confirmed`, {
+        state: now,
+      });
     },
   );
 };
@@ -247,9 +311,13 @@ export const payoutRoutes: FastifyPluginAsync<{ steps: StepDeps; settings: Pick<
 async function notFoundOrRetired(store: PayoutStore, id: string): Promise<HttpError> {
   const retired = await store.retired(id);
   if (!retired) return new HttpError('not_found', `no payout ${id}`);
-  return new HttpError('payout_retired', `payout ${id} ended ${retired.state} at ${retired.finishedAt}; its record was removed after the retention period, and its id stays taken`, {
-    state: retired.state,
-    created_at: retired.createdAt,
-    finished_at: retired.finishedAt,
-  });
+  return new HttpError(
+    'payout_retired',
+    `payout ${id} ended ${retired.state} at ${retired.finishedAt}; its record was removed after the retention period, and its id stays taken`,
+    {
+      state: retired.state,
+      created_at: retired.createdAt,
+      finished_at: retired.finishedAt,
+    },
+  );
 }

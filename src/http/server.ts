@@ -53,7 +53,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // An empty body with a JSON content type is no body (clients send one with a bodiless POST).
   // Keys that could change prototypes, and keys given twice, are refused by name: src/http/json-body.ts.
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, async (req: FastifyRequest, body: string) => parseJsonBody(req, body));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, async (req: FastifyRequest, body: string) =>
+    parseJsonBody(req, body),
+  );
   // The document is made from these routes; its pages are served here or on the admin listener.
   await registerDocs(app, { publicUrl: settings.publicUrl ?? undefined, ui: !apart });
 

@@ -24,11 +24,13 @@ export function verdictOf(session: BankSession): BankVerdict {
     return {
       kind: 'unpaid',
       code: error?.code ?? (session.status === 'cancelled' ? 'session_cancelled' : 'payout_failed'),
-      description: error?.description ?? (session.status === 'cancelled' ? 'the bank cancelled the session' : 'the bank reports the payout failed'),
+      description:
+        error?.description ?? (session.status === 'cancelled' ? 'the bank cancelled the session' : 'the bank reports the payout failed'),
     };
   }
   if (session.status === 'in_progress') {
-    if (session.next_action === 'confirm' && payout?.status === 'pending') return { kind: 'awaiting_confirm', reported: reportedFacts(session) };
+    if (session.next_action === 'confirm' && payout?.status === 'pending')
+      return { kind: 'awaiting_confirm', reported: reportedFacts(session) };
     return { kind: 'in_progress', payoutStatus: payout?.status };
   }
   if (session.status === 'created') return { kind: 'created' };
@@ -57,7 +59,8 @@ function recipientOf(details: unknown): { recipient?: PersonName } {
   const r = (details as { recipient?: Record<string, unknown> | null } | undefined)?.recipient;
   if (!r || typeof r !== 'object') return {};
   const name: PersonName = {};
-  for (const key of ['full_name', 'first_name', 'last_name', 'middle_name'] as const) if (typeof r[key] === 'string' && r[key]) name[key] = r[key];
+  for (const key of ['full_name', 'first_name', 'last_name', 'middle_name'] as const)
+    if (typeof r[key] === 'string' && r[key]) name[key] = r[key];
   return Object.keys(name).length > 0 ? { recipient: name } : {};
 }
 

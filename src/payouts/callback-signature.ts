@@ -44,11 +44,18 @@ function readSecret(secret: string): { key: Buffer } | { problem: string } {
   const key = Buffer.from(encoded, 'base64');
   // Node decodes anything; the published verifiers accept only canonical, padded, standard base64.
   if (key.toString('base64') !== encoded) {
-    const hint = /[-_]/.test(encoded) ? ' (it looks like base64url: use + and / instead of - and _)' : /\s/.test(encoded) ? ' (it holds whitespace)' : encoded.length % 4 !== 0 ? ' (its = padding is missing)' : '';
+    const hint = /[-_]/.test(encoded)
+      ? ' (it looks like base64url: use + and / instead of - and _)'
+      : /\s/.test(encoded)
+        ? ' (it holds whitespace)'
+        : encoded.length % 4 !== 0
+          ? ' (its = padding is missing)'
+          : '';
     return { problem: `what follows ${SECRET_PREFIX} is not standard base64${hint}` };
   }
   if (key.length < SECRET_MIN_BYTES) return { problem: `it decodes to ${key.length} bytes, fewer than ${SECRET_MIN_BYTES}` };
-  if (key.length > SECRET_MAX_BYTES) return { problem: `it decodes to ${key.length} bytes, more than the ${SECRET_MAX_BYTES} the Standard Webhooks specification allows` };
+  if (key.length > SECRET_MAX_BYTES)
+    return { problem: `it decodes to ${key.length} bytes, more than the ${SECRET_MAX_BYTES} the Standard Webhooks specification allows` };
   return { key };
 }
 
@@ -76,10 +83,21 @@ function sign(secret: string, id: string, timestamp: number, body: string | Buff
  * The three headers for one delivery attempt. `id` is the event's id (the same on every retry);
  * `timestamp` is this attempt's time in unix seconds. `body` must be the exact bytes sent.
  */
-export function signCallback({ id, timestamp, body, secret }: { id: string; timestamp: number; body: string | Buffer; secret: string }): CallbackHeaders {
+export function signCallback({
+  id,
+  timestamp,
+  body,
+  secret,
+}: {
+  id: string;
+  timestamp: number;
+  body: string | Buffer;
+  secret: string;
+}): CallbackHeaders {
   // the id travels in a header and is signed as written: printable ASCII, at least one character
   if (!/^[\x21-\x7e]+$/.test(id)) throw new Error('a callback id must be non-empty printable ASCII without spaces');
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new Error(`a callback timestamp must be whole unix seconds, not ${timestamp}`);
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+    throw new Error(`a callback timestamp must be whole unix seconds, not ${timestamp}`);
   parseCallbackSecret(secret);
   return {
     'webhook-id': id,

@@ -69,7 +69,8 @@ export function callbackUrlProblem(raw: string, options: { allowPrivate: boolean
   if (url.username || url.password) return 'must not carry a user name or password (they would be sent, and logged, with every callback)';
   if (options.allowPrivate) return null;
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (FORBIDDEN_NAMES.test(host)) return `must not point at ${host}: private, loopback and metadata addresses are refused (CALLBACK_ALLOW_PRIVATE allows them)`;
+  if (FORBIDDEN_NAMES.test(host))
+    return `must not point at ${host}: private, loopback and metadata addresses are refused (CALLBACK_ALLOW_PRIVATE allows them)`;
   if (isIP(host) && isForbiddenAddress(host)) {
     return `must not point at ${host}: private, loopback, link-local and metadata addresses are refused (CALLBACK_ALLOW_PRIVATE allows them)`;
   }
@@ -78,7 +79,11 @@ export function callbackUrlProblem(raw: string, options: { allowPrivate: boolean
 
 export const FORBIDDEN_CODE = 'ECALLBACKFORBIDDEN';
 
-type Lookup = (hostname: string, options: LookupOptions & { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+type Lookup = (
+  hostname: string,
+  options: LookupOptions & { all: true },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 /**
  * A `lookup` for http.request that refuses a host when any address it resolves to is forbidden.
@@ -86,12 +91,21 @@ type Lookup = (hostname: string, options: LookupOptions & { all: true }, callbac
  * inward between the check and the use. `resolve` is dns.lookup but for tests.
  */
 export function guardedLookup(allowPrivate: boolean, resolve: Lookup = dns.lookup as unknown as Lookup): LookupFunction {
-  return ((hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+  return ((
+    hostname: string,
+    options: LookupOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ) => {
     resolve(hostname, { ...options, all: true }, (err, list) => {
       if (err) return callback(err, '');
       const inward = list.find((a) => isForbiddenAddress(a.address));
       if (inward && !allowPrivate) {
-        const refused = Object.assign(new Error(`${hostname} resolves to ${inward.address}, a private, loopback or metadata address: refused (CALLBACK_ALLOW_PRIVATE allows it)`), { code: FORBIDDEN_CODE });
+        const refused = Object.assign(
+          new Error(
+            `${hostname} resolves to ${inward.address}, a private, loopback or metadata address: refused (CALLBACK_ALLOW_PRIVATE allows it)`,
+          ),
+          { code: FORBIDDEN_CODE },
+        );
         return callback(refused, '');
       }
       if (options.all) return callback(null, list);

@@ -53,7 +53,10 @@ export function decide(order: OrderFacts, reported: ReportedFacts): Decision {
     return cancel('session', `session ${reported.sessionId} is not the one recorded (${order.sessionId ?? 'none'})`);
   }
   if (reported.sessionStatus !== 'in_progress' || reported.nextAction !== 'confirm') {
-    return cancel('session_state', `session is ${reported.sessionStatus ?? 'of no status'} with next_action ${reported.nextAction ?? 'none'}, not in_progress waiting for confirm`);
+    return cancel(
+      'session_state',
+      `session is ${reported.sessionStatus ?? 'of no status'} with next_action ${reported.nextAction ?? 'none'}, not in_progress waiting for confirm`,
+    );
   }
   if (reported.payouts.length !== 1) return cancel('payout_count', `session holds ${reported.payouts.length} payouts, expected 1`);
   const p = reported.payouts[0]!;
@@ -86,11 +89,5 @@ export function decide(order: OrderFacts, reported: ReportedFacts): Decision {
 export function nameWords(name: PersonName | undefined): string[] {
   if (!name) return [];
   const text = name.full_name || [name.last_name, name.first_name, name.middle_name].filter(Boolean).join(' ');
-  return text
-    .normalize('NFKC')
-    .toLowerCase()
-    .replaceAll('ё', 'е')
-    .split(/\s+/)
-    .filter(Boolean)
-    .sort();
+  return text.normalize('NFKC').toLowerCase().replaceAll('ё', 'е').split(/\s+/).filter(Boolean).sort();
 }

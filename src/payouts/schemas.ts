@@ -42,12 +42,18 @@ export const PayoutOrder = z.strictObject({
   customer: z
     .strictObject({
       reference: z.string().min(1).max(256),
-      contacts: z.array(z.strictObject({ email: z.email().optional(), phone: z.string().max(32).optional() })).max(5).optional(),
+      contacts: z
+        .array(z.strictObject({ email: z.email().optional(), phone: z.string().max(32).optional() }))
+        .max(5)
+        .optional(),
     })
     .optional(),
   callback_url: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .refine((u) => callbackUrlProblem(u, { allowPrivate: true }) === null, 'must not carry a user name or password (they would be sent, and logged, with every callback)')
+    .refine(
+      (u) => callbackUrlProblem(u, { allowPrivate: true }) === null,
+      'must not carry a user name or password (they would be sent, and logged, with every callback)',
+    )
     .optional(),
 });
 export type PayoutOrder = z.infer<typeof PayoutOrder>;
@@ -132,7 +138,11 @@ export const PayoutRecordSchema = z.discriminatedUnion('state', [
 ]);
 type RecordOf<S extends PayoutState> = Omit<z.infer<typeof PayoutRecordSchema>, 'state' | 'sessionId'> & {
   state: S;
-  sessionId: S extends (typeof NO_SESSION_YET)[number] ? null : S extends (typeof ENDED_MAYBE_WITHOUT_SESSION)[number] ? string | null : string;
+  sessionId: S extends (typeof NO_SESSION_YET)[number]
+    ? null
+    : S extends (typeof ENDED_MAYBE_WITHOUT_SESSION)[number]
+      ? string | null
+      : string;
 };
 /** One member per state, so that checking `state` narrows `sessionId` (the schema above checks the same). */
 export type PayoutRecord = { [S in PayoutState]: RecordOf<S> }[PayoutState];
@@ -144,7 +154,9 @@ export type PayoutIn<S extends PayoutState> = Extract<PayoutRecord, { state: S }
 const State = z.enum(PAYOUT_STATES);
 export const AuditEntry = z.union([
   z.object({ at: z.string(), from: State.nullable(), to: State, why: z.string() }).meta({ description: 'a change of state' }),
-  z.object({ at: z.string(), state: State, why: z.string() }).meta({ description: 'a note that changed nothing (a webhook seen, a check made)' }),
+  z
+    .object({ at: z.string(), state: State, why: z.string() })
+    .meta({ description: 'a note that changed nothing (a webhook seen, a check made)' }),
 ]);
 
 /** What upstream sees of a payout (reads, lists, callbacks): never the card hashes. */
@@ -153,7 +165,12 @@ export const PayoutView = z
     id: PayoutId,
     status: State,
     amount_details: z.object({ amount: z.number().int().describe('kopecks: 100 RUB = 10000'), currency: z.string() }),
-    recipient: z.object({ full_name: z.string().optional(), first_name: z.string().optional(), last_name: z.string().optional(), middle_name: z.string().optional() }),
+    recipient: z.object({
+      full_name: z.string().optional(),
+      first_name: z.string().optional(),
+      last_name: z.string().optional(),
+      middle_name: z.string().optional(),
+    }),
     metadata: z.string().nullable(),
     customer: z.looseObject({ reference: z.string() }).nullable(),
     callback_url: z.string().nullable(),

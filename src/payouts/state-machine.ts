@@ -35,7 +35,8 @@ export const STATE_MEANING: Record<PayoutState, string> = {
   started: '`start/payout` accepted; the bank prepares the payout',
   awaiting_confirmation: 'the bank waits for our confirm (`ready_to_confirm`, or `session/status` says so)',
   confirming: 'the policy approved; `session/confirm` is (being) sent',
-  cancelling: 'the policy refused, or upstream cancelled; `session/cancel` is (being) sent, unless the bank ends the session its own way first',
+  cancelling:
+    'the policy refused, or upstream cancelled; `session/cancel` is (being) sent, unless the bank ends the session its own way first',
   confirmed: 'the bank accepted the confirm',
   succeeded: 'final: the bank paid',
   failed: 'final: the bank refused, declined or ended the payout unpaid, or it could never be sent',

@@ -102,7 +102,7 @@ export const STEPS = {
     fields: (i) => ({ ...i.facts, error_code: '', error_text: '' }),
     followUp: 'none',
     lookAgain: 'reconcile',
-    note: 'the bank\'s `ready_to_confirm` comes next',
+    note: "the bank's `ready_to_confirm` comes next",
   }),
   /** The bank waits for our confirm (a verified ready_to_confirm, or session/status saying so). */
   awaitConfirmation: step<{ reported: ReportedFacts; facts: BankFacts; why: string }>({
@@ -171,7 +171,7 @@ export const STEPS = {
     fields: () => ({}),
     followUp: 'none',
     lookAgain: 'reconcile',
-    note: 'the bank\'s `payment_finished` comes next',
+    note: "the bank's `payment_finished` comes next",
   }),
   markCancelled: step<{ why: string }>({
     from: ['cancelling'],

@@ -20,7 +20,10 @@ export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[]): Prom
     orders,
     // Without a card, the payout waits for its recipient behind a random, single-use link, and
     // is due when the link expires (the reconciler expires it then).
-    (o) => (o.encrypted_card ? 'queued' : { state: 'awaiting_card', dueAt: expiresAt, collect: { token: randomBytes(24).toString('base64url'), expiresAt } }),
+    (o) =>
+      o.encrypted_card
+        ? 'queued'
+        : { state: 'awaiting_card', dueAt: expiresAt, collect: { token: randomBytes(24).toString('base64url'), expiresAt } },
     now + deps.timing.reconcileAfterMs,
   );
   const toStart = results.filter((r) => r.status !== 'conflict' && r.state === 'queued').map((r) => r.id);
@@ -47,7 +50,8 @@ export function acceptTogether(deps: StepDeps): (order: PayoutOrder) => Promise<
       deps,
       batch.map((p) => p.order),
     ).then(
-      (results) => batch.forEach((p, i) => (results[i] ? p.resolve(results[i]) : p.reject(new Error(`no result for payout ${p.order.id}`)))),
+      (results) =>
+        batch.forEach((p, i) => (results[i] ? p.resolve(results[i]) : p.reject(new Error(`no result for payout ${p.order.id}`)))),
       (err: unknown) => batch.forEach((p) => p.reject(err)),
     );
   };

@@ -18,7 +18,12 @@ import { takeStep, type StepTarget } from './take-step.js';
  * the bank has not decided yet (a session in status `error`, a status we do not know): ask again
  * later, never fail the payout for it.
  */
-export async function applyBankSession(deps: PipelineDeps, payout: PayoutRecord, session: BankSession, source: SessionSource): Promise<JobOutcome> {
+export async function applyBankSession(
+  deps: PipelineDeps,
+  payout: PayoutRecord,
+  session: BankSession,
+  source: SessionSource,
+): Promise<JobOutcome> {
   const log = deps.log.child({ payoutId: payout.id, sessionId: session.id, source });
   if (payout.sessionId !== session.id) {
     log.warn({ recorded: payout.sessionId }, 'a session that is not the recorded one; nothing changed');
@@ -83,7 +88,11 @@ function takeBankStep(
     case 'markCancelled':
       return takeStep(deps, 'markCancelled', target, { why: `${said}: session cancelled as asked` });
     case 'awaitConfirmation':
-      return takeStep(deps, 'awaitConfirmation', target, { reported: reportedIn(verdict), facts, why: `${said}: the bank waits for our confirm` });
+      return takeStep(deps, 'awaitConfirmation', target, {
+        reported: reportedIn(verdict),
+        facts,
+        why: `${said}: the bank waits for our confirm`,
+      });
     case 'markStarted':
       return takeStep(deps, 'markStarted', target, { facts, why: `${said}: the payout started` });
     case 'markConfirmed':

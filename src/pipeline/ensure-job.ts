@@ -20,19 +20,27 @@ async function ensureJob(deps: PipelineDeps, payoutId: string, usual: string, ad
 }
 
 export function ensureStartJob(deps: PipelineDeps, payout: PayoutRecord): Promise<boolean> {
-  return ensureJob(deps, payout.id, `${QUEUE.start}/${jobId.start(payout.id)}`, (id) => enqueueStart(deps.queues, payout.id, { jobId: id }));
+  return ensureJob(deps, payout.id, `${QUEUE.start}/${jobId.start(payout.id)}`, (id) =>
+    enqueueStart(deps.queues, payout.id, { jobId: id }),
+  );
 }
 
 /** The confirm queue's decision and confirm for this payout. */
 export function ensureConfirmJob(deps: PipelineDeps, payout: PayoutRecord, sessionId: string): Promise<boolean> {
-  return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.confirm(sessionId)}`, (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id));
+  return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.confirm(sessionId)}`, (id) =>
+    enqueueConfirm(deps.queues, payout.id, sessionId, id),
+  );
 }
 
 /** The confirm queue's cancel for this payout: the policy refused, or upstream cancelled. */
 export function ensureCancelJob(deps: PipelineDeps, payout: PayoutRecord, sessionId: string): Promise<boolean> {
-  return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.cancel(sessionId)}`, (id) => enqueueCancel(deps.queues, payout.id, sessionId, id));
+  return ensureJob(deps, payout.id, `${QUEUE.confirm}/${jobId.cancel(sessionId)}`, (id) =>
+    enqueueCancel(deps.queues, payout.id, sessionId, id),
+  );
 }
 
 export function ensureNotifyJob(deps: PipelineDeps, payout: PayoutRecord, event: NotifyJob['event']): Promise<boolean> {
-  return ensureJob(deps, payout.id, `${QUEUE.notify}/${jobId.notify(payout.id, event)}`, (id) => enqueueNotify(deps.queues, payout.id, event, id));
+  return ensureJob(deps, payout.id, `${QUEUE.notify}/${jobId.notify(payout.id, event)}`, (id) =>
+    enqueueNotify(deps.queues, payout.id, event, id),
+  );
 }

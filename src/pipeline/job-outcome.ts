@@ -57,7 +57,9 @@ export function outcomeText(o: JobOutcome): string {
     case 'already_final':
       return `already ${o.state}`;
     case 'refused':
-      return o.claimed === undefined ? `refused: ${o.reason}` : `refused: ${o.reason} (claimed ${o.claimed}, payout ${o.state ?? 'unknown'})`;
+      return o.claimed === undefined
+        ? `refused: ${o.reason}`
+        : `refused: ${o.reason} (claimed ${o.claimed}, payout ${o.state ?? 'unknown'})`;
     case 'delivered':
       return `delivered (${o.status})`;
     case 'swept':

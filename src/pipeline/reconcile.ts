@@ -24,7 +24,9 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
   await deps.store.markSwept(now);
   const ids = await deps.store.takeDue(now, now + deps.timing.reconcileAfterMs, SWEEP_LIMIT);
   if (ids.length === 0) return 0;
-  await deps.queues.reconcile.addBulk(ids.map((payoutId) => ({ name: 'check', data: { payoutId, reason: 'due' }, opts: { jobId: jobId.check(payoutId, now) } })));
+  await deps.queues.reconcile.addBulk(
+    ids.map((payoutId) => ({ name: 'check', data: { payoutId, reason: 'due' }, opts: { jobId: jobId.check(payoutId, now) } })),
+  );
   deps.log.info({ due: ids.length }, 'reconciler: payouts due for a check');
   return ids.length;
 }
@@ -72,7 +74,8 @@ export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: 
     const r = await takeStep(deps, 'expire', payout, {});
     return r.ok ? { outcome: 'expired' } : { outcome: 'no_longer_applies' };
   }
-  if (payout.state === 'queued') return due && (await ensureStartJob(deps, payout)) ? { outcome: 'start_redriven' } : { outcome: 'start_in_hand' };
+  if (payout.state === 'queued')
+    return due && (await ensureStartJob(deps, payout)) ? { outcome: 'start_redriven' } : { outcome: 'start_in_hand' };
   if (payout.sessionId === null) return { outcome: 'nothing_to_do', state: payout.state };
   try {
     const session = await deps.bank.sessionStatus(payout.sessionId);

@@ -66,21 +66,30 @@ interface PlannedJob {
 }
 
 function planFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp'], payout: StepTarget, to: string): PlannedJob | null {
-  const planned = (queue: string, id: string, enqueue: (id: string) => Promise<unknown>): PlannedJob => ({ ref: `${queue}/${id}`, enqueue: () => enqueue(id) });
+  const planned = (queue: string, id: string, enqueue: (id: string) => Promise<unknown>): PlannedJob => ({
+    ref: `${queue}/${id}`,
+    enqueue: () => enqueue(id),
+  });
   switch (kind) {
     case 'none':
       return null;
     case 'start':
       return planned(QUEUE.start, jobId.start(payout.id), (id) => enqueueStart(deps.queues, payout.id, { jobId: id }));
     case 'retry_start':
-      return planned(QUEUE.start, jobId.again(jobId.start(payout.id), Date.now()), (id) => enqueueStart(deps.queues, payout.id, { jobId: id, delayMs: deps.timing.walletRetryMs }));
+      return planned(QUEUE.start, jobId.again(jobId.start(payout.id), Date.now()), (id) =>
+        enqueueStart(deps.queues, payout.id, { jobId: id, delayMs: deps.timing.walletRetryMs }),
+      );
     case 'confirm': {
       const sessionId = payout.sessionId;
-      return sessionId ? planned(QUEUE.confirm, jobId.confirm(sessionId), (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id)) : null;
+      return sessionId
+        ? planned(QUEUE.confirm, jobId.confirm(sessionId), (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id))
+        : null;
     }
     case 'cancel': {
       const sessionId = payout.sessionId;
-      return sessionId ? planned(QUEUE.confirm, jobId.cancel(sessionId), (id) => enqueueCancel(deps.queues, payout.id, sessionId, id)) : null;
+      return sessionId
+        ? planned(QUEUE.confirm, jobId.cancel(sessionId), (id) => enqueueCancel(deps.queues, payout.id, sessionId, id))
+        : null;
     }
     case 'notify': {
       // nobody to tell: transition.lua has already taken the payout off the due index

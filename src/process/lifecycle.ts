@@ -5,7 +5,13 @@ export async function within(ms: number, work: Promise<unknown>): Promise<void> 
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
   try {
-    await Promise.race([work.then(() => undefined, () => undefined), late]);
+    await Promise.race([
+      work.then(
+        () => undefined,
+        () => undefined,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }

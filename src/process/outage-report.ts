@@ -18,7 +18,12 @@ export interface OutageReport {
  * other a write that `acceptsWrites` (tried every REDIS_RETRY_MAX_MS meanwhile) sees taken again.
  * Returns the error listener to give whatever else meets Redis errors.
  */
-export function outageReporter(redis: RedisClient, url: string, log: Logger | undefined, acceptsWrites?: () => Promise<boolean>): OutageReport {
+export function outageReporter(
+  redis: RedisClient,
+  url: string,
+  log: Logger | undefined,
+  acceptsWrites?: () => Promise<boolean>,
+): OutageReport {
   const where = maskUrl(url);
   const away = new Spell();
   const refusing = new Spell();
@@ -32,7 +37,8 @@ export function outageReporter(redis: RedisClient, url: string, log: Logger | un
     if (redis.status !== 'ready' || !(await acceptsWrites?.())) return;
     stopWatching();
     const lastedS = refusing.end(Date.now());
-    if (lastedS !== null) log?.info({ redis: where, refusedForS: lastedS }, `Redis accepts commands again, after ${lastedS} s (REDIS_URL ${where})`);
+    if (lastedS !== null)
+      log?.info({ redis: where, refusedForS: lastedS }, `Redis accepts commands again, after ${lastedS} s (REDIS_URL ${where})`);
   };
   const sayRefused = (reason: string) => {
     const now = Date.now();
@@ -44,8 +50,13 @@ export function outageReporter(redis: RedisClient, url: string, log: Logger | un
     }
     if (!line) return;
     const fields = { redis: where, refusal: reason, refusingForS: line.forS, refused: refusing.seen };
-    if (line.lasts) log?.warn(fields, `Redis still refuses commands after ${line.forS} s (REDIS_URL ${where}): ${reason}; ${refusing.seen} refused so far`);
-    else log?.warn(fields, `Redis refuses commands (REDIS_URL ${where}): ${reason}${adviceFor(reason)}; requests are answered 503, jobs wait`);
+    if (line.lasts)
+      log?.warn(
+        fields,
+        `Redis still refuses commands after ${line.forS} s (REDIS_URL ${where}): ${reason}; ${refusing.seen} refused so far`,
+      );
+    else
+      log?.warn(fields, `Redis refuses commands (REDIS_URL ${where}): ${reason}${adviceFor(reason)}; requests are answered 503, jobs wait`);
   };
   const sayAway = (err: Error) => {
     const line = away.sight(Date.now());

@@ -9,7 +9,10 @@ import { bool, duration, httpUrl, logLevel, pem, positiveInt, redisUrl } from '.
 export const COMMON_ENV = {
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   REDIS_CLUSTER: bool('false'),
-  REDIS_PREFIX: z.string().regex(/^\{[^{}]+\}$/, 'must be a Redis hash tag such as {b131}').default('{b131}'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^\{[^{}]+\}$/, 'must be a Redis hash tag such as {b131}')
+    .default('{b131}'),
   REDIS_CONNECT_TIMEOUT_MS: positiveInt.default(5_000),
   // longer than one bank call (BANK131_TIMEOUT_MS, 30 s), so a job in hand can finish
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(35_000),

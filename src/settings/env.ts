@@ -44,7 +44,10 @@ export function readEnv<S extends z.ZodType>(
     given[name] = source;
   }
   const problems: string[] = [];
-  for (const { names: [a, b], problem } of options.pairs ?? []) {
+  for (const {
+    names: [a, b],
+    problem,
+  } of options.pairs ?? []) {
     if (Boolean(given[a]) !== Boolean(given[b])) problems.push(`${a} and ${b}: ${problem}`);
   }
   const parsed = schema.safeParse(given);
@@ -62,17 +65,22 @@ function problemOf(issue: z.core.$ZodIssue, given: Record<string, unknown>): str
 
 // ---------------------------------------------------------------- the kinds of value settings take
 
-export const port = z.coerce.number({ error: 'must be a port number' }).int('must be a whole number').min(0).max(65535, 'must be at most 65535');
+export const port = z.coerce
+  .number({ error: 'must be a port number' })
+  .int('must be a whole number')
+  .min(0)
+  .max(65535, 'must be at most 65535');
 export const positiveInt = z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be greater than 0');
-export const httpUrl = z
-  .url({ error: 'must be an absolute http(s) URL', protocol: /^https?$/ })
-  .transform((u) => u.replace(/\/+$/, ''));
+export const httpUrl = z.url({ error: 'must be an absolute http(s) URL', protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
 export const redisUrl = z.url({ error: 'must be a redis:// or rediss:// URL', protocol: /^rediss?$/ });
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
   error: 'must be one of fatal, error, warn, info, debug, trace, silent',
 });
 export const bool = (fallback: 'true' | 'false') =>
-  z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default(fallback).transform((v) => v === 'true' || v === '1');
+  z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .default(fallback)
+    .transform((v) => v === 'true' || v === '1');
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 /** A duration such as `72h`, `30m`, `90s` or `7d`, in milliseconds. */

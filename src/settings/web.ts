@@ -24,7 +24,10 @@ const trustProxy = z
     if (t === 'true' || t === 'false') return t === 'true';
     if (/^\d+$/.test(t)) return Number(t);
     if (/^[0-9a-fA-F.:/,\s]+$/.test(t)) return t;
-    ctx.addIssue({ code: 'custom', message: 'must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses (CIDR allowed)' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses (CIDR allowed)',
+    });
     return z.NEVER;
   });
 

@@ -26,7 +26,11 @@ interface Records {
   getMany(ids: string[]): Promise<Array<PayoutRecord | null>>;
 }
 
-export async function listPayouts(redis: RedisClient, store: Records, q: ListQuery): Promise<{ payouts: PayoutRecord[]; hasMore: boolean } | { unknownCursor: true }> {
+export async function listPayouts(
+  redis: RedisClient,
+  store: Records,
+  q: ListQuery,
+): Promise<{ payouts: PayoutRecord[]; hasMore: boolean } | { unknownCursor: true }> {
   const key = store.listKey(q.state);
   let max = q.createdLte ? (q.createdLte.getTime() + 1) * 1000 - 1 : Number.POSITIVE_INFINITY;
   const min = q.createdGte ? `${q.createdGte.getTime() * 1000}` : '-inf';
@@ -50,7 +54,11 @@ export async function listPayouts(redis: RedisClient, store: Records, q: ListQue
   return { payouts: records.filter((r): r is PayoutRecord => r !== null), hasMore: ids.length > q.limit };
 }
 
-export async function countByState(redis: RedisClient, store: Records, states: readonly PayoutState[]): Promise<Partial<Record<PayoutState, StateCount>>> {
+export async function countByState(
+  redis: RedisClient,
+  store: Records,
+  states: readonly PayoutState[],
+): Promise<Partial<Record<PayoutState, StateCount>>> {
   const pipeline = redis.pipeline();
   for (const state of states) {
     pipeline.zcard(store.listKey(state));

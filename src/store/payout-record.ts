@@ -23,6 +23,9 @@ export function toRecord(h: Record<string, string>): PayoutRecord {
     createdAt: h.created_at,
     updatedAt: h.updated_at,
   });
-  if (!parsed.success) throw new Error(`payout ${h.id} is stored in a shape it may not have (${h.state}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `payout ${h.id} is stored in a shape it may not have (${h.state}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data as PayoutRecord;
 }

@@ -114,7 +114,12 @@ export class PayoutStore {
       for (const order of chunk) {
         const plan = planFor(order);
         const { state, dueAt: itemDue, collect } = typeof plan === 'string' ? { state: plan, dueAt: undefined, collect: undefined } : plan;
-        const audit: AuditEvent = { at: now, from: null, to: state, why: collect ? 'accepted without a card: collection link issued' : 'accepted' };
+        const audit: AuditEvent = {
+          at: now,
+          from: null,
+          to: state,
+          why: collect ? 'accepted without a card: collection link issued' : 'accepted',
+        };
         keys.push(this.key(order.id), this.auditKey(order.id));
         args.push(
           order.id,
@@ -134,7 +139,9 @@ export class PayoutStore {
         const [status, state, token] = entry.split(':') as ['created' | 'existing' | 'conflict', PayoutState, string];
         const id = chunk[j]!.id;
         if (status === 'conflict') conflicts.push(results.length);
-        results.push(status === 'conflict' ? { id, status, state, fields: [] } : { id, status, state, ...(token ? { collectToken: token } : {}) });
+        results.push(
+          status === 'conflict' ? { id, status, state, fields: [] } : { id, status, state, ...(token ? { collectToken: token } : {}) },
+        );
       });
       // Rare path: read the stored orders, in one round trip, to name what differs.
       const stored = await this.getMany(conflicts.map((at) => results[at]!.id));

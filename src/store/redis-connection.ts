@@ -67,8 +67,7 @@ export async function waitForRedis(url: string, timeoutMs: number, options: { cl
   const deadline = Date.now() + timeoutMs;
   const where = maskUrl(url);
   let last: RedisFault | null = null;
-  const fail = (cause: string, exitCode: number) =>
-    new StartupError(`REDIS_URL: cannot connect to ${where}: ${cause}`, exitCode);
+  const fail = (cause: string, exitCode: number) => new StartupError(`REDIS_URL: cannot connect to ${where}: ${cause}`, exitCode);
   for (;;) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
@@ -99,10 +98,13 @@ async function tryConnect(url: string, timeoutMs: number, cluster: boolean): Pro
   const late = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
   try {
     const outcome = await Promise.race([
-      client.connect().then(() => client.ping()).then(
-        () => clusterMismatch(client, cluster),
-        (err: Error) => err,
-      ),
+      client
+        .connect()
+        .then(() => client.ping())
+        .then(
+          () => clusterMismatch(client, cluster),
+          (err: Error) => err,
+        ),
       late,
     ]);
     if (outcome === 'ok' || isFault(outcome)) {
@@ -131,10 +133,19 @@ async function clusterMismatch(client: Redis, cluster: boolean): Promise<'ok' | 
   const info = await client.info('cluster').catch(() => null);
   if (info === null) return 'ok';
   const enabled = /^cluster_enabled:1/m.test(info);
-  if (enabled && !cluster) return { cause: 'this Redis is a node of a Redis Cluster: set REDIS_CLUSTER=true', exitCode: EXIT.config, permanent: true };
-  if (!enabled && cluster) return { cause: 'REDIS_CLUSTER is true, but this Redis is not part of a cluster: set REDIS_CLUSTER=false', exitCode: EXIT.config, permanent: true };
+  if (enabled && !cluster)
+    return { cause: 'this Redis is a node of a Redis Cluster: set REDIS_CLUSTER=true', exitCode: EXIT.config, permanent: true };
+  if (!enabled && cluster)
+    return {
+      cause: 'REDIS_CLUSTER is true, but this Redis is not part of a cluster: set REDIS_CLUSTER=false',
+      exitCode: EXIT.config,
+      permanent: true,
+    };
   if (!cluster) return 'ok';
-  const state = await (client.call('CLUSTER', 'INFO') as Promise<string>).then((text) => /^cluster_state:(\w+)/m.exec(text)?.[1] ?? 'unknown', () => null);
+  const state = await (client.call('CLUSTER', 'INFO') as Promise<string>).then(
+    (text) => /^cluster_state:(\w+)/m.exec(text)?.[1] ?? 'unknown',
+    () => null,
+  );
   if (state === null || state === 'ok') return 'ok';
   return { cause: `the cluster does not serve every slot yet (cluster_state:${state})`, exitCode: EXIT.unavailable, permanent: false };
 }
@@ -147,7 +158,10 @@ export async function redisReady(redis: RedisClient, url: string, timeoutMs: num
   const deadline = Date.now() + timeoutMs;
   while (redis.status !== 'ready') {
     if (Date.now() > deadline) {
-      throw new StartupError(`REDIS_URL: cannot connect to ${maskUrl(url)}: no answer within ${timeoutMs} ms (REDIS_CONNECT_TIMEOUT_MS)`, EXIT.unavailable);
+      throw new StartupError(
+        `REDIS_URL: cannot connect to ${maskUrl(url)}: no answer within ${timeoutMs} ms (REDIS_CONNECT_TIMEOUT_MS)`,
+        EXIT.unavailable,
+      );
     }
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -168,7 +182,8 @@ export async function checkRedisDurability(redis: RedisClient, log: Logger): Pro
       }),
     );
     const policies = [...new Set(settings.map((s) => s.policy))].filter((p) => p !== 'noeviction');
-    if (policies.length) log.warn({ policy: policies.join(',') }, 'Redis maxmemory-policy is not noeviction: queued jobs and payout records may be evicted');
+    if (policies.length)
+      log.warn({ policy: policies.join(',') }, 'Redis maxmemory-policy is not noeviction: queued jobs and payout records may be evicted');
     if (settings.some((s) => s.aof !== 'yes')) log.warn('Redis appendonly is off: a Redis restart may lose acknowledged payouts');
   } catch {
     log.info('could not read Redis CONFIG (managed Redis?); make sure it runs with appendonly yes and noeviction');

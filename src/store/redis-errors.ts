@@ -34,7 +34,16 @@ export const RETRY_AFTER_S = REDIS_RETRY_MAX_MS / 1000;
  */
 const REFUSAL = /(?:^|: -?)((?:OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|MISCONF|NOREPLICAS|UNBLOCKED) .*)$/m;
 
-const NO_ANSWER_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
+const NO_ANSWER_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'EPIPE',
+]);
 
 /** ioredis's and BullMQ's words for a connection that is not there, and socket errors quoted inside other errors. */
 const NO_ANSWER = new RegExp(
@@ -54,12 +63,15 @@ export function redisTrouble(err: unknown, depth = 0): RedisTrouble | null {
   if (!(err instanceof Error) || depth > 4) return null;
   const e = err as Nested;
   // What a cluster's last node said, or what made a transaction abort, is the reason itself.
-  const inner = [e.lastNodeError, ...(Array.isArray(e.previousErrors) ? e.previousErrors : [])].map((x) => redisTrouble(x, depth + 1)).find(Boolean);
+  const inner = [e.lastNodeError, ...(Array.isArray(e.previousErrors) ? e.previousErrors : [])]
+    .map((x) => redisTrouble(x, depth + 1))
+    .find(Boolean);
   if (inner) return inner;
   const message = e.message ?? '';
   const refused = REFUSAL.exec(message)?.[1];
   if (refused) return { kind: 'refusing', reason: withoutScriptPlace(refused) };
-  if (e.name === 'MaxRetriesPerRequestError' || NO_ANSWER_CODES.has(String(e.code)) || NO_ANSWER.test(message)) return { kind: 'unreachable', reason: message };
+  if (e.name === 'MaxRetriesPerRequestError' || NO_ANSWER_CODES.has(String(e.code)) || NO_ANSWER.test(message))
+    return { kind: 'unreachable', reason: message };
   return redisTrouble(e.cause, depth + 1);
 }
 
@@ -92,11 +104,14 @@ export function describeRedisError(err: Error & { code?: string; hostname?: stri
     const fault = describeRedisError(last);
     return fault.cause === 'not connected' ? unavailable(NO_NODE) : fault;
   }
-  if (/NOAUTH/.test(msg)) return config('authentication failed (this Redis requires a password; give it in REDIS_URL as redis://:PASSWORD@host:port)');
-  if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) return config('authentication failed (wrong user name or password in REDIS_URL)');
+  if (/NOAUTH/.test(msg))
+    return config('authentication failed (this Redis requires a password; give it in REDIS_URL as redis://:PASSWORD@host:port)');
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(msg))
+    return config('authentication failed (wrong user name or password in REDIS_URL)');
   if (/NOPERM/.test(msg)) return config(`permission denied (the REDIS_URL user may not run what the service needs: ${msg})`);
   if (/DB index is out of range/i.test(msg)) return config('no such database (the number after the last / in REDIS_URL is out of range)');
-  if (/SELECT is not allowed in cluster mode/i.test(msg)) return config('no such database (a Redis Cluster has only database 0: drop the number after the last / in REDIS_URL)');
+  if (/SELECT is not allowed in cluster mode/i.test(msg))
+    return config('no such database (a Redis Cluster has only database 0: drop the number after the last / in REDIS_URL)');
   switch (err.code) {
     case 'ECONNREFUSED':
       return unavailable('connection refused (is Redis running and listening there?)');
@@ -115,7 +130,8 @@ export function describeRedisError(err: Error & { code?: string; hostname?: stri
   }
   if (/Command timed out/i.test(msg)) return unavailable('no answer in time');
   if (/None of startup nodes is available|Failed to refresh slots cache/i.test(msg)) return unavailable(NO_NODE);
-  if (/Connection is closed|Stream isn't writeable|Cluster isn't ready|Cluster is disconnected/i.test(msg)) return unavailable('not connected');
+  if (/Connection is closed|Stream isn't writeable|Cluster isn't ready|Cluster is disconnected/i.test(msg))
+    return unavailable('not connected');
   return unavailable(msg || 'connection failed');
 }
 

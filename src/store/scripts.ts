@@ -44,7 +44,10 @@ function source(file: string): string {
 export function withScripts(redis: RedisClient): RedisClient & ScriptCommands {
   if (!('b131Transition' in redis)) {
     for (const [name, def] of Object.entries(SCRIPTS)) {
-      redis.defineCommand(name, 'numberOfKeys' in def ? { lua: source(def.file), numberOfKeys: def.numberOfKeys } : { lua: source(def.file) });
+      redis.defineCommand(
+        name,
+        'numberOfKeys' in def ? { lua: source(def.file), numberOfKeys: def.numberOfKeys } : { lua: source(def.file) },
+      );
     }
   }
   return redis as RedisClient & ScriptCommands;

@@ -53,7 +53,11 @@ describe('a recipient gives a card through the collection link', () => {
   it('in Russian, on a phone: the widget, "paying 100,00 ₽ to card •••• 4242", then paid', async (ctx) => {
     if (!browser) return ctx.skip(NO_CHROMIUM);
     const { id, collectUrl } = await payoutWithoutCard(100_00);
-    const context = await browser!.newContext({ viewport: { width: 390, height: 844 }, locale: 'ru-RU', extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' } });
+    const context = await browser!.newContext({
+      viewport: { width: 390, height: 844 },
+      locale: 'ru-RU',
+      extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' },
+    });
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -89,13 +93,19 @@ describe('a recipient gives a card through the collection link', () => {
   it('in English: a declining test card ends failed, with the reason shown to the recipient', async (ctx) => {
     if (!browser) return ctx.skip(NO_CHROMIUM);
     const { id, collectUrl } = await payoutWithoutCard(1_234_56);
-    const context = await browser!.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-US', extraHTTPHeaders: { 'accept-language': 'en-US,en;q=0.9' } });
+    const context = await browser!.newContext({
+      viewport: { width: 1024, height: 768 },
+      locale: 'en-US',
+      extraHTTPHeaders: { 'accept-language': 'en-US,en;q=0.9' },
+    });
     const page = await context.newPage();
     await page.goto(collectUrl);
     await expect.poll(() => text(page, '.amount')).toBe('RUB 1,234.56');
     await typeCard(page, '4000 0000 0000 0002');
     await expect.poll(() => page.locator('#collect').getAttribute('data-phase'), { timeout: 20_000 }).toBe('failed');
-    expect(await text(page, '#status')).toBe('The payout failed: the bank that issued the card declined it. Try another card or call your bank.');
+    expect(await text(page, '#status')).toBe(
+      'The payout failed: the bank that issued the card declined it. Try another card or call your bank.',
+    );
     await shot(page, '4-declined-en');
     expect((await p.api('GET', `/v1/payouts/${id}`)).body).toMatchObject({ status: 'failed', error: { code: 'declined_by_issuer_bank' } });
     await context.close();

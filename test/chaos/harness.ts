@@ -32,7 +32,6 @@ const PREFIX = '{chaos}';
 export { eventually, sleep };
 export const rand = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 
-
 // ------------------------------------------------------------------ processes
 
 export interface Proc {
@@ -49,15 +48,27 @@ export interface Proc {
 
 function spawnProc(name: string, entry: string, env: Record<string, string>, readyLine: string): Proc {
   let seen = '';
-  const running = runEntry(entry, { LOG_LEVEL: 'info', ...env }, {
-    keep: 64 * 1024,
-    onStdout: (chunk) => {
-      if (proc.ready) return;
-      seen = (seen + chunk).slice(-4 * 1024);
-      if (seen.includes(readyLine)) proc.ready = true;
+  const running = runEntry(
+    entry,
+    { LOG_LEVEL: 'info', ...env },
+    {
+      keep: 64 * 1024,
+      onStdout: (chunk) => {
+        if (proc.ready) return;
+        seen = (seen + chunk).slice(-4 * 1024);
+        if (seen.includes(readyLine)) proc.ready = true;
+      },
     },
-  });
-  const proc: Proc = { name, child: running.child, tail: running.stdout, stderr: running.stderr, ready: false, expectedExit: false, exit: running.exit };
+  );
+  const proc: Proc = {
+    name,
+    child: running.child,
+    tail: running.stdout,
+    stderr: running.stderr,
+    ready: false,
+    expectedExit: false,
+    exit: running.exit,
+  };
   return proc;
 }
 
@@ -66,7 +77,8 @@ async function whenReady(p: Proc, timeoutMs = 30_000): Promise<void> {
   void p.exit.then(() => (exited = true));
   await eventually(
     () => {
-      if (exited && !p.ready) throw new Error(`${p.name} exited before it was ready; stderr: ${p.stderr().slice(-2000)}; stdout: ${p.tail().slice(-2000)}`);
+      if (exited && !p.ready)
+        throw new Error(`${p.name} exited before it was ready; stderr: ${p.stderr().slice(-2000)}; stdout: ${p.tail().slice(-2000)}`);
       return p.ready;
     },
     timeoutMs,
@@ -123,7 +135,11 @@ export async function startReceiver(): Promise<Receiver> {
       }
       const id = event.payout.id;
       receiver.outcomes.set(id, [...(receiver.outcomes.get(id) ?? []), event.type]);
-      receiver.payloads.set(id, { amount: event.payout.amount_details.amount, metadata: event.payout.metadata, status: event.payout.status });
+      receiver.payloads.set(id, {
+        amount: event.payout.amount_details.amount,
+        metadata: event.payout.metadata,
+        status: event.payout.status,
+      });
       if (receiver.down) {
         res.statusCode = 503;
       } else {
@@ -164,7 +180,15 @@ export interface Bank {
   /** GET /sandbox/sessions/:id: the session as the bank shows it. */
   session(id: string): Promise<Record<string, unknown> | null>;
   /** What GET /sandbox/webhooks shows: deliveries by kind. */
-  webhookStats(): Promise<{ original: number; duplicate: number; stale: number; manual: number; lost: number; attempts: number; refused: number }>;
+  webhookStats(): Promise<{
+    original: number;
+    duplicate: number;
+    stale: number;
+    manual: number;
+    lost: number;
+    attempts: number;
+    refused: number;
+  }>;
   /** API calls answered 500, and held without an answer (timeouts, before or after acting); null where only the process knows. */
   callStats(): { calls: number; answered5xx: number; unanswered: number } | null;
   /** The sandbox process killed (SIGKILL) and started again on the same port; only for `process` sandboxes. */
@@ -172,13 +196,24 @@ export interface Bank {
   close(): Promise<void>;
 }
 
-const BASE_KNOBS: KnobsPatch = { readyDelayMs: 20, finishDelayMs: 20, webhookRetryBaseMs: 50, webhookRetryMaxMs: 1_000, webhookMaxAttempts: 1_000, hangMs: 1_500 };
+const BASE_KNOBS: KnobsPatch = {
+  readyDelayMs: 20,
+  finishDelayMs: 20,
+  webhookRetryBaseMs: 50,
+  webhookRetryMaxMs: 1_000,
+  webhookMaxAttempts: 1_000,
+  hangMs: 1_500,
+};
 
 async function bankOverHttp(url: string): Promise<Omit<Bank, 'confirmsBySession' | 'callStats' | 'close' | 'restart'>> {
   return {
     url,
     async setKnobs(patch) {
-      const res = await fetch(`${url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+      const res = await fetch(`${url}/sandbox/knobs`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(patch),
+      });
       if (res.status !== 200) throw new Error(`PATCH /sandbox/knobs answered ${res.status}: ${await res.text()}`);
     },
     async ledger() {
@@ -187,7 +222,11 @@ async function bankOverHttp(url: string): Promise<Omit<Bank, 'confirmsBySession'
       return (await res.json()) as LedgerView;
     },
     async sendWebhook(body) {
-      const res = await fetch(`${url}/sandbox/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body }) });
+      const res = await fetch(`${url}/sandbox/webhooks/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ body }),
+      });
       await res.arrayBuffer();
       return res.status;
     },
@@ -227,20 +266,30 @@ async function inProcessBank(webhookUrl: string, knobs: KnobsPatch, redisUrl: st
     confirmsBySession() {
       const counts = new Map<string, number>();
       for (const c of sandbox.bank.calls) {
-        if (c.endpoint === 'session/confirm' && c.httpStatus === 200 && c.sessionId) counts.set(c.sessionId, (counts.get(c.sessionId) ?? 0) + 1);
+        if (c.endpoint === 'session/confirm' && c.httpStatus === 200 && c.sessionId)
+          counts.set(c.sessionId, (counts.get(c.sessionId) ?? 0) + 1);
       }
       return counts;
     },
     callStats() {
       const calls = sandbox.bank.calls;
-      return { calls: calls.length, answered5xx: calls.filter((c) => c.httpStatus === 500).length, unanswered: calls.filter((c) => c.httpStatus === 0).length };
+      return {
+        calls: calls.length,
+        answered5xx: calls.filter((c) => c.httpStatus === 500).length,
+        unanswered: calls.filter((c) => c.httpStatus === 0).length,
+      };
     },
     close: () => sandbox.close(),
   };
 }
 
 /** `node --import tsx sandbox/src/main.ts` (the bank131-sandbox package's entry) on a fixed port, its bank in Redis (SANDBOX_REDIS_URL). */
-async function processBank(webhookUrl: string, knobs: KnobsPatch, redisUrl: string, onExit: (p: Proc) => void): Promise<Bank & { procs: Proc[] }> {
+async function processBank(
+  webhookUrl: string,
+  knobs: KnobsPatch,
+  redisUrl: string,
+  onExit: (p: Proc) => void,
+): Promise<Bank & { procs: Proc[] }> {
   const port = await freePort();
   const env = {
     SANDBOX_HOST: '127.0.0.1',
@@ -434,7 +483,10 @@ export class Cluster {
    * Sends a batch as an upstream system would: until it is answered 200, it is sent again (a dead
    * web process, a Redis outage: 5xx or no answer). Every item must then be `created` or `existing`.
    */
-  async sendBatch(orders: Order[], deadlineMs = 60_000): Promise<{ attempts: number; created: number; existing: number; refused: string[] }> {
+  async sendBatch(
+    orders: Order[],
+    deadlineMs = 60_000,
+  ): Promise<{ attempts: number; created: number; existing: number; refused: string[] }> {
     const deadline = Date.now() + deadlineMs;
     for (let attempts = 1; ; attempts++) {
       try {
@@ -448,7 +500,8 @@ export class Cluster {
             refused: results.filter((r) => r.status !== 'created' && r.status !== 'existing').map((r) => `${r.id}: ${r.status}`),
           };
         }
-        if (res.status < 500 && res.status !== 429) throw new Error(`batch refused with ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
+        if (res.status < 500 && res.status !== 429)
+          throw new Error(`batch refused with ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
       } catch (err) {
         if ((err as Error).message.startsWith('batch refused')) throw err;
       }
@@ -565,11 +618,15 @@ export async function check(cluster: Cluster, orders: Order[], extra: string[] =
     if (paid.length > 1) {
       paidTwice += 1;
       const sessions = new Set(paid.map((p) => p.session));
-      violations.push(`${order.id}: paid ${paid.length} times${sessions.size > 1 ? ` by ${sessions.size} sessions (${[...sessions].join(', ')})` : ''}`);
+      violations.push(
+        `${order.id}: paid ${paid.length} times${sessions.size > 1 ? ` by ${sessions.size} sessions (${[...sessions].join(', ')})` : ''}`,
+      );
     }
     for (const p of paid) {
       if (p.amount !== order.amount_details.amount || p.metadata !== bankMetadataFor(order.id)) {
-        violations.push(`${order.id}: the bank paid ${p.amount} with metadata ${JSON.stringify(p.metadata)}, the order says ${order.amount_details.amount}`);
+        violations.push(
+          `${order.id}: the bank paid ${p.amount} with metadata ${JSON.stringify(p.metadata)}, the order says ${order.amount_details.amount}`,
+        );
       }
     }
     if (!r) {
@@ -602,5 +659,14 @@ export async function check(cluster: Cluster, orders: Order[], extra: string[] =
     }
   });
   if (cluster.receiver.badSignatures > 0) violations.push(`receiver: ${cluster.receiver.badSignatures} callbacks with a bad signature`);
-  return { payouts: orders.length, outcomes, errorCodes, lost, paidTwice, violations, ledgerMovements: ledger.movements, callbacksReceived: cluster.receiver.requests };
+  return {
+    payouts: orders.length,
+    outcomes,
+    errorCodes,
+    lost,
+    paidTwice,
+    violations,
+    ledgerMovements: ledger.movements,
+    callbacksReceived: cluster.receiver.requests,
+  };
 }

@@ -22,7 +22,10 @@ const { values } = parseArgs({
 });
 const payouts = Number(values.payouts);
 if (!Number.isInteger(payouts) || payouts < 1) throw new Error('--payouts: must be a whole number above 0');
-const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+const only = values.only
+  ?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
 if (unknown.length) throw new Error(`--only: no scenario ${unknown.join(', ')} (there are ${SCENARIOS.map((s) => s.name).join(', ')})`);
 const chosen = SCENARIOS.filter((s) => !only || only.includes(s.name));
@@ -71,7 +74,11 @@ const table = [
   ...results.map((r) =>
     r.skipped
       ? `| ${r.title} (\`${r.scenario}\`) | — | skipped: ${r.skipped} | — | — | — | — | — | — |`
-      : `| ${r.title} (\`${r.scenario}\`) | ${r.payouts.toLocaleString('en')} | ${faultList(r)} | ${r.lost} | ${r.paidTwice} | ${r.violations} | ${secs(r.settleMs)} | ${Object.entries(r.outcomes).map(([s, n]) => `${s} ${n}`).join(', ')} | ${secs(r.durationMs)} |`,
+      : `| ${r.title} (\`${r.scenario}\`) | ${r.payouts.toLocaleString('en')} | ${faultList(r)} | ${r.lost} | ${r.paidTwice} | ${r.violations} | ${secs(r.settleMs)} | ${Object.entries(
+          r.outcomes,
+        )
+          .map(([s, n]) => `${s} ${n}`)
+          .join(', ')} | ${secs(r.durationMs)} |`,
   ),
 ];
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.versions.node}`;
@@ -82,8 +89,14 @@ const block = [
   ...table,
   '',
   ...results.flatMap((r) => [
-    ...(r.violationSamples.length ? [`- \`${r.scenario}\` violations: ${r.violationSamples.map((v) => `\`${v.replace(/`/g, "'")}\``).join('; ')}`] : []),
-    ...(r.processFindings.length ? [`- \`${r.scenario}\` processes that ended unbidden (restarted as a supervisor would): ${r.processFindings.map((v) => `\`${v.slice(0, 200).replace(/[`\n]/g, ' ')}\``).join('; ')}`] : []),
+    ...(r.violationSamples.length
+      ? [`- \`${r.scenario}\` violations: ${r.violationSamples.map((v) => `\`${v.replace(/`/g, "'")}\``).join('; ')}`]
+      : []),
+    ...(r.processFindings.length
+      ? [
+          `- \`${r.scenario}\` processes that ended unbidden (restarted as a supervisor would): ${r.processFindings.map((v) => `\`${v.slice(0, 200).replace(/[`\n]/g, ' ')}\``).join('; ')}`,
+        ]
+      : []),
     ...(r.notes.length ? [`- \`${r.scenario}\`: ${r.notes.join('; ')}`] : []),
   ]),
   '<!-- chaos:end -->',

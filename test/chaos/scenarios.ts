@@ -108,7 +108,8 @@ const sandboxRestart: Scenario = {
 const bankFaults: Scenario = {
   name: 'bank-faults',
   title: 'The bank answers 5xx, times out before and after acting, and is slow',
-  faults: 'errorRate 5%, timeoutRate 3%, timeoutAfterEffectRate 5% (start, init, confirm act, then no answer), latency 40 ms on every call, hang 1.5 s against BANK131_TIMEOUT_MS 1 s',
+  faults:
+    'errorRate 5%, timeoutRate 3%, timeoutAfterEffectRate 5% (start, init, confirm act, then no answer), latency 40 ms on every call, hang 1.5 s against BANK131_TIMEOUT_MS 1 s',
   cluster: { knobs: { errorRate: 0.05, timeoutRate: 0.03, timeoutAfterEffectRate: 0.05, latencyMs: 40, hangMs: 1_500 } },
   async drive(ctx) {
     await ctx.submit();
@@ -126,10 +127,13 @@ const bankFaults: Scenario = {
 const webhookMayhem: Scenario = {
   name: 'webhooks-hostile',
   title: 'Webhooks duplicated, delayed, out of order and lost',
-  faults: 'duplicateWebhookRate 30%, every webhook delayed 200 ms, a stale ready_to_confirm after each payment_finished, 10% of the payouts\' webhooks lost (ready_to_confirm and payment_finished)',
+  faults:
+    "duplicateWebhookRate 30%, every webhook delayed 200 ms, a stale ready_to_confirm after each payment_finished, 10% of the payouts' webhooks lost (ready_to_confirm and payment_finished)",
   cluster: { knobs: { duplicateWebhookRate: 0.3, webhookDelayMs: 200, outOfOrderWebhooks: true } },
   async drive(ctx) {
-    await ctx.cluster.bank.setKnobs({ loseWebhooks: { types: ['ready_to_confirm', 'payment_finished'], remaining: Math.ceil(ctx.orders.length / 10) } });
+    await ctx.cluster.bank.setKnobs({
+      loseWebhooks: { types: ['ready_to_confirm', 'payment_finished'], remaining: Math.ceil(ctx.orders.length / 10) },
+    });
     await ctx.submit();
     while (ctx.busy(0.95, 60_000)) await sleep(200);
     await ctx.cluster.bank.setKnobs({ duplicateWebhookRate: 0, webhookDelayMs: 0, outOfOrderWebhooks: false, loseWebhooks: null });
@@ -158,7 +162,8 @@ const webhooksEarly: Scenario = {
 const forgedWebhooks: Scenario = {
   name: 'webhooks-unknown-sessions',
   title: 'Bank-signed webhooks for sessions we never made',
-  faults: 'POST /sandbox/webhooks/send: ready_to_confirm and payment_finished for random ps_ ids, copied from real sessions (so naming our payouts in metadata), 5 at a time, every 20 ms',
+  faults:
+    'POST /sandbox/webhooks/send: ready_to_confirm and payment_finished for random ps_ ids, copied from real sessions (so naming our payouts in metadata), 5 at a time, every 20 ms',
   async drive(ctx) {
     const sending = ctx.submit();
     let template: Record<string, unknown> | null = null;
@@ -206,7 +211,8 @@ const callbackDown: Scenario = {
 const webKilledMidBatch: Scenario = {
   name: 'web-killed-mid-batch',
   title: 'The web process killed (SIGKILL) while a batch is being accepted',
-  faults: 'the payouts sent in 4 batches (at most 1,000 each); each time the web SIGKILLed 5–300 ms after the batch was sent, then restarted and the batch re-sent',
+  faults:
+    'the payouts sent in 4 batches (at most 1,000 each); each time the web SIGKILLed 5–300 ms after the batch was sent, then restarted and the batch re-sent',
   async drive(ctx) {
     const { cluster, orders } = ctx;
     const size = Math.min(1_000, Math.ceil(orders.length / 4));
@@ -225,14 +231,19 @@ const webKilledMidBatch: Scenario = {
         if (!r) return;
         accepted += 1;
         const o = batch[j]!;
-        if (JSON.stringify(r.order) !== JSON.stringify(o)) ctx.problems.push(`${o.id}: accepted by the killed request with another order than sent`);
+        if (JSON.stringify(r.order) !== JSON.stringify(o))
+          ctx.problems.push(`${o.id}: accepted by the killed request with another order than sent`);
       });
-      ctx.notes.push(`batch ${i / size + 1}: ${answer.status === 200 ? 'answered before the kill' : 'no answer'}, ${accepted} of ${batch.length} recorded`);
+      ctx.notes.push(
+        `batch ${i / size + 1}: ${answer.status === 200 ? 'answered before the kill' : 'no answer'}, ${accepted} of ${batch.length} recorded`,
+      );
       await cluster.startWeb();
       const again = await cluster.sendBatch(batch);
       for (const r of again.refused) ctx.problems.push(`re-sent batch: ${r}`);
-      if (again.created + again.existing !== batch.length) ctx.problems.push(`re-sent batch: ${again.created} created + ${again.existing} existing of ${batch.length}`);
-      if (again.existing < accepted) ctx.problems.push(`re-sent batch: ${accepted} were recorded, only ${again.existing} answered existing`);
+      if (again.created + again.existing !== batch.length)
+        ctx.problems.push(`re-sent batch: ${again.created} created + ${again.existing} existing of ${batch.length}`);
+      if (again.existing < accepted)
+        ctx.problems.push(`re-sent batch: ${accepted} were recorded, only ${again.existing} answered existing`);
     }
   },
 };
@@ -240,7 +251,8 @@ const webKilledMidBatch: Scenario = {
 const sigterm: Scenario = {
   name: 'sigterm-mid-run',
   title: 'SIGTERM in the middle of a run: every worker and the web, one after another',
-  faults: 'SIGTERM to each worker in turn (a new one started after it exits) and to the web while batches are being sent; each must drain and exit 0',
+  faults:
+    'SIGTERM to each worker in turn (a new one started after it exits) and to the web while batches are being sent; each must drain and exit 0',
   async drive(ctx) {
     const { cluster } = ctx;
     const sending = ctx.submit(200, 400);
@@ -279,12 +291,33 @@ export const SCENARIOS: Scenario[] = [
 
 // ------------------------------------------------------------------ running one
 
-export async function runScenario(scenario: Scenario, payouts: number, options: { settleTimeoutMs?: number; log?: (line: string) => void } = {}): Promise<ScenarioResult> {
+export async function runScenario(
+  scenario: Scenario,
+  payouts: number,
+  options: { settleTimeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<ScenarioResult> {
   const log = options.log ?? (() => undefined);
   const base = { scenario: scenario.name, title: scenario.title, faultsDescribed: scenario.faults };
   const skipped = scenario.skip?.();
   if (skipped) {
-    return { ...base, payouts: 0, outcomes: {}, errorCodes: {}, lost: 0, paidTwice: 0, ledgerMovements: 0, callbacksReceived: 0, faults: {}, violations: 0, violationSamples: [], processFindings: [], notes: [], settleMs: null, durationMs: 0, skipped };
+    return {
+      ...base,
+      payouts: 0,
+      outcomes: {},
+      errorCodes: {},
+      lost: 0,
+      paidTwice: 0,
+      ledgerMovements: 0,
+      callbacksReceived: 0,
+      faults: {},
+      violations: 0,
+      violationSamples: [],
+      processFindings: [],
+      notes: [],
+      settleMs: null,
+      durationMs: 0,
+      skipped,
+    };
   }
   const started = Date.now();
   const cluster = await Cluster.start(scenario.cluster);
@@ -320,7 +353,10 @@ export async function runScenario(scenario: Scenario, payouts: number, options: 
     await scenario.drive(ctx);
     const lastFault = Date.now();
     log(`${scenario.name}: faults over after ${((lastFault - started) / 1000).toFixed(1)} s (${JSON.stringify(faults)}); settling`);
-    const settledAt = await cluster.settle(orders.map((o) => o.id), options.settleTimeoutMs ?? 90_000);
+    const settledAt = await cluster.settle(
+      orders.map((o) => o.id),
+      options.settleTimeoutMs ?? 90_000,
+    );
     // a little longer, so that a late duplicate callback or a stray payment would be seen too
     await sleep(1_000);
     const verdict = await check(cluster, orders, problems);
@@ -335,7 +371,9 @@ export async function runScenario(scenario: Scenario, payouts: number, options: 
       settleMs: settledAt === null ? null : Math.max(0, settledAt - lastFault),
       durationMs: Date.now() - started,
     };
-    log(`${scenario.name}: ${JSON.stringify({ outcomes: result.outcomes, errorCodes: result.errorCodes, lost: result.lost, paidTwice: result.paidTwice, violations: result.violations, settleMs: result.settleMs })}`);
+    log(
+      `${scenario.name}: ${JSON.stringify({ outcomes: result.outcomes, errorCodes: result.errorCodes, lost: result.lost, paidTwice: result.paidTwice, violations: result.violations, settleMs: result.settleMs })}`,
+    );
     for (const v of result.violationSamples) log(`  violation: ${v}`);
     for (const f of result.processFindings) log(`  process: ${f.slice(0, 300)}`);
     return result;

@@ -20,7 +20,11 @@ beforeAll(async () => {
     req.on('end', () => res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  bank = new Bank131Client({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, project: 'p', privateKey: keys.partnerPrivate });
+  bank = new Bank131Client({
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    project: 'p',
+    privateKey: keys.partnerPrivate,
+  });
 });
 afterAll(async () => {
   bank.close();

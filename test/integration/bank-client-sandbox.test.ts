@@ -50,9 +50,17 @@ describe('what our client puts on the wire', () => {
 describe('faults surface as typed errors that say whether the bank may have acted', () => {
   it('a request signed with another key: 401 authentication_error, nothing created', async () => {
     const before = env.sandbox.bank.sessionCount();
-    const err = await clientFor(env.sandbox, { privateKey: keys.bankPrivate }).createSession().catch((e: unknown) => e);
+    const err = await clientFor(env.sandbox, { privateKey: keys.bankPrivate })
+      .createSession()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Bank131ApiError);
-    expect(err).toMatchObject({ code: 'authentication_error', httpStatus: 401, advice: 'misconfigured', retryable: true, outcomeUnknown: false });
+    expect(err).toMatchObject({
+      code: 'authentication_error',
+      httpStatus: 401,
+      advice: 'misconfigured',
+      retryable: true,
+      outcomeUnknown: false,
+    });
     expect(env.sandbox.bank.sessionCount()).toBe(before);
   });
 
@@ -82,7 +90,9 @@ describe('faults surface as typed errors that say whether the bank may have acte
     const client = clientFor(env.sandbox, { timeoutMs: 300 });
     const session = await client.createSession();
     env.sandbox.bank.addFaults([{ endpoint: 'session/start/payout', kind: 'timeout_after_effect', times: 1 }]);
-    await expect(client.startPayout(payout(session.id), { idempotencyKey: `s-${session.id}` })).rejects.toMatchObject({ outcomeUnknown: true });
+    await expect(client.startPayout(payout(session.id), { idempotencyKey: `s-${session.id}` })).rejects.toMatchObject({
+      outcomeUnknown: true,
+    });
     const status = await client.sessionStatus(session.id);
     expect(status.status).toBe('in_progress');
     // resending blind with the same key is refused, and that refusal also says "ask status"
@@ -92,7 +102,9 @@ describe('faults surface as typed errors that say whether the bank may have acte
 
   it('nothing listening: not_sent, so a retry cannot double anything', async () => {
     const port = await freePort();
-    const err = await clientFor({ url: `http://127.0.0.1:${port}` }).createSession().catch((e: unknown) => e);
+    const err = await clientFor({ url: `http://127.0.0.1:${port}` })
+      .createSession()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Bank131TransportError);
     expect(err).toMatchObject({ delivery: 'not_sent', outcomeUnknown: false, retryable: true });
   });
@@ -135,7 +147,10 @@ describe('faults surface as typed errors that say whether the bank may have acte
     expect(env.sandbox.bank.sessionState(session.id)).toBe('created');
     // and the sandbox names the field when a raw body is wrong
     const raw = JSON.stringify({ session_id: session.id, amount_details: { amount: 5, currency: 'rub' } });
-    const res = await post('/api/v2/session/start/payout', raw, { 'x-partner-project': PROJECT, 'x-partner-sign': signBody(raw, keys.partnerPrivate) });
+    const res = await post('/api/v2/session/start/payout', raw, {
+      'x-partner-project': PROJECT,
+      'x-partner-sign': signBody(raw, keys.partnerPrivate),
+    });
     expect(res.status).toBe(400);
     expect(JSON.stringify(await res.json())).toMatch(/payout_details/);
   });

@@ -35,15 +35,20 @@ const board = (method: string, path: string, body?: unknown) => p.api(method, `/
 async function jobsOn(queue: string, status: string): Promise<Array<{ id: string; name: string; data: Record<string, unknown> }>> {
   const res = await board('GET', `/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=200`);
   expect(res.status).toBe(200);
-  return (res.body.queues as Array<{ name: string; jobs: Array<{ id: string; name: string; data: Record<string, unknown> }> }>).find((q) => q.name === queue)!.jobs;
+  return (res.body.queues as Array<{ name: string; jobs: Array<{ id: string; name: string; data: Record<string, unknown> }> }>).find(
+    (q) => q.name === queue,
+  )!.jobs;
 }
 
 const ALL_QUEUES = Object.values(QUEUE);
-const withCallback = (overrides: Record<string, unknown> = {}, card?: string) => order({ callback_url: p.upstream.url, ...overrides }, card);
+const withCallback = (overrides: Record<string, unknown> = {}, card?: string) =>
+  order({ callback_url: p.upstream.url, ...overrides }, card);
 const record = async (id: string) => (await p.runtime.store.get(id)) as PayoutRecord;
 const ledgerFor = (id: string) => p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(id));
 const callbacksFor = (id: string) =>
-  p.upstream.received.map((r) => JSON.parse(r.body.toString('utf8')) as { type: string; payout: { id: string; status: string } }).filter((c) => c.payout.id === id);
+  p.upstream.received
+    .map((r) => JSON.parse(r.body.toString('utf8')) as { type: string; payout: { id: string; status: string } })
+    .filter((c) => c.payout.id === id);
 const refusedJobs = async () => {
   const text = await (await fetch(`${p.url}/metrics`)).text();
   return [...text.matchAll(/^jobs_refused_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
@@ -62,22 +67,35 @@ async function post(o: Record<string, unknown>): Promise<string> {
 async function expectIntact(ids: string[], neverPaid: string[] = []): Promise<void> {
   const ends = await p.waitFor(ids, ['succeeded', 'failed', 'cancelled', 'expired'], 45_000).catch(async (err: Error) => {
     const stuck = (await Promise.all(ids.map(record))).filter((r) => !isTerminal(r.state));
-    const stories = await Promise.all(stuck.map(async (r) => `${r.id} ${r.state} last_job=${await p.runtime.store.lastJob(r.id)}\n  ${(await p.runtime.store.audit(r.id)).map((e) => `${'to' in e ? `${e.from}->${e.to}` : e.state}: ${e.why}`).join('\n  ')}`));
+    const stories = await Promise.all(
+      stuck.map(
+        async (r) =>
+          `${r.id} ${r.state} last_job=${await p.runtime.store.lastJob(r.id)}\n  ${(await p.runtime.store.audit(r.id)).map((e) => `${'to' in e ? `${e.from}->${e.to}` : e.state}: ${e.why}`).join('\n  ')}`,
+      ),
+    );
     throw new Error(`${err.message}\n${stories.join('\n')}`);
   });
   // upstream has been told each outcome (the reconciler re-sends until it is acknowledged)
-  await eventually(async () => (await Promise.all(ids.map(record))).every((r) => r.notified === r.state), 30_000, 'every outcome acknowledged');
+  await eventually(
+    async () => (await Promise.all(ids.map(record))).every((r) => r.notified === r.state),
+    30_000,
+    'every outcome acknowledged',
+  );
   for (const id of ids) {
     const paid = ledgerFor(id);
     expect(paid.length, `${id} paid at most once`).toBeLessThanOrEqual(1);
     expect(paid.length === 1, `${id} ended ${ends[id]}: succeeded exactly when the bank paid`).toBe(ends[id] === 'succeeded');
     const told = callbacksFor(id);
     expect(told.length, `${id} told upstream`).toBeGreaterThan(0);
-    for (const c of told) expect([c.type, c.payout.status], `${id}: a callback contradicting the payout`).toEqual([`payout.${ends[id]}`, ends[id]]);
+    for (const c of told)
+      expect([c.type, c.payout.status], `${id}: a callback contradicting the payout`).toEqual([`payout.${ends[id]}`, ends[id]]);
   }
   for (const id of neverPaid) {
     expect(ledgerFor(id), `${id} must never be paid`).toEqual([]);
-    expect((await p.runtime.store.audit(id)).some((e) => 'to' in e && e.to === 'confirming'), `${id} must never be confirmed`).toBe(false);
+    expect(
+      (await p.runtime.store.audit(id)).some((e) => 'to' in e && e.to === 'confirming'),
+      `${id} must never be confirmed`,
+    ).toBe(false);
   }
 }
 
@@ -91,7 +109,14 @@ const flattering = (r: PayoutRecord) => ({
 /** A payment_finished the bank never sent, saying the payout failed, under a signature of other bytes. */
 const forgedFinish = (sessionId: string) => ({
   type: 'payment_finished',
-  body: JSON.stringify({ type: 'payment_finished', session: { id: sessionId, status: 'cancelled', payout_list: [{ id: 'po_x', status: 'failed', error: { code: 'declined_by_issuer_bank' } }] } }),
+  body: JSON.stringify({
+    type: 'payment_finished',
+    session: {
+      id: sessionId,
+      status: 'cancelled',
+      payout_list: [{ id: 'po_x', status: 'failed', error: { code: 'declined_by_issuer_bank' } }],
+    },
+  }),
   encoding: 'utf8',
   signature: signBody('{"something":"else"}', keys.bankPrivate),
   receivedAt: new Date().toISOString(),
@@ -107,12 +132,16 @@ describe('targeted: the examples of docs/reliability.md', () => {
       const r = await record(id);
       const job = (await jobsOn(QUEUE.confirm, 'waiting')).find((j) => j.data.payoutId === id)!;
       expect(job).toBeDefined();
-      const edited = await board('PATCH', `/queues/${QUEUE.confirm}/${job.id}/update-data`, { jobData: { payoutId: id, sessionId: r.sessionId, reported: flattering(r) } });
+      const edited = await board('PATCH', `/queues/${QUEUE.confirm}/${job.id}/update-data`, {
+        jobData: { payoutId: id, sessionId: r.sessionId, reported: flattering(r) },
+      });
       expect(edited.status).toBe(200);
       expect((await board('PUT', `/queues/${QUEUE.confirm}/resume`)).status).toBe(200);
       const [end] = Object.values(await p.waitFor([id], ['cancelled', 'succeeded', 'failed']));
       expect(end).toBe('cancelled');
-      expect((await p.runtime.store.audit(id)).map((e) => e.why).join('\n')).toMatch(/policy: amount check failed: bank reports 10100, order is 10000/);
+      expect((await p.runtime.store.audit(id)).map((e) => e.why).join('\n')).toMatch(
+        /policy: amount check failed: bank reports 10100, order is 10000/,
+      );
       await expectIntact([id], [id]);
     } finally {
       await board('PUT', `/queues/${QUEUE.confirm}/resume`);
@@ -128,8 +157,14 @@ describe('targeted: the examples of docs/reliability.md', () => {
     const { sessionId } = await record(id);
     const before = await refusedJobs();
     // the signed-body shape with a signature of other bytes, and the shape jobs had before
-    expect((await board('POST', `/queues/${QUEUE.webhooks}/add`, { name: 'payment_finished', data: forgedFinish(sessionId!) })).status).toBe(200);
-    const legacy = { type: 'payment_finished', session: { id: sessionId, status: 'cancelled', payout_list: [{ status: 'failed' }] }, receivedAt: new Date().toISOString() };
+    expect(
+      (await board('POST', `/queues/${QUEUE.webhooks}/add`, { name: 'payment_finished', data: forgedFinish(sessionId!) })).status,
+    ).toBe(200);
+    const legacy = {
+      type: 'payment_finished',
+      session: { id: sessionId, status: 'cancelled', payout_list: [{ status: 'failed' }] },
+      receivedAt: new Date().toISOString(),
+    };
     expect((await board('POST', `/queues/${QUEUE.webhooks}/add`, { name: 'payment_finished', data: legacy })).status).toBe(200);
     await eventually(async () => (await refusedJobs()) >= before + 2, 5_000, 'both forged webhook jobs refused');
     expect((await record(id)).state).toBe('confirmed');
@@ -157,13 +192,27 @@ describe('targeted: the examples of docs/reliability.md', () => {
     p.sandbox.bank.setKnobs({ loseWebhooks: { types: ['payment_finished'], remaining: 1 } });
     try {
       const id = await post(withCallback());
-      await eventually(async () => (await p.runtime.queues.reconcile.getJobScheduler('payout-reconcile-sweep')) !== undefined, 5_000, 'the sweep schedule put back');
-      await eventually(async () => (await p.runtime.queues.reconcile.getJobScheduler('payout-retention')) !== undefined, 5_000, 'the retention schedule put back');
+      await eventually(
+        async () => (await p.runtime.queues.reconcile.getJobScheduler('payout-reconcile-sweep')) !== undefined,
+        5_000,
+        'the sweep schedule put back',
+      );
+      await eventually(
+        async () => (await p.runtime.queues.reconcile.getJobScheduler('payout-retention')) !== undefined,
+        5_000,
+        'the retention schedule put back',
+      );
       await p.waitFor([id], ['succeeded'], 15_000);
       await expectIntact([id]);
       // an interval changed on the board is set back too
-      expect((await board('PATCH', `/queues/${QUEUE.reconcile}/job-schedulers/payout-reconcile-sweep`, { every: 3_600_000 })).status).toBeLessThan(300);
-      await eventually(async () => Number((await p.runtime.queues.reconcile.getJobScheduler('payout-reconcile-sweep'))?.every) === 200, 5_000, 'the interval set back');
+      expect(
+        (await board('PATCH', `/queues/${QUEUE.reconcile}/job-schedulers/payout-reconcile-sweep`, { every: 3_600_000 })).status,
+      ).toBeLessThan(300);
+      await eventually(
+        async () => Number((await p.runtime.queues.reconcile.getJobScheduler('payout-reconcile-sweep'))?.every) === 200,
+        5_000,
+        'the interval set back',
+      );
     } finally {
       p.sandbox.bank.setKnobs({ loseWebhooks: null });
     }
@@ -177,10 +226,14 @@ describe('targeted: the examples of docs/reliability.md', () => {
     expect((await ready()).status).toBe(200);
     expect((await board('PUT', `/queues/${QUEUE.reconcile}/pause`)).status).toBeLessThan(300);
     try {
-      const stale = await eventually(async () => {
-        const r = await ready();
-        return r.status === 503 ? r : undefined;
-      }, 5_000, '/readyz to notice the reconciler stopped');
+      const stale = await eventually(
+        async () => {
+          const r = await ready();
+          return r.status === 503 ? r : undefined;
+        },
+        5_000,
+        '/readyz to notice the reconciler stopped',
+      );
       expect(stale.body.error!.message).toMatch(/the reconciler has not swept for \d+ s .*payout-reconcile queue resumed/);
       const age = /^reconciler_last_sweep_age_seconds (\S+)$/m.exec(await (await fetch(`${p.url}/metrics`)).text())?.[1];
       expect(Number(age)).toBeGreaterThan(0.6);
@@ -226,7 +279,12 @@ describe('every board action, against payouts in every non-terminal state', () =
     p.sandbox.bank.walletBalance = 0;
     await hold('awaiting_funds', 'awaiting_funds', () => withCallback());
     // session_created: every start/payout fails with a 5xx
-    p.sandbox.bank.setKnobs({ faults: [{ endpoint: 'session/confirm', kind: '5xx', times: 100_000 }, { endpoint: 'session/start/payout', kind: '5xx', times: 100_000 }] });
+    p.sandbox.bank.setKnobs({
+      faults: [
+        { endpoint: 'session/confirm', kind: '5xx', times: 100_000 },
+        { endpoint: 'session/start/payout', kind: '5xx', times: 100_000 },
+      ],
+    });
     await hold('session_created', 'session_created', () => withCallback());
     // queued: the start queue paused
     expect((await board('PUT', `/queues/${QUEUE.start}/pause`)).status).toBe(200);
@@ -255,7 +313,13 @@ describe('every board action, against payouts in every non-terminal state', () =
       [QUEUE.notify]: (i) => ({ payoutId: pick(i), event: ['succeeded', 'failed', 'cancelled', 'expired'][i % 4] }),
       [QUEUE.reconcile]: (i) => ({ payoutId: pick(i), reason: 'due' }),
     };
-    const names: Record<string, string> = { [QUEUE.start]: 'start', [QUEUE.confirm]: 'confirm', [QUEUE.webhooks]: 'payment_finished', [QUEUE.notify]: 'notify', [QUEUE.reconcile]: 'check' };
+    const names: Record<string, string> = {
+      [QUEUE.start]: 'start',
+      [QUEUE.confirm]: 'confirm',
+      [QUEUE.webhooks]: 'payment_finished',
+      [QUEUE.notify]: 'notify',
+      [QUEUE.reconcile]: 'check',
+    };
     const actions: string[] = [];
     const act = async (what: string, method: string, path: string, body?: unknown) => {
       const res = await board(method, path, body);
@@ -268,7 +332,12 @@ describe('every board action, against payouts in every non-terminal state', () =
       for (let i = 0; i < 6; i++) await act(`add ${q}`, 'POST', `/queues/${q}/add`, { name: names[q], data: forged[q]!(i) });
       await act(`add ${q} confirm`, 'POST', `/queues/${q}/add`, { name: 'confirm', data: forged[QUEUE.confirm]!(3) });
       // edit data: every waiting, delayed or failed job made to say something else
-      const listed = [...(await jobsOn(q, 'waiting')), ...(await jobsOn(q, 'delayed')), ...(await jobsOn(q, 'failed')), ...(await jobsOn(q, 'paused'))];
+      const listed = [
+        ...(await jobsOn(q, 'waiting')),
+        ...(await jobsOn(q, 'delayed')),
+        ...(await jobsOn(q, 'failed')),
+        ...(await jobsOn(q, 'paused')),
+      ];
       for (const [i, job] of listed.entries()) {
         if (job.id.startsWith('repeat:')) continue;
         // a confirm job keeps its payout and is made to report that payout's order exactly; a
@@ -308,7 +377,10 @@ describe('every board action, against payouts in every non-terminal state', () =
     await act('pause webhooks', 'PUT', `/queues/${QUEUE.webhooks}/pause`);
     await sleep(500);
     for (const kind of ['add', 'edit', 'promote', 'retry', 'remove', 'clean', 'pause', 'remove sweep']) {
-      expect(actions.some((a) => a.startsWith(kind)), `the storm took "${kind}"`).toBe(true);
+      expect(
+        actions.some((a) => a.startsWith(kind)),
+        `the storm took "${kind}"`,
+      ).toBe(true);
     }
 
     // ---------------------------------------------------------------- release every hold
@@ -319,7 +391,15 @@ describe('every board action, against payouts in every non-terminal state', () =
     for (const id of groups.started!) await p.sandbox.bank.resolveSessionError((await record(id)).sessionId!, 'failed');
     const [withLink, withdrawn] = groups.awaiting_card!;
     const link = (await p.api('GET', `/v1/payouts/${withLink}`)).body.collect_url as string;
-    expect((await fetch(`${link}/card`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"number_hash":"sandbox_ok_4242"}' })).status).toBe(202);
+    expect(
+      (
+        await fetch(`${link}/card`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"number_hash":"sandbox_ok_4242"}',
+        })
+      ).status,
+    ).toBe(202);
     expect((await p.api('POST', `/v1/payouts/${withdrawn}/cancel`)).status).toBe(202);
 
     await expectIntact(ids, [wrongAmount.id]);

@@ -22,7 +22,13 @@ it('Bull Board lists the five queues, behind basic auth', async () => {
   const api = await fetch(`${p.url}/admin/queues/api/queues`, { headers: auth(board.user, board.password) });
   expect(api.status).toBe(200);
   const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
-  expect(queues.map((q) => q.name).sort()).toEqual(['bank-webhooks', 'payout-confirm', 'payout-notify', 'payout-reconcile', 'payout-start']);
+  expect(queues.map((q) => q.name).sort()).toEqual([
+    'bank-webhooks',
+    'payout-confirm',
+    'payout-notify',
+    'payout-reconcile',
+    'payout-start',
+  ]);
 });
 
 it('the queue board stays out of the API document', async () => {

@@ -32,7 +32,10 @@ async function startSlowReceiver() {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const request: SlowRequest = { payoutId: (JSON.parse(Buffer.concat(chunks).toString()) as { payout: { id: string } }).payout.id, at: Date.now() };
+      const request: SlowRequest = {
+        payoutId: (JSON.parse(Buffer.concat(chunks).toString()) as { payout: { id: string } }).payout.id,
+        at: Date.now(),
+      };
       requests.push(request);
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('.');
@@ -70,7 +73,13 @@ beforeAll(async () => {
   const { runtime } = p;
   workers = startWorkers(
     runtime,
-    workerSettings({ redisPrefix: p.prefix, callbackTimeoutMs: DEADLINE_MS, callbackAllowPrivate: true, payoutConcurrency: 8, concurrencyByQueue: { notify: NOTIFY_SLOTS } }),
+    workerSettings({
+      redisPrefix: p.prefix,
+      callbackTimeoutMs: DEADLINE_MS,
+      callbackAllowPrivate: true,
+      payoutConcurrency: 8,
+      concurrencyByQueue: { notify: NOTIFY_SLOTS },
+    }),
     { log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) },
   );
 });

@@ -32,10 +32,14 @@ it('checked again at delivery: a payout whose callback points inward is paid, bu
   await p.runtime.store.createMany([o as never], () => 'queued', Date.now() + 60_000);
   await p.runtime.queues.start.add('start', { payoutId: o.id }, { jobId: `start-${o.id}` });
   await p.waitFor([o.id], ['succeeded']);
-  const job = await eventually(async () => {
-    const j = await p.runtime.queues.notify.getJob(`notify-${o.id}-succeeded`);
-    return j && (await j.getState()) === 'failed' ? j : undefined;
-  }, 10_000, 'the callback to be refused');
+  const job = await eventually(
+    async () => {
+      const j = await p.runtime.queues.notify.getJob(`notify-${o.id}-succeeded`);
+      return j && (await j.getState()) === 'failed' ? j : undefined;
+    },
+    10_000,
+    'the callback to be refused',
+  );
   expect(job.failedReason).toMatch(/^callback_url must not point at 127\.0\.0\.1/);
   expect(p.upstream.received.filter((r) => r.body.toString().includes(o.id))).toEqual([]);
 });

@@ -15,14 +15,22 @@ const SLICE: Array<[name: string, payouts: number]> = [
 ];
 
 describe('chaos slice', () => {
-  it.each(SLICE)('%s with %i payouts: nothing lost, nothing paid twice, no invariant broken', async (name, payouts) => {
-    const scenario = SCENARIOS.find((s) => s.name === name)!;
-    const result = await runScenario(scenario, payouts, { settleTimeoutMs: 40_000 });
-    const faults = Object.values(result.faults).reduce((a, b) => a + b, 0);
-    expect(faults, 'faults were injected').toBeGreaterThan(0);
-    expect(result.violationSamples).toEqual([]);
-    expect({ lost: result.lost, paidTwice: result.paidTwice, violations: result.violations }).toEqual({ lost: 0, paidTwice: 0, violations: 0 });
-    expect(result.settleMs, 'every payout settled and was reported').not.toBeNull();
-    expect(result.processFindings).toEqual([]);
-  }, 90_000);
+  it.each(SLICE)(
+    '%s with %i payouts: nothing lost, nothing paid twice, no invariant broken',
+    async (name, payouts) => {
+      const scenario = SCENARIOS.find((s) => s.name === name)!;
+      const result = await runScenario(scenario, payouts, { settleTimeoutMs: 40_000 });
+      const faults = Object.values(result.faults).reduce((a, b) => a + b, 0);
+      expect(faults, 'faults were injected').toBeGreaterThan(0);
+      expect(result.violationSamples).toEqual([]);
+      expect({ lost: result.lost, paidTwice: result.paidTwice, violations: result.violations }).toEqual({
+        lost: 0,
+        paidTwice: 0,
+        violations: 0,
+      });
+      expect(result.settleMs, 'every payout settled and was reported').not.toBeNull();
+      expect(result.processFindings).toEqual([]);
+    },
+    90_000,
+  );
 });

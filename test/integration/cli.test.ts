@@ -61,7 +61,8 @@ const file = (name: string, text: string) => {
 };
 const results = (path: string) => parse(readFileSync(path, 'utf8'), { columns: true }) as Array<Record<string, string>>;
 
-const HEADER = 'id,amount_details.amount,amount_details.currency,recipient.full_name,recipient.first_name,recipient.last_name,encrypted_card.number_hash,encrypted_card.expiration_date_hash,metadata,customer.reference,callback_url';
+const HEADER =
+  'id,amount_details.amount,amount_details.currency,recipient.full_name,recipient.first_name,recipient.last_name,encrypted_card.number_hash,encrypted_card.expiration_date_hash,metadata,customer.reference,callback_url';
 
 /** n rows of good payouts; every fifth by first and last name, some with commas, quotes and line breaks. */
 function goodCsv(prefix: string, n: number, card: string = TEST_CARDS.ok): { text: string; ids: string[] } {
@@ -112,9 +113,18 @@ describe('import', () => {
 
     await p.waitFor(ids, ['succeeded'], 25_000);
     const second = await p.api('GET', `/v1/payouts/${ids[1]}`);
-    expect(second.body).toMatchObject({ amount_details: { amount: 10_001, currency: 'rub' }, recipient: { full_name: 'Петров Пётр Петрович' }, metadata: 'invoice 7, "June"', customer: { reference: 'user1' } });
+    expect(second.body).toMatchObject({
+      amount_details: { amount: 10_001, currency: 'rub' },
+      recipient: { full_name: 'Петров Пётр Петрович' },
+      metadata: 'invoice 7, "June"',
+      customer: { reference: 'user1' },
+    });
     expect((await p.api('GET', `/v1/payouts/${ids[2]}`)).body.metadata).toBe('two\nlines');
-    expect((await p.api('GET', `/v1/payouts/${ids[0]}`)).body).toMatchObject({ recipient: { first_name: 'Ivan', last_name: 'Ivanov' }, customer: null, callback_url: null });
+    expect((await p.api('GET', `/v1/payouts/${ids[0]}`)).body).toMatchObject({
+      recipient: { first_name: 'Ivan', last_name: 'Ivanov' },
+      customer: null,
+      callback_url: null,
+    });
   });
 
   it('a file with bad rows names each line and field, and sends nothing', async () => {
@@ -183,7 +193,12 @@ describe('import', () => {
   it('reads JSON lines (by extension), and a payout without a card comes back with its collect_url', async () => {
     const base = { amount_details: { amount: 5_000, currency: 'rub' }, recipient: { full_name: 'Sidorov Sidor' } };
     const lines = [
-      JSON.stringify({ id: `jl-${run}-1`, ...base, encrypted_card: { number_hash: TEST_CARDS.ok }, customer: { reference: 'u1', contacts: [{ email: 'u1@example.com' }] } }),
+      JSON.stringify({
+        id: `jl-${run}-1`,
+        ...base,
+        encrypted_card: { number_hash: TEST_CARDS.ok },
+        customer: { reference: 'u1', contacts: [{ email: 'u1@example.com' }] },
+      }),
       '',
       JSON.stringify({ id: `jl-${run}-2`, ...base }),
     ];
@@ -213,18 +228,31 @@ describe('import', () => {
       req.on('end', async () => {
         if (req.url === '/v1/payouts/batch' && refused < 2) {
           refused += 1;
-          res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"error":{"code":"unavailable","message":"stopping"}}');
+          res
+            .writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' })
+            .end('{"error":{"code":"unavailable","message":"stopping"}}');
           return;
         }
-        const headers = { authorization: req.headers.authorization ?? '', 'content-type': req.headers['content-type'] ?? 'application/json' };
-        const upstream = await fetch(`${p.url}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
-        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
+        const headers = {
+          authorization: req.headers.authorization ?? '',
+          'content-type': req.headers['content-type'] ?? 'application/json',
+        };
+        const upstream = await fetch(`${p.url}${req.url}`, {
+          method: req.method,
+          headers,
+          body: chunks.length ? Buffer.concat(chunks) : undefined,
+        });
+        res
+          .writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' })
+          .end(Buffer.from(await upstream.arrayBuffer()));
       });
     });
     await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
     try {
       const { text, ids } = goodCsv(`flaky-${run}`, 4);
-      const r = await cli(['import', file('flaky.csv', text)], { PAYOUTS_URL: `http://127.0.0.1:${(flaky.address() as net.AddressInfo).port}` });
+      const r = await cli(['import', file('flaky.csv', text)], {
+        PAYOUTS_URL: `http://127.0.0.1:${(flaky.address() as net.AddressInfo).port}`,
+      });
       expect(r.code).toBe(0);
       expect(refused).toBe(2);
       expect(r.stderr).toContain('chunk 1/1: it answered 503 unavailable (stopping); retry 1 in 0.0 s');
@@ -294,7 +322,9 @@ describe('when the service is away or refuses', () => {
     const input = file('away.csv', text);
     const r = await cli(['import', input, '--retries', '0'], { PAYOUTS_URL: url });
     expect(r.code).toBe(3);
-    expect(r.stderr.trim().split('\n')).toEqual([`bank131-payouts: cannot reach the payouts service at ${url}: connection refused (ECONNREFUSED)`]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `bank131-payouts: cannot reach the payouts service at ${url}: connection refused (ECONNREFUSED)`,
+    ]);
     expect(results(`${input}.results.csv`).map((x) => x.status)).toEqual(['unanswered', 'unanswered']);
 
     const list = await cli(['list', '--status', 'failed', '--retries', '0'], { PAYOUTS_URL: url });
@@ -305,7 +335,9 @@ describe('when the service is away or refuses', () => {
   it('a wrong API key exits 3 and says so', async () => {
     const r = await cli(['status', 'x'], { PAYOUTS_API_KEY: 'wrong-key-wrong-key' });
     expect(r.code).toBe(3);
-    expect(r.stderr.trim()).toBe(`bank131-payouts: the payouts service at ${p.url} refused the API key (401 unauthorized): check --api-key or PAYOUTS_API_KEY`);
+    expect(r.stderr.trim()).toBe(
+      `bank131-payouts: the payouts service at ${p.url} refused the API key (401 unauthorized): check --api-key or PAYOUTS_API_KEY`,
+    );
   });
 
   it('--help for each command; no address is bad usage', async () => {
@@ -330,6 +362,8 @@ describe('status of a retired payout', () => {
     await p.runtime.store.retireFinished(new Date(Date.now() + 1_000));
     const r = await cli(['status', ids[0]!]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(new RegExp(`^payout ${ids[0]} ended succeeded at .+; its record was removed after the retention period, and its id stays taken$`));
+    expect(r.stderr.trim()).toMatch(
+      new RegExp(`^payout ${ids[0]} ended succeeded at .+; its record was removed after the retention period, and its id stays taken$`),
+    );
   });
 });

@@ -22,24 +22,40 @@ async function withoutCard(overrides: Record<string, unknown> = {}) {
   delete (o as { encrypted_card?: unknown }).encrypted_card;
   const res = await p.api('POST', '/v1/payouts', o);
   expect(res.status).toBe(202);
-  expect(res.body).toEqual({ id: o.id, status: 'awaiting_card', collect_url: expect.stringMatching(new RegExp(`^${p.url}/collect/[A-Za-z0-9_-]{32}$`)) });
+  expect(res.body).toEqual({
+    id: o.id,
+    status: 'awaiting_card',
+    collect_url: expect.stringMatching(new RegExp(`^${p.url}/collect/[A-Za-z0-9_-]{32}$`)),
+  });
   const url = res.body.collect_url as string;
   return { o, url, token: url.split('/').pop()! };
 }
 const page = (url: string, lang = 'ru') => fetch(url, { headers: { 'accept-language': lang } });
-const postCard = (url: string, card: unknown) => fetch(`${url}/card`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(card) });
-const callbacksFor = (id: string) => p.upstream.received.map((r) => JSON.parse(r.body.toString()) as { type: string; payout: { id: string } }).filter((c) => c.payout.id === id).map((c) => c.type);
+const postCard = (url: string, card: unknown) =>
+  fetch(`${url}/card`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(card) });
+const callbacksFor = (id: string) =>
+  p.upstream.received
+    .map((r) => JSON.parse(r.body.toString()) as { type: string; payout: { id: string } })
+    .filter((c) => c.payout.id === id)
+    .map((c) => c.type);
 
 describe('a payout accepted without a card', () => {
   it('waits in awaiting_card with its link in reads and lists; the same order again answers the same link', async () => {
     const { o, url } = await withoutCard();
-    expect((await p.api('GET', `/v1/payouts/${o.id}`)).body).toMatchObject({ status: 'awaiting_card', collect_url: url, card: { last4: null } });
-    expect(await p.api('POST', '/v1/payouts', { ...o })).toMatchObject({ status: 200, body: { status: 'awaiting_card', collect_url: url } });
+    expect((await p.api('GET', `/v1/payouts/${o.id}`)).body).toMatchObject({
+      status: 'awaiting_card',
+      collect_url: url,
+      card: { last4: null },
+    });
+    expect(await p.api('POST', '/v1/payouts', { ...o })).toMatchObject({
+      status: 200,
+      body: { status: 'awaiting_card', collect_url: url },
+    });
     const batch = await p.api('POST', '/v1/payouts/batch', { payouts: [o] });
     expect(batch.body.results[0]).toMatchObject({ status: 'existing', state: 'awaiting_card', collect_url: url });
   });
 
-  it('the page sends the headers of a card form: a content security policy for our origin and the widget\'s, no framing', async () => {
+  it("the page sends the headers of a card form: a content security policy for our origin and the widget's, no framing", async () => {
     const { url } = await withoutCard();
     const res = await page(url);
     expect(res.status).toBe(200);
@@ -53,7 +69,7 @@ describe('a payout accepted without a card', () => {
     const html = await res.text();
     expect(html).toContain('<html lang="ru">');
     expect(html).not.toMatch(/<script>(?!<\/script>)/); // no inline script
-    expect((await (await page(url, 'en-GB,en;q=0.9')).text())).toContain('<html lang="en">');
+    expect(await (await page(url, 'en-GB,en;q=0.9')).text()).toContain('<html lang="en">');
   });
 
   it('page loads share one widget token per link, until the widget spends it on a card', async () => {
@@ -86,7 +102,11 @@ describe('a payout accepted without a card', () => {
     await eventually(() => callbacksFor(o.id).length > 0, 5_000, 'the callback');
     expect(callbacksFor(o.id)).toEqual(['payout.succeeded']);
     const status = await (await fetch(`${url}/status`, { headers: { 'accept-language': 'en' } })).json();
-    expect(status).toEqual({ phase: 'succeeded', text: expect.stringMatching(/^Done: RUB\s100\.00 sent to card •••• 4242\.$/), last4: '4242' });
+    expect(status).toEqual({
+      phase: 'succeeded',
+      text: expect.stringMatching(/^Done: RUB\s100\.00 sent to card •••• 4242\.$/),
+      last4: '4242',
+    });
     // the audit says how the card came
     const audit = (await p.api('GET', `/v1/payouts/${o.id}`)).body.audit as Array<{ why: string }>;
     expect(audit.map((e) => e.why)).toContain('card •••• 4242 given through the collection link');
@@ -100,12 +120,26 @@ describe('a payout accepted without a card', () => {
       expect((await postCard(url, { number_hash: 'sandbox_ok_4242' })).status).toBe(202);
       await eventually(async () => ((await p.runtime.store.get(o.id))?.state === 'started' ? true : undefined), 5_000, 'started');
       const sessionId = (await p.runtime.store.get(o.id))!.sessionId!;
-      const other = readyToConfirm(sessionId, { metadata: bankMetadataFor(o.id), payout: { payout_details: { type: 'card', card: { last4: '9999', brand: 'visa' } } } });
+      const other = readyToConfirm(sessionId, {
+        metadata: bankMetadataFor(o.id),
+        payout: { payout_details: { type: 'card', card: { last4: '9999', brand: 'visa' } } },
+      });
       const body = JSON.stringify(other);
-      expect((await fetch(`${p.url}/webhooks/bank131`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-partner-sign': signBody(body, keys.bankPrivate) }, body })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${p.url}/webhooks/bank131`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-partner-sign': signBody(body, keys.bankPrivate) },
+            body,
+          })
+        ).status,
+      ).toBe(200);
       await p.waitFor([o.id], ['cancelled', 'succeeded', 'failed']);
       const payout = (await p.api('GET', `/v1/payouts/${o.id}`)).body;
-      expect(payout).toMatchObject({ status: 'cancelled', error: { code: 'policy_card_mismatch', description: 'bank reports card •••• 9999, the card given for this payout ends 4242' } });
+      expect(payout).toMatchObject({
+        status: 'cancelled',
+        error: { code: 'policy_card_mismatch', description: 'bank reports card •••• 9999, the card given for this payout ends 4242' },
+      });
       expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(o.id))).toEqual([]);
     } finally {
       p.sandbox.bank.setKnobs({ readyDelayMs: 5 });
@@ -114,7 +148,10 @@ describe('a payout accepted without a card', () => {
 
   it('two cards sent at once: one wins, the other is told the link is used', async () => {
     const { o, url } = await withoutCard();
-    const answers = await Promise.all([postCard(url, { number_hash: 'sandbox_ok_4242' }), postCard(url, { number_hash: 'sandbox_ok_1111' })]);
+    const answers = await Promise.all([
+      postCard(url, { number_hash: 'sandbox_ok_4242' }),
+      postCard(url, { number_hash: 'sandbox_ok_1111' }),
+    ]);
     expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
     await p.waitFor([o.id], ['succeeded']);
     expect(p.sandbox.bank.ledger.filter((e) => e.metadata === `payout:${o.id}`)).toHaveLength(1);
@@ -124,7 +161,9 @@ describe('a payout accepted without a card', () => {
     const unknown = await page(`${p.url}/collect/${'x'.repeat(32)}`);
     expect(unknown.status).toBe(404);
     expect(await unknown.text()).toContain('Ссылка не найдена');
-    expect(await (await postCard(`${p.url}/collect/${'x'.repeat(32)}`, { number_hash: 'h' })).json()).toMatchObject({ error: { code: 'not_found' } });
+    expect(await (await postCard(`${p.url}/collect/${'x'.repeat(32)}`, { number_hash: 'h' })).json()).toMatchObject({
+      error: { code: 'not_found' },
+    });
     const { url } = await withoutCard();
     const bad = await postCard(url, { number: '4242424242424242' });
     expect(bad.status).toBe(400);
@@ -140,10 +179,16 @@ describe('a payout accepted without a card', () => {
     const res = await page(url, 'en');
     expect(res.status).toBe(410);
     expect(await res.text()).toContain('This link has expired. Ask the sender for a new one.');
-    expect(await (await postCard(url, { number_hash: 'sandbox_ok_4242' })).json()).toEqual({ error: { code: 'link_expired', message: 'this collection link has expired' } });
+    expect(await (await postCard(url, { number_hash: 'sandbox_ok_4242' })).json()).toEqual({
+      error: { code: 'link_expired', message: 'this collection link has expired' },
+    });
     await eventually(() => callbacksFor(o.id).length > 0, 5_000, 'the expiry callback');
     expect(callbacksFor(o.id)).toEqual(['payout.expired']);
-    expect((await p.api('GET', `/v1/payouts/${o.id}`)).body).toMatchObject({ status: 'expired', error: { code: 'collect_expired' }, collect_url: null });
+    expect((await p.api('GET', `/v1/payouts/${o.id}`)).body).toMatchObject({
+      status: 'expired',
+      error: { code: 'collect_expired' },
+      collect_url: null,
+    });
   });
 });
 
@@ -158,8 +203,11 @@ describe('widget tokens and limits', () => {
   it('the collect routes are rate-limited per client, in the error shape', async () => {
     const url = `${p.url}/collect/${'y'.repeat(32)}/card`;
     let last: Response | undefined;
-    for (let i = 0; i < 61; i++) last = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"number_hash":"h"}' });
+    for (let i = 0; i < 61; i++)
+      last = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"number_hash":"h"}' });
     expect(last!.status).toBe(429);
-    expect(await last!.json()).toEqual({ error: { code: 'rate_limited', message: expect.stringMatching(/^too many requests: try again in \d+ s$/) } });
+    expect(await last!.json()).toEqual({
+      error: { code: 'rate_limited', message: expect.stringMatching(/^too many requests: try again in \d+ s$/) },
+    });
   });
 });

@@ -32,32 +32,61 @@ const IMAGES: Array<{ file: string; build: Build; cmd: string; needs: string[] }
   { file: 'Dockerfile', build: buildOf(''), cmd: 'src/web-process.ts', needs: [] },
   { file: 'sandbox/Dockerfile', build: buildOf('sandbox'), cmd: 'sandbox/src/main.ts', needs: ['sandbox/package.json', 'sandbox/assets'] },
 ];
-const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+const ignored = read('.dockerignore')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
 
 describe.each(IMAGES)('$file', ({ file, build, cmd, needs }) => {
   const instructions = parseDockerfile(read(file));
   const stages = stagesOf(instructions);
   const final = stages.at(-1)!;
   const builder = stages.find((s) => all(s, 'RUN').some((r) => /\bnpm run build\b/.test(r.args)));
-  const copiedFromContext = (s: Instruction[]) => all(s, 'COPY').map((c) => copyParts(c.args)).filter((c) => !c.flags.from);
+  const copiedFromContext = (s: Instruction[]) =>
+    all(s, 'COPY')
+      .map((c) => copyParts(c.args))
+      .filter((c) => !c.flags.from);
 
   it('is multi-stage: build with every dependency, run with production ones only', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(builder, 'a stage runs npm run build').toBeDefined();
-    expect(all(builder!, 'RUN').some((r) => /\bnpm ci\b/.test(r.args) && !/--omit=dev|--production/.test(r.args)), 'the build stage runs npm ci with dev dependencies').toBe(true);
+    expect(
+      all(builder!, 'RUN').some((r) => /\bnpm ci\b/.test(r.args) && !/--omit=dev|--production/.test(r.args)),
+      'the build stage runs npm ci with dev dependencies',
+    ).toBe(true);
     expect(builder).not.toBe(final);
-    expect(all(final, 'RUN').some((r) => /\bnpm ci\b.*--omit=dev/.test(r.args)), 'the runtime stage installs with npm ci --omit=dev').toBe(true);
-    expect(all(final, 'RUN').some((r) => /\bnpm run build\b|\btsc\b/.test(r.args)), 'no compiling in the runtime stage').toBe(false);
+    expect(
+      all(final, 'RUN').some((r) => /\bnpm ci\b.*--omit=dev/.test(r.args)),
+      'the runtime stage installs with npm ci --omit=dev',
+    ).toBe(true);
+    expect(
+      all(final, 'RUN').some((r) => /\bnpm run build\b|\btsc\b/.test(r.args)),
+      'no compiling in the runtime stage',
+    ).toBe(false);
     expect(all(final, 'ENV').some((e) => /\bNODE_ENV=production\b/.test(e.args))).toBe(true);
     const dist = posix.join('/app', build.dir, build.outDir);
-    const fromBuild = all(final, 'COPY').map((c) => copyParts(c.args)).filter((c) => c.flags.from === stageName(builder!));
-    expect(fromBuild.some((c) => c.sources.includes(dist)), `the runtime stage copies ${dist} from the build stage`).toBe(true);
+    const fromBuild = all(final, 'COPY')
+      .map((c) => copyParts(c.args))
+      .filter((c) => c.flags.from === stageName(builder!));
+    expect(
+      fromBuild.some((c) => c.sources.includes(dist)),
+      `the runtime stage copies ${dist} from the build stage`,
+    ).toBe(true);
   });
 
   it('gives the build stage everything the build reads, and the runtime stage what the code reads from disk', () => {
-    const copied = copiedFromContext(builder!).flatMap((c) => c.sources).map((s) => posix.normalize(s));
+    const copied = copiedFromContext(builder!)
+      .flatMap((c) => c.sources)
+      .map((s) => posix.normalize(s));
     const at = (f: string) => posix.join(build.dir, f);
-    const needed = ['package.json', 'package-lock.json', at('package.json'), at('tsconfig.build.json'), at(build.config.extends ?? 'tsconfig.json'), ...build.config.include.map(at)];
+    const needed = [
+      'package.json',
+      'package-lock.json',
+      at('package.json'),
+      at('tsconfig.build.json'),
+      at(build.config.extends ?? 'tsconfig.json'),
+      ...build.config.include.map(at),
+    ];
     for (const f of new Set(needed)) expect(copied, `the build stage copies ${f}`).toContain(f);
     for (const source of copied) expect(existsSync(join(ROOT, source)), `COPY ${source}: not in the build context`).toBe(true);
     const runtime = copiedFromContext(final).flatMap((c) => c.sources);
@@ -65,10 +94,16 @@ describe.each(IMAGES)('$file', ({ file, build, cmd, needs }) => {
   });
 
   it('keeps .dockerignore away from what it copies, and host installs out of the context', () => {
-    for (const must of ['node_modules', '**/node_modules', 'dist', '**/dist', '.git', '.env', '.sandbox']) expect(ignored, `.dockerignore leaves out ${must}`).toContain(must);
+    for (const must of ['node_modules', '**/node_modules', 'dist', '**/dist', '.git', '.env', '.sandbox'])
+      expect(ignored, `.dockerignore leaves out ${must}`).toContain(must);
     for (const source of stages.flatMap(copiedFromContext).flatMap((c) => c.sources)) {
       for (const pattern of ignored.filter((p) => !p.startsWith('!'))) {
-        const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}(/|$)`);
+        const re = new RegExp(
+          `^${pattern
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '[^/]*')
+            .replace(/\?/g, '[^/]')}(/|$)`,
+        );
         expect(re.test(posix.normalize(source)), `COPY ${source} is excluded by .dockerignore's ${pattern}`).toBe(false);
       }
     }
@@ -102,7 +137,25 @@ describe.each(IMAGES)('$file', ({ file, build, cmd, needs }) => {
       expect(image, `FROM ${image}: pin a tag (DL3006)`).toMatch(/:[\w.-]+$|@sha256:/);
       expect(image, `FROM ${image}: not latest (DL3007)`).not.toMatch(/:latest$/);
     }
-    const keywords = ['FROM', 'RUN', 'CMD', 'LABEL', 'EXPOSE', 'ENV', 'ADD', 'COPY', 'ENTRYPOINT', 'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL'];
+    const keywords = [
+      'FROM',
+      'RUN',
+      'CMD',
+      'LABEL',
+      'EXPOSE',
+      'ENV',
+      'ADD',
+      'COPY',
+      'ENTRYPOINT',
+      'VOLUME',
+      'USER',
+      'WORKDIR',
+      'ARG',
+      'ONBUILD',
+      'STOPSIGNAL',
+      'HEALTHCHECK',
+      'SHELL',
+    ];
     for (const ins of instructions) {
       const where = `${file} line ${ins.line}`;
       expect(keywords, `${where}: ${ins.keyword}`).toContain(ins.keyword);
@@ -112,10 +165,12 @@ describe.each(IMAGES)('$file', ({ file, build, cmd, needs }) => {
         expect(ins.args, `${where}: no cd in RUN, use WORKDIR (DL3003)`).not.toMatch(/(^|&&|;)\s*cd\s/);
         expect(ins.args, `${where}: no sudo (DL3004)`).not.toMatch(/\bsudo\b/);
         expect(ins.args, `${where}: no apt-get upgrade (DL3005)`).not.toMatch(/apt-get\s+(dist-)?upgrade/);
-        if (/apt-get\s+install/.test(ins.args)) expect(ins.args, `${where}: --no-install-recommends (DL3015)`).toContain('--no-install-recommends');
+        if (/apt-get\s+install/.test(ins.args))
+          expect(ins.args, `${where}: --no-install-recommends (DL3015)`).toContain('--no-install-recommends');
         expect(ins.args, `${where}: npm install is not reproducible; npm ci`).not.toMatch(/\bnpm (install|i)\b/);
       }
-      if (ins.keyword === 'COPY' && copyParts(ins.args).sources.length > 1) expect(copyParts(ins.args).dest, `${where}: several sources go to a folder ending in / (DL3021)`).toMatch(/\/$/);
+      if (ins.keyword === 'COPY' && copyParts(ins.args).sources.length > 1)
+        expect(copyParts(ins.args).dest, `${where}: several sources go to a folder ending in / (DL3021)`).toMatch(/\/$/);
     }
   });
 });
@@ -125,8 +180,16 @@ describe("the service's image has no sandbox in it", () => {
     const instructions = parseDockerfile(read('Dockerfile'));
     const sources = all(instructions, 'COPY').flatMap((c) => copyParts(c.args).sources);
     expect(sources.filter((s) => s.startsWith('sandbox'))).toEqual([]);
-    expect(all(instructions, 'ENV').map((e) => e.args).join(' ')).not.toMatch(/SANDBOX_/);
-    expect(all(instructions, 'EXPOSE').map((e) => e.args).join(' ')).not.toMatch(/\b8131\b/);
+    expect(
+      all(instructions, 'ENV')
+        .map((e) => e.args)
+        .join(' '),
+    ).not.toMatch(/SANDBOX_/);
+    expect(
+      all(instructions, 'EXPOSE')
+        .map((e) => e.args)
+        .join(' '),
+    ).not.toMatch(/\b8131\b/);
   });
 });
 
@@ -174,14 +237,18 @@ describe("the service image's health check script", () => {
 
   it("checks that the worker's metrics server answers on METRICS_PORT; nothing to ask when it is off", async () => {
     state.answer = 503; // Redis away makes /metrics 503; the process is still up
-    expect(await check('/sbin/docker-init -- node dist/workers/worker-process.js', { METRICS_PORT: String(state.port), PORT: '9' })).toBe(0);
+    expect(await check('/sbin/docker-init -- node dist/workers/worker-process.js', { METRICS_PORT: String(state.port), PORT: '9' })).toBe(
+      0,
+    );
     expect(await check('node dist/workers/worker-process.js', { METRICS_PORT: String(await freePort()) })).toBe(1);
     expect(await check('node dist/workers/worker-process.js', { METRICS_PORT: '0' })).toBe(0);
   });
 
   it('HEALTHCHECK_URL overrides the choice', async () => {
     state.answer = 200;
-    expect(await check('node dist/workers/worker-process.js', { HEALTHCHECK_URL: `http://127.0.0.1:${state.port}/anything`, METRICS_PORT: '9' })).toBe(0);
+    expect(
+      await check('node dist/workers/worker-process.js', { HEALTHCHECK_URL: `http://127.0.0.1:${state.port}/anything`, METRICS_PORT: '9' }),
+    ).toBe(0);
   });
 });
 

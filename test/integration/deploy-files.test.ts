@@ -52,7 +52,10 @@ describe('npm run build', () => {
         if (/\.(js|ts)$/.test(literal)) continue;
         const relative = literal.endsWith('/') || m[2]!.includes('${') ? posix.dirname(`${literal}x`) : literal;
         const compiledFile = posix.join(build.dir, build.outDir, posix.relative(posix.join(build.dir, build.rootDir), file));
-        assets.push({ source: posix.normalize(posix.join(posix.dirname(file), relative)), compiled: posix.normalize(posix.join(posix.dirname(compiledFile), relative)) });
+        assets.push({
+          source: posix.normalize(posix.join(posix.dirname(file), relative)),
+          compiled: posix.normalize(posix.join(posix.dirname(compiledFile), relative)),
+        });
       }
     }
     expect(assets.length, 'files read at run time').toBeGreaterThan(0);
@@ -73,7 +76,9 @@ describe('npm run build', () => {
     const missing: string[] = [];
     for (const file of build.sources()) {
       // import type … is erased by the compiler: it needs nothing at run time
-      for (const m of read(file).matchAll(/^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+      for (const m of read(file).matchAll(
+        /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm,
+      )) {
         const spec = (m[1] ?? m[2])!;
         if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) continue;
         const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
@@ -86,7 +91,9 @@ describe('npm run build', () => {
 
 describe('Procfile', () => {
   it('starts web and worker as node dist/..., no npm', () => {
-    const lines = read('Procfile').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+    const lines = read('Procfile')
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'));
     const procs = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).trim(), l.slice(l.indexOf(':') + 1).trim()]));
     expect(Object.keys(procs).sort()).toEqual(['web', 'worker']);
     expect(expectNodeDist(procs.web!.split(/\s+/), 'Procfile web', service)).toBe('src/web-process.ts');
@@ -108,9 +115,13 @@ interface Service {
 }
 
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, Service>;
+    volumes?: Record<string, unknown>;
+  };
   const services = compose.services;
-  const env = (name: string) => Object.fromEntries(Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]));
+  const env = (name: string) =>
+    Object.fromEntries(Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]));
   const ours = Object.entries(services).filter(([, s]) => s.build);
   const dockerfileOf = (s: Service) => {
     const build = typeof s.build === 'string' ? { context: s.build } : s.build!;
@@ -121,7 +132,11 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(services).sort()).toEqual(['redis', 'sandbox', 'web', 'worker']);
     expect(ours.map(([n]) => n).sort()).toEqual(['sandbox', 'web', 'worker']);
     for (const [name, s] of ours) expect(existsSync(join(ROOT, dockerfileOf(s))), `${name}: ${dockerfileOf(s)}`).toBe(true);
-    expect(Object.fromEntries(ours.map(([n, s]) => [n, dockerfileOf(s)]))).toEqual({ sandbox: 'sandbox/Dockerfile', web: 'Dockerfile', worker: 'Dockerfile' });
+    expect(Object.fromEntries(ours.map(([n, s]) => [n, dockerfileOf(s)]))).toEqual({
+      sandbox: 'sandbox/Dockerfile',
+      web: 'Dockerfile',
+      worker: 'Dockerfile',
+    });
     expect(services.web!.image, 'one image for web and worker').toBe(services.worker!.image);
     expect(services.sandbox!.image, 'the sandbox image is its own').not.toBe(services.web!.image);
     for (const [name, s] of Object.entries(services)) {
@@ -130,11 +145,13 @@ describe('docker-compose.yml', () => {
   });
 
   it('starts each of ours as node dist/... (no npm, no bind-mounted checkout)', () => {
-    const entries = Object.fromEntries(ours.map(([name, s]) => {
-      expect(Array.isArray(s.command), `${name}: command in exec form`).toBe(true);
-      for (const v of s.volumes ?? []) expect(v.split(':')[0], `${name}: a named volume, not the host's files`).not.toMatch(/^[./~]/);
-      return [name, expectNodeDist(s.command as string[], `compose ${name}`, name === 'sandbox' ? sandbox : service)];
-    }));
+    const entries = Object.fromEntries(
+      ours.map(([name, s]) => {
+        expect(Array.isArray(s.command), `${name}: command in exec form`).toBe(true);
+        for (const v of s.volumes ?? []) expect(v.split(':')[0], `${name}: a named volume, not the host's files`).not.toMatch(/^[./~]/);
+        return [name, expectNodeDist(s.command as string[], `compose ${name}`, name === 'sandbox' ? sandbox : service)];
+      }),
+    );
     expect(entries).toEqual({ sandbox: 'sandbox/src/main.ts', web: 'src/web-process.ts', worker: 'workers/worker-process.ts' });
   });
 
@@ -148,14 +165,18 @@ describe('docker-compose.yml', () => {
 
   it('starts web and workers only once Redis and the sandbox (its keys written) are healthy, and the sandbox once Redis is', () => {
     for (const name of ['web', 'worker']) {
-      expect(services[name]!.depends_on, name).toEqual({ redis: { condition: 'service_healthy' }, sandbox: { condition: 'service_healthy' } });
+      expect(services[name]!.depends_on, name).toEqual({
+        redis: { condition: 'service_healthy' },
+        sandbox: { condition: 'service_healthy' },
+      });
     }
     expect(services.sandbox!.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
     for (const [name, s] of Object.entries(services)) {
       if (Array.isArray(s.depends_on) || !s.depends_on) continue;
       for (const [dep, { condition }] of Object.entries(s.depends_on)) {
         expect(services[dep], `${name} depends on ${dep}`).toBeDefined();
-        if (condition === 'service_healthy') expect(services[dep]!.healthcheck?.test, `${dep} has a healthcheck for ${name} to wait on`).toBeDefined();
+        if (condition === 'service_healthy')
+          expect(services[dep]!.healthcheck?.test, `${dep} has a healthcheck for ${name} to wait on`).toBeDefined();
       }
     }
   });
@@ -216,8 +237,17 @@ describe('docker-compose.yml', () => {
   });
 
   it('is what the README section "Deploying" describes', () => {
-    const section = read('README.md').split(/^## Deploying$/m)[1]?.split(/^## /m)[0] ?? '';
-    const texts = ['docker compose up', 'node dist/src/web-process.js', 'node dist/workers/worker-process.js', 'sandbox/Dockerfile', 'HEALTHCHECK_URL'];
+    const section =
+      read('README.md')
+        .split(/^## Deploying$/m)[1]
+        ?.split(/^## /m)[0] ?? '';
+    const texts = [
+      'docker compose up',
+      'node dist/src/web-process.js',
+      'node dist/workers/worker-process.js',
+      'sandbox/Dockerfile',
+      'HEALTHCHECK_URL',
+    ];
     for (const text of texts) expect(section, text).toContain(text);
   });
 });

@@ -41,7 +41,9 @@ async function ready(p: Proc, line: string): Promise<void> {
   await Promise.race([
     eventually(() => p.stdout().includes(line), 20_000, `${p.name}: "${line}"`),
     p.exit.then(({ code, signal }) => {
-      throw new Error(`${p.name} exited (${code ?? signal}) before it was ready; stderr: ${p.stderr()}; stdout: ${p.stdout().slice(-2000)}`);
+      throw new Error(
+        `${p.name} exited (${code ?? signal}) before it was ready; stderr: ${p.stderr()}; stdout: ${p.stdout().slice(-2000)}`,
+      );
     }),
   ]);
 }
@@ -52,7 +54,11 @@ async function stop(p: Proc): Promise<{ code: number | null; signal: NodeJS.Sign
   p.child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${p.name} still running ${SHUTDOWN_TIMEOUT_MS + 5_000} ms after SIGTERM; stdout: ${p.stdout().slice(-2000)}`)), SHUTDOWN_TIMEOUT_MS + 5_000);
+    timer = setTimeout(
+      () =>
+        reject(new Error(`${p.name} still running ${SHUTDOWN_TIMEOUT_MS + 5_000} ms after SIGTERM; stdout: ${p.stdout().slice(-2000)}`)),
+      SHUTDOWN_TIMEOUT_MS + 5_000,
+    );
   });
   try {
     const ended = await Promise.race([p.exit, late]);
@@ -70,7 +76,13 @@ let settings: { web: Record<string, string>; worker: Record<string, string> };
 beforeAll(async () => {
   // Bank calls that take a while and sessions that take longer, so that many payouts are in
   // flight, and jobs in a worker's hands, when the SIGTERM comes.
-  sandbox = await startTestSandbox({ latencyMs: 40, readyDelayMs: 300, finishDelayMs: 300, webhookRetryBaseMs: 50, webhookRetryMaxMs: 500 });
+  sandbox = await startTestSandbox({
+    latencyMs: 40,
+    readyDelayMs: 300,
+    finishDelayMs: 300,
+    webhookRetryBaseMs: 50,
+    webhookRetryMaxMs: 500,
+  });
   const port = await freePort();
   web = `http://127.0.0.1:${port}`;
   sandbox.bank.setKnobs({ webhookUrl: `${web}/webhooks/bank131` });
@@ -99,7 +111,8 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers freely
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${web}${path}`, {
     method,
     headers: { authorization: `Bearer ${API_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -123,7 +136,10 @@ async function idsIn(status: string): Promise<Set<string>> {
 
 it(`SIGTERM to a worker in the middle of ${PAYOUTS} payouts: it drains and exits 0, and every payout ends succeeded, paid once`, async () => {
   const webProc = start('web', 'src/web-process.ts', settings.web);
-  const workers = [start('worker-1', 'workers/worker-process.ts', settings.worker), start('worker-2', 'workers/worker-process.ts', settings.worker)];
+  const workers = [
+    start('worker-1', 'workers/worker-process.ts', settings.worker),
+    start('worker-2', 'workers/worker-process.ts', settings.worker),
+  ];
   await Promise.all([ready(webProc, 'web process ready'), ...workers.map((w) => ready(w, 'worker process ready'))]);
 
   const orders = Array.from({ length: PAYOUTS }, () => order());
@@ -155,10 +171,17 @@ it(`SIGTERM to a worker in the middle of ${PAYOUTS} payouts: it drains and exits
   expect(ids.filter((id) => !succeeded.has(id))).toEqual([]);
 
   // Paid exactly once: one ledger movement per payout, no session paid twice.
-  const ledger = await (await fetch(`${sandbox.url}/sandbox/ledger`)).json() as { sessions_paid_more_than_once: string[]; movements: number };
+  const ledger = (await (await fetch(`${sandbox.url}/sandbox/ledger`)).json()) as {
+    sessions_paid_more_than_once: string[];
+    movements: number;
+  };
   expect(ledger.sessions_paid_more_than_once).toEqual([]);
   expect(ledger.movements).toBe(PAYOUTS);
-  for (const id of ids) expect(sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(id)), id).toHaveLength(1);
+  for (const id of ids)
+    expect(
+      sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(id)),
+      id,
+    ).toHaveLength(1);
 
   // The rest stop cleanly too, the web included.
   for (const p of [webProc, workers[1]!, replacement]) {

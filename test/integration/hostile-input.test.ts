@@ -40,12 +40,18 @@ vi.mock('node:crypto', async (importOriginal) => {
 const SEED = Number(process.env.HOSTILE_SEED ?? 1318);
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 200);
 const params = { seed: SEED, numRuns: RUNS, endOnFailure: true } as const;
-async function property<Ts extends [unknown, ...unknown[]]>(name: string, prop: fc.IAsyncPropertyWithHooks<Ts>, runs = RUNS): Promise<void> {
+async function property<Ts extends [unknown, ...unknown[]]>(
+  name: string,
+  prop: fc.IAsyncPropertyWithHooks<Ts>,
+  runs = RUNS,
+): Promise<void> {
   const out = await fc.check(prop, { ...params, numRuns: runs });
   if (!out.failed) return;
   const example = fc.stringify(out.counterexample).slice(0, 2_000);
   const why = String((out.errorInstance as Error | undefined)?.message ?? out.errorInstance).slice(0, 2_000);
-  throw new Error(`${name}: failed after ${out.numRuns} runs (seed ${SEED}, path ${out.counterexamplePath}; reproduce with HOSTILE_SEED=${SEED})\ncounterexample: ${example}\n${why}`);
+  throw new Error(
+    `${name}: failed after ${out.numRuns} runs (seed ${SEED}, path ${out.counterexamplePath}; reproduce with HOSTILE_SEED=${SEED})\ncounterexample: ${example}\n${why}`,
+  );
 }
 
 // Secrets that must never be echoed or logged: the API key, a recipient's name, card hashes, the
@@ -199,18 +205,42 @@ const POLLUTION_KEYS = ['__proto__', 'constructor', 'prototype'];
 const control = fc.integer({ min: 0, max: 0x1f }).map((c) => String.fromCharCode(c));
 const surrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 const hostileString = fc.oneof(
-  fc.string({ unit: fc.oneof(fc.constantFrom('a', '0', ' ', '"', '\\', '%', '<', '\u2028', '\ufeff', '\u202e'), control, surrogate, fc.string({ unit: 'grapheme', maxLength: 1 })), maxLength: 40 }),
-  fc.constantFrom('', ' ', 'null', 'NaN', 'Infinity', 'rub\u0000', 'RUB', 'http://user:pw@example.com/x', 'http://169.254.169.254/latest', `${'x'.repeat(5000)}`, 'sandbox_ok_4242'),
+  fc.string({
+    unit: fc.oneof(
+      fc.constantFrom('a', '0', ' ', '"', '\\', '%', '<', '\u2028', '\ufeff', '\u202e'),
+      control,
+      surrogate,
+      fc.string({ unit: 'grapheme', maxLength: 1 }),
+    ),
+    maxLength: 40,
+  }),
+  fc.constantFrom(
+    '',
+    ' ',
+    'null',
+    'NaN',
+    'Infinity',
+    'rub\u0000',
+    'RUB',
+    'http://user:pw@example.com/x',
+    'http://169.254.169.254/latest',
+    `${'x'.repeat(5000)}`,
+    'sandbox_ok_4242',
+  ),
 );
 const hostileNumber = fc.oneof(
   fc.double(),
   fc.integer(),
   fc.constantFrom(0, -0, 0.5, 1.5, 9999.999, 100.0000001, 2 ** 53 + 2, -1, 1e308, 5e-324, 10_000_000_001),
-  fc.constantFrom('1e400', '-1e400', '1.0', '1E4', '100000000000000000000000000000000000000', '0.1e1', '-0', '1e-400').map((t) => new Raw(t)),
+  fc
+    .constantFrom('1e400', '-1e400', '1.0', '1E4', '100000000000000000000000000000000000000', '0.1e1', '-0', '1e-400')
+    .map((t) => new Raw(t)),
 );
-const pollution = fc.constantFrom(...POLLUTION_KEYS).chain((key) =>
-  fc.constantFrom<unknown>({ polluted: true }, { prototype: { polluted: true } }, 'x', null, []).map((value) => withKey({}, key, value)),
-);
+const pollution = fc
+  .constantFrom(...POLLUTION_KEYS)
+  .chain((key) =>
+    fc.constantFrom<unknown>({ polluted: true }, { prototype: { polluted: true } }, 'x', null, []).map((value) => withKey({}, key, value)),
+  );
 const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   hostileString,
   hostileNumber,
@@ -222,22 +252,38 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** A valid order with one place made hostile: a value replaced, or a key added (pollution keys too). */
-const PATHS: string[][] = [[], ['id'], ['amount_details'], ['amount_details', 'amount'], ['amount_details', 'currency'], ['recipient'], ['recipient', 'full_name'], ['encrypted_card'], ['encrypted_card', 'number_hash'], ['metadata'], ['callback_url'], ['customer'], ['customer', 'contacts']];
-const hostileOrder = fc.record({
-  path: fc.constantFrom(...PATHS),
-  how: fc.constantFrom('replace', 'add'),
-  key: fc.oneof(fc.constantFrom(...POLLUTION_KEYS), hostileString),
-  value: hostileValue,
-}).map(({ path, how, key, value }) => {
-  const o = order({ customer: { reference: 'r', contacts: [{ email: 'a@b.ru' }] } }) as Record<string, unknown>;
-  if (path.length === 0) return how === 'add' ? withKey(o, key, value) : value;
-  let at = o;
-  for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
-  const last = path.at(-1)!;
-  if (how === 'replace' || typeof at[last] !== 'object' || at[last] === null || Array.isArray(at[last])) withKey(at, last, value);
-  else withKey(at[last] as object, key, value);
-  return o;
-});
+const PATHS: string[][] = [
+  [],
+  ['id'],
+  ['amount_details'],
+  ['amount_details', 'amount'],
+  ['amount_details', 'currency'],
+  ['recipient'],
+  ['recipient', 'full_name'],
+  ['encrypted_card'],
+  ['encrypted_card', 'number_hash'],
+  ['metadata'],
+  ['callback_url'],
+  ['customer'],
+  ['customer', 'contacts'],
+];
+const hostileOrder = fc
+  .record({
+    path: fc.constantFrom(...PATHS),
+    how: fc.constantFrom('replace', 'add'),
+    key: fc.oneof(fc.constantFrom(...POLLUTION_KEYS), hostileString),
+    value: hostileValue,
+  })
+  .map(({ path, how, key, value }) => {
+    const o = order({ customer: { reference: 'r', contacts: [{ email: 'a@b.ru' }] } }) as Record<string, unknown>;
+    if (path.length === 0) return how === 'add' ? withKey(o, key, value) : value;
+    let at = o;
+    for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
+    const last = path.at(-1)!;
+    if (how === 'replace' || typeof at[last] !== 'object' || at[last] === null || Array.isArray(at[last])) withKey(at, last, value);
+    else withKey(at[last] as object, key, value);
+    return o;
+  });
 
 const json = { 'content-type': 'application/json' };
 
@@ -263,7 +309,10 @@ describe('the payout API under hostile bodies', () => {
         const res = await hostile({ method: 'POST', url: '/v1/payouts/batch', headers: json, payload: jsonText({ payouts }) });
         // a deep or otherwise hostile item is that item's problem, never the batch's
         expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
-        const { results, counts } = res.json() as { results: Array<{ index: number; status: string; id: string | null; issues?: unknown[] }>; counts: { created: number } };
+        const { results, counts } = res.json() as {
+          results: Array<{ index: number; status: string; id: string | null; issues?: unknown[] }>;
+          counts: { created: number };
+        };
         expect(results.map((r) => r.index)).toEqual([0, 1]);
         expect(results[first ? 1 : 0]!).toMatchObject({ id: good.id, status: 'created' });
         const other = results[first ? 0 : 1]!;
@@ -279,10 +328,30 @@ describe('the payout API under hostile bodies', () => {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
       fc.nat({ max: good.length }).map((cut) => Buffer.from(good.slice(0, cut))),
-      fc.constantFrom('\ufeff{}', '{"payouts":[', '{"amount_details":{"amount":1e400}}', '[]', 'null', '"x"', '1', '{"a":1,"a":2}', '{"id":"\\ud800"}').map((s) => Buffer.from(s)),
-      fc.tuple(fc.nat({ max: good.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([at, junk]) => Buffer.concat([Buffer.from(good.slice(0, at)), Buffer.from(junk), Buffer.from(good.slice(at))])),
+      fc
+        .constantFrom(
+          '\ufeff{}',
+          '{"payouts":[',
+          '{"amount_details":{"amount":1e400}}',
+          '[]',
+          'null',
+          '"x"',
+          '1',
+          '{"a":1,"a":2}',
+          '{"id":"\\ud800"}',
+        )
+        .map((s) => Buffer.from(s)),
+      fc
+        .tuple(fc.nat({ max: good.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 4 }))
+        .map(([at, junk]) => Buffer.concat([Buffer.from(good.slice(0, at)), Buffer.from(junk), Buffer.from(good.slice(at))])),
     );
-    const url = fc.constantFrom('/v1/payouts', '/v1/payouts/batch', `/collect/${collectToken}/card`, '/v1/widget-tokens', `/v1/payouts/nobody/cancel`);
+    const url = fc.constantFrom(
+      '/v1/payouts',
+      '/v1/payouts/batch',
+      `/collect/${collectToken}/card`,
+      '/v1/widget-tokens',
+      `/v1/payouts/nobody/cancel`,
+    );
     await property(
       'raw JSON bodies',
       fc.asyncProperty(url, bytes, async (u, payload) => {
@@ -294,21 +363,43 @@ describe('the payout API under hostile bodies', () => {
   it('wrong, missing and odd content types are refused in our shape (415), never parsed some other way', async () => {
     const body = fc.constantFrom(jsonText(order()), 'a=1&b=2', '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--', '');
     const type = fc.oneof(
-      fc.constantFrom(undefined, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json-patch+json', 'APPLICATION/JSON', 'application/json; charset=utf-16', 'application/json;;', '*/*', ''),
+      fc.constantFrom(
+        undefined,
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+        'application/json-patch+json',
+        'APPLICATION/JSON',
+        'application/json; charset=utf-16',
+        'application/json;;',
+        '*/*',
+        '',
+      ),
       fc.string({ unit: fc.constantFrom('a', '/', ';', '=', ' ', '+', 'json', 'application'), maxLength: 12 }),
     );
     await property(
       'content types',
-      fc.asyncProperty(fc.constantFrom('/v1/payouts', '/v1/payouts/batch', `/collect/${collectToken}/card`), type, body, async (url, ct, payload) => {
-        const res = await hostile({ method: 'POST', url, payload, headers: ct === undefined ? {} : { 'content-type': ct } });
-        if (res.statusCode === 415) expect(res.json().error.code).toBe('unsupported_media_type');
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('/v1/payouts', '/v1/payouts/batch', `/collect/${collectToken}/card`),
+        type,
+        body,
+        async (url, ct, payload) => {
+          const res = await hostile({ method: 'POST', url, payload, headers: ct === undefined ? {} : { 'content-type': ct } });
+          if (res.statusCode === 415) expect(res.json().error.code).toBe('unsupported_media_type');
+        },
+      ),
     );
   });
 
   it('oversized bodies are 413 body_too_large on every route that reads one', async () => {
     const big = (bytes: number) => `{"payouts":[${'"x",'.repeat(Math.ceil(bytes / 4))}"x"]}`;
-    for (const [url, limit] of [['/v1/payouts', 1024 * 1024], ['/v1/payouts/batch', 32 * 1024 * 1024], [`/collect/${collectToken}/card`, 16 * 1024], ['/webhooks/bank131', 1024 * 1024]] as const) {
+    for (const [url, limit] of [
+      ['/v1/payouts', 1024 * 1024],
+      ['/v1/payouts/batch', 32 * 1024 * 1024],
+      [`/collect/${collectToken}/card`, 16 * 1024],
+      ['/webhooks/bank131', 1024 * 1024],
+    ] as const) {
       const res = await hostile({ method: 'POST', url, headers: json, payload: big(limit + 10) }, `${url} oversized`);
       expect(res.statusCode, url).toBe(413);
       expect(res.json().error.code).toBe('body_too_large');
@@ -317,7 +408,12 @@ describe('the payout API under hostile bodies', () => {
 
   it('JSON nested 10,000 deep is refused in our shape on every JSON route, and a signed one is harmless', async () => {
     for (const depth of [10_000, 100_000]) {
-      for (const text of [deep(depth).text, deepObject(depth).text, `{"payouts":[${deep(depth).text}]}`, jsonText(order({ metadata: deep(depth) }))]) {
+      for (const text of [
+        deep(depth).text,
+        deepObject(depth).text,
+        `{"payouts":[${deep(depth).text}]}`,
+        jsonText(order({ metadata: deep(depth) })),
+      ]) {
         for (const url of ['/v1/payouts', '/v1/payouts/batch', `/collect/${collectToken}/card`]) {
           const res = await hostile({ method: 'POST', url, headers: json, payload: text }, `${url} nested ${depth}`);
           if (url === '/v1/payouts/batch' && text.startsWith('{"payouts"')) expect(res.json().results[0].status).toBe('invalid');
@@ -333,11 +429,18 @@ describe('prototype-pollution keys', () => {
     for (const [body, field] of [
       [order({ recipient: withKey({ full_name: NAME }, '__proto__', { polluted: true }) }), 'recipient.__proto__'],
       [withKey(order(), '__proto__', { amount_details: { amount: 1 } }), '__proto__'],
-      [order({ encrypted_card: withKey({ number_hash: HASH }, 'constructor', { prototype: { polluted: true } }) }), 'encrypted_card.constructor'],
+      [
+        order({ encrypted_card: withKey({ number_hash: HASH }, 'constructor', { prototype: { polluted: true } }) }),
+        'encrypted_card.constructor',
+      ],
     ] as const) {
       const res = await hostile({ method: 'POST', url: '/v1/payouts', headers: json, payload: jsonText(body) });
       expect(res.statusCode).toBe(400);
-      expect(res.json().error).toEqual({ code: 'invalid_json', message: expect.stringContaining(field), issues: [{ field, problem: FORBIDDEN_KEY_PROBLEM }] });
+      expect(res.json().error).toEqual({
+        code: 'invalid_json',
+        message: expect.stringContaining(field),
+        issues: [{ field, problem: FORBIDDEN_KEY_PROBLEM }],
+      });
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
@@ -345,7 +448,12 @@ describe('prototype-pollution keys', () => {
   it('in a batch, only the item holding one is refused (invalid, with its index); the others are accepted', async () => {
     const [a, b, c] = [order(), order(), order()];
     const polluted = { ...b, recipient: withKey({ full_name: NAME }, '__proto__', { polluted: true }) };
-    const res = await hostile({ method: 'POST', url: '/v1/payouts/batch', headers: json, payload: jsonText({ payouts: [a, polluted, c] }) });
+    const res = await hostile({
+      method: 'POST',
+      url: '/v1/payouts/batch',
+      headers: json,
+      payload: jsonText({ payouts: [a, polluted, c] }),
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       counts: { created: 2, existing: 0, conflict: 0, invalid: 1 },
@@ -357,7 +465,12 @@ describe('prototype-pollution keys', () => {
     });
     expect(await store.get(b.id)).toBeNull();
     // outside the items it is the body's problem
-    const top = await hostile({ method: 'POST', url: '/v1/payouts/batch', headers: json, payload: jsonText(withKey({ payouts: [order()] }, '__proto__', {})) });
+    const top = await hostile({
+      method: 'POST',
+      url: '/v1/payouts/batch',
+      headers: json,
+      payload: jsonText(withKey({ payouts: [order()] }, '__proto__', {})),
+    });
     expect(top.statusCode).toBe(400);
     expect(top.json().error).toMatchObject({ code: 'invalid_json', issues: [{ field: '__proto__', problem: FORBIDDEN_KEY_PROBLEM }] });
   });
@@ -365,7 +478,12 @@ describe('prototype-pollution keys', () => {
   it('in query strings and card bodies too', async () => {
     const q = await hostile({ method: 'GET', url: '/v1/payouts?__proto__[x]=1&constructor[prototype][x]=1' });
     expect(q.statusCode).toBe(400);
-    const card = await hostile({ method: 'POST', url: `/collect/${collectToken}/card`, headers: json, payload: jsonText(withKey({ number_hash: HASH }, '__proto__', { x: 1 })) });
+    const card = await hostile({
+      method: 'POST',
+      url: `/collect/${collectToken}/card`,
+      headers: json,
+      payload: jsonText(withKey({ number_hash: HASH }, '__proto__', { x: 1 })),
+    });
     expect(card.statusCode).toBe(400);
     expect(card.json().error.code).toBe('invalid_json');
   });
@@ -373,7 +491,11 @@ describe('prototype-pollution keys', () => {
 
 describe('paths, queries and headers', () => {
   const percent = (s: string) => Buffer.from(s).toString('hex').replace(/../g, '%$&');
-  const segment = fc.oneof(hostileString.map((s) => (/\p{Surrogate}/u.test(s) ? percent(s) : encodeURIComponent(s))), hostileString.map(percent), fc.constantFrom('%', '%zz', '%00', '%c0%af', '..', '%2e%2e', 'a'.repeat(300), '%ff%fe', collectToken));
+  const segment = fc.oneof(
+    hostileString.map((s) => (/\p{Surrogate}/u.test(s) ? percent(s) : encodeURIComponent(s))),
+    hostileString.map(percent),
+    fc.constantFrom('%', '%zz', '%00', '%c0%af', '..', '%2e%2e', 'a'.repeat(300), '%ff%fe', collectToken),
+  );
   it('every route, any path parameter, any query: a good answer, never a 5xx', async () => {
     const route = fc.constantFrom(
       (s: string) => ({ method: 'GET' as const, url: `/v1/payouts/${s}` }),
@@ -398,25 +520,53 @@ describe('paths, queries and headers', () => {
   });
 
   it('any Authorization and request-id header: 401 unauthorized in our shape, never a crash', async () => {
-    const header = fc.oneof(
-      hostileString.map((s) => `Bearer ${s}`),
-      fc.constantFrom('', 'Bearer', 'Bearer ', `Bearer ${API_KEY.slice(0, -1)}`, `Bearer ${API_KEY}x`, `bearer ${API_KEY}`, `Basic ${Buffer.from(`x:${API_KEY}`).toString('base64')}`, `Bearer ${API_KEY.toUpperCase()}`),
-      fc.string({ unit: fc.constantFrom('a', ' ', '\t', 'é', 'Bearer'), maxLength: 30 }),
-    ).filter((h) => h !== `Bearer ${API_KEY}` && !/[\r\n]/.test(h));
+    const header = fc
+      .oneof(
+        hostileString.map((s) => `Bearer ${s}`),
+        fc.constantFrom(
+          '',
+          'Bearer',
+          'Bearer ',
+          `Bearer ${API_KEY.slice(0, -1)}`,
+          `Bearer ${API_KEY}x`,
+          `bearer ${API_KEY}`,
+          `Basic ${Buffer.from(`x:${API_KEY}`).toString('base64')}`,
+          `Bearer ${API_KEY.toUpperCase()}`,
+        ),
+        fc.string({ unit: fc.constantFrom('a', ' ', '\t', 'é', 'Bearer'), maxLength: 30 }),
+      )
+      .filter((h) => h !== `Bearer ${API_KEY}` && !/[\r\n]/.test(h));
     await property(
       'Authorization',
-      fc.asyncProperty(header, fc.constantFrom(['GET', '/v1/payouts'], ['GET', `/v1/payouts/${heldId}`], ['POST', `/v1/payouts/${heldId}/cancel`], ['POST', '/v1/payouts/batch'], ['POST', '/v1/widget-tokens']), hostileString, async (h, [method, url], requestId) => {
-        const res = await hostile({ method: method as 'GET' | 'POST', url, auth: false, headers: { authorization: h, 'x-request-id': requestId.replace(/[\r\n]/g, '') } });
-        expect(res.statusCode).toBe(401);
-        expect(res.json().error.code).toBe('unauthorized');
-      }),
+      fc.asyncProperty(
+        header,
+        fc.constantFrom(
+          ['GET', '/v1/payouts'],
+          ['GET', `/v1/payouts/${heldId}`],
+          ['POST', `/v1/payouts/${heldId}/cancel`],
+          ['POST', '/v1/payouts/batch'],
+          ['POST', '/v1/widget-tokens'],
+        ),
+        hostileString,
+        async (h, [method, url], requestId) => {
+          const res = await hostile({
+            method: method as 'GET' | 'POST',
+            url,
+            auth: false,
+            headers: { authorization: h, 'x-request-id': requestId.replace(/[\r\n]/g, '') },
+          });
+          expect(res.statusCode).toBe(401);
+          expect(res.json().error.code).toBe('unauthorized');
+        },
+      ),
     );
   });
 });
 
 // ------------------------------------------------------------------ webhooks
 
-const webhookBody = (sessionId: string, name = NAME) => JSON.stringify(readyToConfirm(sessionId, { payout: { participant_details: { recipient: { full_name: name } } } }));
+const webhookBody = (sessionId: string, name = NAME) =>
+  JSON.stringify(readyToConfirm(sessionId, { payout: { participant_details: { recipient: { full_name: name } } } }));
 const sign = (body: string | Buffer) => {
   const s = signBody(body, keys.bankPrivate);
   signatures.push(s);
@@ -437,7 +587,11 @@ describe('Bank 131 webhooks', () => {
       fc.constant('flipped-body'),
       fc.constant('padded'),
     );
-    const body = fc.oneof(fc.string().map((s) => webhookBody(`ps_${s}`)), fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), hostileString);
+    const body = fc.oneof(
+      fc.string().map((s) => webhookBody(`ps_${s}`)),
+      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+      hostileString,
+    );
     await property(
       'webhook signatures',
       fc.asyncProperty(body, badSignature, async (b, kind) => {
@@ -453,7 +607,13 @@ describe('Bank 131 webhooks', () => {
           payload = Buffer.concat([raw, Buffer.from('\n')]);
         }
         const jobsBefore = await webhookJobs();
-        const res = await hostile({ method: 'POST', url: '/webhooks/bank131', auth: false, payload, headers: { ...json, ...(header === undefined ? {} : { 'x-partner-sign': header.replace(/[\r\n]/g, '') }) } });
+        const res = await hostile({
+          method: 'POST',
+          url: '/webhooks/bank131',
+          auth: false,
+          payload,
+          headers: { ...json, ...(header === undefined ? {} : { 'x-partner-sign': header.replace(/[\r\n]/g, '') }) },
+        });
         expect(res.statusCode, `signature ${String(kind)}`).toBe(401);
         expect(res.json().error.code).toBe('invalid_signature');
         expect(await webhookJobs()).toBe(jobsBefore);
@@ -466,14 +626,25 @@ describe('Bank 131 webhooks', () => {
       fc.string().map((s) => webhookBody(`ps_unknown_${s}`)),
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
       hostileString,
-      fc.constantFrom(deep(10_000).text, `{"type":"x","session":${deepObject(10_000).text}}`, '{"type":"ready_to_confirm","session":{"id":"ps_x","__proto__":{"polluted":true}}}', ''),
+      fc.constantFrom(
+        deep(10_000).text,
+        `{"type":"x","session":${deepObject(10_000).text}}`,
+        '{"type":"ready_to_confirm","session":{"id":"ps_x","__proto__":{"polluted":true}}}',
+        '',
+      ),
     );
     await property(
       'signed webhooks',
       fc.asyncProperty(body, fc.constantFrom('application/json', 'text/plain', 'application/octet-stream', undefined), async (b, ct) => {
         const raw = Buffer.from(b);
         const jobsBefore = await webhookJobs();
-        const res = await hostile({ method: 'POST', url: '/webhooks/bank131', auth: false, payload: raw, headers: { 'x-partner-sign': sign(raw), ...(ct ? { 'content-type': ct } : {}) } });
+        const res = await hostile({
+          method: 'POST',
+          url: '/webhooks/bank131',
+          auth: false,
+          payload: raw,
+          headers: { 'x-partner-sign': sign(raw), ...(ct ? { 'content-type': ct } : {}) },
+        });
         expect(res.statusCode, res.body).toBe(200);
         expect(await webhookJobs()).toBeLessThanOrEqual(jobsBefore + 1);
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -487,7 +658,13 @@ describe('Bank 131 webhooks', () => {
     const header = sign(raw);
     const before = await webhookJobs();
     for (let i = 0; i < 5; i++) {
-      const res = await hostile({ method: 'POST', url: '/webhooks/bank131', auth: false, payload: raw, headers: { ...json, 'x-partner-sign': header } });
+      const res = await hostile({
+        method: 'POST',
+        url: '/webhooks/bank131',
+        auth: false,
+        payload: raw,
+        headers: { ...json, 'x-partner-sign': header },
+      });
       expect(res.statusCode).toBe(200);
     }
     expect(await webhookJobs()).toBe(before + 1);
@@ -514,7 +691,11 @@ describe('malformed HTTP over a real socket, logging at trace', () => {
       `POST /v1/payouts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}${order1}`,
       `POST /v1/payouts HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{}`,
       `POST /v1/payouts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nzz\r\n`,
-      Buffer.concat([Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: '), Buffer.from([0xc0, 0xaf, 0xff, 0x00, 0x07]), Buffer.from(`\r\nAuthorization: Bearer ${API_KEY}\r\n\r\n`)]),
+      Buffer.concat([
+        Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: '),
+        Buffer.from([0xc0, 0xaf, 0xff, 0x00, 0x07]),
+        Buffer.from(`\r\nAuthorization: Bearer ${API_KEY}\r\n\r\n`),
+      ]),
       `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ctl: a\u0001b\r\n\r\n`,
       `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
       Buffer.from(randomBytes(512)),
@@ -570,7 +751,12 @@ describe('secrets', () => {
       fc.asyncProperty(fc.string({ maxLength: 300 }), fc.string({ maxLength: 20 }), async (password, user) => {
         fc.pre(!(user === BOARD.user && password === BOARD.password));
         spy.mockClear();
-        const res = await hostile({ method: 'GET', url: `${BOARD_PATH}/api/queues`, auth: false, headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } });
+        const res = await hostile({
+          method: 'GET',
+          url: `${BOARD_PATH}/api/queues`,
+          auth: false,
+          headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+        });
         expect(res.statusCode).toBe(401);
         expect(res.json().error.code).toBe('unauthorized');
         expect(spy).toHaveBeenCalledTimes(1);
@@ -579,7 +765,12 @@ describe('secrets', () => {
       }),
       50,
     );
-    const ok = await send({ method: 'GET', url: `${BOARD_PATH}/api/queues`, auth: false, headers: { authorization: `Basic ${Buffer.from(`${BOARD.user}:${BOARD.password}`).toString('base64')}` } });
+    const ok = await send({
+      method: 'GET',
+      url: `${BOARD_PATH}/api/queues`,
+      auth: false,
+      headers: { authorization: `Basic ${Buffer.from(`${BOARD.user}:${BOARD.password}`).toString('base64')}` },
+    });
     expect(ok.statusCode).toBe(200);
   });
 
@@ -593,11 +784,23 @@ describe('secrets', () => {
       // A webhook job carries the bank's signed body as received and its signature (the worker
       // verifies them again), and that body may name the recipient; nothing else in any job does,
       // and the board shows only an outline of it.
-      const data = JSON.stringify(jobs.map((j) => [j.name, q.name === QUEUE.webhooks ? { ...j.data, body: undefined, signature: undefined } : j.data, j.failedReason]));
+      const data = JSON.stringify(
+        jobs.map((j) => [
+          j.name,
+          q.name === QUEUE.webhooks ? { ...j.data, body: undefined, signature: undefined } : j.data,
+          j.failedReason,
+        ]),
+      );
       for (const secret of secrets()) expect(data.includes(secret), `${q.name} job data holds ${secret.slice(0, 12)}…`).toBe(false);
-      const board = await send({ method: 'GET', url: `${BOARD_PATH}/api/queues?activeQueue=${q.name}&status=latest`, auth: false, headers: { authorization: `Basic ${Buffer.from(`${BOARD.user}:${BOARD.password}`).toString('base64')}` } });
+      const board = await send({
+        method: 'GET',
+        url: `${BOARD_PATH}/api/queues?activeQueue=${q.name}&status=latest`,
+        auth: false,
+        headers: { authorization: `Basic ${Buffer.from(`${BOARD.user}:${BOARD.password}`).toString('base64')}` },
+      });
       expect(board.statusCode).toBe(200);
-      for (const secret of secrets()) expect(board.body.includes(secret), `the board shows ${secret.slice(0, 12)}… of ${q.name}`).toBe(false);
+      for (const secret of secrets())
+        expect(board.body.includes(secret), `the board shows ${secret.slice(0, 12)}… of ${q.name}`).toBe(false);
     }
   });
 });

@@ -22,7 +22,13 @@ let app: FastifyInstance;
 let redis: Redis;
 let queues: Queues;
 const prefix = testPrefix('http-api');
-const settings = webSettings({ apiKeys: [API_KEY], publicUrl: 'http://payouts.test', widgetUrl: 'https://widget-demo.bank131.ru', collectPayerName: 'Test Payer LLC', timing: DEFAULT_TIMING });
+const settings = webSettings({
+  apiKeys: [API_KEY],
+  publicUrl: 'http://payouts.test',
+  widgetUrl: 'https://widget-demo.bank131.ru',
+  collectPayerName: 'Test Payer LLC',
+  timing: DEFAULT_TIMING,
+});
 const publicUrl = () => 'http://payouts.test';
 /** These routes never reach the bank. */
 const unusedBank = new Bank131Client({ baseUrl: 'http://127.0.0.1:9', project: 'p', privateKey: keys.partnerPrivate });
@@ -40,7 +46,8 @@ afterAll(async () => {
   await redis?.quit();
 });
 
-const post = (url: string, body: unknown, headers: Record<string, string> = auth) => app.inject({ method: 'POST', url, payload: body as object, headers });
+const post = (url: string, body: unknown, headers: Record<string, string> = auth) =>
+  app.inject({ method: 'POST', url, payload: body as object, headers });
 const get = (url: string, headers: Record<string, string> = auth) => app.inject({ method: 'GET', url, headers });
 
 describe('one error shape from one catalogue', () => {
@@ -49,7 +56,11 @@ describe('one error shape from one catalogue', () => {
     const noHash = await post('/v1/payouts', { ...o, encrypted_card: {} });
     expect(noHash.statusCode).toBe(400);
     expect(noHash.json()).toEqual({
-      error: { code: 'invalid_request', message: 'encrypted_card.number_hash: is required', issues: [{ field: 'encrypted_card.number_hash', problem: 'is required' }] },
+      error: {
+        code: 'invalid_request',
+        message: 'encrypted_card.number_hash: is required',
+        issues: [{ field: 'encrypted_card.number_hash', problem: 'is required' }],
+      },
     });
     const typo = await post('/v1/payouts', { ...o, ammount: 1 });
     expect(typo.json().error.issues).toEqual([{ field: '(body)', problem: 'has unknown field ammount: check the spelling' }]);
@@ -66,7 +77,7 @@ describe('one error shape from one catalogue', () => {
     expect(badId.json().error.issues[0].field).toBe('id');
   });
 
-  it('every response carries x-request-id: the caller\'s own when it is a plain token, a new one otherwise', async () => {
+  it("every response carries x-request-id: the caller's own when it is a plain token, a new one otherwise", async () => {
     const mine = await get('/healthz', { 'x-request-id': 'trace-abc.123' });
     expect(mine.headers['x-request-id']).toBe('trace-abc.123');
     const made = await get('/v1/nowhere');
@@ -94,7 +105,9 @@ describe('HTTP that Fastify cannot route still gets our shape', () => {
   it('malformed HTTP is a 400, an over-long URL a 431, both in the error shape', async () => {
     const garbage = await raw('GARBAGE / HTTP/1.1\r\n\r\n');
     expect(garbage).toMatch(/^HTTP\/1\.1 400/);
-    expect(JSON.parse(garbage.split('\r\n\r\n')[1]!)).toEqual({ error: { code: 'invalid_request', message: 'the request is not valid HTTP' } });
+    expect(JSON.parse(garbage.split('\r\n\r\n')[1]!)).toEqual({
+      error: { code: 'invalid_request', message: 'the request is not valid HTTP' },
+    });
     const long = await raw(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(long).toMatch(/^HTTP\/1\.1 431/);
     expect(JSON.parse(long.split('\r\n\r\n')[1]!).error.code).toBe('headers_too_large');
@@ -134,7 +147,12 @@ describe('GET /v1/payouts', () => {
 
   it('filters by status and creation time', async () => {
     expect((await get('/v1/payouts?status=cancelled')).json().data.map((p: { id: string }) => p.id)).toEqual([ids[1]]);
-    expect((await get('/v1/payouts?status=queued&limit=100')).json().data.map((p: { id: string }) => p.id)).toEqual([ids[4], ids[3], ids[2], ids[0]]);
+    expect((await get('/v1/payouts?status=queued&limit=100')).json().data.map((p: { id: string }) => p.id)).toEqual([
+      ids[4],
+      ids[3],
+      ids[2],
+      ids[0],
+    ]);
     const future = new Date(Date.now() + 60_000).toISOString();
     expect((await get(`/v1/payouts?created_gte=${future}`)).json()).toEqual({ data: [], has_more: false, next_starting_after: null });
     const past = new Date(Date.now() - 3_600_000).toISOString();
@@ -148,7 +166,10 @@ describe('GET /v1/payouts', () => {
       { field: 'query.limit', problem: 'must be at most 100' },
       { field: 'query.status', problem: expect.stringMatching(/^must be one of awaiting_card, queued/) },
     ]);
-    expect((await get('/v1/payouts?starting_after=nobody')).json().error).toMatchObject({ code: 'invalid_request', message: 'query.starting_after: no payout nobody' });
+    expect((await get('/v1/payouts?starting_after=nobody')).json().error).toMatchObject({
+      code: 'invalid_request',
+      message: 'query.starting_after: no payout nobody',
+    });
   });
 });
 

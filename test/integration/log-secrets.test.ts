@@ -105,7 +105,10 @@ describe('a Redis error while a payout is created', () => {
 
     // Which line says so, and at which level, is the error handler's and the runtime's choice
     // (src/http/errors.ts, src/runtime.ts): here, that the refusal was logged, and how errors look.
-    expect(lines.some((l) => l.includes('OOM command not allowed')), 'the Redis refusal was logged').toBe(true);
+    expect(
+      lines.some((l) => l.includes('OOM command not allowed')),
+      'the Redis refusal was logged',
+    ).toBe(true);
     for (const { err } of lines.map((l) => JSON.parse(l) as { err?: unknown })) {
       if (err === null || typeof err !== 'object') continue;
       expect(err).not.toHaveProperty('command.args');
@@ -117,17 +120,21 @@ describe('a Redis error while a payout is created', () => {
   it("the create script's own error, logged as the web logs a failed request, keeps its command's name and never its arguments", async () => {
     await refuseWrites();
     // the call the web makes, and the error ioredis gives
-    const refused = await runtime.store.createMany([PayoutOrder.parse(order(`log-direct-${run}`))], () => 'queued', Date.now()).then(
-      () => undefined,
-      (err: unknown) => err as Error & { command?: { name: string; args: unknown[] } },
-    );
+    const refused = await runtime.store
+      .createMany([PayoutOrder.parse(order(`log-direct-${run}`))], () => 'queued', Date.now())
+      .then(
+        () => undefined,
+        (err: unknown) => err as Error & { command?: { name: string; args: unknown[] } },
+      );
     expect(refused?.message).toMatch(/OOM command not allowed/);
     expect(JSON.stringify(refused!.command!.args)).toContain(NAME); // what would have been logged
     const before = lines.length;
     log.error({ err: refused }, 'request failed');
     log.error(refused);
     log.child({ reqId: 'r1' }).error({ err: refused }, 'request failed');
-    const logged = lines.slice(before).map((l) => JSON.parse(l) as { msg: string; err: { type: string; message: string; command: unknown; stack: string } });
+    const logged = lines
+      .slice(before)
+      .map((l) => JSON.parse(l) as { msg: string; err: { type: string; message: string; command: unknown; stack: string } });
     expect(logged).toHaveLength(3);
     for (const line of logged) {
       expect(line.err.command).toEqual({ name: expect.stringMatching(/^eval(sha)?$/) });

@@ -26,7 +26,9 @@ afterAll(() => p?.close());
 /** The value of one sample, e.g. `payouts_finished_total{outcome="succeeded"}`. */
 const sample = (name: string, labels: Record<string, string> = {}): number | undefined => {
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `) ? want.every((w) => l.includes(w)) : false);
+  const line = text
+    .split('\n')
+    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `) ? want.every((w) => l.includes(w)) : false));
   return line === undefined ? undefined : Number(line.split(' ').pop());
 };
 

@@ -19,7 +19,11 @@ beforeAll(async () => {
   // Workers of our own, so their log can be read.
   p = await startPipeline({ workerSets: 0 });
   const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-  workers = startWorkers(p.runtime, workerSettings({ redisPrefix: p.prefix, callbackTimeoutMs: 2_000, callbackAllowPrivate: true, payoutConcurrency: 4 }), { log });
+  workers = startWorkers(
+    p.runtime,
+    workerSettings({ redisPrefix: p.prefix, callbackTimeoutMs: 2_000, callbackAllowPrivate: true, payoutConcurrency: 4 }),
+    { log },
+  );
 });
 afterAll(async () => {
   await workers?.close();
@@ -57,11 +61,15 @@ async function paidPayout(): Promise<string> {
 /** Adds a notify job by hand (kept once completed, so its result can be read) and waits for it to finish. */
 async function handAdded(jobId: string, data: Record<string, unknown>) {
   await p.runtime.queues.notify.add('notify', data as never, { jobId, removeOnComplete: false });
-  return eventually(async () => {
-    const job = await p.runtime.queues.notify.getJob(jobId);
-    const state = await job?.getState();
-    return state === 'completed' || state === 'failed' ? { job: job!, state } : undefined;
-  }, 10_000, `job ${jobId} to finish`);
+  return eventually(
+    async () => {
+      const job = await p.runtime.queues.notify.getJob(jobId);
+      const state = await job?.getState();
+      return state === 'completed' || state === 'failed' ? { job: job!, state } : undefined;
+    },
+    10_000,
+    `job ${jobId} to finish`,
+  );
 }
 
 const alarmFor = (jobId: string) => logLines.find((l) => l.level === 50 && l.jobId === jobId);
@@ -76,7 +84,13 @@ it('a hand-added job claiming "failed" for a paid payout sends nothing, ends wit
   expect(job.returnvalue).toEqual({ outcome: 'refused', reason: 'contradicts_payout', claimed: 'failed', state: 'succeeded' });
   expect(await refused('contradicts_payout')).toBe(before + 1);
   const alarm = alarmFor(`x-${id}`);
-  expect(alarm).toMatchObject({ queue: 'payout-notify', payoutId: id, claimed: 'failed', actual: 'succeeded', reason: 'contradicts_payout' });
+  expect(alarm).toMatchObject({
+    queue: 'payout-notify',
+    payoutId: id,
+    claimed: 'failed',
+    actual: 'succeeded',
+    reason: 'contradicts_payout',
+  });
   // ids and states only: nothing of the order, least of all the card
   expect(JSON.stringify(alarm)).not.toMatch(/sandbox_ok|number_hash|Ivanov|callback_url/);
 
@@ -100,7 +114,7 @@ it('a job for a payout still in flight sends nothing and raises the alarm', asyn
   expect((await p.runtime.store.get(o.id))?.state).toBe('queued');
 });
 
-it('a job that agrees with its payout still delivers, under the webhook-id of the payout\'s own outcome', async () => {
+it("a job that agrees with its payout still delivers, under the webhook-id of the payout's own outcome", async () => {
   const id = await paidPayout();
   const { state } = await handAdded(`y-${id}`, { payoutId: id, event: 'succeeded' });
   expect(state).toBe('completed');

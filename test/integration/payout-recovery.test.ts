@@ -28,13 +28,18 @@ afterEach(() => {
 });
 
 const FINAL: PayoutState[] = ['succeeded', 'failed', 'cancelled', 'expired'];
-const withCallback = (overrides: Record<string, unknown> = {}, card?: string) => order({ callback_url: p.upstream.url, ...overrides }, card);
+const withCallback = (overrides: Record<string, unknown> = {}, card?: string) =>
+  order({ callback_url: p.upstream.url, ...overrides }, card);
 const ledgerFor = (id: string) => p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(id));
 const callbacksFor = (id: string) =>
-  p.upstream.received.map((r) => JSON.parse(r.body.toString('utf8')) as { type: string; payout: { id: string } }).filter((c) => c.payout.id === id).map((c) => c.type);
+  p.upstream.received
+    .map((r) => JSON.parse(r.body.toString('utf8')) as { type: string; payout: { id: string } })
+    .filter((c) => c.payout.id === id)
+    .map((c) => c.type);
 const state = async (id: string) => (await p.runtime.store.get(id))?.state;
 const whys = async (id: string) => (await p.runtime.store.audit(id)).map((e) => e.why);
-const callsFor = (sessionId: string, endpoint: string) => p.sandbox.bank.calls.filter((c) => c.sessionId === sessionId && c.endpoint === endpoint);
+const callsFor = (sessionId: string, endpoint: string) =>
+  p.sandbox.bank.calls.filter((c) => c.sessionId === sessionId && c.endpoint === endpoint);
 
 /** A payout the bank has started, whose ready_to_confirm comes only 2.5 s later: time to send our own webhooks first. */
 async function startedPayout() {
@@ -146,7 +151,9 @@ describe('a lost webhook is made up for by session/status', () => {
     await post(o);
     await reaches(o.id, 'started');
     await endsOnce(o.id, 'succeeded', 1);
-    expect(await whys(o.id)).toContain('session/status: session in_progress, next_action confirm, payout pending: the bank waits for our confirm');
+    expect(await whys(o.id)).toContain(
+      'session/status: session in_progress, next_action confirm, payout pending: the bank waits for our confirm',
+    );
   });
 
   it('confirmed: payment_finished never arrives (case 4)', async () => {
@@ -168,7 +175,10 @@ describe('a lost webhook is made up for by session/status', () => {
   });
 
   it('a session in status error is not final: the payout waits, visibly, until the bank decides', async () => {
-    p.sandbox.bank.setKnobs({ loseWebhooks: { types: ['payment_finished'] }, errorSessions: { after: 'confirm', resolveTo: 'succeeded', resolveAfterMs: 1_200, remaining: 1 } });
+    p.sandbox.bank.setKnobs({
+      loseWebhooks: { types: ['payment_finished'] },
+      errorSessions: { after: 'confirm', resolveTo: 'succeeded', resolveAfterMs: 1_200, remaining: 1 },
+    });
     const o = withCallback();
     await post(o);
     await endsOnce(o.id, 'succeeded', 1);
@@ -223,7 +233,11 @@ describe('cancel and ready_to_confirm as the bank really sends them', () => {
     await post(o);
     const { sessionId } = await reaches(o.id, 'awaiting_confirmation');
     // the confirm job under its usual id exists (as after a retry backoff): cancel must not collide with it
-    await p.runtime.queues.confirm.add('confirm', { payoutId: o.id, sessionId: sessionId! }, { jobId: `confirm-${sessionId}`, delay: 60_000 });
+    await p.runtime.queues.confirm.add(
+      'confirm',
+      { payoutId: o.id, sessionId: sessionId! },
+      { jobId: `confirm-${sessionId}`, delay: 60_000 },
+    );
     expect((await p.api('POST', `/v1/payouts/${o.id}/cancel`)).body).toEqual({ id: o.id, status: 'cancelling' });
     await endsOnce(o.id, 'cancelled', 0);
     expect(callsFor(sessionId!, 'session/cancel').length).toBeGreaterThanOrEqual(1);
@@ -231,24 +245,35 @@ describe('cancel and ready_to_confirm as the bank really sends them', () => {
     await p.runtime.queues.confirm.remove(`confirm-${sessionId}`);
   });
 
-
   it.each([
-    ['the session is already cancelled', { status: 'cancelled', error: { code: 'confirm_timeout', description: 'late' } }, {}, 'confirm_timeout'],
+    [
+      'the session is already cancelled',
+      { status: 'cancelled', error: { code: 'confirm_timeout', description: 'late' } },
+      {},
+      'confirm_timeout',
+    ],
     ['its payout has failed', {}, { status: 'failed', error: { code: 'declined_by_issuer_bank' } }, 'declined_by_issuer_bank'],
-  ] as const)('ready_to_confirm where %s is never confirmed: the payout ends as the session says (case 7)', async (_what, session, payout, code) => {
-    const { o, sessionId } = await startedPayout();
-    const delivery = sendWebhook(p.sandbox, readyToConfirm(sessionId, { metadata: bankMetadataFor(o.id), payout, session }));
-    await endsOnce(o.id, 'failed', 0);
-    expect(delivery.statuses[0]).toBe(200);
-    expect((await p.runtime.store.get(o.id))!.errorCode).toBe(code);
-    expect(callsFor(sessionId, 'session/confirm')).toHaveLength(0);
-    expect((await whys(o.id)).some((w) => w.startsWith('webhook ready_to_confirm:'))).toBe(true);
-  });
+  ] as const)(
+    'ready_to_confirm where %s is never confirmed: the payout ends as the session says (case 7)',
+    async (_what, session, payout, code) => {
+      const { o, sessionId } = await startedPayout();
+      const delivery = sendWebhook(p.sandbox, readyToConfirm(sessionId, { metadata: bankMetadataFor(o.id), payout, session }));
+      await endsOnce(o.id, 'failed', 0);
+      expect(delivery.statuses[0]).toBe(200);
+      expect((await p.runtime.store.get(o.id))!.errorCode).toBe(code);
+      expect(callsFor(sessionId, 'session/confirm')).toHaveLength(0);
+      expect((await whys(o.id)).some((w) => w.startsWith('webhook ready_to_confirm:'))).toBe(true);
+    },
+  );
 
   it('ready_to_confirm without next_action confirm is left to the bank: nothing is confirmed, the audit says why', async () => {
     const { o, sessionId } = await startedPayout();
     sendWebhook(p.sandbox, readyToConfirm(sessionId, { metadata: bankMetadataFor(o.id), session: { next_action: null } }));
-    await eventually(async () => (await whys(o.id)).includes('webhook ready_to_confirm: session in_progress, payout pending'), 5_000, 'the audit entry');
+    await eventually(
+      async () => (await whys(o.id)).includes('webhook ready_to_confirm: session in_progress, payout pending'),
+      5_000,
+      'the audit entry',
+    );
     expect(await state(o.id)).toBe('started');
     expect(callsFor(sessionId, 'session/confirm')).toHaveLength(0);
     // the bank's real ready_to_confirm, when it comes, is confirmed as usual
@@ -268,21 +293,39 @@ describe('every correctly signed webhook gets 200 and an audit entry (case 8)', 
     for (const d of deliveries) expect(d.statuses).toEqual([200]);
   });
 
-  it.each(['action_required', 'ready_to_capture', 'payment_refunded', 'transaction_registration'])('%s is kept and leads to a session/status check', async (type) => {
-    const { o, sessionId } = await startedPayout();
-    const statusChecks = callsFor(sessionId, 'session/status').length;
-    const delivery = sendWebhook(p.sandbox, { type, session: { id: sessionId, status: 'in_progress', finished_at: null, payout_list: [{ id: 'po_1', status: 'teleported', error: null }] } });
-    await eventually(async () => (await whys(o.id)).includes(`webhook ${type}: session in_progress, payout teleported`), 5_000, 'the audit entry');
-    expect(delivery.statuses).toEqual([200]);
-    await eventually(() => callsFor(sessionId, 'session/status').length > statusChecks, 5_000, 'a session/status check');
-    expect(await state(o.id)).toBe('started');
-    await endsOnce(o.id, 'succeeded', 1);
-  });
+  it.each(['action_required', 'ready_to_capture', 'payment_refunded', 'transaction_registration'])(
+    '%s is kept and leads to a session/status check',
+    async (type) => {
+      const { o, sessionId } = await startedPayout();
+      const statusChecks = callsFor(sessionId, 'session/status').length;
+      const delivery = sendWebhook(p.sandbox, {
+        type,
+        session: {
+          id: sessionId,
+          status: 'in_progress',
+          finished_at: null,
+          payout_list: [{ id: 'po_1', status: 'teleported', error: null }],
+        },
+      });
+      await eventually(
+        async () => (await whys(o.id)).includes(`webhook ${type}: session in_progress, payout teleported`),
+        5_000,
+        'the audit entry',
+      );
+      expect(delivery.statuses).toEqual([200]);
+      await eventually(() => callsFor(sessionId, 'session/status').length > statusChecks, 5_000, 'a session/status check');
+      expect(await state(o.id)).toBe('started');
+      await endsOnce(o.id, 'succeeded', 1);
+    },
+  );
 
   it('a payout status we do not know leads to a check, never to a failure', async () => {
     const { o, sessionId } = await startedPayout();
     const before = callsFor(sessionId, 'session/status').length;
-    const delivery = sendWebhook(p.sandbox, { type: 'payment_finished', session: { id: sessionId, status: 'in_progress', payout_list: [{ id: 'po_1', status: 'on_hold' }] } });
+    const delivery = sendWebhook(p.sandbox, {
+      type: 'payment_finished',
+      session: { id: sessionId, status: 'in_progress', payout_list: [{ id: 'po_1', status: 'on_hold' }] },
+    });
     await eventually(() => callsFor(sessionId, 'session/status').length > before, 5_000, 'a session/status check');
     expect(delivery.statuses).toEqual([200]);
     expect(await state(o.id)).toBe('started');
@@ -294,19 +337,22 @@ describe('idempotency keys (case 9)', () => {
   it.each([
     ['session/start/payout', 'start'],
     ['session/confirm', 'confirm'],
-  ] as const)('idempotency_key_already_exists on %s that never acted: session/status says so, and the next try uses a new key', async (endpoint, action) => {
-    // as a bank that remembers the key of a refused call would answer
-    p.sandbox.bank.addFaults([{ endpoint, kind: 'error', code: 'idempotency_key_already_exists', times: 1 }]);
-    const o = withCallback();
-    await post(o);
-    await endsOnce(o.id, 'succeeded', 1);
-    const sessionId = (await p.runtime.store.get(o.id))!.sessionId!;
-    expect(callsFor(sessionId, endpoint).map((c) => [c.idempotencyKey, c.httpStatus])).toEqual([
-      [`${sessionId}-${action}`, 400],
-      [`${sessionId}-${action}-2`, 200],
-    ]);
-    expect((await whys(o.id)).some((w) => w.includes('idempotency_key_already_exists') && w.includes('new idempotency key'))).toBe(true);
-  });
+  ] as const)(
+    'idempotency_key_already_exists on %s that never acted: session/status says so, and the next try uses a new key',
+    async (endpoint, action) => {
+      // as a bank that remembers the key of a refused call would answer
+      p.sandbox.bank.addFaults([{ endpoint, kind: 'error', code: 'idempotency_key_already_exists', times: 1 }]);
+      const o = withCallback();
+      await post(o);
+      await endsOnce(o.id, 'succeeded', 1);
+      const sessionId = (await p.runtime.store.get(o.id))!.sessionId!;
+      expect(callsFor(sessionId, endpoint).map((c) => [c.idempotencyKey, c.httpStatus])).toEqual([
+        [`${sessionId}-${action}`, 400],
+        [`${sessionId}-${action}-2`, 200],
+      ]);
+      expect((await whys(o.id)).some((w) => w.includes('idempotency_key_already_exists') && w.includes('new idempotency key'))).toBe(true);
+    },
+  );
 
   it('one key per session and action, the same on every try', async () => {
     p.sandbox.bank.addFaults([

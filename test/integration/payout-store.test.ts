@@ -20,7 +20,9 @@ describe('PayoutStore', () => {
     expect(await store.createMany([o], () => 'queued', Date.now() + 60_000)).toEqual([{ id: o.id, status: 'created', state: 'queued' }]);
     expect(await store.createMany([o], () => 'queued', Date.now() + 60_000)).toEqual([{ id: o.id, status: 'existing', state: 'queued' }]);
     const changed = { ...o, recipient: { full_name: 'Petrov Petr' } };
-    expect(await store.createMany([changed], () => 'queued', Date.now() + 60_000)).toEqual([{ id: o.id, status: 'conflict', state: 'queued', fields: ['recipient'] }]);
+    expect(await store.createMany([changed], () => 'queued', Date.now() + 60_000)).toEqual([
+      { id: o.id, status: 'conflict', state: 'queued', fields: ['recipient'] },
+    ]);
     expect(await store.audit(o.id)).toEqual([{ at: (await store.get(o.id))!.createdAt, from: null, to: 'queued', why: 'accepted' }]);
   });
 
@@ -37,25 +39,54 @@ describe('PayoutStore', () => {
   it('moves by compare-and-set from an expected state, appending the audit event in the same step', async () => {
     const o = make();
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
-    const moved = await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'session ps_1 created', dueAt: Date.now(), set: { session_id: 'ps_1' }, indexSession: 'ps_1' });
+    const moved = await store.transition(o.id, {
+      from: ['queued'],
+      to: 'session_created',
+      why: 'session ps_1 created',
+      dueAt: Date.now(),
+      set: { session_id: 'ps_1' },
+      indexSession: 'ps_1',
+    });
     expect(moved).toEqual({ ok: true, from: 'queued' });
     expect(await store.payoutIdForSession('ps_1')).toBe(o.id);
     // from the wrong state: refused, nothing written
-    expect(await store.transition(o.id, { from: ['queued'], to: 'failed', why: 'x' , dueAt: Date.now()})).toEqual({ ok: false, current: 'session_created' });
+    expect(await store.transition(o.id, { from: ['queued'], to: 'failed', why: 'x', dueAt: Date.now() })).toEqual({
+      ok: false,
+      current: 'session_created',
+    });
     const record = (await store.get(o.id))!;
     expect(record).toMatchObject({ state: 'session_created', sessionId: 'ps_1', errorCode: null });
     expect((await store.audit(o.id)).filter(isMove).map((e) => [e.from, e.to, e.why])).toEqual([
       [null, 'queued', 'accepted'],
       ['queued', 'session_created', 'session ps_1 created'],
     ]);
-    expect(await store.transition('no-such-payout', { from: ['queued'], to: 'failed', why: 'x' , dueAt: Date.now()})).toEqual({ ok: false, current: null });
+    expect(await store.transition('no-such-payout', { from: ['queued'], to: 'failed', why: 'x', dueAt: Date.now() })).toEqual({
+      ok: false,
+      current: null,
+    });
   });
 
   it('a re-sent transition whose first reply was lost answers ok again, not conflict', async () => {
     const o = make();
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
     const script = (redis as unknown as { b131Transition(...a: string[]): Promise<[string, string]> }).b131Transition.bind(redis);
-    const args = (token: string) => [store.key(o.id), `${store.key(o.id)}:audit`, `${prefix}:session:-`, store.dueKey, 'queued', 'session_created', new Date().toISOString(), 'x', '[]', '', o.id, token, String(Date.now()), '0', store.listKey('')];
+    const args = (token: string) => [
+      store.key(o.id),
+      `${store.key(o.id)}:audit`,
+      `${prefix}:session:-`,
+      store.dueKey,
+      'queued',
+      'session_created',
+      new Date().toISOString(),
+      'x',
+      '[]',
+      '',
+      o.id,
+      token,
+      String(Date.now()),
+      '0',
+      store.listKey(''),
+    ];
     expect(await script(...args('token-1'))).toEqual(['ok', 'queued']);
     expect(await script(...args('token-1'))).toEqual(['ok', 'replayed']); // what ioredis's auto-resend sees
     expect(await script(...args('token-2'))).toEqual(['conflict', 'session_created']); // a different caller loses
@@ -65,14 +96,26 @@ describe('PayoutStore', () => {
   it('refuses a move the state machine forbids, before touching Redis', async () => {
     const o = make();
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
-    await expect(store.transition(o.id, { from: ['queued'], to: 'succeeded', why: 'x' , dueAt: Date.now()})).rejects.toThrow('illegal payout transition queued -> succeeded');
+    await expect(store.transition(o.id, { from: ['queued'], to: 'succeeded', why: 'x', dueAt: Date.now() })).rejects.toThrow(
+      'illegal payout transition queued -> succeeded',
+    );
     expect((await store.get(o.id))!.state).toBe('queued');
   });
 
   it('of many concurrent attempts at the same move, exactly one wins', async () => {
     const o = make();
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
-    const results = await Promise.all(Array.from({ length: 25 }, (_, i) => store.transition(o.id, { from: ['queued'], to: 'session_created', why: `runner ${i}`, dueAt: Date.now(), set: { session_id: `ps_${i}` } })));
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        store.transition(o.id, {
+          from: ['queued'],
+          to: 'session_created',
+          why: `runner ${i}`,
+          dueAt: Date.now(),
+          set: { session_id: `ps_${i}` },
+        }),
+      ),
+    );
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     expect((await store.audit(o.id)).filter(isMove).filter((e) => e.to === 'session_created')).toHaveLength(1);
   });
@@ -92,7 +135,14 @@ describe('PayoutStore', () => {
     const o = make();
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
     expect(await store.noteBySession('ps_nobody', 'webhook x')).toBeNull();
-    await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: 'ps_nb' }, indexSession: 'ps_nb' });
+    await store.transition(o.id, {
+      from: ['queued'],
+      to: 'session_created',
+      why: 'x',
+      dueAt: Date.now(),
+      set: { session_id: 'ps_nb' },
+      indexSession: 'ps_nb',
+    });
     const spy = vi.spyOn(redis as unknown as { b131NoteBySession: (...a: unknown[]) => Promise<string[]> }, 'b131NoteBySession');
     const seen = await store.noteBySession('ps_nb', 'webhook ready_to_confirm: in_progress');
     expect(spy).toHaveBeenCalledTimes(1);
@@ -105,7 +155,14 @@ describe('PayoutStore', () => {
   it('records the follow-up job with the move itself', async () => {
     const o = make();
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
-    await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: 'ps_lj' }, lastJob: 'payout-start/start-x' });
+    await store.transition(o.id, {
+      from: ['queued'],
+      to: 'session_created',
+      why: 'x',
+      dueAt: Date.now(),
+      set: { session_id: 'ps_lj' },
+      lastJob: 'payout-start/start-x',
+    });
     expect(await store.lastJob(o.id)).toBe('payout-start/start-x');
   });
 
@@ -113,7 +170,14 @@ describe('PayoutStore', () => {
     const o = make({ callback_url: 'https://upstream.example/cb' });
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
     const card = JSON.stringify({ number_hash: 'h-collected' });
-    await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: 'ps_min', collected_card: card, reported: '{"sessionId":"ps_min","payouts":[]}' }, lastJob: 'payout-start/x' });
+    await store.transition(o.id, {
+      from: ['queued'],
+      to: 'session_created',
+      why: 'x',
+      dueAt: Date.now(),
+      set: { session_id: 'ps_min', collected_card: card, reported: '{"sessionId":"ps_min","payouts":[]}' },
+      lastJob: 'payout-start/x',
+    });
     expect(await redis.hmget(store.key(o.id), 'collected_card', 'reported')).toEqual([card, '{"sessionId":"ps_min","payouts":[]}']);
     await store.transition(o.id, { from: ['session_created'], to: 'failed', why: 'x', dueAt: Date.now(), lastJob: 'payout-notify/y' });
     expect(await redis.hmget(store.key(o.id), 'collected_card', 'reported', 'last_job')).toEqual([null, null, 'payout-notify/y']);

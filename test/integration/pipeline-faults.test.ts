@@ -129,7 +129,10 @@ describe('a job that runs twice at once (lost lock, second worker) moves money o
     // the real confirm job already ran; run two more copies of it concurrently
     const confirm = confirmProcessor(deps());
     const again = await Promise.all([confirm(fakeJob({ payoutId: o.id, sessionId })), confirm(fakeJob({ payoutId: o.id, sessionId }))]);
-    expect(again).toEqual([{ outcome: 'nothing_to_do', state: 'succeeded' }, { outcome: 'nothing_to_do', state: 'succeeded' }]);
+    expect(again).toEqual([
+      { outcome: 'nothing_to_do', state: 'succeeded' },
+      { outcome: 'nothing_to_do', state: 'succeeded' },
+    ]);
     paidOnce(o.id);
     expect((await p.runtime.store.audit(o.id)).filter(isMove).filter((e) => e.to === 'confirming')).toHaveLength(1);
   });

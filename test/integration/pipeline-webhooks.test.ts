@@ -32,13 +32,17 @@ const finishedWebhooks: Array<{ jobId: string; sessionId: string; result: unknow
 beforeAll(() => {
   for (const set of p.workerSets)
     for (const w of set.workers)
-      if (w.name === QUEUE.webhooks) w.on('completed', (job, result) => finishedWebhooks.push({ jobId: job.id!, sessionId: sessionOf(job.data), result }));
+      if (w.name === QUEUE.webhooks)
+        w.on('completed', (job, result) => finishedWebhooks.push({ jobId: job.id!, sessionId: sessionOf(job.data), result }));
 });
 
 /** Webhook jobs enqueued for a session by our own posts, counted by the ids BullMQ gave back. */
 const webhookJobsFor = async (sessionId: string) => {
   const found = await p.runtime.queues.webhooks.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized']);
-  const ids = new Set([...found.filter((j) => sessionOf(j.data) === sessionId).map((j) => j.id!), ...finishedWebhooks.filter((f) => f.sessionId === sessionId).map((f) => f.jobId)]);
+  const ids = new Set([
+    ...found.filter((j) => sessionOf(j.data) === sessionId).map((j) => j.id!),
+    ...finishedWebhooks.filter((f) => f.sessionId === sessionId).map((f) => f.jobId),
+  ]);
   return ids.size;
 };
 
@@ -80,11 +84,18 @@ describe('webhooks that arrive twice, late or out of order', () => {
     const body = readyBody(record.sessionId!, 10_000, bankMetadataFor(o.id));
     const res = await postWebhook(body, signBody(body, keys.bankPrivate));
     expect(res.status).toBe(200);
-    const outcome = await eventually(async () => finishedWebhooks.find((f) => f.jobId === jobId.webhook(Buffer.from(body)))?.result, 5_000, 'the replayed webhook to be processed');
+    const outcome = await eventually(
+      async () => finishedWebhooks.find((f) => f.jobId === jobId.webhook(Buffer.from(body)))?.result,
+      5_000,
+      'the replayed webhook to be processed',
+    );
     expect(outcome).toEqual({ outcome: 'nothing_to_do', state: 'succeeded' });
     expect((await p.runtime.store.audit(o.id)).filter(isMove)).toEqual(before);
     // seen, and said so in the audit trail
-    expect((await p.runtime.store.audit(o.id)).at(-1)).toMatchObject({ state: 'succeeded', why: 'webhook ready_to_confirm: session in_progress, next_action confirm, payout pending' });
+    expect((await p.runtime.store.audit(o.id)).at(-1)).toMatchObject({
+      state: 'succeeded',
+      why: 'webhook ready_to_confirm: session in_progress, next_action confirm, payout pending',
+    });
     expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(o.id))).toHaveLength(1);
   });
 
@@ -131,7 +142,10 @@ describe('forged and malformed webhooks', () => {
     // refused, the bank would re-send it forever; what we can read of it is still acted on
     const notJson = 'not json';
     expect((await postWebhook(notJson, signBody(notJson, keys.bankPrivate))).status).toBe(200);
-    const noStatus = JSON.stringify({ type: 'payment_finished', session: { id: 'ps_no_status', status: null, finished_at: null, next_action: null, error: null } });
+    const noStatus = JSON.stringify({
+      type: 'payment_finished',
+      session: { id: 'ps_no_status', status: null, finished_at: null, next_action: null, error: null },
+    });
     expect((await postWebhook(noStatus, signBody(noStatus, keys.bankPrivate))).status).toBe(200);
     await eventually(async () => (await webhookJobsFor('ps_no_status')) === 1, 5_000, 'one job for ps_no_status');
     const unknown = JSON.stringify({ type: 'transaction_registration', session: { id: 'ps_unknown_type' } });
@@ -152,7 +166,11 @@ describe('forged and malformed webhooks', () => {
     expect(body.length).toBeGreaterThan(10_000);
     const res = await postWebhook(body, signBody(body, keys.bankPrivate));
     expect(res.status).toBe(200);
-    await eventually(async () => (await p.runtime.store.audit(o.id)).some((e) => e.why.startsWith('webhook action_required')), 5_000, 'the webhook noted on its payout');
+    await eventually(
+      async () => (await p.runtime.store.audit(o.id)).some((e) => e.why.startsWith('webhook action_required')),
+      5_000,
+      'the webhook noted on its payout',
+    );
     expect((await p.runtime.store.get(o.id))!.state).toBe('succeeded');
   });
 });

@@ -60,7 +60,9 @@ function run(kind: Kind, env: Record<string, string>): Running {
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           child.kill('SIGKILL');
-          reject(new Error(`${kind} did not exit within ${timeoutMs} ms; stderr: ${running.stderr()}; stdout: ${running.stdout().slice(-2000)}`));
+          reject(
+            new Error(`${kind} did not exit within ${timeoutMs} ms; stderr: ${running.stderr()}; stdout: ${running.stdout().slice(-2000)}`),
+          );
         }, timeoutMs);
       });
       try {
@@ -76,7 +78,8 @@ function run(kind: Kind, env: Record<string, string>): Running {
 async function until(what: string, check: () => boolean, timeoutMs: number, p?: Running): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${p ? `; stderr: ${p.stderr()}; stdout: ${p.stdout().slice(-2000)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${p ? `; stderr: ${p.stderr()}; stdout: ${p.stdout().slice(-2000)}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -98,7 +101,9 @@ describe('a Redis that cannot be reached at start-up', () => {
     const { code } = await p.exited(10_000);
     expect(code).toBe(69);
     expect(oneLine(p)).toMatch(
-      new RegExp(`^REDIS_URL: cannot connect to redis://127\\.0\\.0\\.1:${port}: connection refused .*gave up after 1000 ms \\(REDIS_CONNECT_TIMEOUT_MS\\)$`),
+      new RegExp(
+        `^REDIS_URL: cannot connect to redis://127\\.0\\.0\\.1:${port}: connection refused .*gave up after 1000 ms \\(REDIS_CONNECT_TIMEOUT_MS\\)$`,
+      ),
     );
   });
 
@@ -124,7 +129,9 @@ describe('a Redis that cannot be reached at start-up', () => {
       expect(code).toBe(78);
       expect(afterMs).toBeLessThan(5_000); // no point waiting out the bound: retrying cannot fix a password
       const line = oneLine(p);
-      expect(line).toBe(`REDIS_URL: cannot connect to redis://:***@127.0.0.1:${redis.port}: authentication failed (wrong user name or password in REDIS_URL)`);
+      expect(line).toBe(
+        `REDIS_URL: cannot connect to redis://:***@127.0.0.1:${redis.port}: authentication failed (wrong user name or password in REDIS_URL)`,
+      );
       expect(p.stderr() + p.stdout()).not.toContain('not-the-password-17');
     });
 
@@ -132,7 +139,11 @@ describe('a Redis that cannot be reached at start-up', () => {
       const p = run('worker', { REDIS_URL: `redis://127.0.0.1:${redis.port}` });
       const { code } = await p.exited(10_000);
       expect(code).toBe(78);
-      expect(oneLine(p)).toMatch(new RegExp(`^REDIS_URL: cannot connect to redis://127\\.0\\.0\\.1:${redis.port}: authentication failed \\(this Redis requires a password`));
+      expect(oneLine(p)).toMatch(
+        new RegExp(
+          `^REDIS_URL: cannot connect to redis://127\\.0\\.0\\.1:${redis.port}: authentication failed \\(this Redis requires a password`,
+        ),
+      );
     });
 
     it('the right one starts', async () => {
@@ -162,7 +173,9 @@ describe('a used port', () => {
     const p = run('web', { REDIS_URL: redisUrl(), REDIS_PREFIX: testPrefix('faults-port'), PORT: String(port), HOST: '127.0.0.1' });
     const { code } = await p.exited(10_000);
     expect(code).toBe(69);
-    expect(oneLine(p)).toBe(`PORT: ${port} is already in use on HOST 127.0.0.1 (another process listens there; stop it or choose another PORT)`);
+    expect(oneLine(p)).toBe(
+      `PORT: ${port} is already in use on HOST 127.0.0.1 (another process listens there; stop it or choose another PORT)`,
+    );
   });
 });
 
@@ -175,37 +188,45 @@ describe('Redis lost after start', () => {
     await redis?.stop();
   });
 
-  it.each(kinds)('%s: reports the outage in a line or two, answers 503 without a line per request, and SIGTERM exits within 2 s', async (kind) => {
-    // Each process gets only its own settings (SETTINGS): the worker runs without API_KEYS, the web
-    // without CALLBACK_SECRET. The worker looks at its schedules and for stalled jobs often, so
-    // commands of its own wait for Redis when SIGTERM comes: what once held a stop for all of
-    // SHUTDOWN_TIMEOUT_MS.
-    const port = await freePort();
-    const own: Record<string, string> =
-      kind === 'web' ? { PORT: String(port), HOST: '127.0.0.1' } : { STALLED_INTERVAL_MS: '1000', JOB_LOCK_MS: '2000', RECONCILE_INTERVAL_MS: '500' };
-    const p = run(kind, { REDIS_URL: redis.url, REDIS_PREFIX: testPrefix(`faults-${kind}`), SHUTDOWN_TIMEOUT_MS: '10000', ...own });
-    try {
-      await until(`the ${kind} to be ready`, () => p.stdout().includes(`${kind} process ready`), 10_000, p);
-      await redis.stop({ keepData: true });
-      await until('the outage to be reported', () => p.stdout().includes('Redis unreachable (REDIS_URL redis://127.0.0.1:'), 5_000, p);
-      if (kind === 'web') await expectRefusals(`http://127.0.0.1:${port}`);
-      // Several connections, queues and requests meet every failed attempt; the log gets one line
-      // per interval. (An observation window: the absence of a flood cannot be polled for.)
-      await new Promise((r) => setTimeout(r, 2_500));
-      const logged = p.stdout().split('\n').filter((l) => /redis|ECONNREFUSED|request failed/i.test(l) && !/appendonly|process ready|"msg":"request"/.test(l));
-      expect(logged.length, logged.join('\n')).toBeLessThanOrEqual(2);
-      expect(p.stdout()).not.toMatch(/\\n\s+at /); // no stack
-      const since = Date.now();
-      p.child.kill('SIGTERM');
-      const { code, afterMs } = await p.exited(12_000, since);
-      expect(afterMs, p.stdout().slice(-2000)).toBeLessThan(2_000);
-      expect(code).toBe(0);
-      expect(p.stderr()).toBe('');
-    } finally {
-      if (p.child.exitCode === null) p.child.kill('SIGKILL');
-      await redis.restart();
-    }
-  });
+  it.each(kinds)(
+    '%s: reports the outage in a line or two, answers 503 without a line per request, and SIGTERM exits within 2 s',
+    async (kind) => {
+      // Each process gets only its own settings (SETTINGS): the worker runs without API_KEYS, the web
+      // without CALLBACK_SECRET. The worker looks at its schedules and for stalled jobs often, so
+      // commands of its own wait for Redis when SIGTERM comes: what once held a stop for all of
+      // SHUTDOWN_TIMEOUT_MS.
+      const port = await freePort();
+      const own: Record<string, string> =
+        kind === 'web'
+          ? { PORT: String(port), HOST: '127.0.0.1' }
+          : { STALLED_INTERVAL_MS: '1000', JOB_LOCK_MS: '2000', RECONCILE_INTERVAL_MS: '500' };
+      const p = run(kind, { REDIS_URL: redis.url, REDIS_PREFIX: testPrefix(`faults-${kind}`), SHUTDOWN_TIMEOUT_MS: '10000', ...own });
+      try {
+        await until(`the ${kind} to be ready`, () => p.stdout().includes(`${kind} process ready`), 10_000, p);
+        await redis.stop({ keepData: true });
+        await until('the outage to be reported', () => p.stdout().includes('Redis unreachable (REDIS_URL redis://127.0.0.1:'), 5_000, p);
+        if (kind === 'web') await expectRefusals(`http://127.0.0.1:${port}`);
+        // Several connections, queues and requests meet every failed attempt; the log gets one line
+        // per interval. (An observation window: the absence of a flood cannot be polled for.)
+        await new Promise((r) => setTimeout(r, 2_500));
+        const logged = p
+          .stdout()
+          .split('\n')
+          .filter((l) => /redis|ECONNREFUSED|request failed/i.test(l) && !/appendonly|process ready|"msg":"request"/.test(l));
+        expect(logged.length, logged.join('\n')).toBeLessThanOrEqual(2);
+        expect(p.stdout()).not.toMatch(/\\n\s+at /); // no stack
+        const since = Date.now();
+        p.child.kill('SIGTERM');
+        const { code, afterMs } = await p.exited(12_000, since);
+        expect(afterMs, p.stdout().slice(-2000)).toBeLessThan(2_000);
+        expect(code).toBe(0);
+        expect(p.stderr()).toBe('');
+      } finally {
+        if (p.child.exitCode === null) p.child.kill('SIGKILL');
+        await redis.restart();
+      }
+    },
+  );
 });
 
 /** Fifty requests while Redis is away: each one 503 `unavailable` with Retry-After, at once. */
@@ -222,11 +243,16 @@ async function expectRefusals(url: string): Promise<void> {
           recipient: { full_name: 'Ivan Ivanov' },
           encrypted_card: { number_hash: 'h' },
         }),
-      }).then(async (res) => ({ status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { error?: { code: string } } })),
+      }).then(async (res) => ({
+        status: res.status,
+        retryAfter: res.headers.get('retry-after'),
+        body: (await res.json()) as { error?: { code: string } },
+      })),
     ),
   );
   expect(Date.now() - started).toBeLessThan(2_000);
-  for (const a of answers) expect(a).toMatchObject({ status: 503, retryAfter: String(RETRY_AFTER_S), body: { error: { code: 'unavailable' } } });
+  for (const a of answers)
+    expect(a).toMatchObject({ status: 503, retryAfter: String(RETRY_AFTER_S), body: { error: { code: 'unavailable' } } });
   const ready = await fetch(`${url}/readyz`);
   expect(ready.status).toBe(503);
   expect(await ready.json()).toEqual({ error: { code: 'unavailable', message: 'not ready: Redis does not answer' } });

@@ -33,7 +33,9 @@ afterAll(async () => {
 
 type Callback = { type: string; payout: { id: string; status: string; error: { code: string } | null } };
 const callbacksFor = (id: string): Callback[] =>
-  p.upstream.received.map((r) => new Webhook(CALLBACK_SECRET).verify(r.body, r.headers as Record<string, string>) as Callback).filter((c) => c.payout.id === id);
+  p.upstream.received
+    .map((r) => new Webhook(CALLBACK_SECRET).verify(r.body, r.headers as Record<string, string>) as Callback)
+    .filter((c) => c.payout.id === id);
 const moneyMovedFor = (id: string) => p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(id));
 
 /** A plain connection to one node, to see where keys really are (no cluster client redirecting). */
@@ -69,8 +71,16 @@ describe('the runtime on a Redis Cluster', () => {
     expect(moneyMovedFor(declined.id)).toEqual([]);
 
     // each callback acknowledged (mark-notified ran on the cluster), each final event sent once
-    await eventually(async () => (await p.runtime.store.getMany([...paid, declined.id])).every((r) => r?.notified === r?.state), 10_000, 'every callback to be acknowledged');
-    for (const id of paid) expect(callbacksFor(id).map((c) => c.type), id).toEqual(['payout.succeeded']);
+    await eventually(
+      async () => (await p.runtime.store.getMany([...paid, declined.id])).every((r) => r?.notified === r?.state),
+      10_000,
+      'every callback to be acknowledged',
+    );
+    for (const id of paid)
+      expect(
+        callbacksFor(id).map((c) => c.type),
+        id,
+      ).toEqual(['payout.succeeded']);
     expect(callbacksFor(declined.id).map((c) => [c.type, c.payout.error?.code])).toEqual([['payout.failed', 'declined_by_issuer_bank']]);
 
     const got = await p.api('GET', `/v1/payouts/${ok.id}`);
@@ -117,10 +127,16 @@ describe('the runtime on a Redis Cluster', () => {
           await expect(client.hget(`${p.prefix}:payout:${o.id}`, 'state')).rejects.toThrow(/MOVED/);
           continue;
         }
-        expect(keys.every((k) => k.startsWith(`${p.prefix}:`)), keys.join(' ')).toBe(true);
+        expect(
+          keys.every((k) => k.startsWith(`${p.prefix}:`)),
+          keys.join(' '),
+        ).toBe(true);
         expect(keys).toContain(`${p.prefix}:payout:${o.id}`);
         expect(keys).toContain(`${p.prefix}:list:state:succeeded`);
-        expect(keys.some((k) => k.startsWith(`${p.prefix}:payout-start:`)), 'a BullMQ key').toBe(true);
+        expect(
+          keys.some((k) => k.startsWith(`${p.prefix}:payout-start:`)),
+          'a BullMQ key',
+        ).toBe(true);
         expect(await client.hget(`${p.prefix}:payout:${o.id}`, 'state')).toBe('succeeded');
       }
     } finally {
@@ -193,11 +209,18 @@ describe('the processes with REDIS_CLUSTER', () => {
   };
 
   it('the worker starts on the cluster (REDIS_CLUSTER=true) and stops cleanly; without it, it exits 78 naming REDIS_CLUSTER', async () => {
-    const on = runEntry('workers/worker-process.ts', { ...worker, REDIS_URL: cluster.url, REDIS_CLUSTER: 'true', REDIS_PREFIX: testPrefix('cluster-worker') });
+    const on = runEntry('workers/worker-process.ts', {
+      ...worker,
+      REDIS_URL: cluster.url,
+      REDIS_CLUSTER: 'true',
+      REDIS_PREFIX: testPrefix('cluster-worker'),
+    });
     const off = runEntry('workers/worker-process.ts', { ...worker, REDIS_URL: cluster.url, REDIS_PREFIX: testPrefix('cluster-worker') });
     try {
       expect(await off.exit).toEqual({ code: 78, signal: null });
-      expect(off.stderr().trim()).toBe(`REDIS_URL: cannot connect to ${cluster.url}: this Redis is a node of a Redis Cluster: set REDIS_CLUSTER=true`);
+      expect(off.stderr().trim()).toBe(
+        `REDIS_URL: cannot connect to ${cluster.url}: this Redis is a node of a Redis Cluster: set REDIS_CLUSTER=true`,
+      );
       await eventually(() => on.stdout().includes('worker process ready') || on.child.exitCode !== null, 15_000, 'the worker to be ready');
       expect(on.stdout(), on.stderr()).toContain('worker process ready');
       // the durability check read the masters' own settings (this test cluster runs without AOF)

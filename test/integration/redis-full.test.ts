@@ -100,8 +100,19 @@ beforeAll(async () => {
   };
   web = start('src/web-process.ts', { ...common, HOST: '127.0.0.1', PORT: String(webPort), API_KEYS: API_KEY });
   const callbackSecret = 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=';
-  worker = start('workers/worker-process.ts', { ...common, CALLBACK_SECRET: callbackSecret, METRICS_PORT: '0', JOB_LOCK_MS: '3000', STALLED_INTERVAL_MS: '1000' });
-  await eventually(() => said(web, 'web process ready') && said(worker, 'worker process ready'), 30_000, 'the web and the worker to be ready', 50);
+  worker = start('workers/worker-process.ts', {
+    ...common,
+    CALLBACK_SECRET: callbackSecret,
+    METRICS_PORT: '0',
+    JOB_LOCK_MS: '3000',
+    STALLED_INTERVAL_MS: '1000',
+  });
+  await eventually(
+    () => said(web, 'web process ready') && said(worker, 'worker process ready'),
+    30_000,
+    'the web and the worker to be ready',
+    50,
+  );
 });
 
 afterAll(async () => {
@@ -126,7 +137,12 @@ async function post(id = `full-${Date.now().toString(36)}-${++seq}`) {
       callback_url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/callbacks`,
     }),
   });
-  return { id, status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { error?: { code: string; message: string } } };
+  return {
+    id,
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    body: (await res.json()) as { error?: { code: string; message: string } },
+  };
 }
 
 const usedMemory = async () => Number(/^used_memory:(\d+)/m.exec(await admin.info('memory'))?.[1]);
@@ -173,7 +189,8 @@ describe('Redis full (maxmemory, noeviction)', () => {
     }
     const refused = answers.filter((a) => a.status !== 202);
     expect(refused.length, 'a full Redis refuses payouts').toBeGreaterThan(answers.length / 2);
-    for (const a of refused) expect(a).toMatchObject({ status: 503, retryAfter: String(RETRY_AFTER_S), body: { error: { code: 'unavailable' } } });
+    for (const a of refused)
+      expect(a).toMatchObject({ status: 503, retryAfter: String(RETRY_AFTER_S), body: { error: { code: 'unavailable' } } });
 
     const ready = await fetch(`${webUrl}/readyz`);
     expect(ready.status).toBe(503);
@@ -183,11 +200,20 @@ describe('Redis full (maxmemory, noeviction)', () => {
 
     // Each process says so, and then at most a few lines per interval (the access log's one line
     // per response, asked for by ACCESS_LOG, aside).
-    for (const [name, p] of [['web', web], ['worker', worker]] as const) {
-      expect(p.lines.some((l) => l.msg.startsWith('Redis refuses commands') && l.msg.includes('OOM')), `${name} reports the refusal`).toBe(true);
+    for (const [name, p] of [
+      ['web', web],
+      ['worker', worker],
+    ] as const) {
+      expect(
+        p.lines.some((l) => l.msg.startsWith('Redis refuses commands') && l.msg.includes('OOM')),
+        `${name} reports the refusal`,
+      ).toBe(true);
       for (let from = fullAt; from < fullAt + 2 * INTERVAL_MS; from += INTERVAL_MS) {
         const lines = p.lines.filter((l) => l.time >= from && l.time < from + INTERVAL_MS && l.msg !== 'request');
-        expect(lines.length, `${name}, ${from - fullAt} ms after Redis filled up:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`).toBeLessThan(10);
+        expect(
+          lines.length,
+          `${name}, ${from - fullAt} ms after Redis filled up:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`,
+        ).toBeLessThan(10);
       }
       expect(p.running.stderr()).toBe('');
     }
@@ -198,7 +224,8 @@ describe('Redis full (maxmemory, noeviction)', () => {
 
     // ...and once memory is freed, every accepted payout is paid and reported.
     await admin.config('SET', 'maxmemory', '0');
-    for (let n = 0; n < fillers; n += 500) await admin.del(...Array.from({ length: Math.min(500, fillers - n) }, (_, i) => `filler:${n + i}`));
+    for (let n = 0; n < fillers; n += 500)
+      await admin.del(...Array.from({ length: Math.min(500, fillers - n) }, (_, i) => `filler:${n + i}`));
     const freedAt = Date.now();
     const reported = () => accepted.every((id) => callbacks.get(id)?.includes('payout.succeeded'));
     await eventually(reported, 90_000, 'every accepted payout to be reported succeeded', 200);
@@ -212,7 +239,11 @@ describe('Redis full (maxmemory, noeviction)', () => {
   it("what a full Redis answers is classified as a refusal; a script's own bug is not", async () => {
     const probe = new Redis(redis.url, { maxRetriesPerRequest: 0 });
     const key = `${PREFIX}:probe`;
-    const errorOf = (p: Promise<unknown>) => p.then(() => null, (err: Error) => err);
+    const errorOf = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (err: Error) => err,
+      );
     try {
       const bug = await errorOf(probe.eval('return nil + 1', 0));
       expect(bug, 'a Lua runtime error').toBeInstanceOf(ReplyError);
@@ -231,7 +262,8 @@ describe('Redis full (maxmemory, noeviction)', () => {
         }
       } finally {
         await admin.config('SET', 'maxmemory', '0');
-        for (let n = 0; n < fillers; n += 500) await admin.del(...Array.from({ length: Math.min(500, fillers - n) }, (_, i) => `filler:${n + i}`));
+        for (let n = 0; n < fillers; n += 500)
+          await admin.del(...Array.from({ length: Math.min(500, fillers - n) }, (_, i) => `filler:${n + i}`));
       }
     } finally {
       probe.disconnect();
@@ -248,7 +280,10 @@ describe('what counts as Redis refusing or away (src/store/redis-errors.ts)', ()
   const refusing: Array<[string, Error]> = [
     ['OOM', new ReplyError(OOM)],
     ['OOM in a script (Redis 7)', new ReplyError(`${OOM} script: d96ca626f1ea141b44a856b312fc636d99aa0c9d, on @user_script:73.`)],
-    ['OOM in a script (Redis 6)', new ReplyError(`ERR Error running script (call to f_d96ca626f1ea): @user_script:73: @user_script: 73: -${OOM} `)],
+    [
+      'OOM in a script (Redis 6)',
+      new ReplyError(`ERR Error running script (call to f_d96ca626f1ea): @user_script:73: @user_script: 73: -${OOM} `),
+    ],
     ['READONLY', new ReplyError("READONLY You can't write against a read only replica.")],
     ['LOADING', new ReplyError('LOADING Redis is loading the dataset in memory')],
     ['MASTERDOWN', new ReplyError("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")],
@@ -271,17 +306,29 @@ describe('what counts as Redis refusing or away (src/store/redis-errors.ts)', ()
     ['connection reset', coded('ECONNRESET', 'read ECONNRESET')],
     ['closed', new Error('Connection is closed.')],
     ['no offline queue', new Error("Stream isn't writeable and enableOfflineQueue options is false")],
-    ['MaxRetriesPerRequestError', named('MaxRetriesPerRequestError', 'Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option…')],
+    [
+      'MaxRetriesPerRequestError',
+      named('MaxRetriesPerRequestError', 'Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option…'),
+    ],
     ['no answer in time', new Error('Command timed out')],
-    ['no node of a cluster', Object.assign(new Error('Failed to refresh slots cache.'), { lastNodeError: coded('ECONNREFUSED', 'connect ECONNREFUSED') })],
+    [
+      'no node of a cluster',
+      Object.assign(new Error('Failed to refresh slots cache.'), { lastNodeError: coded('ECONNREFUSED', 'connect ECONNREFUSED') }),
+    ],
     ['a cluster not ready', new Error("Cluster isn't ready and enableOfflineQueue options is false")],
     ['BullMQ wrapping one', new Error('Failed to add repeatable job for next iteration: connect ECONNREFUSED 127.0.0.1:6379')],
   ];
   it.each(away)('%s: unreachable', (_, err) => expect(redisTrouble(err)?.kind).toBe('unreachable'));
 
   const ours: Array<[string, unknown]> = [
-    ['a Lua runtime error', new ReplyError("ERR user_script:5: Script attempted to access nonexistent global variable 'x' script: 1a2b3c, on @user_script:5.")],
-    ['EXECABORT after a bad command', Object.assign(new ReplyError(EXECABORT), { previousErrors: [new ReplyError("ERR wrong number of arguments for 'hset'")] })],
+    [
+      'a Lua runtime error',
+      new ReplyError("ERR user_script:5: Script attempted to access nonexistent global variable 'x' script: 1a2b3c, on @user_script:5."),
+    ],
+    [
+      'EXECABORT after a bad command',
+      Object.assign(new ReplyError(EXECABORT), { previousErrors: [new ReplyError("ERR wrong number of arguments for 'hset'")] }),
+    ],
     ['WRONGTYPE', new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value')],
     ['a TypeError', new TypeError("Cannot read properties of undefined (reading 'state')")],
     ['our own refusal', new Error('illegal payout transition created -> succeeded')],

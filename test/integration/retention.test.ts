@@ -17,7 +17,8 @@ async function keysNaming(redis: ReturnType<typeof connectRedis>, prefix: string
   } while (cursor !== '0');
   const members: string[] = [];
   for (const k of keys.filter((k) => k.includes(':list:') && !k.endsWith(':seq'))) {
-    if ((await redis.type(k)) === 'zset') members.push(...(await redis.zrange(k, '0', '-1')).filter((m) => needles.includes(m)).map((m) => `${k} ∋ ${m}`));
+    if ((await redis.type(k)) === 'zset')
+      members.push(...(await redis.zrange(k, '0', '-1')).filter((m) => needles.includes(m)).map((m) => `${k} ∋ ${m}`));
   }
   return [...keys.filter((k) => needles.some((n) => k.includes(n))), ...members].sort();
 }
@@ -33,7 +34,14 @@ describe('retire-payouts, on the store', () => {
   const make = (overrides: Record<string, unknown> = {}) => PayoutOrder.parse(order(overrides));
   const finish = async (o: PayoutOrder, to: 'succeeded' | 'failed', notified: boolean) => {
     await store.createMany([o], () => 'queued', Date.now() + 60_000);
-    await store.transition(o.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: `ps_${o.id}` }, indexSession: `ps_${o.id}` });
+    await store.transition(o.id, {
+      from: ['queued'],
+      to: 'session_created',
+      why: 'x',
+      dueAt: Date.now(),
+      set: { session_id: `ps_${o.id}` },
+      indexSession: `ps_${o.id}`,
+    });
     await store.transition(o.id, { from: ['session_created'], to: to === 'succeeded' ? 'started' : 'failed', why: 'x', dueAt: Date.now() });
     if (to === 'succeeded') await store.transition(o.id, { from: ['started'], to: 'succeeded', why: 'x', dueAt: Date.now() });
     if (notified) await store.markNotified(o.id, to);
@@ -51,7 +59,9 @@ describe('retire-payouts, on the store', () => {
     expect(await store.retired(done.id)).toEqual({ state: 'succeeded', createdAt: expect.any(String), finishedAt: expect.any(String) });
     // sent again, the same order is the payout it was; another order under its id is a conflict
     expect(await store.createMany([done], () => 'queued', Date.now())).toEqual([{ id: done.id, status: 'existing', state: 'succeeded' }]);
-    expect(await store.createMany([{ ...done, metadata: 'another order' }], () => 'queued', Date.now())).toEqual([{ id: done.id, status: 'conflict', state: 'succeeded', fields: [] }]);
+    expect(await store.createMany([{ ...done, metadata: 'another order' }], () => 'queued', Date.now())).toEqual([
+      { id: done.id, status: 'conflict', state: 'succeeded', fields: [] },
+    ]);
     expect(await store.get(done.id)).toBeNull();
   });
 
@@ -69,7 +79,13 @@ describe('retire-payouts, on the store', () => {
     await sleep(5);
     const cutoff = new Date();
     await sleep(5); // so what follows happens after the cutoff, to the millisecond
-    await store.transition(endedLate.id, { from: ['queued'], to: 'session_created', why: 'x', dueAt: Date.now(), set: { session_id: `ps_${endedLate.id}` } });
+    await store.transition(endedLate.id, {
+      from: ['queued'],
+      to: 'session_created',
+      why: 'x',
+      dueAt: Date.now(),
+      set: { session_id: `ps_${endedLate.id}` },
+    });
     await store.transition(endedLate.id, { from: ['session_created'], to: 'failed', why: 'x', dueAt: Date.now() });
     await store.markNotified(reportedLate.id, 'succeeded');
     // one id per script call: the pages move on past the payouts left behind
@@ -106,7 +122,11 @@ describe('retention in the running service', () => {
     expect((await p.api('POST', '/v1/payouts', o)).status).toBe(202);
     await p.waitFor([o.id], ['succeeded']);
     // retired only once upstream acknowledged the callback
-    await eventually(async () => (await p.runtime.store.get(o.id))?.notified === 'succeeded' || undefined, 10_000, 'the callback to be acknowledged');
+    await eventually(
+      async () => (await p.runtime.store.get(o.id))?.notified === 'succeeded' || undefined,
+      10_000,
+      'the callback to be acknowledged',
+    );
     const retiredBefore = (await payoutsRetired.get()).values[0]?.value ?? 0;
     await p.runtime.queues.reconcile.add('retention', {});
     await eventually(async () => (await p.runtime.store.retired(o.id)) ?? undefined, 10_000, 'the payout to be retired');

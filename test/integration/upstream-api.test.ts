@@ -34,7 +34,12 @@ describe('POST /v1/payouts', () => {
     const orders = Array.from({ length: 20 }, () => PayoutOrder.parse(order()));
     const twin = orders[0]!;
     const other = { ...twin, metadata: 'another order under the same id' };
-    const acceptOne = acceptTogether({ store: p.runtime.store, queues: p.runtime.queues, timing: DEFAULT_TIMING, log: pino({ level: 'silent' }) });
+    const acceptOne = acceptTogether({
+      store: p.runtime.store,
+      queues: p.runtime.queues,
+      timing: DEFAULT_TIMING,
+      log: pino({ level: 'silent' }),
+    });
     const spy = vi.spyOn(p.runtime.redis as unknown as { b131CreatePayouts: (...a: unknown[]) => Promise<string[]> }, 'b131CreatePayouts');
     // as requests parsed in one turn of the event loop call it
     const results = await Promise.all([...orders, twin, other].map((o) => acceptOne(o)));
@@ -49,7 +54,10 @@ describe('POST /v1/payouts', () => {
     const more = Array.from({ length: 10 }, () => order());
     const answers = await Promise.all(more.map((o) => p.api('POST', '/v1/payouts', o)));
     answers.forEach((a, i) => expect(a).toMatchObject({ status: 202, body: { id: more[i]!.id, status: 'queued' } }));
-    expect(await p.api('POST', '/v1/payouts', { ...more[0]!, metadata: 'changed' })).toMatchObject({ status: 409, body: { error: { code: 'conflict', fields: ['metadata'] } } });
+    expect(await p.api('POST', '/v1/payouts', { ...more[0]!, metadata: 'changed' })).toMatchObject({
+      status: 409,
+      body: { error: { code: 'conflict', fields: ['metadata'] } },
+    });
   });
 
   it('is idempotent: the same body again returns the existing payout, once enqueued', async () => {
@@ -58,7 +66,9 @@ describe('POST /v1/payouts', () => {
     // key order and whitespace do not make a different body
     const reordered = JSON.stringify(Object.fromEntries(Object.entries(o).reverse()), null, 2);
     expect(await p.api('POST', '/v1/payouts', reordered)).toMatchObject({ status: 200, body: { id: o.id, status: 'queued' } });
-    const jobs = (await p.runtime.queues.start.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed'])).filter((j) => j.data.payoutId === o.id);
+    const jobs = (await p.runtime.queues.start.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed'])).filter(
+      (j) => j.data.payoutId === o.id,
+    );
     expect(jobs).toHaveLength(1);
   });
 
@@ -109,7 +119,14 @@ describe('POST /v1/payouts/batch', () => {
     await p.api('POST', '/v1/payouts', conflicting);
     const fresh = order();
     const res = await p.api('POST', '/v1/payouts/batch', {
-      payouts: [fresh, existing, { ...conflicting, metadata: 'changed' }, { ...order(), amount_details: { amount: -1, currency: 'rub' } }, fresh, 'junk'],
+      payouts: [
+        fresh,
+        existing,
+        { ...conflicting, metadata: 'changed' },
+        { ...order(), amount_details: { amount: -1, currency: 'rub' } },
+        fresh,
+        'junk',
+      ],
     });
     expect(res.status).toBe(200);
     expect(res.body.counts).toEqual({ created: 1, existing: 1, conflict: 1, invalid: 3 });
@@ -125,7 +142,9 @@ describe('POST /v1/payouts/batch', () => {
   it('refuses an empty or oversized batch with the field named', async () => {
     expect((await p.api('POST', '/v1/payouts/batch', { payouts: [] })).body.error.message).toBe('payouts: must hold at least one payout');
     const tooMany = Array.from({ length: 10_001 }, () => ({}));
-    expect((await p.api('POST', '/v1/payouts/batch', { payouts: tooMany })).body.error.message).toBe('payouts: must hold at most 10000 payouts');
+    expect((await p.api('POST', '/v1/payouts/batch', { payouts: tooMany })).body.error.message).toBe(
+      'payouts: must hold at most 10000 payouts',
+    );
   });
 });
 
@@ -134,7 +153,12 @@ describe('GET and cancel', () => {
     const o = order();
     await p.api('POST', '/v1/payouts', o);
     const got = await p.api('GET', `/v1/payouts/${o.id}`);
-    expect(got.body).toMatchObject({ id: o.id, status: 'queued', amount_details: o.amount_details, audit: [{ from: null, to: 'queued', why: 'accepted' }] });
+    expect(got.body).toMatchObject({
+      id: o.id,
+      status: 'queued',
+      amount_details: o.amount_details,
+      audit: [{ from: null, to: 'queued', why: 'accepted' }],
+    });
     expect(JSON.stringify(got.body)).not.toContain(o.encrypted_card.number_hash);
     expect((await p.api('GET', '/v1/payouts/nope')).status).toBe(404);
   });

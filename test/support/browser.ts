@@ -15,7 +15,8 @@ export interface FoundChromium {
  */
 export async function findChromium(): Promise<FoundChromium | null> {
   if (process.env.CHROMIUM_PATH) return { path: process.env.CHROMIUM_PATH, which: `CHROMIUM_PATH (${process.env.CHROMIUM_PATH})` };
-  if (existsSync('/usr/bin/chromium') && process.env.BROWSER_FROM_NPM !== '1') return { path: '/usr/bin/chromium', which: "Debian's chromium (/usr/bin/chromium)" };
+  if (existsSync('/usr/bin/chromium') && process.env.BROWSER_FROM_NPM !== '1')
+    return { path: '/usr/bin/chromium', which: "Debian's chromium (/usr/bin/chromium)" };
   try {
     const { default: packaged } = await import('@sparticuz/chromium');
     return { path: await packaged.executablePath(), which: 'the Chromium of the npm package @sparticuz/chromium' };
@@ -26,7 +27,15 @@ export async function findChromium(): Promise<FoundChromium | null> {
 }
 
 /** Flags for a headless run on a machine with no network but loopback and no GPU. */
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export async function launchChromium(found: FoundChromium): Promise<Browser> {
   const browser = await chromium.launch({ executablePath: found.path, args: FLAGS });

@@ -47,7 +47,10 @@ export function buildOf(dir: string): Build {
     expect(normalized, `${distPath}: run compiled JavaScript`).toMatch(/\.js$/);
     const source = posix.join(rootDir, normalized.slice(outDir.length + 1)).replace(/\.js$/, '.ts');
     expect(existsSync(join(ROOT, dir, source)), `${distPath} would be compiled from ${source}, which does not exist`).toBe(true);
-    expect(inside(source, config.include) && !inside(source, config.exclude ?? []), `${source} is outside ${dir || '.'}/tsconfig.build.json`).toBe(true);
+    expect(
+      inside(source, config.include) && !inside(source, config.exclude ?? []),
+      `${source} is outside ${dir || '.'}/tsconfig.build.json`,
+    ).toBe(true);
     return posix.join(dir, source);
   };
   return { dir, config, outDir, rootDir, sources, sourceOf };
@@ -55,7 +58,9 @@ export function buildOf(dir: string): Build {
 
 /** A command that starts one of our processes: `node dist/<entry>.js`, nothing in between; answers its source. */
 export function expectNodeDist(command: string[], where: string, build: Build): string {
-  expect(command.join(' '), `${where}: no npm, npx or tsx wrapper (a signal must reach the process)`).not.toMatch(/\b(npm|npx|tsx|yarn|pnpm)\b/);
+  expect(command.join(' '), `${where}: no npm, npx or tsx wrapper (a signal must reach the process)`).not.toMatch(
+    /\b(npm|npx|tsx|yarn|pnpm)\b/,
+  );
   expect(command[0], `${where}: runs node itself`).toBe('node');
   expect(command, `${where}: node and one script`).toHaveLength(2);
   return build.sourceOf(command[1]!);
@@ -75,7 +80,7 @@ export interface Instruction {
 export function parseDockerfile(text: string): Instruction[] {
   const lines = text.split('\n');
   const out: Instruction[] = [];
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     const start = i + 1;
     let line = lines[i++]!;
     if (/^\s*(#|$)/.test(line)) continue;

@@ -54,10 +54,12 @@ async function containerRuntimeAnswers(): Promise<boolean> {
   const host = process.env.DOCKER_HOST;
   const socketPath = host?.startsWith('unix://') ? host.slice('unix://'.length) : host ? undefined : '/var/run/docker.sock';
   if (socketPath && !existsSync(socketPath)) return false;
-  const target = socketPath ? { socketPath } : (() => {
-    const u = new URL(host!.replace(/^tcp:/, 'http:'));
-    return { host: u.hostname, port: Number(u.port || 2375) };
-  })();
+  const target = socketPath
+    ? { socketPath }
+    : (() => {
+        const u = new URL(host!.replace(/^tcp:/, 'http:'));
+        return { host: u.hostname, port: Number(u.port || 2375) };
+      })();
   return new Promise((resolve) => {
     const req = http.request({ ...target, path: '/_ping', method: 'GET', timeout: 1500 }, (res) => {
       res.resume();

@@ -65,7 +65,14 @@ export async function startPipeline(
   const timing: PipelineTiming = { ...DEFAULT_TIMING, ...options.timing };
   const prefix = testPrefix('pipeline');
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const sandbox = await startTestSandbox({ readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 20, webhookRetryMaxMs: 500, hangMs: 1_500, ...options.knobs });
+  const sandbox = await startTestSandbox({
+    readyDelayMs: 5,
+    finishDelayMs: 5,
+    webhookRetryBaseMs: 20,
+    webhookRetryMaxMs: 500,
+    hangMs: 1_500,
+    ...options.knobs,
+  });
   const runtime = createRuntime({
     redisUrl: options.redisUrl ?? redisUrl(),
     cluster: options.cluster ?? false,
@@ -85,7 +92,10 @@ export async function startPipeline(
     callbackAllowPrivate,
     ...options.web,
   });
-  const { server, url, adminUrl } = await startWeb(runtime, web, { logger: log, ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}) });
+  const { server, url, adminUrl } = await startWeb(runtime, web, {
+    logger: log,
+    ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}),
+  });
   sandbox.bank.setKnobs({ webhookUrl: `${url}/webhooks/bank131` });
   const upstream = await startReceiver();
   const worker = workerSettings({
@@ -98,7 +108,9 @@ export async function startPipeline(
     stalled: { lockDurationMs: 4_000, stalledIntervalMs: 1_000 },
     ...options.worker,
   });
-  const workerSets = Array.from({ length: options.workerSets ?? 1 }, () => startWorkers(runtime, worker, { log, ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}) }));
+  const workerSets = Array.from({ length: options.workerSets ?? 1 }, () =>
+    startWorkers(runtime, worker, { log, ...(options.crashPoints ? { crashPoints: options.crashPoints } : {}) }),
+  );
 
   const api: Pipeline['api'] = async (method, path, body, headers = {}) => {
     const res = await fetch(`${url}${path}`, {
@@ -143,7 +155,8 @@ export async function startPipeline(
       await sandbox.close();
       await upstream.close();
       // SCAN walks one server: on a cluster, each master in turn
-      for (const server of runtime.redis instanceof Cluster ? runtime.redis.nodes('master') : [runtime.redis]) await deleteKeys(server, prefix);
+      for (const server of runtime.redis instanceof Cluster ? runtime.redis.nodes('master') : [runtime.redis])
+        await deleteKeys(server, prefix);
       await runtime.close();
     },
   };

@@ -15,7 +15,11 @@ export interface RunningEntry {
  * run by node itself, never through npm or npx, so a signal reaches the process as in production.
  * `keep` bounds how much output is kept (the chaos suite runs long); `onStdout` sees every chunk.
  */
-export function runEntry(entry: string, env: Record<string, string>, options: { keep?: number; onStdout?: (chunk: string) => void } = {}): RunningEntry {
+export function runEntry(
+  entry: string,
+  env: Record<string, string>,
+  options: { keep?: number; onStdout?: (chunk: string) => void } = {},
+): RunningEntry {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -34,6 +38,8 @@ export function runEntry(entry: string, env: Record<string, string>, options: { 
     err += d.toString();
     if (err.length > keep) err = err.slice(-keep / 2);
   });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => out, stderr: () => err, exit };
 }

@@ -42,15 +42,40 @@ export async function startRedisCluster(options: { masters?: number; binary?: st
         mkdirSync(nodeDir);
         const child = spawn(
           binary,
-          ['--port', String(port), '--cluster-port', String(busPorts[i]), '--bind', '127.0.0.1', '--dir', nodeDir,
-            '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-            '--appendonly', 'no', '--save', '', '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--logfile', join(nodeDir, 'redis.log')],
+          [
+            '--port',
+            String(port),
+            '--cluster-port',
+            String(busPorts[i]),
+            '--bind',
+            '127.0.0.1',
+            '--dir',
+            nodeDir,
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--appendonly',
+            'no',
+            '--save',
+            '',
+            '--maxmemory-policy',
+            'noeviction',
+            '--daemonize',
+            'no',
+            '--logfile',
+            join(nodeDir, 'redis.log'),
+          ],
           { stdio: 'ignore' },
         );
         children.push(child);
         const exited = new Promise<never>((_, reject) => {
-          child.once('error', (err) => reject(new Error(`cannot start ${binary}: ${err.message} (install Redis, e.g. apt-get install redis-server)`)));
-          child.once('exit', (code) => reject(new Error(`${binary} on port ${port} exited with code ${code}; see ${join(nodeDir, 'redis.log')}`)));
+          child.once('error', (err) =>
+            reject(new Error(`cannot start ${binary}: ${err.message} (install Redis, e.g. apt-get install redis-server)`)),
+          );
+          child.once('exit', (code) =>
+            reject(new Error(`${binary} on port ${port} exited with code ${code}; see ${join(nodeDir, 'redis.log')}`)),
+          );
         });
         exited.catch(() => undefined);
         await Promise.race([waitForPing(`redis://127.0.0.1:${port}`, 10_000), exited]);
@@ -74,7 +99,12 @@ async function untilClusterOk(port: number): Promise<void> {
   const client = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => undefined);
   try {
-    await eventually(async () => /^cluster_state:ok/m.test((await client.call('CLUSTER', 'INFO')) as string), 15_000, `cluster_state:ok on port ${port}`, 50);
+    await eventually(
+      async () => /^cluster_state:ok/m.test((await client.call('CLUSTER', 'INFO')) as string),
+      15_000,
+      `cluster_state:ok on port ${port}`,
+      50,
+    );
   } finally {
     client.disconnect();
   }

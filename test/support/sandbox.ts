@@ -42,7 +42,11 @@ export function clientFor(sandbox: { url: string }, options: Partial<Bank131Clie
 }
 
 /** A card payout of 100.00 rub for `sessionId`, as session/start/payout takes it. */
-export function startPayoutRequest(sessionId: string, numberHash: string = TEST_CARDS.ok, metadata = `order-${sessionId}`): StartPayoutRequest {
+export function startPayoutRequest(
+  sessionId: string,
+  numberHash: string = TEST_CARDS.ok,
+  metadata = `order-${sessionId}`,
+): StartPayoutRequest {
   return {
     session_id: sessionId,
     payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } } },
@@ -99,7 +103,9 @@ export interface SandboxWithReceiver {
  * For a test file: registers a beforeAll that starts a webhook receiver (answering with `answer`)
  * and a fast sandbox that sends its webhooks there, and an afterAll that closes both.
  */
-export function useSandboxWithReceiver(options: { knobs?: KnobsPatch; answer?: (req: CapturedRequest, n: number) => number } = {}): SandboxWithReceiver {
+export function useSandboxWithReceiver(
+  options: { knobs?: KnobsPatch; answer?: (req: CapturedRequest, n: number) => number } = {},
+): SandboxWithReceiver {
   let sandbox: RunningSandbox | undefined;
   let receiver: Receiver | undefined;
   const started = <T>(value: T | undefined): T => {
@@ -108,7 +114,13 @@ export function useSandboxWithReceiver(options: { knobs?: KnobsPatch; answer?: (
   };
   beforeAll(async () => {
     receiver = await startReceiver(options.answer);
-    sandbox = await startTestSandbox({ webhookUrl: receiver.url, readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 10, ...options.knobs });
+    sandbox = await startTestSandbox({
+      webhookUrl: receiver.url,
+      readyDelayMs: 5,
+      finishDelayMs: 5,
+      webhookRetryBaseMs: 10,
+      ...options.knobs,
+    });
   });
   afterAll(async () => {
     await sandbox?.close();
@@ -127,10 +139,14 @@ export function useSandboxWithReceiver(options: { knobs?: KnobsPatch; answer?: (
     },
     webhooksFor,
     waitForWebhook: (sessionId, type, count = 1) =>
-      eventually(() => {
-        const hits = webhooksFor(sessionId).filter((w) => w.type === type);
-        return hits.length >= count ? (hits as [Webhook, ...Webhook[]]) : undefined;
-      }, 5_000, `${count} ${type} for ${sessionId}`),
+      eventually(
+        () => {
+          const hits = webhooksFor(sessionId).filter((w) => w.type === type);
+          return hits.length >= count ? (hits as [Webhook, ...Webhook[]]) : undefined;
+        },
+        5_000,
+        `${count} ${type} for ${sessionId}`,
+      ),
   };
 }
 

@@ -12,7 +12,15 @@ export function readyToConfirm(
       id: sessionId,
       status: 'in_progress',
       next_action: 'confirm',
-      payout_list: [{ id: 'po_1', status: 'pending', amount_details: { amount: options.amount ?? 10_000, currency: 'rub' }, metadata: options.metadata ?? 'x', ...options.payout }],
+      payout_list: [
+        {
+          id: 'po_1',
+          status: 'pending',
+          amount_details: { amount: options.amount ?? 10_000, currency: 'rub' },
+          metadata: options.metadata ?? 'x',
+          ...options.payout,
+        },
+      ],
       ...options.session,
     },
   };

@@ -39,12 +39,16 @@ describe('the bank’s word, read from a session', () => {
 describe('the bank’s word table (src/payouts/bank-word.ts)', () => {
   it('takes a step only where the step may be taken', () => {
     expect(where((a, _w, state) => a.act === 'step' && !STEPS[a.step].from.includes(state))).toEqual([]);
-    expect(where((a) => a.act === 'redrive' && a.first !== undefined && !STEPS[a.first].from.includes('awaiting_confirmation'))).toEqual([]);
+    expect(where((a) => a.act === 'redrive' && a.first !== undefined && !STEPS[a.first].from.includes('awaiting_confirmation'))).toEqual(
+      [],
+    );
   });
 
   it('fails a payout only on the bank’s word that it is unpaid, and takes the bank’s report for a decision only when it waits for one', () => {
     expect(where((a, word) => a.act === 'step' && a.step === 'fail' && word !== 'unpaid' && word !== 'session_cancelled')).toEqual([]);
-    const decisions = where((a) => (a.act === 'step' && a.step === 'awaitConfirmation') || (a.act === 'redrive' && a.first === 'reportAgain'));
+    const decisions = where(
+      (a) => (a.act === 'step' && a.step === 'awaitConfirmation') || (a.act === 'redrive' && a.first === 'reportAgain'),
+    );
     expect(decisions.every((c) => c.startsWith('awaiting_confirm ×'))).toBe(true);
     expect(decisions).toHaveLength(4);
   });
@@ -63,7 +67,11 @@ describe('the bank’s word table (src/payouts/bank-word.ts)', () => {
   it('paid: recorded paid from every state with a session, loudly where we never confirmed; a contradicted end goes to an operator', () => {
     for (const state of SESSION_STATES) {
       const unconfirmed = state !== 'confirming' && state !== 'confirmed';
-      expect(BANK_WORD_TABLE.paid[state], state).toEqual({ act: 'step', step: 'succeed', ...(unconfirmed ? { alarm: 'paid_unconfirmed' } : {}) });
+      expect(BANK_WORD_TABLE.paid[state], state).toEqual({
+        act: 'step',
+        step: 'succeed',
+        ...(unconfirmed ? { alarm: 'paid_unconfirmed' } : {}),
+      });
     }
     expect(BANK_WORD_TABLE.paid.succeeded).toEqual(ENDED);
     expect(where((a) => a.act === 'operator')).toEqual(['paid × failed', 'paid × cancelled', 'paid × expired']);
@@ -73,7 +81,10 @@ describe('the bank’s word table (src/payouts/bank-word.ts)', () => {
   it('unpaid: the payout fails from every state with a session, but a cancel we asked for ends it cancelled', () => {
     for (const state of SESSION_STATES) {
       expect(BANK_WORD_TABLE.unpaid[state], state).toEqual({ act: 'step', step: 'fail' });
-      expect(BANK_WORD_TABLE.session_cancelled[state], state).toEqual({ act: 'step', step: state === 'cancelling' ? 'markCancelled' : 'fail' });
+      expect(BANK_WORD_TABLE.session_cancelled[state], state).toEqual({
+        act: 'step',
+        step: state === 'cancelling' ? 'markCancelled' : 'fail',
+      });
     }
     for (const word of ['unpaid', 'session_cancelled'] as const) {
       for (const state of PAYOUT_STATES.filter(isTerminal)) expect(BANK_WORD_TABLE[word][state]).toEqual(ENDED);
@@ -90,7 +101,9 @@ describe('the bank’s word table (src/payouts/bank-word.ts)', () => {
       { act: 'redrive', job: 'confirm' },
       { act: 'redrive', job: 'cancel' },
     ]);
-    expect(where((a) => a.act === 'cancel_stray_session')).toEqual(['failed', 'cancelled', 'expired'].map((s) => `awaiting_confirm × ${s}`));
+    expect(where((a) => a.act === 'cancel_stray_session')).toEqual(
+      ['failed', 'cancelled', 'expired'].map((s) => `awaiting_confirm × ${s}`),
+    );
     expect([table.confirmed, table.succeeded]).toEqual([
       { act: 'nothing', outcome: 'nothing_to_do' },
       { act: 'nothing', outcome: 'nothing_to_do' },

@@ -28,7 +28,10 @@ describe('Bank 131 schemas', () => {
       session: { fee: 5, payouts: [] },
     });
     expect(BankSession.parse({ id: 'ps_1', status: 'teleported' }).status).toBe('teleported');
-    expect(BankSession.parse({ id: 'ps_1', status: 'in_progress', payout_list: [{ ...payout('payout_details'), status: 'lost' }] }).payouts[0]!.status).toBe('lost');
+    expect(
+      BankSession.parse({ id: 'ps_1', status: 'in_progress', payout_list: [{ ...payout('payout_details'), status: 'lost' }] }).payouts[0]!
+        .status,
+    ).toBe('lost');
   });
 
   it('reads the fields the bank may null as absent', () => {
@@ -39,10 +42,23 @@ describe('Bank 131 schemas', () => {
       next_action: null,
       error: null,
       payments: null,
-      payout_list: [{ ...payout('payout_details'), finished_at: null, error: null, metadata: null, payout_details: { type: 'card', card: { last4: null, brand: null } } }],
+      payout_list: [
+        {
+          ...payout('payout_details'),
+          finished_at: null,
+          error: null,
+          metadata: null,
+          payout_details: { type: 'card', card: { last4: null, brand: null } },
+        },
+      ],
     });
     expect(s).toMatchObject({ finished_at: undefined, next_action: undefined, error: undefined });
-    expect(s.payouts[0]).toMatchObject({ finished_at: undefined, error: undefined, metadata: null, details: { type: 'card', card: { last4: undefined } } });
+    expect(s.payouts[0]).toMatchObject({
+      finished_at: undefined,
+      error: undefined,
+      metadata: null,
+      details: { type: 'card', card: { last4: undefined } },
+    });
   });
 
   it('renames the payout destination for v1 on the way out and back', () => {
@@ -53,7 +69,10 @@ describe('Bank 131 schemas', () => {
   });
 
   it('parses webhooks by type and names the bad field of a known type', () => {
-    const ok = parseWebhook({ type: 'ready_to_confirm', session: { id: 'ps_1', status: 'in_progress', payments: [payout('payment_method')] } });
+    const ok = parseWebhook({
+      type: 'ready_to_confirm',
+      session: { id: 'ps_1', status: 'in_progress', payments: [payout('payment_method')] },
+    });
     expect(ok.success && ok.data.type).toBe('ready_to_confirm');
     const bad = parseWebhook({ type: 'payment_finished', session: { status: 'accepted' } });
     expect(bad.success).toBe(false);
@@ -93,8 +112,11 @@ describe('Bank 131 error advice (docs/bank131-protocol.md §6)', () => {
 });
 
 describe('error codes the table does not know', () => {
-  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('%s is judged by HTTP status, not by what objects inherit', (code) => {
-    expect(adviceFor(code, 400)).toBe('permanent');
-    expect(adviceFor(code, 503)).toBe('check_status');
-  });
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    '%s is judged by HTTP status, not by what objects inherit',
+    (code) => {
+      expect(adviceFor(code, 400)).toBe('permanent');
+      expect(adviceFor(code, 503)).toBe('check_status');
+    },
+  );
 });

@@ -32,7 +32,11 @@ afterEach(() => {
 
 describe('signing callbacks as Standard Webhooks', () => {
   it('reproduces the specification libraries’ test vector', () => {
-    expect(signCallback(VECTOR)).toEqual({ 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp), 'webhook-signature': VECTOR.signature });
+    expect(signCallback(VECTOR)).toEqual({
+      'webhook-id': VECTOR.id,
+      'webhook-timestamp': String(VECTOR.timestamp),
+      'webhook-signature': VECTOR.signature,
+    });
   });
 
   it('signs our callbacks so that the published verifier accepts them', () => {
@@ -68,13 +72,28 @@ describe('verifyCallback', () => {
     verifyCallback({ body: OURS.body, headers: { ...headers }, secret: SECRET, now: OURS.timestamp + 10, ...over });
 
   it('accepts the test vector and our own callbacks', () => {
-    expect(verifyCallback({ body: VECTOR.body, headers: { 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp), 'webhook-signature': VECTOR.signature }, secret: VECTOR.secret, now: VECTOR.timestamp })).toBe(true);
+    expect(
+      verifyCallback({
+        body: VECTOR.body,
+        headers: { 'webhook-id': VECTOR.id, 'webhook-timestamp': String(VECTOR.timestamp), 'webhook-signature': VECTOR.signature },
+        secret: VECTOR.secret,
+        now: VECTOR.timestamp,
+      }),
+    ).toBe(true);
     expect(verify()).toBe(true);
     expect(verify({ body: Buffer.from(OURS.body) })).toBe(true);
   });
 
   it('reads Node’s headers in any case, and any v1 entry of a list (key rotation)', () => {
-    expect(verify({ headers: { 'Webhook-Id': headers['webhook-id'], 'WEBHOOK-TIMESTAMP': headers['webhook-timestamp'], 'webhook-signature': headers['webhook-signature'] } })).toBe(true);
+    expect(
+      verify({
+        headers: {
+          'Webhook-Id': headers['webhook-id'],
+          'WEBHOOK-TIMESTAMP': headers['webhook-timestamp'],
+          'webhook-signature': headers['webhook-signature'],
+        },
+      }),
+    ).toBe(true);
     const rotated = `v1a,c29tZXRoaW5nIGVsc2U= v1,${Buffer.alloc(32).toString('base64')} ${headers['webhook-signature']}`;
     expect(verify({ headers: { ...headers, 'webhook-signature': rotated } })).toBe(true);
   });
@@ -101,7 +120,9 @@ describe('verifyCallback', () => {
     }
     expect(verify({ headers: { ...headers, 'webhook-timestamp': `${OURS.timestamp}.0` } })).toBe(false);
     expect(verify({ headers: { ...headers, 'webhook-signature': 'garbage' } })).toBe(false);
-    expect(verify({ headers: { ...headers, 'webhook-signature': [headers['webhook-signature'], headers['webhook-signature']] } })).toBe(false);
+    expect(verify({ headers: { ...headers, 'webhook-signature': [headers['webhook-signature'], headers['webhook-signature']] } })).toBe(
+      false,
+    );
     expect(verify({ headers: { 'bank131-payouts-signature': 't=1,v1=00' } })).toBe(false);
   });
 });
@@ -126,10 +147,14 @@ describe('callback secrets', () => {
     [`whsec_${Buffer.alloc(65).toString('base64')}`, 'it decodes to 65 bytes, more than the 64'],
   ])('refuses %j, saying %s', (secret, problem) => {
     expect(() => parseCallbackSecret(secret)).toThrow(problem);
-    expect(() => parseCallbackSecret(secret)).toThrow('the callback secret must be whsec_ followed by base64 of at least 24 random bytes (make one: node -e');
+    expect(() => parseCallbackSecret(secret)).toThrow(
+      'the callback secret must be whsec_ followed by base64 of at least 24 random bytes (make one: node -e',
+    );
     const parsed = CallbackSecret.safeParse(secret);
     expect(parsed.success).toBe(false);
-    expect(parsed.error?.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^must be whsec_ followed by base64 of at least 24 random bytes \(make one: .*\), but /)]);
+    expect(parsed.error?.issues.map((i) => i.message)).toEqual([
+      expect.stringMatching(/^must be whsec_ followed by base64 of at least 24 random bytes \(make one: .*\), but /),
+    ]);
     expect(parsed.error?.issues[0]?.message).toContain(problem);
   });
 

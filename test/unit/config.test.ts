@@ -82,7 +82,15 @@ describe('loadConfig', () => {
       payoutConcurrency: 16,
       concurrencyByQueue: {},
       stalled: { lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
-      timing: { reconcileIntervalMs: 30_000, reconcileAfterMs: 300_000, walletRetryMs: 60_000, walletWaitMs: 86_400_000, collectTtlMs: 259_200_000, retentionMs: 30 * 86_400_000, retentionIntervalMs: 3_600_000 },
+      timing: {
+        reconcileIntervalMs: 30_000,
+        reconcileAfterMs: 300_000,
+        walletRetryMs: 60_000,
+        walletWaitMs: 86_400_000,
+        collectTtlMs: 259_200_000,
+        retentionMs: 30 * 86_400_000,
+        retentionIntervalMs: 3_600_000,
+      },
     });
     expect(loadConfig({ ...base, PAYOUT_RETENTION_DAYS: '7' }).timing.retentionMs).toBe(7 * 86_400_000);
     expectProblems({ ...base, PAYOUT_RETENTION_DAYS: '0' }, ['PAYOUT_RETENTION_DAYS: must be greater than 0']);
@@ -192,7 +200,11 @@ describe('loadConfig', () => {
 });
 
 /** Calling the bank: both processes do (the web for the card collection pages). */
-const bankClient = { BANK131_BASE_URL: base.BANK131_BASE_URL, BANK131_PROJECT: base.BANK131_PROJECT, BANK131_PRIVATE_KEY_FILE: base.BANK131_PRIVATE_KEY_FILE };
+const bankClient = {
+  BANK131_BASE_URL: base.BANK131_BASE_URL,
+  BANK131_PROJECT: base.BANK131_PROJECT,
+  BANK131_PRIVATE_KEY_FILE: base.BANK131_PRIVATE_KEY_FILE,
+};
 const web = { ...bankClient, BANK131_PUBLIC_KEY_FILE: base.BANK131_PUBLIC_KEY_FILE, API_KEYS: base.API_KEYS };
 const worker = { ...bankClient, BANK131_PUBLIC_KEY_FILE: base.BANK131_PUBLIC_KEY_FILE, CALLBACK_SECRET: base.CALLBACK_SECRET };
 const BANK_CLIENT_MISSING = [
@@ -238,7 +250,15 @@ describe('settings per process', () => {
   });
 
   it('each names only its own missing settings', () => {
-    expectProblems({}, ['API_KEYS: is required', 'BANK131_PUBLIC_KEY: is required (give the PEM inline, or a path in BANK131_PUBLIC_KEY_FILE)', ...BANK_CLIENT_MISSING], loadWebConfig);
+    expectProblems(
+      {},
+      [
+        'API_KEYS: is required',
+        'BANK131_PUBLIC_KEY: is required (give the PEM inline, or a path in BANK131_PUBLIC_KEY_FILE)',
+        ...BANK_CLIENT_MISSING,
+      ],
+      loadWebConfig,
+    );
     expectProblems(
       {},
       [
@@ -269,20 +289,43 @@ describe('settings per process', () => {
       [`whsec_ ${b64(32)}`, 'what follows whsec_ is not standard base64 (it holds whitespace)'],
       [`whsec_${b64(65)}`, 'it decodes to 65 bytes, more than the 64 the Standard Webhooks specification allows'],
     ];
-    for (const [secret, why] of bad) expectProblems({ ...worker, CALLBACK_SECRET: secret }, [`${SECRET_PROBLEM}, but ${why}`], loadWorkerConfig);
+    for (const [secret, why] of bad)
+      expectProblems({ ...worker, CALLBACK_SECRET: secret }, [`${SECRET_PROBLEM}, but ${why}`], loadWorkerConfig);
   });
 
   it('a short BOARD_PASSWORD is called short, not missing', () => {
-    expectProblems({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'short' }, ['BOARD_PASSWORD: must be at least 12 characters'], loadWebConfig);
-    expectProblems({ ...web, BOARD_PASSWORD: 'long-enough-password' }, ['BOARD_USER and BOARD_PASSWORD: give both to enable the queue board, or neither'], loadWebConfig);
-    expect(loadWebConfig({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'long-enough-password' }).board).toEqual({ user: 'ops', password: 'long-enough-password', readOnly: true });
+    expectProblems(
+      { ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'short' },
+      ['BOARD_PASSWORD: must be at least 12 characters'],
+      loadWebConfig,
+    );
+    expectProblems(
+      { ...web, BOARD_PASSWORD: 'long-enough-password' },
+      ['BOARD_USER and BOARD_PASSWORD: give both to enable the queue board, or neither'],
+      loadWebConfig,
+    );
+    expect(loadWebConfig({ ...web, BOARD_USER: 'ops', BOARD_PASSWORD: 'long-enough-password' }).board).toEqual({
+      user: 'ops',
+      password: 'long-enough-password',
+      readOnly: true,
+    });
   });
 
-  it('worker tuning: per-queue concurrency and BullMQ\'s lock and stalled check are settings', () => {
-    const c = loadWorkerConfig({ ...worker, WEBHOOK_CONCURRENCY: '64', START_CONCURRENCY: '4', JOB_LOCK_MS: '60000', STALLED_INTERVAL_MS: '15000' });
+  it("worker tuning: per-queue concurrency and BullMQ's lock and stalled check are settings", () => {
+    const c = loadWorkerConfig({
+      ...worker,
+      WEBHOOK_CONCURRENCY: '64',
+      START_CONCURRENCY: '4',
+      JOB_LOCK_MS: '60000',
+      STALLED_INTERVAL_MS: '15000',
+    });
     expect(c.concurrencyByQueue).toEqual({ webhooks: 64, start: 4 });
     expect(c.stalled).toEqual({ lockDurationMs: 60_000, stalledIntervalMs: 15_000 });
-    expectProblems({ ...worker, JOB_LOCK_MS: '10', NOTIFY_CONCURRENCY: '0' }, ['JOB_LOCK_MS: must be at least 1000', 'NOTIFY_CONCURRENCY: must be greater than 0'], loadWorkerConfig);
+    expectProblems(
+      { ...worker, JOB_LOCK_MS: '10', NOTIFY_CONCURRENCY: '0' },
+      ['JOB_LOCK_MS: must be at least 1000', 'NOTIFY_CONCURRENCY: must be greater than 0'],
+      loadWorkerConfig,
+    );
   });
 
   it('start-up timeouts are settings of both processes', () => {
@@ -300,7 +343,9 @@ describe('start-up errors', () => {
       throw new Error(`exit ${String(code)}`);
     });
     try {
-      expect(() => exitOnConfigError(new StartupError('REDIS_URL: cannot connect to redis://x:6379: unknown host x', 69))).toThrow('exit 69');
+      expect(() => exitOnConfigError(new StartupError('REDIS_URL: cannot connect to redis://x:6379: unknown host x', 69))).toThrow(
+        'exit 69',
+      );
       expect(write.mock.calls).toEqual([['REDIS_URL: cannot connect to redis://x:6379: unknown host x\n']]);
     } finally {
       write.mockRestore();
@@ -351,7 +396,10 @@ describe('where operators reach the service, and whom it believes', () => {
   });
 
   it('the worker: METRICS_HOST, and CALLBACK_TIMEOUT_MS within five minutes', () => {
-    expect(loadWorkerConfig({ ...worker, METRICS_HOST: '0.0.0.0', CALLBACK_TIMEOUT_MS: '2500' })).toMatchObject({ metricsHost: '0.0.0.0', callbackTimeoutMs: 2_500 });
+    expect(loadWorkerConfig({ ...worker, METRICS_HOST: '0.0.0.0', CALLBACK_TIMEOUT_MS: '2500' })).toMatchObject({
+      metricsHost: '0.0.0.0',
+      callbackTimeoutMs: 2_500,
+    });
     expectProblems({ ...worker, CALLBACK_TIMEOUT_MS: '0' }, ['CALLBACK_TIMEOUT_MS: must be greater than 0'], loadWorkerConfig);
     expectProblems({ ...worker, CALLBACK_TIMEOUT_MS: '300001' }, ['CALLBACK_TIMEOUT_MS: must be at most 300000'], loadWorkerConfig);
   });

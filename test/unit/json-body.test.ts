@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../src/http/errors.js';
-import { DUPLICATE_KEY_PROBLEM, FORBIDDEN_KEY_PROBLEM, duplicateKeys, forbiddenKeysByItem, parseJsonBody } from '../../src/http/json-body.js';
+import {
+  DUPLICATE_KEY_PROBLEM,
+  FORBIDDEN_KEY_PROBLEM,
+  duplicateKeys,
+  forbiddenKeysByItem,
+  parseJsonBody,
+} from '../../src/http/json-body.js';
 
 /** What parseJsonBody reads of a request: the route's `config.jsonItems`. */
 const request = (jsonItems?: string) => ({ routeOptions: { config: jsonItems ? { jsonItems } : {} } }) as unknown as FastifyRequest;
@@ -71,7 +77,8 @@ describe('duplicateKeys: keys given twice in one object, read from the text', ()
   })).node;
   type Node = unknown;
   /** Every UTF-16 unit of the key as \uXXXX, surrogates one by one. */
-  const escaped = (k: string) => `"${Array.from({ length: k.length }, (_, i) => `\\u${k.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')}"`;
+  const escaped = (k: string) =>
+    `"${Array.from({ length: k.length }, (_, i) => `\\u${k.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')}"`;
   const write = (n: Node, escapeKeys: boolean): string => {
     if (Array.isArray(n)) return `[${n.map((v) => write(v, escapeKeys)).join(',')}]`;
     if (n !== null && typeof n === 'object') {
@@ -126,7 +133,9 @@ describe('parseJsonBody refuses a key given twice', () => {
     expect(err).toBeInstanceOf(HttpError);
     expect(err.code).toBe('invalid_json');
     expect(err.status).toBe(400);
-    expect(err.message).toBe('the body gives a key more than once in one object: amount_details.amount, metadata (which one counts is ambiguous)');
+    expect(err.message).toBe(
+      'the body gives a key more than once in one object: amount_details.amount, metadata (which one counts is ambiguous)',
+    );
     expect(err.details).toEqual({
       issues: [
         { field: 'amount_details.amount', problem: DUPLICATE_KEY_PROBLEM },
@@ -148,12 +157,20 @@ describe('parseJsonBody refuses a key given twice', () => {
       'the body holds a forbidden key: __proto__ (keys that could change object prototypes are refused); ' +
         'the body gives a key more than once in one object: a (which one counts is ambiguous)',
     );
-    expect(err.details).toEqual({ issues: [{ field: '__proto__', problem: FORBIDDEN_KEY_PROBLEM }, { field: 'a', problem: DUPLICATE_KEY_PROBLEM }] });
+    expect(err.details).toEqual({
+      issues: [
+        { field: '__proto__', problem: FORBIDDEN_KEY_PROBLEM },
+        { field: 'a', problem: DUPLICATE_KEY_PROBLEM },
+      ],
+    });
   });
 
   it('on a route with items: a repeat inside one item is kept for that item (with the forbidden keys), the body goes ahead', () => {
     const req = request('payouts');
-    const body = parseJsonBody(req, '{"payouts":[{"id":"a"},{"id":"b","amount_details":{"amount":1,"amount":2}},{"id":"c","__proto__":{},"id":"d"}]}');
+    const body = parseJsonBody(
+      req,
+      '{"payouts":[{"id":"a"},{"id":"b","amount_details":{"amount":1,"amount":2}},{"id":"c","__proto__":{},"id":"d"}]}',
+    );
     expect(body).toEqual({ payouts: [{ id: 'a' }, { id: 'b', amount_details: { amount: 2 } }, { id: 'd' }] });
     expect(Object.fromEntries(forbiddenKeysByItem(req))).toEqual({
       1: [{ field: 'amount_details.amount', problem: DUPLICATE_KEY_PROBLEM }],
@@ -171,7 +188,9 @@ describe('parseJsonBody refuses a key given twice', () => {
         { field: 'payouts', problem: DUPLICATE_KEY_PROBLEM },
       ],
     });
-    expect(refusal('{"payouts":[{}],"x":1,"x":2}', 'payouts').details).toEqual({ issues: [{ field: 'x', problem: DUPLICATE_KEY_PROBLEM }] });
+    expect(refusal('{"payouts":[{}],"x":1,"x":2}', 'payouts').details).toEqual({
+      issues: [{ field: 'x', problem: DUPLICATE_KEY_PROBLEM }],
+    });
     // without `config.jsonItems` a repeat inside an item is the body's
     expect(refusal('{"payouts":[{"a":1,"a":2}]}').details).toEqual({ issues: [{ field: 'payouts.0.a', problem: DUPLICATE_KEY_PROBLEM }] });
   });

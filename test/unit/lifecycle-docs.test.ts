@@ -43,14 +43,23 @@ describe('the rendering', () => {
   it('says what drives a payout on when no job follows a step', () => {
     const rows = renderStepTable().split('\n');
     expect(rows.slice(0, 2)).toEqual(['| step | to | follow-up |', '|---|---|---|']);
-    expect(rows).toContain('| `markStarted` | `started` | none: the bank\'s `ready_to_confirm` comes next |');
+    expect(rows).toContain("| `markStarted` | `started` | none: the bank's `ready_to_confirm` comes next |");
     expect(rows).toContain('| `awaitFunds` | `awaiting_funds` | a start job delayed by `WALLET_RETRY_MS` |');
     expect(rows).toContain('| `requestCancel` | `cancelling` | the cancel job (`cancel-<session>`, on the confirm queue) |');
   });
 
   it('names every action of the bank’s word table in a few words', () => {
     const rows = renderBankWordTable().split('\n');
-    const words = ['paid', 'session_cancelled', 'unpaid', 'awaiting_confirm', 'payout_in_progress', 'session_in_progress', 'created', 'unknown'];
+    const words = [
+      'paid',
+      'session_cancelled',
+      'unpaid',
+      'awaiting_confirm',
+      'payout_in_progress',
+      'session_in_progress',
+      'created',
+      'unknown',
+    ];
     expect(rows[0]).toBe(`| state | ${words.map((w) => `\`${w}\``).join(' | ')} |`);
     expect(rows).toContain(
       '| `awaiting_confirmation` | `succeed`, alarm | `fail` | `fail` | `reportAgain`, re-drive confirm | wait | wait | wait | ask again |',

@@ -7,8 +7,13 @@ import { CENSOR, CENSOR_EMAIL, CENSOR_PHONE, createLogger, redactText } from '..
 function capture(level = 'trace') {
   const lines: string[] = [];
   const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()) });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read log lines freely
-  return { log: createLogger({ level }, sink), lines, out: () => lines.join(''), parsed: () => lines.map((l) => JSON.parse(l) as Record<string, any>) };
+  return {
+    log: createLogger({ level }, sink),
+    lines,
+    out: () => lines.join(''),
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read log lines freely
+    parsed: () => lines.map((l) => JSON.parse(l) as Record<string, any>),
+  };
 }
 
 // What an order carries that identifies a person or a card: no log line may hold any of it.
@@ -20,7 +25,12 @@ const ORDER = {
   id: 'order-123',
   amount_details: { amount: 10_000, currency: 'rub' },
   recipient: { full_name: NAME },
-  encrypted_card: { number_hash: HASHES[0], expiration_date_hash: HASHES[1], security_code_hash: HASHES[2], cardholder_name_hash: HASHES[3] },
+  encrypted_card: {
+    number_hash: HASHES[0],
+    expiration_date_hash: HASHES[1],
+    security_code_hash: HASHES[2],
+    cardholder_name_hash: HASHES[3],
+  },
   customer: { reference: 'user123', contacts: [{ email: EMAIL, phone: PHONE }] },
 };
 const ORDER_JSON = JSON.stringify(ORDER);
@@ -39,13 +49,16 @@ describe('logs never carry card hashes, names or keys', () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()) });
     const log = createLogger({ level: 'info' }, sink);
-    log.info({
-      order: { encrypted_card: { number_hash: 'HASH-1' }, recipient: { full_name: 'Ivanov Ivan' } },
-      job: { data: { payout: { order: { encrypted_card: { number_hash: 'HASH-2' } } } } },
-      session: { payout_list: [{ participant_details: { recipient: { full_name: 'Petrov Petr' } } }] },
-      number_hash: 'HASH-3',
-      req: { headers: { authorization: 'Bearer SECRET-KEY', 'x-partner-sign': 'SIGNATURE' } },
-    }, 'payout event');
+    log.info(
+      {
+        order: { encrypted_card: { number_hash: 'HASH-1' }, recipient: { full_name: 'Ivanov Ivan' } },
+        job: { data: { payout: { order: { encrypted_card: { number_hash: 'HASH-2' } } } } },
+        session: { payout_list: [{ participant_details: { recipient: { full_name: 'Petrov Petr' } } }] },
+        number_hash: 'HASH-3',
+        req: { headers: { authorization: 'Bearer SECRET-KEY', 'x-partner-sign': 'SIGNATURE' } },
+      },
+      'payout event',
+    );
     const out = lines.join('');
     for (const secret of ['HASH-1', 'HASH-2', 'HASH-3', 'Ivanov', 'SECRET-KEY', 'SIGNATURE']) expect(out).not.toContain(secret);
     expect(out).toContain('[redacted]');
@@ -59,14 +72,24 @@ describe('the web logs one line per response', () => {
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()) });
     const { default: Fastify, LogController } = await import('fastify');
     const { logResponses } = await import('../../src/http/access-log.js');
-    const app = Fastify({ loggerInstance: createLogger({ level: 'info' }, sink) as unknown as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+    const app = Fastify({
+      loggerInstance: createLogger({ level: 'info' }, sink) as unknown as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true }),
+    });
     logResponses(app);
     app.get('/v1/payouts', async () => ({ ok: true }));
     await app.inject({ method: 'GET', url: '/v1/payouts?starting_after=order-secret-42' });
     await app.close();
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ level: 30, msg: 'request', method: 'GET', path: '/v1/payouts', status: 200, reqId: expect.stringMatching(/^req-/) });
+    expect(logged[0]).toMatchObject({
+      level: 30,
+      msg: 'request',
+      method: 'GET',
+      path: '/v1/payouts',
+      status: 200,
+      reqId: expect.stringMatching(/^req-/),
+    });
     expect(lines.join('')).not.toContain('order-secret-42');
   });
 });
@@ -81,10 +104,17 @@ describe('errors keep what says what failed, never what they sent or received', 
     log.error(err);
     log.child({ err }).warn('bound');
     const [line] = parsed();
-    expect(line!.err).toMatchObject({ type: 'ReplyError', message: "OOM command not allowed when used memory > 'maxmemory'.", command: { name: 'evalsha' } });
+    expect(line!.err).toMatchObject({
+      type: 'ReplyError',
+      message: "OOM command not allowed when used memory > 'maxmemory'.",
+      command: { name: 'evalsha' },
+    });
     expect(line!.err.command).toEqual({ name: 'evalsha' });
     expect(line!.err.stack).toMatch(/^ReplyError: OOM command not allowed[^]*\n\s+at /);
-    expect(parsed()[1]).toMatchObject({ msg: "OOM command not allowed when used memory > 'maxmemory'.", err: { command: { name: 'evalsha' } } });
+    expect(parsed()[1]).toMatchObject({
+      msg: "OOM command not allowed when used memory > 'maxmemory'.",
+      err: { command: { name: 'evalsha' } },
+    });
     expect(out()).not.toContain('"args"');
     expectNoPersonalData(out());
   });
@@ -105,7 +135,9 @@ describe('errors keep what says what failed, never what they sent or received', 
     log.error({ err: clusterDown }, 'cluster failed');
     const [a, b, c] = parsed();
     expect(a!.err.command).toEqual({ name: 'evalsha' });
-    expect(b!.err.previousErrors).toEqual([expect.objectContaining({ type: 'ReplyError', message: 'OOM command not allowed', command: { name: 'evalsha' } })]);
+    expect(b!.err.previousErrors).toEqual([
+      expect.objectContaining({ type: 'ReplyError', message: 'OOM command not allowed', command: { name: 'evalsha' } }),
+    ]);
     expect(c!.err.lastNodeError).toMatchObject({ message: 'CLUSTERDOWN', command: { name: 'evalsha' } });
     expect(c!.err.lastNodeError.command).toEqual({ name: 'evalsha' });
     expect(out()).not.toContain('packed');
@@ -137,7 +169,12 @@ describe('errors keep what says what failed, never what they sent or received', 
     });
     for (const err of [responseError, parserError, axiosLike]) log.warn({ err }, 'call failed');
     const [a, b, c] = parsed();
-    expect(a!.err).toMatchObject({ type: 'Error', message: 'Response status code 400: Bad Request', code: 'UND_ERR_RESPONSE', statusCode: 400 });
+    expect(a!.err).toMatchObject({
+      type: 'Error',
+      message: 'Response status code 400: Bad Request',
+      code: 'UND_ERR_RESPONSE',
+      statusCode: 400,
+    });
     expect(Object.keys(a!.err).sort()).toEqual(['code', 'message', 'name', 'stack', 'statusCode', 'type']);
     expect(b!.err).toMatchObject({ code: 'HPE_INVALID_CONSTANT' });
     expect(b!.err).not.toHaveProperty('data');
@@ -148,7 +185,9 @@ describe('errors keep what says what failed, never what they sent or received', 
 
   it("an error whose message quotes an order: message censored, the stack keeps its frames and loses the text, the line's msg too", () => {
     const { log, out, parsed } = capture();
-    const err = new Error(`Unexpected value in ${ORDER_JSON}`, { cause: new Error(`while saving ${JSON.stringify({ recipient: ORDER.recipient })}`) });
+    const err = new Error(`Unexpected value in ${ORDER_JSON}`, {
+      cause: new Error(`while saving ${JSON.stringify({ recipient: ORDER.recipient })}`),
+    });
     log.error(err);
     log.error({ err });
     const [alone, keyed] = parsed();
@@ -169,7 +208,10 @@ describe('text is redacted by value where no key name helps', () => {
     log.info({ note: `call ${PHONE} or write to ${EMAIL}`, url: new URL(`https://example.com/cb?to=${EMAIL}`) });
     log.error(new Error(`no such contact ${PHONE}`));
     const [first, second, third, fourth] = parsed();
-    expect(first).toMatchObject({ msg: `could not notify ${CENSOR_EMAIL}`, err: { message: `callback for ${CENSOR_EMAIL} (phone ${CENSOR_PHONE}) refused` } });
+    expect(first).toMatchObject({
+      msg: `could not notify ${CENSOR_EMAIL}`,
+      err: { message: `callback for ${CENSOR_EMAIL} (phone ${CENSOR_PHONE}) refused` },
+    });
     expect(first!.err.stack).toMatch(/^Error: callback for \[redacted email\] \(phone \[redacted phone\]\) refused\n/);
     expect(second!.msg).toBe(`sent to ${CENSOR_EMAIL} and 8 (999) 555-01-23 or ${CENSOR_PHONE}`);
     expect(third).toMatchObject({ note: `call ${CENSOR_PHONE} or write to ${CENSOR_EMAIL}` });
@@ -180,10 +222,20 @@ describe('text is redacted by value where no key name helps', () => {
   it('a string holding an order (JSON, JSON inside JSON, util.inspect) is censored whole; e-mail, phone, contacts are secret keys too', () => {
     const { log, out, parsed } = capture();
     const inspected = `{ recipient: { full_name: '${NAME}' } }`;
-    log.info({ raw: ORDER_JSON, wrapped: JSON.stringify({ data: ORDER_JSON }), inspected, single: `{'customer': {'reference': 'user123'}}` });
+    log.info({
+      raw: ORDER_JSON,
+      wrapped: JSON.stringify({ data: ORDER_JSON }),
+      inspected,
+      single: `{'customer': {'reference': 'user123'}}`,
+    });
     log.info({ email: EMAIL, phone: PHONE, contacts: [{ note: 'x' }], customer: { reference: 'user123', contacts: [{ email: EMAIL }] } });
     expect(parsed()[0]).toMatchObject({ raw: CENSOR, wrapped: CENSOR, inspected: CENSOR, single: CENSOR });
-    expect(parsed()[1]).toMatchObject({ email: CENSOR, phone: CENSOR, contacts: CENSOR, customer: { reference: 'user123', contacts: CENSOR } });
+    expect(parsed()[1]).toMatchObject({
+      email: CENSOR,
+      phone: CENSOR,
+      contacts: CENSOR,
+      customer: { reference: 'user123', contacts: CENSOR },
+    });
     expectNoPersonalData(out());
   });
 

@@ -20,10 +20,17 @@ describe('logging never throws on what it is given', () => {
     for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const) {
       expect(() => log[level]({ err }, 'client error')).not.toThrow();
       expect(() => log[level](err)).not.toThrow();
-      expect(() => log[level]({ nested: { deeper: { bytes: new Uint8Array(4), buf: Buffer.alloc(3), ab: new ArrayBuffer(2) } } }, 'bytes')).not.toThrow();
+      expect(() =>
+        log[level]({ nested: { deeper: { bytes: new Uint8Array(4), buf: Buffer.alloc(3), ab: new ArrayBuffer(2) } } }, 'bytes'),
+      ).not.toThrow();
     }
     const first = parsed()[0]!;
-    expect(first.err).toMatchObject({ type: 'Error', message: 'Parse Error: Invalid method encountered', code: 'HPE_INVALID_METHOD', rawPacket: expect.stringMatching(/^\[Buffer of \d+ bytes\]$/) });
+    expect(first.err).toMatchObject({
+      type: 'Error',
+      message: 'Parse Error: Invalid method encountered',
+      code: 'HPE_INVALID_METHOD',
+      rawPacket: expect.stringMatching(/^\[Buffer of \d+ bytes\]$/),
+    });
     expect(lines.join('')).not.toContain('SECRET-KEY');
     expect(lines.join('')).not.toContain('GARBAGE');
   });
@@ -32,19 +39,40 @@ describe('logging never throws on what it is given', () => {
     const { log, lines, parsed } = capture();
     const cyclic: Record<string, unknown> = { id: 'p1' };
     cyclic.self = cyclic;
-    const hostile = Object.defineProperty({ big: 10n, url: new URL('https://user:pw@example.com/cb'), map: new Map([['k', { number_hash: 'HASH-M' }]]), set: new Set(['a']) }, 'boom', {
-      enumerable: true,
-      get() {
-        throw new Error('getter');
+    const hostile = Object.defineProperty(
+      { big: 10n, url: new URL('https://user:pw@example.com/cb'), map: new Map([['k', { number_hash: 'HASH-M' }]]), set: new Set(['a']) },
+      'boom',
+      {
+        enumerable: true,
+        get() {
+          throw new Error('getter');
+        },
       },
-    });
+    );
     Object.defineProperty(hostile, '__proto__', { value: { polluted: true }, enumerable: true });
     let deep: Record<string, unknown> = { full_name: 'Deep Name' };
     for (let i = 0; i < 50; i++) deep = { d: deep };
-    expect(() => log.info({ cyclic, hostile, deep, headers: { Authorization: 'Bearer K1', 'X-Partner-Sign': 'SIG1' }, a: { b: { c: { d: { e: { f: { number_hash: 'HASH-6' } } } } } } }, 'hostile')).not.toThrow();
+    expect(() =>
+      log.info(
+        {
+          cyclic,
+          hostile,
+          deep,
+          headers: { Authorization: 'Bearer K1', 'X-Partner-Sign': 'SIG1' },
+          a: { b: { c: { d: { e: { f: { number_hash: 'HASH-6' } } } } } },
+        },
+        'hostile',
+      ),
+    ).not.toThrow();
     const line = parsed()[0]!;
     expect(line.cyclic).toEqual({ id: 'p1', self: '[Circular]' });
-    expect(line.hostile).toMatchObject({ big: '10', url: 'https://example.com/cb', map: { k: { number_hash: '[redacted]' } }, set: ['a'], boom: '[unserialisable]' });
+    expect(line.hostile).toMatchObject({
+      big: '10',
+      url: 'https://example.com/cb',
+      map: { k: { number_hash: '[redacted]' } },
+      set: ['a'],
+      boom: '[unserialisable]',
+    });
     const out = lines.join('');
     for (const secret of ['HASH-M', 'HASH-6', 'K1', 'SIG1', 'pw@', 'Deep Name']) expect(out).not.toContain(secret);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -96,7 +124,7 @@ describe('redaction by value and by structure never throws either', () => {
     expect(lines.join('')).not.toContain('vasilisa');
   });
 
-  it("options given to createLogger keep working: another logMethod hook runs after ours, another error and message key are honoured", () => {
+  it('options given to createLogger keep working: another logMethod hook runs after ours, another error and message key are honoured', () => {
     const seen: unknown[][] = [];
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()) });
@@ -116,6 +144,9 @@ describe('redaction by value and by structure never throws either', () => {
     );
     log.info({ error: new Error('mail to vasilisa.k@example.org failed') });
     expect(seen).toEqual([[expect.any(Object), `mail to ${CENSOR_EMAIL} failed`]]);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ message: `mail to ${CENSOR_EMAIL} failed`, error: { message: `mail to ${CENSOR_EMAIL} failed` } });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      message: `mail to ${CENSOR_EMAIL} failed`,
+      error: { message: `mail to ${CENSOR_EMAIL} failed` },
+    });
   });
 });

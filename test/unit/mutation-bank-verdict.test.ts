@@ -3,7 +3,8 @@ import { Bank131ApiError, Bank131RequestError, Bank131TransportError } from '../
 import { BankSession } from '../../src/bank131/schemas.js';
 import { bankFacts, describeSession, failureOf, reportedFacts, verdictOf } from '../../src/payouts/bank-verdict.js';
 
-const session = (s: Record<string, unknown>, payouts?: Array<Record<string, unknown>>) => BankSession.parse({ id: 'ps_1', ...s, ...(payouts ? { payout_list: payouts } : {}) });
+const session = (s: Record<string, unknown>, payouts?: Array<Record<string, unknown>>) =>
+  BankSession.parse({ id: 'ps_1', ...s, ...(payouts ? { payout_list: payouts } : {}) });
 
 describe('verdicts the bank’s session gives', () => {
   it('a payout that succeeded is paid, whatever the session status says', () => {
@@ -17,15 +18,29 @@ describe('verdicts the bank’s session gives', () => {
       code: 'payout_failed',
       description: 'the bank reports the payout failed',
     });
-    expect(verdictOf(session({ status: 'cancelled' }))).toEqual({ kind: 'unpaid', code: 'session_cancelled', description: 'the bank cancelled the session' });
+    expect(verdictOf(session({ status: 'cancelled' }))).toEqual({
+      kind: 'unpaid',
+      code: 'session_cancelled',
+      description: 'the bank cancelled the session',
+    });
   });
 
   it('the payout’s own error comes before the session’s', () => {
-    const s = session({ status: 'cancelled', error: { code: 'confirm_timeout', description: 'late' } }, [{ status: 'failed', error: { code: 'insufficient_funds', description: 'poor' } }]);
+    const s = session({ status: 'cancelled', error: { code: 'confirm_timeout', description: 'late' } }, [
+      { status: 'failed', error: { code: 'insufficient_funds', description: 'poor' } },
+    ]);
     expect(verdictOf(s)).toEqual({ kind: 'unpaid', code: 'insufficient_funds', description: 'poor' });
-    expect(verdictOf(session({ status: 'cancelled', error: { code: 'confirm_timeout', description: 'late' } }))).toEqual({ kind: 'unpaid', code: 'confirm_timeout', description: 'late' });
+    expect(verdictOf(session({ status: 'cancelled', error: { code: 'confirm_timeout', description: 'late' } }))).toEqual({
+      kind: 'unpaid',
+      code: 'confirm_timeout',
+      description: 'late',
+    });
     // a code without words keeps the code and says what happened in ours
-    expect(verdictOf(session({ status: 'cancelled', error: { code: 'confirm_timeout' } }))).toEqual({ kind: 'unpaid', code: 'confirm_timeout', description: 'the bank cancelled the session' });
+    expect(verdictOf(session({ status: 'cancelled', error: { code: 'confirm_timeout' } }))).toEqual({
+      kind: 'unpaid',
+      code: 'confirm_timeout',
+      description: 'the bank cancelled the session',
+    });
   });
 
   it('a session in progress without a payout is in progress, not waiting for a confirm', () => {
@@ -47,23 +62,36 @@ describe('facts kept on the record', () => {
   it('only what the bank gave: no payout, a payout without an id, a card without last 4', () => {
     expect(bankFacts(session({ status: 'created' }))).toStrictEqual({});
     expect(bankFacts(session({ status: 'in_progress' }, [{ status: 'pending' }]))).toStrictEqual({});
-    expect(bankFacts(session({ status: 'in_progress' }, [{ id: 'po_1', status: 'pending', payout_details: { type: 'card' } }]))).toStrictEqual({ bank_payout_id: 'po_1' });
-    expect(bankFacts(session({ status: 'in_progress' }, [{ status: 'pending', payout_details: { type: 'card', card: { brand: 'visa' } } }]))).toStrictEqual({});
-    expect(bankFacts(session({ status: 'in_progress' }, [{ status: 'pending', payout_details: { type: 'card', card: { last4: '4242' } } }]))).toStrictEqual({ card_last4: '4242' });
+    expect(
+      bankFacts(session({ status: 'in_progress' }, [{ id: 'po_1', status: 'pending', payout_details: { type: 'card' } }])),
+    ).toStrictEqual({ bank_payout_id: 'po_1' });
+    expect(
+      bankFacts(session({ status: 'in_progress' }, [{ status: 'pending', payout_details: { type: 'card', card: { brand: 'visa' } } }])),
+    ).toStrictEqual({});
+    expect(
+      bankFacts(session({ status: 'in_progress' }, [{ status: 'pending', payout_details: { type: 'card', card: { last4: '4242' } } }])),
+    ).toStrictEqual({ card_last4: '4242' });
   });
 
   it('the audit line names the error code, the payout’s or else the session’s', () => {
-    expect(describeSession(session({ status: 'cancelled', error: { code: 'confirm_timeout' } }))).toBe('session cancelled, error confirm_timeout');
-    expect(describeSession(session({ status: 'cancelled', error: { code: 'confirm_timeout' } }, [{ status: 'failed', error: { code: 'insufficient_funds' } }]))).toBe(
-      'session cancelled, payout failed, error insufficient_funds',
+    expect(describeSession(session({ status: 'cancelled', error: { code: 'confirm_timeout' } }))).toBe(
+      'session cancelled, error confirm_timeout',
     );
+    expect(
+      describeSession(
+        session({ status: 'cancelled', error: { code: 'confirm_timeout' } }, [{ status: 'failed', error: { code: 'insufficient_funds' } }]),
+      ),
+    ).toBe('session cancelled, payout failed, error insufficient_funds');
     expect(describeSession(session({ status: 'in_progress' }, [{ status: null }]))).toBe('session in_progress, payout null');
   });
 });
 
 describe('what a payout records when a call fails for good', () => {
   it('the bank’s code and words, or its message when it gave no words', () => {
-    expect(failureOf(new Bank131ApiError('session/start/payout', 'card_number_does_not_exist', 'no such card', 400))).toEqual({ code: 'card_number_does_not_exist', description: 'no such card' });
+    expect(failureOf(new Bank131ApiError('session/start/payout', 'card_number_does_not_exist', 'no such card', 400))).toEqual({
+      code: 'card_number_does_not_exist',
+      description: 'no such card',
+    });
     const wordless = new Bank131ApiError('session/start/payout', 'operation_rejected', '', 400);
     expect(failureOf(wordless)).toEqual({ code: 'operation_rejected', description: wordless.message });
     expect(failureOf(wordless).description).toContain('operation_rejected');

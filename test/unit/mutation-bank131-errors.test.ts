@@ -17,7 +17,12 @@ import {
 function documentedAdvice(): Array<[string, ErrorAdvice]> {
   const doc = readFileSync(new URL('../../docs/bank131-protocol.md', import.meta.url), 'utf8');
   const section = doc.slice(doc.indexOf('## §6'), doc.indexOf('## §7'));
-  const names: Record<string, ErrorAdvice> = { retry: 'retry', 'check status': 'check_status', misconfigured: 'misconfigured', permanent: 'permanent' };
+  const names: Record<string, ErrorAdvice> = {
+    retry: 'retry',
+    'check status': 'check_status',
+    misconfigured: 'misconfigured',
+    permanent: 'permanent',
+  };
   const rows: Array<[string, ErrorAdvice]> = [];
   for (const line of section.split('\n')) {
     const m = /^\| \*\*(.+?)\*\* \| (.+?) \|/.exec(line);
@@ -67,7 +72,13 @@ describe('what a refusal means for the caller', () => {
 
   it('check_status: the bank may have acted, so ask before anything else', () => {
     const e = api('provider_timeout', 200);
-    expect([e.advice, e.retryable, e.outcomeUnknown, isPermanent(e), isMisconfigured(e)]).toEqual(['check_status', true, true, false, false]);
+    expect([e.advice, e.retryable, e.outcomeUnknown, isPermanent(e), isMisconfigured(e)]).toEqual([
+      'check_status',
+      true,
+      true,
+      false,
+      false,
+    ]);
     const unknown5xx = api('gateway_exploded', 502);
     expect([unknown5xx.retryable, unknown5xx.outcomeUnknown, isPermanent(unknown5xx)]).toEqual([true, true, false]);
   });
@@ -80,12 +91,24 @@ describe('what a refusal means for the caller', () => {
 
   it('misconfigured: our credentials are refused; the payout waits, it is neither failed nor unknown', () => {
     const e = api('authentication_error', 401);
-    expect([e.advice, e.retryable, e.outcomeUnknown, isPermanent(e), isMisconfigured(e)]).toEqual(['misconfigured', true, false, false, true]);
+    expect([e.advice, e.retryable, e.outcomeUnknown, isPermanent(e), isMisconfigured(e)]).toEqual([
+      'misconfigured',
+      true,
+      false,
+      false,
+      true,
+    ]);
   });
 
   it('keeps what the bank said: endpoint, code, description, status and reject reasons (none unless given)', () => {
     const e = api('operation_rejected', 400);
-    expect(e).toMatchObject({ name: 'Bank131ApiError', endpoint: 'session/start/payout', code: 'operation_rejected', description: 'said the bank', httpStatus: 400 });
+    expect(e).toMatchObject({
+      name: 'Bank131ApiError',
+      endpoint: 'session/start/payout',
+      code: 'operation_rejected',
+      description: 'said the bank',
+      httpStatus: 400,
+    });
     expect(e.rejectReasons).toEqual([]);
     const reasons = [{ rule_alias: 'blacklist' }];
     expect(new Bank131ApiError('session/start/payout', 'operation_rejected', '', 400, reasons).rejectReasons).toEqual(reasons);
@@ -95,7 +118,12 @@ describe('what a refusal means for the caller', () => {
   it('a transport fault is retried; only a request that surely never left has a known outcome', () => {
     const notSent = new Bank131TransportError('session/confirm', 'not_sent', 'ECONNREFUSED');
     const maybe = new Bank131TransportError('session/confirm', 'unknown', 'socket hang up');
-    expect([notSent.retryable, notSent.outcomeUnknown, isPermanent(notSent), isMisconfigured(notSent)]).toEqual([true, false, false, false]);
+    expect([notSent.retryable, notSent.outcomeUnknown, isPermanent(notSent), isMisconfigured(notSent)]).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ]);
     expect([maybe.retryable, maybe.outcomeUnknown, isPermanent(maybe)]).toEqual([true, true, false]);
     // the log line says which it was
     expect(notSent.message).toContain('request not sent');
@@ -131,6 +159,10 @@ describe('webhook refusals say why', () => {
 
   it('a payload error keeps the bytes received', () => {
     const payload = Buffer.from('not json');
-    expect(new WebhookPayloadError('webhook body is not JSON', payload)).toMatchObject({ name: 'WebhookPayloadError', payload, message: 'webhook body is not JSON' });
+    expect(new WebhookPayloadError('webhook body is not JSON', payload)).toMatchObject({
+      name: 'WebhookPayloadError',
+      payload,
+      message: 'webhook body is not JSON',
+    });
   });
 });

@@ -22,7 +22,9 @@ describe('callback addresses written in IPv6 that carry an IPv4 address', () => 
     '2606:4700::ffff:a9fe:a9fe',
     // the NAT64 prefix followed by more than one IPv4 address' worth of bits is not a NAT64 address
     '64:ff9b::a9fe:a9fe:1',
-  ])('%s only looks like it ends in a private IPv4 address; it is an ordinary public IPv6 address', (address) => expect(isForbiddenAddress(address)).toBe(false));
+  ])('%s only looks like it ends in a private IPv4 address; it is an ordinary public IPv6 address', (address) =>
+    expect(isForbiddenAddress(address)).toBe(false),
+  );
 
   it('anything that is not an IP address is refused rather than guessed at', () => {
     for (const junk of ['not-an-address', 'example.com', '', '999.1.1.1', '1.2.3']) expect(isForbiddenAddress(junk)).toBe(true);
@@ -38,19 +40,32 @@ describe('callback URLs as given', () => {
   });
 
   it('refuses a user name alone, or a password alone', () => {
-    expect(callbackUrlProblem('https://user@upstream.example/cb', { allowPrivate: true })).toMatch(/^must not carry a user name or password/);
-    expect(callbackUrlProblem('https://:pw@upstream.example/cb', { allowPrivate: true })).toMatch(/^must not carry a user name or password/);
+    expect(callbackUrlProblem('https://user@upstream.example/cb', { allowPrivate: true })).toMatch(
+      /^must not carry a user name or password/,
+    );
+    expect(callbackUrlProblem('https://:pw@upstream.example/cb', { allowPrivate: true })).toMatch(
+      /^must not carry a user name or password/,
+    );
   });
 
-  it.each(['http://api.dev.localhost/cb', 'http://a.localhost/cb', 'http://localhost./cb', 'http://instance-data/latest', 'http://metadata/computeMetadata', 'http://instance-data.ec2.internal/'])(
-    '%s names a host that is always here or a metadata service: refused',
-    (url) => expect(callbackUrlProblem(url, refused)).toMatch(/^must not point at /),
+  it.each([
+    'http://api.dev.localhost/cb',
+    'http://a.localhost/cb',
+    'http://localhost./cb',
+    'http://instance-data/latest',
+    'http://metadata/computeMetadata',
+    'http://instance-data.ec2.internal/',
+  ])('%s names a host that is always here or a metadata service: refused', (url) =>
+    expect(callbackUrlProblem(url, refused)).toMatch(/^must not point at /),
   );
 
-  it.each(['http://awsmetadata/cb', 'http://mylocalhost/cb', 'http://metadata.example.com/cb', 'http://localhost.example.com/cb', 'http://instance-data.example/cb'])(
-    '%s only contains such a name: allowed',
-    (url) => expect(callbackUrlProblem(url, refused)).toBeNull(),
-  );
+  it.each([
+    'http://awsmetadata/cb',
+    'http://mylocalhost/cb',
+    'http://metadata.example.com/cb',
+    'http://localhost.example.com/cb',
+    'http://instance-data.example/cb',
+  ])('%s only contains such a name: allowed', (url) => expect(callbackUrlProblem(url, refused)).toBeNull());
 
   it('judges an IPv6 literal without its brackets', () => {
     expect(callbackUrlProblem('http://[fd00:ec2::254]/latest', refused)).toMatch(/^must not point at fd00:ec2::254: /);

@@ -19,14 +19,36 @@ describe('confirmation policy: what the audit trail says when it refuses', () =>
   const order: OrderFacts = { sessionId: 'ps_1', amount: 10_000, currency: 'rub', metadata: 'payout:o-1' };
   const payout = { status: 'pending', amount: 10_000, currency: 'rub', metadata: 'payout:o-1' };
   const waiting = { sessionId: 'ps_1', sessionStatus: 'in_progress', nextAction: 'confirm' };
-  const reported = (over: Partial<ReportedFacts> = {}, p: Record<string, unknown> = {}): ReportedFacts => ({ ...waiting, payouts: [{ ...payout, ...p }], ...over });
+  const reported = (over: Partial<ReportedFacts> = {}, p: Record<string, unknown> = {}): ReportedFacts => ({
+    ...waiting,
+    payouts: [{ ...payout, ...p }],
+    ...over,
+  });
 
   it.each<[string, OrderFacts, ReportedFacts, string, string]>([
     ['another session', order, reported({ sessionId: 'ps_2' }), 'session', 'session ps_2 is not the one recorded (ps_1)'],
     ['no session recorded', { ...order, sessionId: null }, reported(), 'session', 'session ps_1 is not the one recorded (none)'],
-    ['a finished session', order, reported({ sessionStatus: 'accepted' }), 'session_state', 'session is accepted with next_action confirm, not in_progress waiting for confirm'],
-    ['no status, no next action', order, reported({ sessionStatus: undefined, nextAction: undefined }), 'session_state', 'session is of no status with next_action none, not in_progress waiting for confirm'],
-    ['another next action', order, reported({ nextAction: 'capture' }), 'session_state', 'session is in_progress with next_action capture, not in_progress waiting for confirm'],
+    [
+      'a finished session',
+      order,
+      reported({ sessionStatus: 'accepted' }),
+      'session_state',
+      'session is accepted with next_action confirm, not in_progress waiting for confirm',
+    ],
+    [
+      'no status, no next action',
+      order,
+      reported({ sessionStatus: undefined, nextAction: undefined }),
+      'session_state',
+      'session is of no status with next_action none, not in_progress waiting for confirm',
+    ],
+    [
+      'another next action',
+      order,
+      reported({ nextAction: 'capture' }),
+      'session_state',
+      'session is in_progress with next_action capture, not in_progress waiting for confirm',
+    ],
     ['two payouts', order, { ...waiting, payouts: [payout, payout] }, 'payout_count', 'session holds 2 payouts, expected 1'],
     ['no payout', order, { ...waiting, payouts: [] }, 'payout_count', 'session holds 0 payouts, expected 1'],
     ['a payout of no status', order, reported({}, { status: undefined }), 'session_state', 'the payout is of no status, not pending'],
@@ -38,7 +60,13 @@ describe('confirmation policy: what the audit trail says when it refuses', () =>
     ['no currency', order, reported({}, { currency: undefined }), 'currency', 'bank reports no currency, order is rub'],
     ['other metadata', order, reported({}, { metadata: 'payout:o-2' }), 'metadata', 'bank reports "payout:o-2", we sent "payout:o-1"'],
     ['no metadata', order, reported({}, { metadata: undefined }), 'metadata', 'bank reports null, we sent "payout:o-1"'],
-    ['metadata of another type', order, reported({}, { metadata: { payout: 'o-1' } }), 'metadata', 'bank reports {"payout":"o-1"}, we sent "payout:o-1"'],
+    [
+      'metadata of another type',
+      order,
+      reported({}, { metadata: { payout: 'o-1' } }),
+      'metadata',
+      'bank reports {"payout":"o-1"}, we sent "payout:o-1"',
+    ],
   ])('cancels for %s', (_name, o, r, failedCheck, detail) => {
     expect(decide(o, r)).toEqual({ action: 'cancel', failedCheck, detail });
   });
@@ -56,12 +84,22 @@ describe('confirmation policy: what the audit trail says when it refuses', () =>
 
   it('cancels for another card than the one we learned, and another recipient; names stay out of the detail', () => {
     const known = { ...order, last4: '4242', recipient: { full_name: 'Ivanov Ivan Ivanovich' } };
-    expect(decide(known, reported({}, { last4: '9999' }))).toEqual({ action: 'cancel', failedCheck: 'card', detail: 'bank reports card •••• 9999, the card given for this payout ends 4242' });
+    expect(decide(known, reported({}, { last4: '9999' }))).toEqual({
+      action: 'cancel',
+      failedCheck: 'card',
+      detail: 'bank reports card •••• 9999, the card given for this payout ends 4242',
+    });
     const otherName = decide(known, reported({}, { last4: '4242', recipient: { full_name: 'Petrov Petr' } }));
-    expect(otherName).toEqual({ action: 'cancel', failedCheck: 'recipient', detail: 'bank reports another recipient name than the order gives' });
+    expect(otherName).toEqual({
+      action: 'cancel',
+      failedCheck: 'recipient',
+      detail: 'bank reports another recipient name than the order gives',
+    });
     // the card is checked before the name
     expect(decide(known, reported({}, { last4: '9999', recipient: { full_name: 'Petrov Petr' } }))).toMatchObject({ failedCheck: 'card' });
-    expect(decide(known, reported({}, { last4: '4242', recipient: { full_name: 'Ivanov Ivan Ivanovich' } }))).toEqual({ action: 'confirm' });
+    expect(decide(known, reported({}, { last4: '4242', recipient: { full_name: 'Ivanov Ivan Ivanovich' } }))).toEqual({
+      action: 'confirm',
+    });
   });
 
   it('checks card and name only where both sides know them; a name compares by its words', () => {
@@ -73,7 +111,9 @@ describe('confirmation policy: what the audit trail says when it refuses', () =>
     // the same person in another spelling of the fields, case, spacing or ё
     const split = { ...order, recipient: { first_name: 'Пётр', last_name: 'Иванов' } };
     expect(decide(split, reported({}, { recipient: { full_name: '  иванов   ПЕТР ' } }))).toEqual({ action: 'confirm' });
-    expect(decide(split, reported({}, { recipient: { first_name: 'Петр', last_name: 'Иванов', middle_name: 'Ильич' } }))).toMatchObject({ failedCheck: 'recipient' });
+    expect(decide(split, reported({}, { recipient: { first_name: 'Петр', last_name: 'Иванов', middle_name: 'Ильич' } }))).toMatchObject({
+      failedCheck: 'recipient',
+    });
   });
 
   it('compares currencies without regard to case, on either side', () => {
@@ -90,7 +130,12 @@ describe('payout states', () => {
 
   it('a cancel never undoes a confirm, and nothing returns to an earlier state but a wait that is looked at again', () => {
     const order = PAYOUT_STATES;
-    const back = order.flatMap((from, i) => order.slice(0, i + 1).filter((to) => canMove(from, to)).map((to) => `${from} -> ${to}`));
+    const back = order.flatMap((from, i) =>
+      order
+        .slice(0, i + 1)
+        .filter((to) => canMove(from, to))
+        .map((to) => `${from} -> ${to}`),
+    );
     // the wallet wait, tried again; the bank asked again while it waits for our confirm
     expect(back).toEqual(['awaiting_funds -> awaiting_funds', 'awaiting_confirmation -> awaiting_confirmation']);
     expect(statesLeadingTo('cancelling').sort()).toEqual(['awaiting_confirmation', 'started']);
@@ -123,7 +168,9 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
     const targets = new Set(own.map(([, d]) => d.to));
     expect(nextStates(state)).toEqual(PAYOUT_STATES.filter((to) => targets.has(to)));
     for (const to of PAYOUT_STATES) expect(canMove(state, to), `${state} -> ${to}`).toBe(targets.has(to));
-    expect(PAYOUT_STATES.filter((from) => statesLeadingTo(state).includes(from))).toEqual(PAYOUT_STATES.filter((from) => canMove(from, state)));
+    expect(PAYOUT_STATES.filter((from) => statesLeadingTo(state).includes(from))).toEqual(
+      PAYOUT_STATES.filter((from) => canMove(from, state)),
+    );
   });
 
   it('no live payout is stuck: each can be moved on, and one step can end it', () => {
@@ -160,19 +207,33 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
   it('upstream cancels directly until start/payout is accepted, through the bank until the decision, never after it', () => {
     expect([...STEPS.cancel.from].sort()).toEqual(['awaiting_card', 'awaiting_funds', 'queued', 'session_created']);
     expect([...STEPS.requestCancel.from].sort()).toEqual(['awaiting_confirmation', 'started']);
-    expect([STEPS.cancel.to, STEPS.cancel.followUp, STEPS.requestCancel.to, STEPS.requestCancel.followUp]).toEqual(['cancelled', 'notify', 'cancelling', 'cancel']);
+    expect([STEPS.cancel.to, STEPS.cancel.followUp, STEPS.requestCancel.to, STEPS.requestCancel.followUp]).toEqual([
+      'cancelled',
+      'notify',
+      'cancelling',
+      'cancel',
+    ]);
     expect([CANCELLABLE_DIRECTLY, CANCELLABLE_AT_BANK]).toEqual([STEPS.cancel.from, STEPS.requestCancel.from]);
   });
 
   it('every step writes an audit reason: the one it is given, or its own words', () => {
-    for (const name of ['markStarted', 'awaitConfirmation', 'decideConfirm', 'decideCancel', 'markConfirmed', 'markCancelled', 'succeed', 'fail'] as const) {
+    for (const name of [
+      'markStarted',
+      'awaitConfirmation',
+      'decideConfirm',
+      'decideCancel',
+      'markConfirmed',
+      'markCancelled',
+      'succeed',
+      'fail',
+    ] as const) {
       expect((STEPS[name].why as (i: { why: string }) => string)({ why: `reason for ${name}` })).toBe(`reason for ${name}`);
     }
     expect(STEPS.receiveCard.why({ card: {}, last4: '4242' })).toBe('card •••• 4242 given through the collection link');
     expect(STEPS.recordSession.why({ sessionId: 'ps_9' })).toBe('bank session ps_9 created');
-    expect(STEPS.awaitFunds.why({ code: 'insufficient_wallet_balance', description: 'top up', waitUntil: Date.UTC(2026, 0, 2, 3, 4, 5) })).toBe(
-      'bank refused start/payout: insufficient_wallet_balance; waiting for a top-up until 2026-01-02T03:04:05.000Z',
-    );
+    expect(
+      STEPS.awaitFunds.why({ code: 'insufficient_wallet_balance', description: 'top up', waitUntil: Date.UTC(2026, 0, 2, 3, 4, 5) }),
+    ).toBe('bank refused start/payout: insufficient_wallet_balance; waiting for a top-up until 2026-01-02T03:04:05.000Z');
     expect(STEPS.cancel.why({})).toBe('cancelled by upstream');
     expect(STEPS.requestCancel.why({})).toBe('cancelled by upstream');
     expect(STEPS.expire.why({})).toBe('no card was given before the collection link expired');
@@ -180,7 +241,11 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
 
   it('records the card given, the session made, and indexes the session to the payout', () => {
     const card = { type: 'encrypted_card', number_hash: 'h' };
-    expect(STEPS.receiveCard.fields({ card, last4: '4242' })).toEqual({ collected_card: JSON.stringify(card), card_last4: '4242', given_last4: '4242' });
+    expect(STEPS.receiveCard.fields({ card, last4: '4242' })).toEqual({
+      collected_card: JSON.stringify(card),
+      card_last4: '4242',
+      given_last4: '4242',
+    });
     expect(STEPS.recordSession.fields({ sessionId: 'ps_9' })).toEqual({ session_id: 'ps_9' });
     expect(STEPS.recordSession.indexSession!({ sessionId: 'ps_9' })).toBe('ps_9');
     expect(steps.filter(([, d]) => d.indexSession).map(([n]) => n)).toEqual(['recordSession']);
@@ -202,7 +267,12 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
     const cleared = { ...facts, error_code: '', error_text: '' };
     expect(STEPS.markStarted.fields({ facts, why: 'w' })).toEqual(cleared);
     expect(STEPS.succeed.fields({ facts, why: 'w' })).toEqual(cleared);
-    const reported: ReportedFacts = { sessionId: 'ps_1', sessionStatus: 'in_progress', nextAction: 'confirm', payouts: [{ status: 'pending', amount: 1, currency: 'rub', metadata: 'm' }] };
+    const reported: ReportedFacts = {
+      sessionId: 'ps_1',
+      sessionStatus: 'in_progress',
+      nextAction: 'confirm',
+      payouts: [{ status: 'pending', amount: 1, currency: 'rub', metadata: 'm' }],
+    };
     const fields = STEPS.awaitConfirmation.fields({ reported, facts, why: 'w' });
     expect({ ...fields, reported: JSON.parse(fields.reported!) }).toEqual({ ...cleared, reported });
   });
@@ -210,8 +280,15 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
   it('a refusal records the code and words that caused it', () => {
     const failure = { code: 'declined_by_issuer_bank', description: 'declined' };
     expect(STEPS.fail.fields({ ...failure, why: 'w' })).toEqual({ error_code: 'declined_by_issuer_bank', error_text: 'declined' });
-    expect(STEPS.fail.fields({ ...failure, facts: { bank_payout_id: 'po_1' }, why: 'w' })).toEqual({ bank_payout_id: 'po_1', error_code: 'declined_by_issuer_bank', error_text: 'declined' });
-    expect(STEPS.decideCancel.fields({ code: 'policy_amount_mismatch', description: 'bank reports 1', why: 'w' })).toEqual({ error_code: 'policy_amount_mismatch', error_text: 'bank reports 1' });
+    expect(STEPS.fail.fields({ ...failure, facts: { bank_payout_id: 'po_1' }, why: 'w' })).toEqual({
+      bank_payout_id: 'po_1',
+      error_code: 'declined_by_issuer_bank',
+      error_text: 'declined',
+    });
+    expect(STEPS.decideCancel.fields({ code: 'policy_amount_mismatch', description: 'bank reports 1', why: 'w' })).toEqual({
+      error_code: 'policy_amount_mismatch',
+      error_text: 'bank reports 1',
+    });
     expect(STEPS.cancel.fields({})).toEqual({ error_code: 'cancelled_by_upstream', error_text: 'upstream cancelled the payout' });
     expect(STEPS.requestCancel.fields({})).toEqual({ error_code: 'cancelled_by_upstream', error_text: 'upstream cancelled the payout' });
     expect(STEPS.expire.fields({})).toEqual({ error_code: 'collect_expired', error_text: 'the recipient gave no card in time' });

@@ -57,7 +57,8 @@ describe('callback signing: what can be signed', () => {
   });
 
   it('refuses an id with spaces, control characters or non-ASCII, or an empty one', () => {
-    for (const id of ['', ' ', 'a b', 'evt\n1', 'evt\u00e9', 'é']) expect(() => signCallback({ id, timestamp: 1, body, secret })).toThrow('a callback id must be non-empty printable ASCII');
+    for (const id of ['', ' ', 'a b', 'evt\n1', 'evt\u00e9', 'é'])
+      expect(() => signCallback({ id, timestamp: 1, body, secret })).toThrow('a callback id must be non-empty printable ASCII');
   });
 
   it('signs any whole, non-negative unix time, 0 included; refuses negative, fractional and unsafe ones', () => {
@@ -65,7 +66,9 @@ describe('callback signing: what can be signed', () => {
       expect(signCallback({ id: 'e', timestamp, body, secret })['webhook-timestamp']).toBe(String(timestamp));
     }
     for (const timestamp of [-1, -1_767_225_600, 0.5, Number.MAX_SAFE_INTEGER + 1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => signCallback({ id: 'e', timestamp, body, secret })).toThrow(`a callback timestamp must be whole unix seconds, not ${timestamp}`);
+      expect(() => signCallback({ id: 'e', timestamp, body, secret })).toThrow(
+        `a callback timestamp must be whole unix seconds, not ${timestamp}`,
+      );
     }
   });
 
@@ -87,7 +90,11 @@ describe('callback verification: the receiver’s side', () => {
 
   it('accepts each header given once as a one-element list (as some frameworks pass them)', () => {
     const h = signCallback({ id: 'e', timestamp: at, body, secret });
-    const listed = { 'webhook-id': [h['webhook-id']], 'webhook-timestamp': [h['webhook-timestamp']], 'webhook-signature': [h['webhook-signature']] };
+    const listed = {
+      'webhook-id': [h['webhook-id']],
+      'webhook-timestamp': [h['webhook-timestamp']],
+      'webhook-signature': [h['webhook-signature']],
+    };
     expect(verifyCallback({ body, headers: listed, secret, now: at })).toBe(true);
     expect(verifyCallback({ body, headers: { ...listed, 'webhook-id': [] }, secret, now: at })).toBe(false);
   });
@@ -95,7 +102,14 @@ describe('callback verification: the receiver’s side', () => {
   it('a missing id is not the id "undefined"', () => {
     const h = signCallback({ id: 'undefined', timestamp: at, body, secret });
     expect(verifyCallback({ body, headers: { ...h }, secret, now: at })).toBe(true);
-    expect(verifyCallback({ body, headers: { 'webhook-timestamp': h['webhook-timestamp'], 'webhook-signature': h['webhook-signature'] }, secret, now: at })).toBe(false);
+    expect(
+      verifyCallback({
+        body,
+        headers: { 'webhook-timestamp': h['webhook-timestamp'], 'webhook-signature': h['webhook-signature'] },
+        secret,
+        now: at,
+      }),
+    ).toBe(false);
     expect(verifyCallback({ body, headers: { ...h, 'webhook-id': '' }, secret, now: at })).toBe(false);
   });
 
@@ -107,8 +121,11 @@ describe('callback verification: the receiver’s side', () => {
 
   it('a v1 signature of the wrong length is refused, not an error', () => {
     const h = signCallback({ id: 'e', timestamp: at, body, secret });
-    for (const sig of ['v1,', 'v1,c2hvcnQ=', `${h['webhook-signature']}AA`]) expect(verifyCallback({ body, headers: { ...h, 'webhook-signature': sig }, secret, now: at })).toBe(false);
-    expect(verifyCallback({ body, headers: { ...h, 'webhook-signature': `v1,c2hvcnQ= ${h['webhook-signature']}` }, secret, now: at })).toBe(true);
+    for (const sig of ['v1,', 'v1,c2hvcnQ=', `${h['webhook-signature']}AA`])
+      expect(verifyCallback({ body, headers: { ...h, 'webhook-signature': sig }, secret, now: at })).toBe(false);
+    expect(verifyCallback({ body, headers: { ...h, 'webhook-signature': `v1,c2hvcnQ= ${h['webhook-signature']}` }, secret, now: at })).toBe(
+      true,
+    );
   });
 
   it('the tolerance is inclusive and the timestamp compared as a number', () => {
@@ -127,18 +144,24 @@ describe('callback secrets: what is wrong with a bad one', () => {
   it('a secret with characters outside base64 and whole groups of four gets no hint it does not deserve', () => {
     expect(() => parseCallbackSecret(`whsec_${'A'.repeat(39)}.`)).toThrow(/, but what follows whsec_ is not standard base64$/);
     // non-canonical: the last character carries bits that do not fit
-    expect(() => parseCallbackSecret(`whsec_${Buffer.alloc(32, 7).toString('base64').replace(/.=$/, 'B=')}`)).toThrow(/is not standard base64$/);
+    expect(() => parseCallbackSecret(`whsec_${Buffer.alloc(32, 7).toString('base64').replace(/.=$/, 'B=')}`)).toThrow(
+      /is not standard base64$/,
+    );
   });
 
   it('names whitespace inside the secret', () => {
     const b64 = Buffer.alloc(32, 7).toString('base64');
-    expect(() => parseCallbackSecret(`whsec_${b64.slice(0, 20)} ${b64.slice(20)}`)).toThrow(/is not standard base64 \(it holds whitespace\)$/);
+    expect(() => parseCallbackSecret(`whsec_${b64.slice(0, 20)} ${b64.slice(20)}`)).toThrow(
+      /is not standard base64 \(it holds whitespace\)$/,
+    );
   });
 
   it('a setting that is not a string is told the rule', () => {
     const parsed = CallbackSecret.safeParse(42);
     expect(parsed.success).toBe(false);
-    expect(parsed.error?.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^must be whsec_ followed by base64 of at least 24 random bytes \(make one: node -e .*\)$/)]);
+    expect(parsed.error?.issues.map((i) => i.message)).toEqual([
+      expect.stringMatching(/^must be whsec_ followed by base64 of at least 24 random bytes \(make one: node -e .*\)$/),
+    ]);
   });
 
   it('a good secret gives its key, and the same key signs', () => {

@@ -19,12 +19,18 @@ const caught = (f: () => unknown): unknown => {
 };
 
 describe('verifying a Bank 131 webhook before reading it', () => {
-  const finished = JSON.stringify({ type: 'payment_finished', session: { id: 'ps_1', status: 'accepted', payout_list: [{ id: 'po_1', status: 'succeeded' }] } });
+  const finished = JSON.stringify({
+    type: 'payment_finished',
+    session: { id: 'ps_1', status: 'accepted', payout_list: [{ id: 'po_1', status: 'succeeded' }] },
+  });
 
   it('a body the bank signed is parsed into the webhook', () => {
     const { raw, sig } = bankSigned(finished);
     const w = verifyWebhook(raw, sig, keys.bankPublic);
-    expect(w).toMatchObject({ type: 'payment_finished', session: { id: 'ps_1', status: 'accepted', payouts: [{ id: 'po_1', status: 'succeeded' }] } });
+    expect(w).toMatchObject({
+      type: 'payment_finished',
+      session: { id: 'ps_1', status: 'accepted', payouts: [{ id: 'po_1', status: 'succeeded' }] },
+    });
   });
 
   it.each<[string, () => string | undefined]>([

@@ -19,9 +19,18 @@ describe('payout state machine', () => {
   });
 
   it('every named step moves only along legal moves, and only succeed reaches succeeded', () => {
-    for (const [name, d] of Object.entries(STEPS)) for (const from of d.from) expect(canMove(from, d.to), `${name}: ${from} -> ${d.to}`).toBe(true);
-    expect(Object.entries(STEPS).filter(([, d]) => d.to === 'succeeded').map(([n]) => n)).toEqual(['succeed']);
-    expect(Object.entries(STEPS).filter(([, d]) => d.to === 'confirming').map(([n]) => n)).toEqual(['decideConfirm']);
+    for (const [name, d] of Object.entries(STEPS))
+      for (const from of d.from) expect(canMove(from, d.to), `${name}: ${from} -> ${d.to}`).toBe(true);
+    expect(
+      Object.entries(STEPS)
+        .filter(([, d]) => d.to === 'succeeded')
+        .map(([n]) => n),
+    ).toEqual(['succeed']);
+    expect(
+      Object.entries(STEPS)
+        .filter(([, d]) => d.to === 'confirming')
+        .map(([n]) => n),
+    ).toEqual(['decideConfirm']);
     // every step that ends a payout tells upstream
     for (const [name, d] of Object.entries(STEPS)) if (isTerminal(d.to)) expect([name, d.followUp]).toEqual([name, 'notify']);
   });
@@ -82,7 +91,12 @@ describe('orders', () => {
 
   it('normalise the currency and fingerprint regardless of key order', () => {
     expect(o.amount_details.currency).toBe('rub');
-    const shuffled = PayoutOrder.parse({ encrypted_card: { number_hash: 'h' }, recipient: { full_name: 'Ivanov Ivan' }, amount_details: { currency: 'rub', amount: 10_000 }, id: 'o-1' });
+    const shuffled = PayoutOrder.parse({
+      encrypted_card: { number_hash: 'h' },
+      recipient: { full_name: 'Ivanov Ivan' },
+      amount_details: { currency: 'rub', amount: 10_000 },
+      id: 'o-1',
+    });
     expect(fingerprint(shuffled)).toBe(fingerprint(o));
     expect(canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] })).toBe('{"a":[2,{"c":4,"d":3}],"b":1}');
     expect(differingFields(o, { ...o, metadata: 'x' })).toEqual(['metadata']);
@@ -99,7 +113,12 @@ describe('retry backoff', () => {
   it('grows exponentially, is capped, and is jittered within the upper half', () => {
     const backoff = jitteredBackoff({ baseDelayMs: 1_000, maxDelayMs: 10_000, bankAttempts: 10, notifyAttempts: 10 });
     const sample = (n: number) => Array.from({ length: 200 }, () => backoff(n) as number);
-    for (const [attempt, ceiling] of [[1, 1_000], [2, 2_000], [4, 8_000], [9, 10_000]] as const) {
+    for (const [attempt, ceiling] of [
+      [1, 1_000],
+      [2, 2_000],
+      [4, 8_000],
+      [9, 10_000],
+    ] as const) {
       const s = sample(attempt);
       expect(Math.min(...s)).toBeGreaterThanOrEqual(ceiling / 2);
       expect(Math.max(...s)).toBeLessThanOrEqual(ceiling);

@@ -43,7 +43,10 @@ describe('request signature (RSA PKCS#1 v1.5, SHA-256, base64)', () => {
     expect(checkSignature(body, undefined, keys.partnerPublic)).toEqual({ ok: false, reason: 'missing' });
     expect(checkSignature(body, '', keys.partnerPublic)).toEqual({ ok: false, reason: 'missing' });
     // base64url alphabet and hex are not what the bank sends
-    expect(checkSignature(body, OWN_VECTOR.replaceAll('+', '-').replaceAll('/', '_'), keys.partnerPublic)).toEqual({ ok: false, reason: 'malformed' });
+    expect(checkSignature(body, OWN_VECTOR.replaceAll('+', '-').replaceAll('/', '_'), keys.partnerPublic)).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
     expect(checkSignature(body, Buffer.from(OWN_VECTOR, 'base64').toString('hex'), keys.partnerPublic).ok).toBe(false);
     // truncated: right alphabet, wrong length
     expect(checkSignature(body, OWN_VECTOR.slice(0, 40), keys.partnerPublic)).toEqual({ ok: false, reason: 'malformed' });
@@ -62,7 +65,8 @@ describe('request signature (RSA PKCS#1 v1.5, SHA-256, base64)', () => {
   });
 
   describe("the bank SDK's own fixture keys", () => {
-    const NO_KEYS = 'skipped: the bank SDK fixture keys are not here (set BANK131_SDK_FIXTURES to a folder with its public.pem and private.pem)';
+    const NO_KEYS =
+      'skipped: the bank SDK fixture keys are not here (set BANK131_SDK_FIXTURES to a folder with its public.pem and private.pem)';
     it('verifies the published vector and refuses the negative case', (ctx) => {
       if (!sdkDir) return ctx.skip(NO_KEYS);
       const pub = createPublicKey(readFileSync(join(sdkDir!, 'public.pem'), 'utf8'));
@@ -86,7 +90,15 @@ describe('request signature (RSA PKCS#1 v1.5, SHA-256, base64)', () => {
     it('our signature verifies with `openssl dgst -sha256 -verify`', () => {
       const sigFile = join(dir, 'ours.sig');
       writeFileSync(sigFile, Buffer.from(signBody(payload, keys.partnerPrivate), 'base64'));
-      const out = execFileSync('openssl', ['dgst', '-sha256', '-verify', keyPath('partner-public'), '-signature', sigFile, bodyFile]).toString();
+      const out = execFileSync('openssl', [
+        'dgst',
+        '-sha256',
+        '-verify',
+        keyPath('partner-public'),
+        '-signature',
+        sigFile,
+        bodyFile,
+      ]).toString();
       expect(out.trim()).toBe('Verified OK');
     });
 
@@ -100,7 +112,9 @@ describe('request signature (RSA PKCS#1 v1.5, SHA-256, base64)', () => {
       const sigFile = join(dir, 'tampered.sig');
       writeFileSync(sigFile, Buffer.from(signBody(Buffer.from('{"amount":1}'), keys.partnerPrivate), 'base64'));
       expect(() =>
-        execFileSync('openssl', ['dgst', '-sha256', '-verify', keyPath('partner-public'), '-signature', sigFile, bodyFile], { stdio: 'pipe' }),
+        execFileSync('openssl', ['dgst', '-sha256', '-verify', keyPath('partner-public'), '-signature', sigFile, bodyFile], {
+          stdio: 'pipe',
+        }),
       ).toThrow();
     });
   });

@@ -10,7 +10,9 @@ describe('webhook verification', () => {
   const body = Buffer.from(JSON.stringify({ type: 'ready_to_confirm', session: { id: 'ps_9', status: 'in_progress', payout_list: [] } }));
 
   it('parses a correctly signed webhook, with unknown extra fields kept', () => {
-    const withExtra = Buffer.from(JSON.stringify({ type: 'payment_finished', session: { id: 'ps_9', status: 'accepted', brand_new_field: 1 } }));
+    const withExtra = Buffer.from(
+      JSON.stringify({ type: 'payment_finished', session: { id: 'ps_9', status: 'accepted', brand_new_field: 1 } }),
+    );
     const w = verifyWebhook(withExtra, signBody(withExtra, keys.bankPrivate), keys.bankPublic);
     expect(w).toMatchObject({ type: 'payment_finished', session: { id: 'ps_9', brand_new_field: 1, payouts: [] } });
   });

@@ -38,7 +38,9 @@ describe('faults: the answer a client gets, and what the bank did', () => {
     const client = clientFor(env.sandbox, { timeoutMs: 300 });
     const session = await client.createSession();
     env.sandbox.bank.addFaults([{ endpoint: 'session/start/payout', kind: 'timeout_after_effect', times: 1 }]);
-    await expect(client.startPayout(payout(session.id), { idempotencyKey: `s-${session.id}` })).rejects.toMatchObject({ reason: 'timeout' });
+    await expect(client.startPayout(payout(session.id), { idempotencyKey: `s-${session.id}` })).rejects.toMatchObject({
+      reason: 'timeout',
+    });
     const status = await client.sessionStatus(session.id);
     expect(status.status).toBe('in_progress');
     // resending blind with the same key is refused: the partner must ask status
@@ -61,10 +63,14 @@ describe('sessions in status error (result unknown, not final)', () => {
     await waitForWebhook(session.id, 'ready_to_confirm');
     await client.confirmSession(session.id);
 
-    const errored = await eventually(async () => {
-      const s = await client.sessionStatus(session.id);
-      return s.status === 'error' ? s : undefined;
-    }, 5_000, 'session status error');
+    const errored = await eventually(
+      async () => {
+        const s = await client.sessionStatus(session.id);
+        return s.status === 'error' ? s : undefined;
+      },
+      5_000,
+      'session status error',
+    );
     expect(errored).toMatchObject({ error: { code: 'internal_error' } });
     expect(errored.payouts[0]).toMatchObject({ status: 'in_progress' });
     expect(errored).not.toHaveProperty('finished_at');
@@ -107,7 +113,11 @@ describe('sessions in status error (result unknown, not final)', () => {
   it('POST /sandbox/sessions/:id/error puts one started session in error, resolving as told', async () => {
     const client = clientFor(env.sandbox);
     const idle = await client.createSession();
-    const refused = await fetch(`${env.sandbox.url}/sandbox/sessions/${idle.id}/error`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const refused = await fetch(`${env.sandbox.url}/sandbox/sessions/${idle.id}/error`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ error: { code: 'session_wrong_state' } });
 

@@ -42,6 +42,9 @@ describe('idempotency keys', () => {
       }),
     ).rejects.toThrow(/insufficient_wallet_balance/);
     await expect(keys.run('v2/session/init/payout', 'i', ok)).resolves.toBe('ok');
-    await expect(keys.run('v2/session/init/payout', 'i', ok)).rejects.toMatchObject({ code: 'idempotency_key_already_exists', httpStatus: 409 });
+    await expect(keys.run('v2/session/init/payout', 'i', ok)).rejects.toMatchObject({
+      code: 'idempotency_key_already_exists',
+      httpStatus: 409,
+    });
   });
 });

@@ -4,7 +4,15 @@ import type { KnobsPatch } from '../../src/knobs.js';
 import type { RunningSandbox } from '../../src/server.js';
 import type { WireWebhook } from '../support/client.js';
 import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
-import { clientFor, eventually, startPayoutRequest as payout, signedWebhooks, startReceiver, startTestSandbox, type Receiver } from '../support/sandbox.js';
+import {
+  clientFor,
+  eventually,
+  startPayoutRequest as payout,
+  signedWebhooks,
+  startReceiver,
+  startTestSandbox,
+  type Receiver,
+} from '../support/sandbox.js';
 
 // The bank is kept in Redis: a sandbox closed (as if killed) and started again on the same prefix is the same bank.
 
@@ -67,7 +75,8 @@ interface LedgerView {
   amount_total: number;
   sessions_paid_more_than_once: string[];
 }
-const ledgerOf = async (sandbox: RunningSandbox): Promise<LedgerView> => (await fetch(`${sandbox.url}/sandbox/ledger`)).json() as Promise<LedgerView>;
+const ledgerOf = async (sandbox: RunningSandbox): Promise<LedgerView> =>
+  (await fetch(`${sandbox.url}/sandbox/ledger`)).json() as Promise<LedgerView>;
 
 describe('a sandbox kept in Redis, killed and started again', () => {
   it('answers for the same sessions, takes a confirm after the restart, keeps the ledger and pays nothing twice', async () => {
@@ -169,7 +178,11 @@ describe('a sandbox kept in Redis, killed and started again', () => {
     refuseWebhooks = true;
     const undelivered = await client.createSession();
     await client.startPayout(payout(undelivered.id));
-    await eventually(() => first.webhooks.deliveries().some((d) => d.sessionId === undelivered.id && d.statuses.includes(500)), 5_000, 'a refused delivery');
+    await eventually(
+      () => first.webhooks.deliveries().some((d) => d.sessionId === undelivered.id && d.statuses.includes(500)),
+      5_000,
+      'a refused delivery',
+    );
     await kill(first);
     refuseWebhooks = false;
     const countBefore = receiver.received.length;

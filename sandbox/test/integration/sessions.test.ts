@@ -124,7 +124,10 @@ describe('the sandbox bank, called over its API', () => {
     expect(env.sandbox.bank.sessionState(session.id)).toBe('created');
     // and the sandbox names the field when a raw body is wrong
     const raw = JSON.stringify({ session_id: session.id, amount_details: { amount: 5, currency: 'rub' } });
-    const res = await post('/api/v2/session/start/payout', raw, { 'x-partner-project': PROJECT, 'x-partner-sign': signBody(raw, keys.partnerPrivate) });
+    const res = await post('/api/v2/session/start/payout', raw, {
+      'x-partner-project': PROJECT,
+      'x-partner-sign': signBody(raw, keys.partnerPrivate),
+    });
     expect(res.status).toBe(400);
     expect(JSON.stringify(await res.json())).toMatch(/payout_details/);
   });
@@ -159,7 +162,8 @@ describe('test cards and session knobs', () => {
     const m = await startedSession(TEST_CARDS.mismatchMetadata);
     const [ra] = await waitForWebhook(a.session.id, 'ready_to_confirm');
     const [rm] = await waitForWebhook(m.session.id, 'ready_to_confirm');
-    const first = (w: typeof ra) => (w!.session as { payouts: Array<{ amount_details?: { amount: number }; metadata?: unknown }> }).payouts[0]!;
+    const first = (w: typeof ra) =>
+      (w!.session as { payouts: Array<{ amount_details?: { amount: number }; metadata?: unknown }> }).payouts[0]!;
     expect(first(ra).amount_details!.amount).toBe(10_100);
     expect(first(rm).metadata).not.toBe(`order-${m.session.id}`);
 
@@ -191,10 +195,18 @@ describe('test cards and session knobs', () => {
   });
 
   it('knobs are settable over HTTP and refuse bad values with the field named', async () => {
-    const ok = await fetch(`${env.sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"latencyMs":1}' });
+    const ok = await fetch(`${env.sandbox.url}/sandbox/knobs`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: '{"latencyMs":1}',
+    });
     expect(((await ok.json()) as { latencyMs: number; webhookUrl: string }).latencyMs).toBe(1);
     expect(env.sandbox.bank.knobs.webhookUrl).toBe(env.receiver.url); // untouched knobs keep their values
-    const bad = await fetch(`${env.sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"errorRate":2}' });
+    const bad = await fetch(`${env.sandbox.url}/sandbox/knobs`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: '{"errorRate":2}',
+    });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toContain('errorRate');
     env.sandbox.bank.setKnobs({ latencyMs: 0 });
@@ -202,7 +214,11 @@ describe('test cards and session knobs', () => {
 
   it('an optional knob set over HTTP is cleared with null', async () => {
     const patch = (body: unknown) =>
-      fetch(`${env.sandbox.url}/sandbox/knobs`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${env.sandbox.url}/sandbox/knobs`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     expect((await patch({ webhookApiVersion: 'v1' })).status).toBe(200);
     expect(env.sandbox.bank.knobs.webhookApiVersion).toBe('v1');
     expect((await patch({ webhookApiVersion: null })).status).toBe(200);

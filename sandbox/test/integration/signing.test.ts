@@ -20,7 +20,9 @@ describe('the sandbox refuses requests the bank would not accept as ours', () =>
 
   it('a request signed with another key: 401 authentication_error, nothing created', async () => {
     const before = sandbox.bank.sessionCount();
-    const err = await clientFor(sandbox, { privateKey: keys.bankPrivate }).createSession().catch((e: unknown) => e);
+    const err = await clientFor(sandbox, { privateKey: keys.bankPrivate })
+      .createSession()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BankRefusal);
     expect(err).toMatchObject({ code: 'authentication_error', httpStatus: 401 });
     expect(sandbox.bank.sessionCount()).toBe(before);
@@ -31,8 +33,20 @@ describe('the sandbox refuses requests the bank would not accept as ours', () =>
     const good = signBody(body, keys.partnerPrivate);
     const cases: Array<[Record<string, string>, string, number, string, string]> = [
       [{ 'x-partner-project': PROJECT }, body, 401, 'authentication_error', 'X-PARTNER-SIGN is missing'],
-      [{ 'x-partner-project': PROJECT, 'x-partner-sign': good }, '{"metadata":"y"}', 401, 'authentication_error', 'X-PARTNER-SIGN is invalid'],
-      [{ 'x-partner-project': PROJECT, 'x-partner-sign': 'broken_signature' }, body, 401, 'authentication_error', 'X-PARTNER-SIGN is invalid'],
+      [
+        { 'x-partner-project': PROJECT, 'x-partner-sign': good },
+        '{"metadata":"y"}',
+        401,
+        'authentication_error',
+        'X-PARTNER-SIGN is invalid',
+      ],
+      [
+        { 'x-partner-project': PROJECT, 'x-partner-sign': 'broken_signature' },
+        body,
+        401,
+        'authentication_error',
+        'X-PARTNER-SIGN is invalid',
+      ],
       [{ 'x-partner-sign': good }, body, 401, 'identification_error', 'X-PARTNER-PROJECT header is missing'],
       [{ 'x-partner-project': 'someone-else', 'x-partner-sign': good }, body, 401, 'identification_error', 'unknown project someone-else'],
     ];

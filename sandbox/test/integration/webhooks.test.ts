@@ -53,7 +53,11 @@ describe('the loseWebhooks knob', () => {
     env.sandbox.bank.setKnobs({ loseWebhooks: { types: ['ready_to_confirm'], remaining: 1 } });
     const lost = await startedSession();
     // the bank moved on even though nobody heard of it
-    await eventually(async () => (await lost.client.sessionStatus(lost.session.id)).next_action === 'confirm', 5_000, 'next_action confirm');
+    await eventually(
+      async () => (await lost.client.sessionStatus(lost.session.id)).next_action === 'confirm',
+      5_000,
+      'next_action confirm',
+    );
     const record = await eventually(() => deliveriesFor(lost.session.id).find((d) => d.type === 'ready_to_confirm'));
     expect(record).toMatchObject({ lost: true, delivered: false, attempts: 0, statuses: [] });
     expect(env.sandbox.bank.knobs.loseWebhooks?.remaining).toBe(0);
@@ -97,20 +101,39 @@ describe('the loseWebhooks knob', () => {
 
 describe('sending an arbitrary signed webhook', () => {
   it('POST /sandbox/webhooks/send signs any JSON with the bank key and answers with the first attempt', async () => {
-    const body = { type: 'payment_finished', session: { id: 'ps_handmade', status: 'accepted', finished_at: null, payout_list: [{ id: 'po_1', status: 'succeeded', error: null }] } };
+    const body = {
+      type: 'payment_finished',
+      session: {
+        id: 'ps_handmade',
+        status: 'accepted',
+        finished_at: null,
+        payout_list: [{ id: 'po_1', status: 'succeeded', error: null }],
+      },
+    };
     const res = await fetch(`${env.sandbox.url}/sandbox/webhooks/send`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ body }),
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ type: 'payment_finished', sessionId: 'ps_handmade', copy: 'manual', attempts: 1, statuses: [200], delivered: true });
+    expect(await res.json()).toMatchObject({
+      type: 'payment_finished',
+      sessionId: 'ps_handmade',
+      copy: 'manual',
+      attempts: 1,
+      statuses: [200],
+      delivered: true,
+    });
     const got = env.receiver.received.filter((r) => r.body.includes('ps_handmade'));
     expect(got).toHaveLength(1);
     expect(checkSignature(got[0]!.body, got[0]!.headers['x-partner-sign'] as string, keys.bankPublic)).toEqual({ ok: true });
     expect(JSON.parse(got[0]!.body.toString())).toEqual(body);
 
-    const missing = await fetch(`${env.sandbox.url}/sandbox/webhooks/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const missing = await fetch(`${env.sandbox.url}/sandbox/webhooks/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(missing.status).toBe(400);
   });
 

@@ -24,7 +24,16 @@ async function tokenizeCall(body: unknown, origin = 'https://payouts.example') {
     headers: { 'content-type': 'application/json', origin },
     body: JSON.stringify(body),
   });
-  return { res, json: (await res.json()) as { status: string; card?: EncryptedCard; last4?: string; brand?: string; error?: { code: string; description: string; fields?: Array<{ field: string; code: string }> } } };
+  return {
+    res,
+    json: (await res.json()) as {
+      status: string;
+      card?: EncryptedCard;
+      last4?: string;
+      brand?: string;
+      error?: { code: string; description: string; fields?: Array<{ field: string; code: string }> };
+    },
+  };
 }
 
 async function hashesFor(number: string, more: Record<string, string> = {}): Promise<EncryptedCard> {
@@ -55,7 +64,8 @@ describe('the widget assets', () => {
 
   it('renders the card form in Russian by default and in English on request, with stable ids and labels', async () => {
     const publicToken = await clientFor(env.sandbox).issueWidgetToken();
-    const q = (extra: string) => `${env.sandbox.url}/tokenize/frame?public_token=${publicToken}&origin=${encodeURIComponent('https://payouts.example')}${extra}`;
+    const q = (extra: string) =>
+      `${env.sandbox.url}/tokenize/frame?public_token=${publicToken}&origin=${encodeURIComponent('https://payouts.example')}${extra}`;
     const ru = await fetch(q(''));
     expect(ru.headers.get('content-type')).toMatch(/^text\/html/);
     expect(ru.headers.get('content-security-policy')).toContain('frame-ancestors *');
@@ -85,7 +95,11 @@ describe('POST /widget/tokenize', () => {
   it('answers preflight and calls from any origin', async () => {
     const pre = await fetch(`${env.sandbox.url}/widget/tokenize`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://payouts.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: {
+        origin: 'https://payouts.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
@@ -97,7 +111,10 @@ describe('POST /widget/tokenize', () => {
   it('refuses a token the bank never issued, and a missing one', async () => {
     const unknown = await tokenizeCall({ public_token: 'f'.repeat(64), ...card('4242424242424242') });
     expect(unknown.res.status).toBe(401);
-    expect(unknown.json).toEqual({ status: 'error', error: { code: 'public_token_unknown', description: expect.stringMatching(/not issued/) } });
+    expect(unknown.json).toEqual({
+      status: 'error',
+      error: { code: 'public_token_unknown', description: expect.stringMatching(/not issued/) },
+    });
     const missing = await tokenizeCall(card('4242424242424242'));
     expect(missing.res.status).toBe(400);
     expect(missing.json.error).toMatchObject({ code: 'invalid_request', description: 'public_token: is required' });
@@ -123,10 +140,25 @@ describe('POST /widget/tokenize', () => {
     const expired = await tokenizeCall({ public_token: publicToken, ...card('4242424242424242', { expiry: '01/20' }) });
     expect(expired.json.error).toMatchObject({ code: 'invalid_card', fields: [{ field: 'expiry', code: 'expired' }] });
 
-    const many = await tokenizeCall({ public_token: publicToken, card_number: '12', expiry: '13/30', security_code: '1', cardholder_name: 'Иван' });
-    expect(many.json.error!.fields!.map((f) => `${f.field}:${f.code}`)).toEqual(['card_number:invalid', 'expiry:invalid', 'security_code:invalid', 'cardholder_name:invalid']);
+    const many = await tokenizeCall({
+      public_token: publicToken,
+      card_number: '12',
+      expiry: '13/30',
+      security_code: '1',
+      cardholder_name: 'Иван',
+    });
+    expect(many.json.error!.fields!.map((f) => `${f.field}:${f.code}`)).toEqual([
+      'card_number:invalid',
+      'expiry:invalid',
+      'security_code:invalid',
+      'cardholder_name:invalid',
+    ]);
     const empty = await tokenizeCall({ public_token: publicToken });
-    expect(empty.json.error!.fields!.map((f) => `${f.field}:${f.code}`)).toEqual(['card_number:required', 'expiry:required', 'security_code:required']);
+    expect(empty.json.error!.fields!.map((f) => `${f.field}:${f.code}`)).toEqual([
+      'card_number:required',
+      'expiry:required',
+      'security_code:required',
+    ]);
 
     const fixed = await tokenizeCall({ public_token: publicToken, ...card('4242 4242 4242 4242', { cardholder_name: 'IVAN IVANOV' }) });
     expect(fixed.res.status).toBe(200);
@@ -178,7 +210,11 @@ describe('widget hashes at the sandbox bank', () => {
       await waitForWebhook(session.id, 'ready_to_confirm');
       await client.confirmSession(session.id);
       const [finished] = await waitForWebhook(session.id, 'payment_finished');
-      return (finished!.session as { payouts: Array<{ status: string; error?: { code: string }; payout_details?: unknown; payment_method?: unknown }> }).payouts[0]!;
+      return (
+        finished!.session as {
+          payouts: Array<{ status: string; error?: { code: string }; payout_details?: unknown; payment_method?: unknown }>;
+        }
+      ).payouts[0]!;
     };
     const ok = await run('4242 4242 4242 4242');
     expect(ok.status).toBe('succeeded');
@@ -196,7 +232,9 @@ describe('widget hashes at the sandbox bank', () => {
       ['4000000000000101', 'provider_foreign_transfer_prohibited'],
     ] as const) {
       const session = await client.createSession();
-      await expect(client.startPayout(startPayoutRequest(session.id, (await hashesFor(number)).number_hash))).rejects.toMatchObject({ code });
+      await expect(client.startPayout(startPayoutRequest(session.id, (await hashesFor(number)).number_hash))).rejects.toMatchObject({
+        code,
+      });
     }
   });
 

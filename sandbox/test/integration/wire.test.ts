@@ -56,7 +56,10 @@ const rawWebhooks = (sessionId: string): WireWebhook[] =>
 const waitForRaw = (sessionId: string, type: string) =>
   eventually(() => rawWebhooks(sessionId).find((w) => w.type === type), 5_000, `${type} for ${sessionId}`);
 
-const guideCard = (numberHash = 'e2d5c7a1f0b3_4242') => ({ type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } } });
+const guideCard = (numberHash = 'e2d5c7a1f0b3_4242') => ({
+  type: 'card',
+  card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } },
+});
 
 describe('the bank guide’s v1 flow, word for word', () => {
   it('create with the amount, start with only the card, confirm: v1 webhooks carry session.payments[].payment_method', async () => {
@@ -95,7 +98,9 @@ describe('the bank guide’s v1 flow, word for word', () => {
       finished_at: expect.any(String),
       payments: [{ status: 'succeeded', payment_method: { type: 'card' }, amount_details: { amount: 10000 } }],
     });
-    expect(env.sandbox.bank.ledger.filter((e) => e.session_id === id)).toEqual([expect.objectContaining({ amount: 10000, currency: 'rub', metadata: 'good' })]);
+    expect(env.sandbox.bank.ledger.filter((e) => e.session_id === id)).toEqual([
+      expect.objectContaining({ amount: 10000, currency: 'rub', metadata: 'good' }),
+    ]);
   });
 
   it('create with {} or only metadata: start/payout must then carry the amount, or is refused naming it', async () => {
@@ -136,7 +141,9 @@ describe('the bank guide’s v1 flow, word for word', () => {
     await waitForRaw(id, 'ready_to_confirm');
     await call('/api/v1/session/confirm', { session_id: id });
     await waitForRaw(id, 'payment_finished');
-    expect(env.sandbox.bank.ledger.filter((e) => e.session_id === id)).toEqual([expect.objectContaining({ amount: 7000, metadata: 'from-start' })]);
+    expect(env.sandbox.bank.ledger.filter((e) => e.session_id === id)).toEqual([
+      expect.objectContaining({ amount: 7000, metadata: 'from-start' }),
+    ]);
   });
 
   it('a v1 caller who leaves out the card hears about payment_method, not payout_details', async () => {
@@ -208,6 +215,10 @@ describe('the nullFields knob', () => {
     await call('/api/v2/session/confirm', { session_id: id });
     const finished = await waitForRaw(id, 'payment_finished');
     expect(finished.session).toMatchObject({ status: 'accepted', finished_at: expect.any(String), next_action: null, error: null });
-    expect(finished.session.payout_list![0]).toMatchObject({ status: 'succeeded', error: null, transaction_info: { rrn: expect.any(String) } });
+    expect(finished.session.payout_list![0]).toMatchObject({
+      status: 'succeeded',
+      error: null,
+      transaction_info: { rrn: expect.any(String) },
+    });
   });
 });

@@ -84,7 +84,12 @@ export class TestClient {
     if (call.idempotencyKey) headers['x-partner-idempotency-key'] = call.idempotencyKey;
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', body: raw, headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 2_000) });
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        body: raw,
+        headers,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 2_000),
+      });
     } catch (err) {
       throw new NoAnswer((err as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable');
     }
@@ -127,7 +132,10 @@ export class TestClient {
   }
 
   async tokenInfo(numberHash: string): Promise<{ number_hash?: string; brand?: string; last4: string; type?: string }> {
-    const answer = await this.post('/api/v1/token/info', { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } } });
+    const answer = await this.post('/api/v1/token/info', {
+      type: 'card',
+      card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } },
+    });
     return answer.info as { last4: string };
   }
 

@@ -120,7 +120,9 @@ export interface SandboxWithReceiver {
  * For a test file: registers a beforeAll that starts a webhook receiver (answering with `answer`)
  * and a fast sandbox that sends its webhooks there, and an afterAll that closes both.
  */
-export function useSandboxWithReceiver(options: { knobs?: KnobsPatch; answer?: (req: CapturedRequest, n: number) => number } = {}): SandboxWithReceiver {
+export function useSandboxWithReceiver(
+  options: { knobs?: KnobsPatch; answer?: (req: CapturedRequest, n: number) => number } = {},
+): SandboxWithReceiver {
   let sandbox: RunningSandbox | undefined;
   let receiver: Receiver | undefined;
   const started = <T>(value: T | undefined): T => {
@@ -129,7 +131,13 @@ export function useSandboxWithReceiver(options: { knobs?: KnobsPatch; answer?: (
   };
   beforeAll(async () => {
     receiver = await startReceiver(options.answer);
-    sandbox = await startTestSandbox({ webhookUrl: receiver.url, readyDelayMs: 5, finishDelayMs: 5, webhookRetryBaseMs: 10, ...options.knobs });
+    sandbox = await startTestSandbox({
+      webhookUrl: receiver.url,
+      readyDelayMs: 5,
+      finishDelayMs: 5,
+      webhookRetryBaseMs: 10,
+      ...options.knobs,
+    });
   });
   afterAll(async () => {
     await sandbox?.close();
@@ -145,9 +153,13 @@ export function useSandboxWithReceiver(options: { knobs?: KnobsPatch; answer?: (
     },
     webhooksFor,
     waitForWebhook: (sessionId, type, count = 1) =>
-      eventually(() => {
-        const hits = webhooksFor(sessionId).filter((w) => w.type === type);
-        return hits.length >= count ? (hits as [WireWebhook, ...WireWebhook[]]) : undefined;
-      }, 5_000, `${count} ${type} for ${sessionId}`),
+      eventually(
+        () => {
+          const hits = webhooksFor(sessionId).filter((w) => w.type === type);
+          return hits.length >= count ? (hits as [WireWebhook, ...WireWebhook[]]) : undefined;
+        },
+        5_000,
+        `${count} ${type} for ${sessionId}`,
+      ),
   };
 }

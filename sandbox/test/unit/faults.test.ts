@@ -33,7 +33,11 @@ describe('sandbox knobs', () => {
     expect(knobs.webhookApiVersion).toBeUndefined();
     expect(knobs.nullFields).toBe(false);
     expect(Knobs.parse({ webhookApiVersion: null, loseWebhooks: null, errorSessions: null }).errorSessions).toBeUndefined();
-    expect(Knobs.parse({ errorSessions: { after: 'start' } }).errorSessions).toEqual({ after: 'start', remaining: 1, code: 'internal_error' });
+    expect(Knobs.parse({ errorSessions: { after: 'start' } }).errorSessions).toEqual({
+      after: 'start',
+      remaining: 1,
+      code: 'internal_error',
+    });
     expect(Knobs.safeParse({ loseWebhooks: { types: [] } }).success).toBe(false);
   });
 });

@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { isFinal, nextState, reportedStatus, type SandboxEvent, type SandboxSessionState } from '../../src/session-machine.js';
 import { cardBehaviour, cardFacts } from '../../src/test-cards.js';
 
-const STATES: SandboxSessionState[] = ['created', 'started', 'awaiting_confirm', 'confirmed', 'error', 'succeeded', 'declined', 'cancelled', 'expired'];
+const STATES: SandboxSessionState[] = [
+  'created',
+  'started',
+  'awaiting_confirm',
+  'confirmed',
+  'error',
+  'succeeded',
+  'declined',
+  'cancelled',
+  'expired',
+];
 const EVENTS: SandboxEvent[] = ['start', 'ready', 'confirm', 'cancel', 'succeed', 'decline', 'expire', 'error'];
 
 describe('sandbox session machine', () => {

@@ -44,10 +44,12 @@ describe('sandbox request parsing', () => {
   });
 
   it('takes a recipient without a name, but still checks the amount when given', () => {
-    expect(parseRequest(SandboxStartRequest, { session_id: 's', payout_details: card, participant_details: { recipient: {} } }, 'v2')).toBeTruthy();
-    expect(() => parseRequest(SandboxStartRequest, { session_id: 's', payout_details: card, amount_details: { amount: 0, currency: 'rub' } }, 'v2')).toThrow(
-      /amount_details\.amount/,
-    );
+    expect(
+      parseRequest(SandboxStartRequest, { session_id: 's', payout_details: card, participant_details: { recipient: {} } }, 'v2'),
+    ).toBeTruthy();
+    expect(() =>
+      parseRequest(SandboxStartRequest, { session_id: 's', payout_details: card, amount_details: { amount: 0, currency: 'rub' } }, 'v2'),
+    ).toThrow(/amount_details\.amount/);
   });
 
   it('names the card field in the caller’s spelling', () => {
@@ -68,7 +70,12 @@ describe('sandbox request parsing', () => {
 describe('sandbox wire format', () => {
   it('spells a session v1 or v2', () => {
     const v1 = wireSession(session(), 'v1');
-    expect(v1).toMatchObject({ id: 'ps_1', status: 'in_progress', next_action: 'confirm', payments: [{ id: 'po_2', status: 'pending', payment_method: { type: 'card' } }] });
+    expect(v1).toMatchObject({
+      id: 'ps_1',
+      status: 'in_progress',
+      next_action: 'confirm',
+      payments: [{ id: 'po_2', status: 'pending', payment_method: { type: 'card' } }],
+    });
     expect(v1).not.toHaveProperty('payout_list');
     const v2 = wireSession(session(), 'v2');
     expect(v2).toMatchObject({ payout_list: [{ payout_details: { card: { last4: '4242' } } }] });
@@ -83,7 +90,14 @@ describe('sandbox wire format', () => {
 
     const nulled = wireSession(session(), 'v2', { nullFields: true });
     expect(nulled).toMatchObject({ finished_at: null, error: null, next_action: 'confirm' });
-    expect(payout(nulled)).toMatchObject({ finished_at: null, error: null, customer: null, participant_details: null, transaction_info: null, metadata: 'good' });
+    expect(payout(nulled)).toMatchObject({
+      finished_at: null,
+      error: null,
+      customer: null,
+      participant_details: null,
+      transaction_info: null,
+      metadata: 'good',
+    });
 
     const created = wireSession(session({ state: 'created', payout: undefined }), 'v1', { nullFields: true });
     for (const f of NULLABLE_SESSION_FIELDS) expect(created[f]).toBeNull();
