@@ -3,6 +3,7 @@ import type { CallRecord } from './bank131/client.js';
 import { PAYOUT_STATES, isTerminal, type PayoutState } from './payouts/state-machine.js';
 import type { Queues } from './queues.js';
 import type { PayoutStore } from './store/payout-store.js';
+import { DEFAULT_TENANT } from './tenants/identity.js';
 
 /**
  * Prometheus metrics, one registry per process: the web serves it at /metrics, a worker on
@@ -22,7 +23,10 @@ const counter = <L extends string>(name: string, help: string, labelNames: reado
   new client.Counter<L>({ name, help, labelNames, registers: [registry] });
 
 export const stateChanges = counter('payouts_state_changes_total', 'Payout state changes, by step and the state reached.', ['step', 'to']);
-export const payoutsFinished = counter('payouts_finished_total', 'Payouts that reached a final state, by outcome.', ['outcome']);
+export const payoutsFinished = counter('payouts_finished_total', 'Payouts that reached a final state, by outcome and tenant.', [
+  'outcome',
+  'tenant',
+]);
 export const webhooksReceived = counter('bank131_webhooks_received_total', 'Bank 131 webhooks accepted (signature verified), by type.', [
   'type',
 ]);
@@ -169,10 +173,11 @@ export function observeBankCall(call: CallRecord): void {
 }
 
 /** A step landed: count it, and time the payout's life when it ended. */
-export function observeStep(step: string, to: PayoutState, createdAt?: string): void {
+export function observeStep(step: string, to: PayoutState, createdAt?: string, tenant = DEFAULT_TENANT): void {
   stateChanges.inc({ step, to });
   if (!isTerminal(to)) return;
-  payoutsFinished.inc({ outcome: to });
+  // tenants are few (each made by an operator), so the label stays bounded
+  payoutsFinished.inc({ outcome: to, tenant });
   const started = createdAt ? Date.parse(createdAt) : NaN;
   if (Number.isFinite(started)) payoutDuration.observe({ outcome: to }, Math.max(0, (Date.now() - started) / 1000));
 }

@@ -7,6 +7,8 @@ import { createQueues, DEFAULT_RETRY, type Queues, type RetryPolicy } from './qu
 import type { CommonSettings } from './settings/common.js';
 import { BankAccess } from './store/bank-access.js';
 import { PayoutStore } from './store/payout-store.js';
+import { TenantCache } from './tenants/tenant-cache.js';
+import { TenantStore } from './tenants/tenant-store.js';
 import { BankRateLimiter } from './store/rate-limiter.js';
 import type { RedisClient } from './store/redis-client.js';
 import { connectRedis, type RedisRole } from './store/redis-connection.js';
@@ -23,6 +25,8 @@ export interface WebRuntime {
   /** A Cluster when REDIS_CLUSTER=true (RuntimeOptions.cluster), else one connection. */
   redis: RedisClient;
   store: PayoutStore;
+  /** Tenants, their keys (read at each request) and their settings (read at most every few seconds). */
+  tenants: { store: TenantStore; cache: TenantCache };
   queues: Queues;
   retry: RetryPolicy;
   /** Whether Bank 131 accepts our credentials, as the workers last found (part of /readyz). */
@@ -74,6 +78,7 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
   // Without listeners ioredis prints "Unhandled error event" and BullMQ a stack per queue per attempt.
   const report = outageReporter(redis, options.redisUrl, options.log, () => pingWithin(redis, 1_000, slotKey));
   for (const q of queues.all()) q.on('error', report);
+  const tenantStore = new TenantStore(redis, options.prefix);
   const bankAccess = new BankAccess(redis, `${options.prefix}:bank:refused`);
   let bank: Bank131Client | undefined;
   if (options.bank) {
@@ -90,6 +95,7 @@ export function createRuntime(options: RuntimeOptions): WebRuntime | Runtime {
   const runtime: WebRuntime = {
     redis,
     store: new PayoutStore(redis, options.prefix),
+    tenants: { store: tenantStore, cache: new TenantCache(tenantStore) },
     queues,
     retry,
     bankAccess,

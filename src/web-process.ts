@@ -61,6 +61,7 @@ export async function startWeb(
     settings,
     bank: runtime.bank,
     store: runtime.store,
+    tenants: runtime.tenants,
     queues: runtime.queues,
     redis: runtime.redis,
     bankAccess: runtime.bankAccess,

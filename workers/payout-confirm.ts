@@ -1,3 +1,4 @@
+import { bankFor } from '../src/pipeline/bank-for.js';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { Bank131ApiError, isPermanent } from '../src/bank131/errors.js';
 import type { BankSession } from '../src/bank131/schemas.js';
@@ -89,7 +90,9 @@ const refusalOf = (err: unknown): Refusal =>
 
 async function sendConfirm(deps: PipelineDeps, payout: PayoutWithSession): Promise<JobOutcome> {
   try {
-    await deps.bank.confirmSession(payout.sessionId, {
+    await (
+      await bankFor(deps, payout)
+    ).confirmSession(payout.sessionId, {
       idempotencyKey: idempotencyKey(payout.sessionId, 'confirm', payout.keyGenerations.confirm),
     });
   } catch (err) {
@@ -103,7 +106,9 @@ async function sendConfirm(deps: PipelineDeps, payout: PayoutWithSession): Promi
 
 async function sendCancel(deps: PipelineDeps, payout: PayoutWithSession): Promise<JobOutcome> {
   try {
-    await deps.bank.cancelSession(payout.sessionId, {
+    await (
+      await bankFor(deps, payout)
+    ).cancelSession(payout.sessionId, {
       idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel),
     });
   } catch (err) {
@@ -120,14 +125,14 @@ async function sendCancel(deps: PipelineDeps, payout: PayoutWithSession): Promis
  * refused it: ask, and send again only if the bank still waits and did not refuse.
  */
 async function resolveThenConfirm(deps: PipelineDeps, payout: PayoutWithSession, refusal: Refusal = null): Promise<JobOutcome> {
-  const session = await deps.bank.sessionStatus(payout.sessionId);
+  const session = await (await bankFor(deps, payout)).sessionStatus(payout.sessionId);
   if (verdictOf(session).kind !== 'awaiting_confirm') return applyCurrent(deps, payout.id, session);
   if (refusal) return stillWaiting(deps, payout, 'confirm', refusal, session);
   return sendConfirm(deps, payout);
 }
 
 async function resolveThenCancel(deps: PipelineDeps, payout: PayoutWithSession, refusal: Refusal = null): Promise<JobOutcome> {
-  const session = await deps.bank.sessionStatus(payout.sessionId);
+  const session = await (await bankFor(deps, payout)).sessionStatus(payout.sessionId);
   const kind = verdictOf(session).kind;
   if (kind !== 'awaiting_confirm' && kind !== 'in_progress' && kind !== 'created') return applyCurrent(deps, payout.id, session);
   if (refusal) return stillWaiting(deps, payout, 'cancel', refusal, session);

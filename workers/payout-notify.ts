@@ -94,7 +94,9 @@ async function deliver(deps: PipelineDeps, payout: PayoutRecord, event: NotifyEv
     payout: publicView(payout),
   });
   // signed at each attempt: webhook-timestamp is this attempt's time, as the specification asks
-  const signature = signCallback({ id, timestamp: Math.floor(Date.now() / 1000), body, secret: deps.callbackSecret });
+  // a tenant with a callback secret of its own signs with it (src/tenants/tenant-store.ts)
+  const secret = (deps.tenants ? (await deps.tenants.get(payout.tenant))?.callbackSecret : null) ?? deps.callbackSecret;
+  const signature = signCallback({ id, timestamp: Math.floor(Date.now() / 1000), body, secret });
   const allowPrivate = deps.allowPrivateCallbacks ?? false;
   let status: number;
   try {

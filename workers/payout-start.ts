@@ -1,3 +1,4 @@
+import { bankFor } from '../src/pipeline/bank-for.js';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { Bank131ApiError, NotFinalYet, isMisconfigured, isPermanent } from '../src/bank131/errors.js';
 import { idempotencyKey } from '../src/payouts/idempotency-key.js';
@@ -44,7 +45,7 @@ async function start(deps: PipelineDeps, job: Job<StartJob>): Promise<JobOutcome
 async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<StartJob>): Promise<PayoutRecord | null> {
   let session: BankSession;
   try {
-    session = await deps.bank.createSession({ metadata: bankMetadataFor(payout.id) });
+    session = await (await bankFor(deps, payout)).createSession({ metadata: bankMetadataFor(payout.id) });
   } catch (err) {
     if (isMisconfigured(err)) {
       // Our deployment's fault (key, project, rights), not the payout's: hold it until fixed.
@@ -84,7 +85,7 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
   const { sessionId } = payout;
   if (payout.startAttempts > 0) {
     // An earlier run may have reached the bank: its answer decides, never a blind resend.
-    const session = await deps.bank.sessionStatus(sessionId);
+    const session = await (await bankFor(deps, payout)).sessionStatus(sessionId);
     if (verdictOf(session).kind !== 'created') return applyBankSession(deps, payout, session, 'status');
   }
   // Only a session the bank never started may be given up on.
@@ -107,7 +108,9 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
   const attempt = await deps.store.markStartAttempt(payout.id, sessionId);
   if (attempt === null) return { outcome: 'no_longer_applies' };
   try {
-    const session = await deps.bank.startPayout(
+    const session = await (
+      await bankFor(deps, payout)
+    ).startPayout(
       {
         session_id: sessionId,
         payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: card } },
@@ -143,7 +146,7 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
  * means the bank remembers the key of a call that did not act; the next try uses a new one.
  */
 async function keyAlreadyUsed(deps: PipelineDeps, payout: AwaitingStart): Promise<JobOutcome> {
-  const session = await deps.bank.sessionStatus(payout.sessionId);
+  const session = await (await bankFor(deps, payout)).sessionStatus(payout.sessionId);
   if (verdictOf(session).kind !== 'created') return applyBankSession(deps, payout, session, 'status');
   await deps.store.nextKeyGeneration(
     payout.id,
@@ -179,7 +182,9 @@ async function giveUpWaitingForFunds(deps: PipelineDeps, payout: PayoutWithSessi
   );
   // Never started, so nothing can be paid in it; release it at the bank all the same.
   if (r.ok)
-    await deps.bank
+    await (
+      await bankFor(deps, payout)
+    )
       .cancelSession(payout.sessionId, { idempotencyKey: idempotencyKey(payout.sessionId, 'cancel', payout.keyGenerations.cancel) })
       .catch(() => undefined);
   return r.ok ? { outcome: 'out_of_funds' } : { outcome: 'no_longer_applies' };

@@ -67,6 +67,7 @@ export function startWorkers(
     store: runtime.store,
     queues: runtime.queues,
     bank: runtime.bank,
+    tenants: runtime.tenants.cache,
     bankPublicKey: settings.bank.publicKey,
     log: extras.log,
     callbackSecret: settings.callbackSecret,

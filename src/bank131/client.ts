@@ -75,6 +75,18 @@ export class Bank131Client {
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
 
+  /** Set on a view made by withSubmerchant. */
+  private readonly submerchantOverride: string | undefined;
+
+  /**
+   * The same client, its calls made for a submerchant (X-PARTNER-SUBMERCHANT): a tenant with one of
+   * its own (src/tenants/tenant-store.ts). Shares this client's connections and limits.
+   */
+  withSubmerchant(submerchant: string | null | undefined): Bank131Client {
+    if (!submerchant) return this;
+    return Object.create(this, { submerchantOverride: { value: submerchant } }) as Bank131Client;
+  }
+
   /** A public token for the tokenization widget (single use). */
   async issueWidgetToken(): Promise<string> {
     const res = await this.call('v1/token', WidgetTokenRequest, { tokenize_widget: { access: true } }, WidgetTokenResponse);
@@ -146,7 +158,8 @@ export class Bank131Client {
       'x-partner-project': this.options.project,
       [SIGNATURE_HEADER]: await signBodyAsync(body, this.options.privateKey),
     };
-    if (this.options.submerchant?.trim()) headers['x-partner-submerchant'] = this.options.submerchant;
+    const submerchant = this.submerchantOverride ?? this.options.submerchant;
+    if (submerchant?.trim()) headers['x-partner-submerchant'] = submerchant;
     if (opts.idempotencyKey) headers['x-partner-idempotency-key'] = opts.idempotencyKey;
 
     await this.options.beforeSend?.(endpoint);

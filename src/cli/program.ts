@@ -7,6 +7,7 @@ import { knownColumns } from './fields.js';
 import { runImport } from './import.js';
 import { FORMATS, type Format } from './read-file.js';
 import { STATES, isoTime, runList, runStatus } from './show.js';
+import { addTenantCommands } from './tenant-commands.js';
 
 const wholeNumber = (min: number, max: number) => (text: string) => {
   const n = Number(text);
@@ -165,6 +166,8 @@ Example:
     .action(async (o: Connection & { status?: PayoutState; limit: number; since?: string; until?: string; json?: boolean }) =>
       setExit(await runList(apiFrom(o), { status: o.status, limit: o.limit, since: o.since, until: o.until, json: o.json === true })),
     );
+
+  addTenantCommands(program, setExit);
 
   program.addHelpText('after', `\nRun "bank131-payouts <command> --help" for a command's options.\n${EXIT_CODES}`);
   return program;

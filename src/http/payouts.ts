@@ -1,5 +1,5 @@
 import type { PayoutStore } from '../store/payout-store.js';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Bank131Client } from '../bank131/client.js';
@@ -10,7 +10,11 @@ import { acceptPayouts, acceptTogether } from '../pipeline/accept-payouts.js';
 import type { WebSettings } from '../settings/web.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
-import { requireApiKey } from './auth.js';
+import { callerOf, identifyCaller } from './auth.js';
+import { limitTenantRate } from './tenant-rate-limit.js';
+import { payoutKeyOf } from '../tenants/identity.js';
+import type { TenantCache } from '../tenants/tenant-cache.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
 import { ErrorBody, HttpError, errorResponses, invalidRequest, issuesOf } from './errors.js';
 import { forbiddenKeysByItem } from './json-body.js';
 
@@ -83,15 +87,18 @@ const security = [{ apiKey: [] }];
  */
 export const payoutRoutes: FastifyPluginAsync<{
   steps: StepDeps;
-  settings: Pick<WebSettings, 'apiKeys'>;
+  settings: Pick<WebSettings, 'apiKeys' | 'apiRateLimitPerMinute'>;
   bank: Bank131Client;
+  tenants: { store: TenantStore; cache: TenantCache };
   publicUrl: () => string;
-}> = async (app, { steps, settings, bank, publicUrl }) => {
-  const { apiKeys } = settings;
+}> = async (app, { steps, settings, bank, tenants, publicUrl }) => {
   const { store } = steps;
   const acceptOne = acceptTogether(steps);
   const linkOf = (token: string | undefined) => (token ? { collect_url: collectUrl(publicUrl(), token) } : {});
-  app.addHook('onRequest', requireApiKey(apiKeys));
+  // Every route here is a tenant's: its key says which, and a payout of another tenant is not found.
+  app.addHook('onRequest', identifyCaller(settings.apiKeys, tenants.store));
+  app.addHook('preHandler', limitTenantRate(tenants.cache, settings.apiRateLimitPerMinute));
+  const idOf = (req: FastifyRequest, orderId: string) => payoutKeyOf(callerOf(req).tenant, orderId);
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   routes.post(
@@ -117,15 +124,15 @@ export const payoutRoutes: FastifyPluginAsync<{
         ? callbackUrlProblem(req.body.callback_url, { allowPrivate: steps.allowPrivateCallbacks ?? false })
         : null;
       if (problem) throw invalidRequest([{ field: 'callback_url', problem }]);
-      const result = await acceptOne(req.body);
+      const result = await acceptOne(req.body, callerOf(req));
       if (result.status === 'conflict') {
-        throw new HttpError('conflict', `payout ${result.id} exists with a different ${result.fields.join(', ') || 'body'}`, {
+        throw new HttpError('conflict', `payout ${req.body.id} exists with a different ${result.fields.join(', ') || 'body'}`, {
           fields: result.fields,
         });
       }
       return reply
         .code(result.status === 'created' ? 202 : 200)
-        .send({ id: result.id, status: result.state, ...(result.state === 'awaiting_card' ? linkOf(result.collectToken) : {}) });
+        .send({ id: req.body.id, status: result.state, ...(result.state === 'awaiting_card' ? linkOf(result.collectToken) : {}) });
     },
   );
 
@@ -190,13 +197,14 @@ export const payoutRoutes: FastifyPluginAsync<{
       const results = await acceptPayouts(
         steps,
         valid.map((v) => v.order),
+        callerOf(req),
       );
       results.forEach((r, j) => {
-        const at = valid[j]!.at;
+        const { at, order } = valid[j]!;
         answers[at] =
           r.status === 'conflict'
-            ? { index: at, id: r.id, status: 'conflict', state: r.state, fields: r.fields }
-            : { index: at, id: r.id, status: r.status, state: r.state, ...(r.state === 'awaiting_card' ? linkOf(r.collectToken) : {}) };
+            ? { index: at, id: order.id, status: 'conflict', state: r.state, fields: r.fields }
+            : { index: at, id: order.id, status: r.status, state: r.state, ...(r.state === 'awaiting_card' ? linkOf(r.collectToken) : {}) };
       });
       const counts = { created: 0, existing: 0, conflict: 0, invalid: 0 };
       for (const a of answers) counts[a.status] += 1;
@@ -220,9 +228,10 @@ export const payoutRoutes: FastifyPluginAsync<{
     async (req) => {
       const q = req.query;
       const page = await store.list({
+        tenant: callerOf(req).tenant,
         limit: q.limit,
         state: q.status,
-        startingAfter: q.starting_after,
+        startingAfter: q.starting_after === undefined ? undefined : idOf(req, q.starting_after),
         createdGte: q.created_gte ? new Date(q.created_gte) : undefined,
         createdLte: q.created_lte ? new Date(q.created_lte) : undefined,
       });
@@ -247,9 +256,10 @@ export const payoutRoutes: FastifyPluginAsync<{
       },
     },
     async (req) => {
-      const payout = await store.get(req.params.id);
-      if (!payout) throw await notFoundOrRetired(store, req.params.id);
-      return publicView(payout, await store.audit(req.params.id), publicUrl());
+      const id = idOf(req, req.params.id);
+      const payout = await store.get(id);
+      if (!payout) throw await notFoundOrRetired(store, id, req.params.id);
+      return publicView(payout, await store.audit(id), publicUrl());
     },
   );
 
@@ -286,34 +296,39 @@ export const payoutRoutes: FastifyPluginAsync<{
       },
     },
     async (req, reply) => {
-      const payout = await store.get(req.params.id);
-      if (!payout) throw await notFoundOrRetired(store, req.params.id);
+      const orderId = req.params.id;
+      const payout = await store.get(idOf(req, orderId));
+      if (!payout) throw await notFoundOrRetired(store, idOf(req, orderId), orderId);
       const state = payout.state;
-      if (state === 'cancelled' || state === 'cancelling') return reply.code(200).send({ id: payout.id, status: state });
+      const by = { by: callerOf(req).keyId };
+      if (state === 'cancelled' || state === 'cancelling') return reply.code(200).send({ id: orderId, status: state });
       if ((CANCELLABLE_DIRECTLY as PayoutState[]).includes(state)) {
-        const r = await takeStep(steps, 'cancel', payout, {});
-        if (r.ok) return reply.code(202).send({ id: payout.id, status: 'cancelled' as const });
+        const r = await takeStep(steps, 'cancel', payout, by);
+        if (r.ok) return reply.code(202).send({ id: orderId, status: 'cancelled' as const });
       } else if ((CANCELLABLE_AT_BANK as PayoutState[]).includes(state)) {
-        const r = await takeStep(steps, 'requestCancel', payout, {});
-        if (r.ok) return reply.code(202).send({ id: payout.id, status: 'cancelling' as const });
+        const r = await takeStep(steps, 'requestCancel', payout, by);
+        if (r.ok) return reply.code(202).send({ id: orderId, status: 'cancelling' as const });
       }
       const now = (await store.get(payout.id))?.state ?? state;
       // someone else's cancel won the race: the same answer as asking again
-      if (now === 'cancelled' || now === 'cancelling') return reply.code(200).send({ id: payout.id, status: now });
-      throw new HttpError('not_cancellable', `payout ${payout.id} is ${now}: it can be cancelled only before it is confirmed`, {
+      if (now === 'cancelled' || now === 'cancelling') return reply.code(200).send({ id: orderId, status: now });
+      throw new HttpError('not_cancellable', `payout ${orderId} is ${now}: it can be cancelled only before it is confirmed`, {
         state: now,
       });
     },
   );
 };
 
-/** A payout we never had is 404; one retired after PAYOUT_RETENTION_DAYS is 410 with how it ended. */
-async function notFoundOrRetired(store: PayoutStore, id: string): Promise<HttpError> {
+/**
+ * A payout we never had (or another tenant's) is 404; one retired after PAYOUT_RETENTION_DAYS is
+ * 410 with how it ended. `id` is the service's id, `orderId` the caller's.
+ */
+async function notFoundOrRetired(store: PayoutStore, id: string, orderId: string): Promise<HttpError> {
   const retired = await store.retired(id);
-  if (!retired) return new HttpError('not_found', `no payout ${id}`);
+  if (!retired) return new HttpError('not_found', `no payout ${orderId}`);
   return new HttpError(
     'payout_retired',
-    `payout ${id} ended ${retired.state} at ${retired.finishedAt}; its record was removed after the retention period, and its id stays taken`,
+    `payout ${orderId} ended ${retired.state} at ${retired.finishedAt}; its record was removed after the retention period, and its id stays taken`,
     {
       state: retired.state,
       created_at: retired.createdAt,

@@ -9,6 +9,8 @@ import type { Queues } from '../queues.js';
 import type { WebSettings } from '../settings/web.js';
 import type { BankAccess } from '../store/bank-access.js';
 import type { PayoutStore } from '../store/payout-store.js';
+import type { TenantCache } from '../tenants/tenant-cache.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
 import type { RedisClient } from '../store/redis-client.js';
 import { logResponses } from './access-log.js';
 import { bankWebhookRoutes } from './bank-webhooks.js';
@@ -27,6 +29,7 @@ export interface ServerDeps {
   /** The web calls Bank 131 for widget tokens and card facts. */
   bank: Bank131Client;
   store: PayoutStore;
+  tenants: { store: TenantStore; cache: TenantCache };
   queues: Queues;
   redis: RedisClient;
   /** Whether Bank 131 accepts our credentials (src/store/bank-access.ts): part of /readyz. */
@@ -67,7 +70,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     crashPoints: deps.crashPoints,
     allowPrivateCallbacks: settings.callbackAllowPrivate,
   };
-  await app.register(payoutRoutes, { steps, settings, bank: deps.bank, publicUrl: deps.publicUrl });
+  await app.register(payoutRoutes, { steps, settings, bank: deps.bank, tenants: deps.tenants, publicUrl: deps.publicUrl });
   await app.register(collectRoutes, { steps, settings, bank: deps.bank });
   await app.register(bankWebhookRoutes, { queues: deps.queues, settings });
   await app.register(healthRoutes, healthOptions(deps));

@@ -91,7 +91,8 @@ export function bankMetadataFor(payoutId: string): string {
 }
 
 /** The audit trail: every state change (from → to), and notes of what moved nothing (in `state`). */
-export type AuditMove = { at: string; from: PayoutState | null; to: PayoutState; why: string };
+/** `by`: the id of the API key that asked for the move (an acceptance, a cancel), never its secret. */
+export type AuditMove = { at: string; from: PayoutState | null; to: PayoutState; why: string; by?: string };
 export type AuditNote = { at: string; state: PayoutState; why: string };
 export type AuditEvent = AuditMove | AuditNote;
 export const isMove = (e: AuditEvent): e is AuditMove => 'to' in e;
@@ -101,7 +102,10 @@ export const isMove = (e: AuditEvent): e is AuditMove => 'to' in e;
  * so no code needs a `!` to read it. Parsed from the Redis hash by the store (src/store/payout-store.ts).
  */
 const recordCommon = {
-  id: PayoutId,
+  /** The payout's id in the service: its tenant's order id, prefixed for all but the default tenant (src/tenants/identity.ts). */
+  id: z.string().min(1),
+  /** The upstream system it belongs to. */
+  tenant: z.string(),
   order: z.custom<PayoutOrder>((v) => typeof v === 'object' && v !== null),
   fingerprint: z.string(),
   cardLast4: z.string().nullable(),
@@ -153,7 +157,15 @@ export type PayoutIn<S extends PayoutState> = Extract<PayoutRecord, { state: S }
 
 const State = z.enum(PAYOUT_STATES);
 export const AuditEntry = z.union([
-  z.object({ at: z.string(), from: State.nullable(), to: State, why: z.string() }).meta({ description: 'a change of state' }),
+  z
+    .object({
+      at: z.string(),
+      from: State.nullable(),
+      to: State,
+      why: z.string(),
+      by: z.string().optional().describe('the API key that asked for it'),
+    })
+    .meta({ description: 'a change of state' }),
   z
     .object({ at: z.string(), state: State, why: z.string() })
     .meta({ description: 'a note that changed nothing (a webhook seen, a check made)' }),
@@ -193,7 +205,8 @@ export function collectUrl(publicUrl: string, token: string): string {
 export function publicView(record: PayoutRecord, audit?: AuditEvent[], publicUrl?: string): PayoutView {
   const { order } = record;
   return {
-    id: record.id,
+    // the tenant's own order id: the tenant part of the service's id is never shown
+    id: order.id,
     status: record.state,
     amount_details: order.amount_details,
     recipient: order.recipient,

@@ -147,7 +147,7 @@ export const STEPS = {
     note: 'the confirm job that decided sends `session/cancel`',
   }),
   /** Upstream withdrew the order while the bank prepares the payout. */
-  requestCancel: step<Record<string, never>>({
+  requestCancel: step<{ by?: string }>({
     from: ['started', 'awaiting_confirmation'],
     to: 'cancelling',
     why: () => 'cancelled by upstream',
@@ -156,7 +156,7 @@ export const STEPS = {
     lookAgain: 'reconcile',
   }),
   /** Upstream withdrew the order before anything was started at the bank. */
-  cancel: step<Record<string, never>>({
+  cancel: step<{ by?: string }>({
     from: ['awaiting_card', 'queued', 'session_created', 'awaiting_funds'],
     to: 'cancelled',
     why: () => 'cancelled by upstream',

@@ -3,6 +3,10 @@ import type { PayoutOrder } from '../payouts/schemas.js';
 import { enqueueStarts } from '../queues.js';
 import type { CreateResult } from '../store/payout-store.js';
 import type { StepDeps } from './pipeline-deps.js';
+import { DEFAULT_TENANT, type Caller } from '../tenants/identity.js';
+
+/** Orders accepted with no caller named (the CLI's import goes through the API, so only tests and tools). */
+const DEFAULT_CALLER: Caller = { tenant: DEFAULT_TENANT, keyId: '' };
 
 /** Start jobs per addBulk call: one round trip each. */
 const ENQUEUE_CHUNK = 1_000;
@@ -13,7 +17,7 @@ const ENQUEUE_CHUNK = 1_000;
  * leaves payouts the reconciler starts. An order already accepted and still queued gets its
  * start job again (the job id dedupes it), since the request that recorded it may have died there.
  */
-export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[]): Promise<CreateResult[]> {
+export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[], caller: Caller = DEFAULT_CALLER): Promise<CreateResult[]> {
   const now = Date.now();
   const expiresAt = now + deps.timing.collectTtlMs;
   const results = await deps.store.createMany(
@@ -25,6 +29,7 @@ export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[]): Prom
         ? 'queued'
         : { state: 'awaiting_card', dueAt: expiresAt, collect: { token: randomBytes(24).toString('base64url'), expiresAt } },
     now + deps.timing.reconcileAfterMs,
+    caller,
   );
   const toStart = results.filter((r) => r.status !== 'conflict' && r.state === 'queued').map((r) => r.id);
   deps.crashPoints?.afterRecord?.(toStart);
@@ -41,23 +46,32 @@ export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[]): Prom
  * batch route answers per item; the same id twice in one turn is taken in arrival order (the
  * second is `existing` or a conflict, as two requests one after the other would be).
  */
-export function acceptTogether(deps: StepDeps): (order: PayoutOrder) => Promise<CreateResult> {
-  let pending: Array<{ order: PayoutOrder; resolve: (r: CreateResult) => void; reject: (err: unknown) => void }> = [];
-  const flush = () => {
-    const batch = pending;
-    pending = [];
+export function acceptTogether(deps: StepDeps): (order: PayoutOrder, caller?: Caller) => Promise<CreateResult> {
+  type Waiting = { order: PayoutOrder; caller: Caller; resolve: (r: CreateResult) => void; reject: (err: unknown) => void };
+  let pending: Waiting[] = [];
+  const accept = (batch: Waiting[]) =>
     acceptPayouts(
       deps,
       batch.map((p) => p.order),
+      batch[0]!.caller,
     ).then(
       (results) =>
         batch.forEach((p, i) => (results[i] ? p.resolve(results[i]) : p.reject(new Error(`no result for payout ${p.order.id}`)))),
       (err: unknown) => batch.forEach((p) => p.reject(err)),
     );
+  const flush = () => {
+    // one accept per caller (its tenant's ids and lists, its key in the audit)
+    const byCaller = new Map<string, Waiting[]>();
+    for (const p of pending) {
+      const key = `${p.caller.tenant} ${p.caller.keyId}`;
+      byCaller.set(key, [...(byCaller.get(key) ?? []), p]);
+    }
+    pending = [];
+    for (const batch of byCaller.values()) void accept(batch);
   };
-  return (order) =>
+  return (order, caller = DEFAULT_CALLER) =>
     new Promise<CreateResult>((resolve, reject) => {
       if (pending.length === 0) setImmediate(flush);
-      pending.push({ order, resolve, reject });
+      pending.push({ order, caller, resolve, reject });
     });
 }

@@ -1,3 +1,4 @@
+import { bankFor } from './bank-for.js';
 import { NotFinalYet } from '../bank131/errors.js';
 import type { BankSession } from '../bank131/schemas.js';
 import { bankFacts, describeSession, verdictOf, type BankVerdict } from '../payouts/bank-verdict.js';
@@ -54,7 +55,9 @@ export async function applyBankSession(
       return { outcome: `${decision.job}_in_hand` };
     case 'cancel_stray_session':
       // Best effort: an unconfirmed session moves no money either way.
-      await deps.bank
+      await (
+        await bankFor(deps, payout)
+      )
         .cancelSession(session.id, { idempotencyKey: idempotencyKey(session.id, 'cancel', payout.keyGenerations.cancel) })
         .catch((err: Error) => log.info({ err: err.message }, 'could not cancel the stray session'));
       return { outcome: 'stray_session_cancelled' };

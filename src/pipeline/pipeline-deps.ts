@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Bank131Client } from '../bank131/client.js';
 import type { StepName } from '../payouts/steps.js';
 import type { Queues } from '../queues.js';
+import type { TenantCache } from '../tenants/tenant-cache.js';
 import type { PayoutStore } from '../store/payout-store.js';
 
 /** How long things may take before someone looks again (README "What happens when something is lost"). */
@@ -58,6 +59,8 @@ export interface StepDeps {
 /** What every processor is handed: plain arguments, so tests start the real thing. */
 export interface PipelineDeps extends StepDeps {
   bank: Bank131Client;
+  /** Tenants' settings (callback secret, submerchant); without it every payout uses the process's own. */
+  tenants?: TenantCache | undefined;
   /** The bank's key: a webhook job is believed only once its signature verifies here. */
   bankPublicKey: KeyObject;
   callbackSecret: string;

@@ -1,3 +1,4 @@
+import { bankFor } from './bank-for.js';
 import { NotFinalYet } from '../bank131/errors.js';
 import { NOTIFY_EVENTS, type NotifyJob } from '../payouts/schemas.js';
 import { isTerminal } from '../payouts/state-machine.js';
@@ -78,7 +79,7 @@ export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: 
     return due && (await ensureStartJob(deps, payout)) ? { outcome: 'start_redriven' } : { outcome: 'start_in_hand' };
   if (payout.sessionId === null) return { outcome: 'nothing_to_do', state: payout.state };
   try {
-    const session = await deps.bank.sessionStatus(payout.sessionId);
+    const session = await (await bankFor(deps, payout)).sessionStatus(payout.sessionId);
     return await applyBankSession(deps, payout, session, due ? 'found_due' : 'status');
   } catch (err) {
     if (!(err instanceof NotFinalYet)) throw err;

@@ -4,6 +4,7 @@ import type { PayoutState } from '../payouts/state-machine.js';
 import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, jobId, QUEUE } from '../queues.js';
 import type { TransitionResult } from '../store/payout-store.js';
 import { observeStep } from '../metrics.js';
+import { tenantOf } from '../tenants/identity.js';
 import type { StepDeps } from './pipeline-deps.js';
 
 /** The payout a step is taken on: its id, and its session where the follow-up needs one. */
@@ -46,6 +47,8 @@ export async function takeStep<N extends StepName>(
     ...(def.indexSession ? { indexSession: def.indexSession(input) } : {}),
     ...(followUp ? { lastJob: followUp.ref } : {}),
     dueAt: Date.now() + lookAgainMs,
+    // a step asked for by an API caller (an upstream cancel) names its key in the audit
+    ...(typeof (input as { by?: unknown }).by === 'string' ? { by: (input as { by: string }).by } : {}),
   });
   if (!result.ok) {
     deps.log.debug({ payoutId: payout.id, step: name, current: result.current }, 'step no longer applies; nothing changed');
@@ -53,7 +56,7 @@ export async function takeStep<N extends StepName>(
   }
   const sessionId = def.indexSession?.(input) ?? payout.sessionId ?? undefined;
   deps.log.info({ payoutId: payout.id, sessionId, step: name, from: result.from, to: def.to }, 'payout moved');
-  observeStep(name, def.to, payout.createdAt);
+  observeStep(name, def.to, payout.createdAt, tenantOf(payout.id).tenant);
   deps.crashPoints?.afterStep?.(name, payout.id);
   await followUp?.enqueue();
   return result;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { COMMON_ENV, PEMS, commonSettings } from './common.js';
-import { bool, httpUrl, port, readEnv, type Env } from './env.js';
+import { bool, httpUrl, port, positiveInt, readEnv, type Env } from './env.js';
 
 const apiKeys = z
   .string()
@@ -41,6 +41,7 @@ const WebEnv = z.object({
   ADMIN_HOST: z.string().default('127.0.0.1'),
   TRUST_PROXY: trustProxy,
   API_KEYS: apiKeys,
+  API_RATE_LIMIT_PER_MINUTE: positiveInt.max(1_000_000, 'must be at most 1000000').optional(),
   BOARD_USER: z.string().optional(),
   BOARD_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   BOARD_READ_ONLY: bool('true'),
@@ -63,6 +64,8 @@ export const WebSettings = WebEnv.transform((e) => ({
   admin: e.ADMIN_PORT !== undefined ? { port: e.ADMIN_PORT, host: e.ADMIN_HOST } : null,
   trustProxy: e.TRUST_PROXY,
   apiKeys: e.API_KEYS,
+  /** Requests per minute to the API per tenant and web process, for tenants without their own limit; null: none. */
+  apiRateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE ?? null,
   /** The queue board, when both BOARD_USER and BOARD_PASSWORD are given; read-only unless BOARD_READ_ONLY=false. */
   board: e.BOARD_USER && e.BOARD_PASSWORD ? { user: e.BOARD_USER, password: e.BOARD_PASSWORD, readOnly: e.BOARD_READ_ONLY } : null,
   accessLog: e.ACCESS_LOG,

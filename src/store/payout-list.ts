@@ -7,6 +7,8 @@ import type { RedisClient } from './redis-client.js';
  * time: all payouts, and one per state): pages for `GET /v1/payouts`, counts for the metrics.
  */
 export interface ListQuery {
+  /** Whose payouts (its own list indexes); the default tenant when unset. */
+  tenant?: string | undefined;
   limit: number;
   state?: PayoutState | undefined;
   startingAfter?: string | undefined;
@@ -21,7 +23,8 @@ export interface StateCount {
 
 /** The store's keys and record reads these need. */
 interface Records {
-  listKey(state?: PayoutState | ''): string;
+  listKey(state?: PayoutState | '', tenant?: string): string;
+  tenants(): Promise<string[]>;
   key(id: string): string;
   getMany(ids: string[]): Promise<Array<PayoutRecord | null>>;
 }
@@ -31,7 +34,7 @@ export async function listPayouts(
   store: Records,
   q: ListQuery,
 ): Promise<{ payouts: PayoutRecord[]; hasMore: boolean } | { unknownCursor: true }> {
-  const key = store.listKey(q.state);
+  const key = store.listKey(q.state, q.tenant);
   let max = q.createdLte ? (q.createdLte.getTime() + 1) * 1000 - 1 : Number.POSITIVE_INFINITY;
   const min = q.createdGte ? `${q.createdGte.getTime() * 1000}` : '-inf';
   let skip = 0;
@@ -54,22 +57,32 @@ export async function listPayouts(
   return { payouts: records.filter((r): r is PayoutRecord => r !== null), hasMore: ids.length > q.limit };
 }
 
+/** Over every tenant: how many wait in each state, and since when the oldest. */
 export async function countByState(
   redis: RedisClient,
   store: Records,
   states: readonly PayoutState[],
 ): Promise<Partial<Record<PayoutState, StateCount>>> {
+  const tenants = await store.tenants();
   const pipeline = redis.pipeline();
-  for (const state of states) {
-    pipeline.zcard(store.listKey(state));
-    pipeline.zrange(store.listKey(state), '0', '0', 'WITHSCORES');
+  for (const tenant of tenants) {
+    for (const state of states) {
+      pipeline.zcard(store.listKey(state, tenant));
+      pipeline.zrange(store.listKey(state, tenant), '0', '0', 'WITHSCORES');
+    }
   }
   const replies = (await pipeline.exec()) ?? [];
   const out: Partial<Record<PayoutState, StateCount>> = {};
-  states.forEach((state, i) => {
-    const count = Number(replies[2 * i]?.[1] ?? 0);
-    const oldest = replies[2 * i + 1]?.[1] as string[] | undefined;
-    out[state] = { count, oldestCreatedMs: oldest && oldest[1] ? Math.floor(Number(oldest[1]) / 1000) : null };
+  tenants.forEach((_, t) => {
+    states.forEach((state, s) => {
+      const at = 2 * (t * states.length + s);
+      const oldest = replies[at + 1]?.[1] as string[] | undefined;
+      const oldestMs = oldest && oldest[1] ? Math.floor(Number(oldest[1]) / 1000) : null;
+      const sum = out[state] ?? { count: 0, oldestCreatedMs: null };
+      sum.count += Number(replies[at]?.[1] ?? 0);
+      if (oldestMs !== null && (sum.oldestCreatedMs === null || oldestMs < sum.oldestCreatedMs)) sum.oldestCreatedMs = oldestMs;
+      out[state] = sum;
+    });
   });
   return out;
 }

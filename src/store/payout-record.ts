@@ -1,9 +1,11 @@
+import { DEFAULT_TENANT } from '../tenants/identity.js';
 import { PayoutRecordSchema, type PayoutRecord } from '../payouts/schemas.js';
 
 /** The hash as a record typed by state; a hash that breaks the record's rules is a bug, said loudly. */
 export function toRecord(h: Record<string, string>): PayoutRecord {
   const parsed = PayoutRecordSchema.safeParse({
     id: h.id,
+    tenant: h.tenant || DEFAULT_TENANT,
     state: h.state,
     order: h.order ? JSON.parse(h.order) : undefined,
     fingerprint: h.fingerprint,

@@ -7,6 +7,7 @@ import { canMove, isTerminal, type PayoutState } from '../payouts/state-machine.
 import { withScripts, type ScriptCommands } from './scripts.js';
 import { countByState, listPayouts, type ListQuery, type StateCount } from './payout-list.js';
 import { toRecord } from './payout-record.js';
+import { DEFAULT_TENANT, payoutKeyOf, type Caller } from '../tenants/identity.js';
 import { retirePayouts } from './retention.js';
 import { CollectLinks } from './collect-links.js';
 
@@ -35,6 +36,8 @@ export interface Transition {
   lastJob?: string;
   /** When the reconciler must look at the payout next, if nothing moves it first (ms since epoch). */
   dueAt: number;
+  /** Who asked for it, when a caller did (an API key's id): kept in the audit entry. */
+  by?: string | undefined;
 }
 
 /**
@@ -58,8 +61,14 @@ export class PayoutStore {
   readonly collectLinks: CollectLinks;
 
   /** List indexes, scored by creation: all payouts, or (with a state, '' for the prefix) those in one state. */
-  listKey(state?: PayoutState | ''): string {
-    return state === undefined ? `${this.prefix}:list:all` : `${this.prefix}:list:state:${state}`;
+  listKey(state?: PayoutState | '', tenant: string = DEFAULT_TENANT): string {
+    const lists = `${this.prefix}:list:${tenant === DEFAULT_TENANT ? '' : `t:${tenant}:`}`;
+    return state === undefined ? `${lists}all` : `${lists}state:${state}`;
+  }
+
+  /** Every tenant that has payouts or keys, the default one included (src/tenants/tenant-store.ts). */
+  async tenants(): Promise<string[]> {
+    return [...new Set([DEFAULT_TENANT, ...(await this.redis.smembers(`${this.prefix}:tenants`))])];
   }
 
   /**
@@ -104,13 +113,28 @@ export class PayoutStore {
    * Accepts orders idempotently, one script call per chunk: a new id is created, the same id with
    * the same order is "existing", the same id with another order is a conflict naming the fields.
    */
-  async createMany(orders: PayoutOrder[], planFor: (o: PayoutOrder) => CreatePlan, dueAt: number): Promise<CreateResult[]> {
+  async createMany(
+    orders: PayoutOrder[],
+    planFor: (o: PayoutOrder) => CreatePlan,
+    dueAt: number,
+    caller: Caller = { tenant: DEFAULT_TENANT, keyId: '' },
+  ): Promise<CreateResult[]> {
+    const { tenant } = caller;
+    const by = caller.keyId ? { by: caller.keyId } : {};
     const results: CreateResult[] = [];
     for (let i = 0; i < orders.length; i += CREATE_CHUNK) {
       const chunk = orders.slice(i, i + CREATE_CHUNK);
       const now = new Date().toISOString();
-      const keys: string[] = [this.dueKey, this.listKey(), `${this.prefix}:list:seq`];
-      const args: string[] = [now, String(dueAt), String(Date.parse(now)), this.listKey(''), this.collectKey(''), this.retiredKey('')];
+      const keys: string[] = [this.dueKey, this.listKey(undefined, tenant), `${this.prefix}:list:seq`, `${this.prefix}:tenants`];
+      const args: string[] = [
+        now,
+        String(dueAt),
+        String(Date.parse(now)),
+        this.listKey('', tenant),
+        this.collectKey(''),
+        this.retiredKey(''),
+        tenant === DEFAULT_TENANT ? '' : tenant,
+      ];
       for (const order of chunk) {
         const plan = planFor(order);
         const { state, dueAt: itemDue, collect } = typeof plan === 'string' ? { state: plan, dueAt: undefined, collect: undefined } : plan;
@@ -119,10 +143,12 @@ export class PayoutStore {
           from: null,
           to: state,
           why: collect ? 'accepted without a card: collection link issued' : 'accepted',
+          ...by,
         };
-        keys.push(this.key(order.id), this.auditKey(order.id));
+        const id = payoutKeyOf(tenant, order.id);
+        keys.push(this.key(id), this.auditKey(id));
         args.push(
-          order.id,
+          id,
           fingerprint(order),
           JSON.stringify(order),
           state,
@@ -137,7 +163,7 @@ export class PayoutStore {
       const conflicts: number[] = [];
       out.forEach((entry, j) => {
         const [status, state, token] = entry.split(':') as ['created' | 'existing' | 'conflict', PayoutState, string];
-        const id = chunk[j]!.id;
+        const id = payoutKeyOf(tenant, chunk[j]!.id);
         if (status === 'conflict') conflicts.push(results.length);
         results.push(
           status === 'conflict' ? { id, status, state, fields: [] } : { id, status, state, ...(token ? { collectToken: token } : {}) },
@@ -201,7 +227,9 @@ export class PayoutStore {
       randomBytes(9).toString('base64url'),
       String(t.dueAt),
       isTerminal(t.to) ? '1' : '0',
-      this.listKey(''),
+      // the payout's tenant's part is added in the script, from the record
+      `${this.prefix}:list:`,
+      t.by ?? '',
     );
     if (outcome === 'ok') return { ok: true, from: state as PayoutState | 'replayed' };
     return { ok: false, current: outcome === 'missing' ? null : (state as PayoutState) };

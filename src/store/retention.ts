@@ -6,7 +6,8 @@ import type { ScriptCommands } from './scripts.js';
 interface Keys {
   prefix: string;
   dueKey: string;
-  listKey(state?: PayoutState | ''): string;
+  listKey(state?: PayoutState | '', tenant?: string): string;
+  tenants(): Promise<string[]>;
 }
 
 /**
@@ -18,18 +19,20 @@ interface Keys {
 export async function retirePayouts(redis: RedisClient & ScriptCommands, store: Keys, cutoff: Date, chunk: number): Promise<number> {
   let retired = 0;
   const top = String(cutoff.getTime() * 1000 + 999);
-  for (const state of TERMINAL_STATES) {
-    // Listed by creation time: a payout created after the cutoff cannot have ended before it.
-    // Paged by score, not offset, so payouts left behind (upstream not told yet) cost one pass;
-    // one sharing the last score of a page (rare: same millisecond and sequence) waits an hour.
-    let from = '-inf';
-    for (;;) {
-      const page = await redis.zrangebyscore(store.listKey(state), from, top, 'WITHSCORES', 'LIMIT', 0, chunk);
-      const ids = page.filter((_, i) => i % 2 === 0);
-      if (ids.length === 0) break;
-      retired += await redis.b131RetirePayouts(store.dueKey, store.listKey(), store.prefix, cutoff.toISOString(), ...ids);
-      if (ids.length < chunk) break;
-      from = `(${page[page.length - 1]}`;
+  for (const tenant of await store.tenants()) {
+    for (const state of TERMINAL_STATES) {
+      // Listed by creation time: a payout created after the cutoff cannot have ended before it.
+      // Paged by score, not offset, so payouts left behind (upstream not told yet) cost one pass;
+      // one sharing the last score of a page (rare: same millisecond and sequence) waits an hour.
+      let from = '-inf';
+      for (;;) {
+        const page = await redis.zrangebyscore(store.listKey(state, tenant), from, top, 'WITHSCORES', 'LIMIT', 0, chunk);
+        const ids = page.filter((_, i) => i % 2 === 0);
+        if (ids.length === 0) break;
+        retired += await redis.b131RetirePayouts(store.dueKey, store.prefix, cutoff.toISOString(), ...ids);
+        if (ids.length < chunk) break;
+        from = `(${page[page.length - 1]}`;
+      }
     }
   }
   return retired;

@@ -14,7 +14,7 @@ const SCRIPTS = {
   b131MarkStartAttempt: { file: 'mark-start-attempt.lua', numberOfKeys: 1 },
   b131MarkNotified: { file: 'mark-notified.lua', numberOfKeys: 2 },
   b131TakeDue: { file: 'take-due.lua', numberOfKeys: 1 },
-  b131RetirePayouts: { file: 'retire-payouts.lua', numberOfKeys: 2 },
+  b131RetirePayouts: { file: 'retire-payouts.lua', numberOfKeys: 1 },
   b131TakeToken: { file: 'take-token.lua', numberOfKeys: 1 },
 } as const;
 
@@ -26,7 +26,7 @@ export interface ScriptCommands {
   b131MarkStartAttempt(payoutKey: string, sessionId: string): Promise<number>;
   b131MarkNotified(payoutKey: string, dueKey: string, event: string, payoutId: string, now: string): Promise<number>;
   b131TakeDue(dueKey: string, now: string, nextDue: string, limit: string): Promise<string[]>;
-  b131RetirePayouts(dueKey: string, allIndexKey: string, prefix: string, cutoffIso: string, ...ids: string[]): Promise<number>;
+  b131RetirePayouts(dueKey: string, prefix: string, cutoffIso: string, ...ids: string[]): Promise<number>;
   b131TakeToken(slotKey: string, intervalUs: string): Promise<number>;
 }
 

@@ -16,6 +16,7 @@ import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
 import { createQueues, QUEUE, type Queues } from '../../src/queues.js';
 import { buildServer } from '../../src/http/server.js';
 import { webSettings } from '../support/settings.js';
+import { tenantsOn } from '../support/tenants.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { keys } from '../support/keys.js';
 import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
@@ -105,6 +106,7 @@ beforeAll(async () => {
     }),
     bank,
     store,
+    tenants: tenantsOn(redis, prefix),
     queues,
     redis,
     publicUrl: () => 'http://payouts.test',

@@ -10,6 +10,7 @@ import { ERRORS } from '../../src/http/errors.js';
 import { createQueues, type Queues } from '../../src/queues.js';
 import { buildServer } from '../../src/http/server.js';
 import { webSettings } from '../support/settings.js';
+import { tenantsOn } from '../support/tenants.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { keys } from '../support/keys.js';
 import { order } from '../support/pipeline.js';
@@ -36,7 +37,7 @@ const unusedBank = new Bank131Client({ baseUrl: 'http://127.0.0.1:9', project: '
 beforeAll(async () => {
   redis = connectRedis();
   queues = createQueues(redis, prefix);
-  app = await buildServer({ settings, bank: unusedBank, store: new PayoutStore(redis, prefix), queues, redis, publicUrl });
+  app = await buildServer({ settings, bank: unusedBank, store: new PayoutStore(redis, prefix), tenants: tenantsOn(redis, prefix), queues, redis, publicUrl });
   await app.ready();
 });
 afterAll(async () => {
@@ -205,7 +206,7 @@ describe('/readyz', () => {
   it('answers 503 within a second when Redis does not answer', async () => {
     const dead = new Redis(await freePort(), '127.0.0.1', { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => 200 });
     dead.on('error', () => undefined);
-    const lonely = await buildServer({ settings, bank: unusedBank, store: new PayoutStore(dead, prefix), queues, redis: dead, publicUrl });
+    const lonely = await buildServer({ settings, bank: unusedBank, store: new PayoutStore(dead, prefix), tenants: tenantsOn(dead, prefix), queues, redis: dead, publicUrl });
     const started = Date.now();
     const res = await lonely.inject({ method: 'GET', url: '/readyz' });
     expect(Date.now() - started).toBeLessThan(1_500);

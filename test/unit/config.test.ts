@@ -77,6 +77,7 @@ describe('loadConfig', () => {
       collectPayerName: 'bank131-payouts',
       accessLog: true,
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
+      apiRateLimitPerMinute: null,
       board: null,
       callbackSecret: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
       payoutConcurrency: 16,

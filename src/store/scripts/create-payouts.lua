@@ -5,20 +5,23 @@
 -- payouts in its state, scored by creation time (ms * 1000 + a sequence, so scores rarely tie).
 -- A payout accepted without a card gets its single-use collection token (collect:<token> → id)
 -- and expiry in the same step, and is due when the link expires.
--- KEYS: due index, all-payouts index, sequence counter, then per item: payout, audit.
+-- KEYS: due index, the tenant's all-payouts index, sequence counter, tenants set, then per item: payout, audit.
+-- The chunk is one tenant's: its list indexes are its own, and its id is kept on each new payout
+-- ('' for the default tenant, whose payouts carry none).
 -- A payout retired after PAYOUT_RETENTION_DAYS (retire-payouts.lua) left a tombstone: its id is
 -- still taken, answered "existing" or "conflict" with its final state, never created again.
--- ARGV: now (ISO), due at (ms, unless the item says), now (ms), state index key prefix, collect
---       token key prefix, tombstone key prefix, then per item: id, fingerprint, order JSON, state, audit JSON,
+-- ARGV: now (ISO), due at (ms, unless the item says), now (ms), the tenant's state index key prefix,
+--       collect token key prefix, tombstone key prefix, tenant ('' for the default), then per item: id, fingerprint, order JSON, state, audit JSON,
 --       has callback ('1' | '0'), due at ('' for the default), collect token ('' for none),
 --       collect expiry (ms, '' for none).
 -- Returns per item "created:<state>:<token>", "existing:<state>:<token>" (same fingerprint) or
 -- "conflict:<state>:" (the token is the payout's collect token, '' for none).
-local now, dueAt, nowMs, stateIndex, collectIndex, tombIndex = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+local now, dueAt, nowMs, stateIndex, collectIndex, tombIndex, tenant = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local out = {}
-for i = 1, (#KEYS - 3) / 2 do
-  local pk, ak = KEYS[2 * i + 2], KEYS[2 * i + 3]
-  local a = 6 + (i - 1) * 9
+local made = false
+for i = 1, (#KEYS - 4) / 2 do
+  local pk, ak = KEYS[2 * i + 3], KEYS[2 * i + 4]
+  local a = 7 + (i - 1) * 9
   local id, fp, order, state, audit, cb = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
   local itemDue, token, expires = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
   local existing = redis.call('HMGET', pk, 'fingerprint', 'state', 'collect_token')
@@ -39,6 +42,8 @@ for i = 1, (#KEYS - 3) / 2 do
     local score = nowMs * 1000 + (redis.call('INCR', KEYS[3]) % 1000)
     redis.call('HSET', pk, 'id', id, 'state', state, 'order', order, 'fingerprint', fp,
       'created_at', now, 'updated_at', now, 'start_attempts', '0', 'has_callback', cb, 'list_score', string.format('%.0f', score))
+    if tenant ~= '' then redis.call('HSET', pk, 'tenant', tenant) end
+    made = true
     redis.call('RPUSH', ak, audit)
     redis.call('ZADD', KEYS[1], itemDue ~= '' and itemDue or dueAt, id)
     redis.call('ZADD', KEYS[2], score, id)
@@ -50,4 +55,5 @@ for i = 1, (#KEYS - 3) / 2 do
     out[i] = 'created:' .. state .. ':' .. token
   end
 end
+if made and tenant ~= '' then redis.call('SADD', KEYS[4], tenant) end
 return out

@@ -6,7 +6,7 @@
 -- before the cutoff; anything else is left for a later round.
 -- Key names are built here from the prefix (ids come from the list indexes): every one shares the
 -- prefix's hash tag, so on Redis Cluster they are all in one slot.
--- KEYS: due index, all-payouts index.
+-- KEYS: due index. Each payout leaves its tenant's list indexes (list:…, or list:t:<tenant>:…).
 -- ARGV: prefix, cutoff (ISO: updated_at at or before it), then payout ids.
 -- Returns the number of payouts retired.
 local prefix, cutoff = ARGV[1], ARGV[2]
@@ -15,7 +15,7 @@ local retired = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
   local pk = prefix .. ':payout:' .. id
-  local f = redis.call('HMGET', pk, 'state', 'updated_at', 'fingerprint', 'created_at', 'session_id', 'collect_token', 'notified_at')
+  local f = redis.call('HMGET', pk, 'state', 'updated_at', 'fingerprint', 'created_at', 'session_id', 'collect_token', 'notified_at', 'tenant')
   local state, updated = f[1], f[2]
   if updated and f[7] and f[7] > updated then updated = f[7] end
   if state and terminal[state] and updated and updated <= cutoff and not redis.call('ZSCORE', KEYS[1], id) then
@@ -24,8 +24,9 @@ for i = 3, #ARGV do
     redis.call('DEL', pk, pk .. ':audit')
     if f[5] and f[5] ~= '' then redis.call('DEL', prefix .. ':session:' .. f[5]) end
     if f[6] and f[6] ~= '' then redis.call('DEL', prefix .. ':collect:' .. f[6]) end
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('ZREM', prefix .. ':list:state:' .. state, id)
+    local lists = prefix .. ':list:' .. (f[8] and ('t:' .. f[8] .. ':') or '')
+    redis.call('ZREM', lists .. 'all', id)
+    redis.call('ZREM', lists .. 'state:' .. state, id)
     retired = retired + 1
   end
 end

@@ -7,12 +7,13 @@
 -- KEYS: payout, audit, session index, due index.
 -- ARGV: expected states (comma-separated), to, now (ISO), why, fields JSON ([k, v, ...]; '' removes k),
 --       session id to index ('' for none), payout id, token, due at (ms), terminal ('1' | '0'),
---       state index key prefix.
+--       list index key prefix (`<prefix>:list:`; the tenant's part and `state:` are added here),
+--       who asked for it ('' for nobody: an API key's id, kept in the audit entry as `by`).
 -- The token makes a re-run of the same call (the client re-sends a script whose reply was lost
 -- when the connection dropped) answer 'ok' again instead of 'conflict', so the caller does not
 -- abandon a step it actually won.
 -- Returns {'ok', from} | {'conflict', current} | {'missing', ''}.
-local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token', 'has_callback', 'notified', 'list_score')
+local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token', 'has_callback', 'notified', 'list_score', 'tenant')
 local current = f[1]
 if not current then return {'missing', ''} end
 if current == ARGV[2] and f[2] == ARGV[8] then return {'ok', 'replayed'} end
@@ -27,11 +28,15 @@ local fields = cjson.decode(ARGV[5])
 for i = 1, #fields, 2 do
   if fields[i + 1] == '' then redis.call('HDEL', KEYS[1], fields[i]) else redis.call('HSET', KEYS[1], fields[i], fields[i + 1]) end
 end
-redis.call('RPUSH', KEYS[2], cjson.encode({ at = ARGV[3], from = current, to = ARGV[2], why = ARGV[4] }))
+local event = { at = ARGV[3], from = current, to = ARGV[2], why = ARGV[4] }
+if ARGV[12] and ARGV[12] ~= '' then event.by = ARGV[12] end
+redis.call('RPUSH', KEYS[2], cjson.encode(event))
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[7]) end
 if f[5] and current ~= ARGV[2] then
-  redis.call('ZREM', ARGV[11] .. current, ARGV[7])
-  redis.call('ZADD', ARGV[11] .. ARGV[2], f[5], ARGV[7])
+  -- the payout's tenant's per-state lists (create-payouts.lua): list:state:<s>, or list:t:<tenant>:state:<s>
+  local states = ARGV[11] .. (f[6] and ('t:' .. f[6] .. ':') or '') .. 'state:'
+  redis.call('ZREM', states .. current, ARGV[7])
+  redis.call('ZADD', states .. ARGV[2], f[5], ARGV[7])
 end
 -- A final payout no longer needs what only its confirmation decision or its start used: the
 -- bank's reported facts (the audit keeps them in words) and card hashes collected through the link.
