@@ -1,4 +1,4 @@
-import type { Command} from 'commander';
+import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { redisCluster } from '../store/redis-connection.js';

@@ -37,7 +37,15 @@ const unusedBank = new Bank131Client({ baseUrl: 'http://127.0.0.1:9', project: '
 beforeAll(async () => {
   redis = connectRedis();
   queues = createQueues(redis, prefix);
-  app = await buildServer({ settings, bank: unusedBank, store: new PayoutStore(redis, prefix), tenants: tenantsOn(redis, prefix), queues, redis, publicUrl });
+  app = await buildServer({
+    settings,
+    bank: unusedBank,
+    store: new PayoutStore(redis, prefix),
+    tenants: tenantsOn(redis, prefix),
+    queues,
+    redis,
+    publicUrl,
+  });
   await app.ready();
 });
 afterAll(async () => {
@@ -206,7 +214,15 @@ describe('/readyz', () => {
   it('answers 503 within a second when Redis does not answer', async () => {
     const dead = new Redis(await freePort(), '127.0.0.1', { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: () => 200 });
     dead.on('error', () => undefined);
-    const lonely = await buildServer({ settings, bank: unusedBank, store: new PayoutStore(dead, prefix), tenants: tenantsOn(dead, prefix), queues, redis: dead, publicUrl });
+    const lonely = await buildServer({
+      settings,
+      bank: unusedBank,
+      store: new PayoutStore(dead, prefix),
+      tenants: tenantsOn(dead, prefix),
+      queues,
+      redis: dead,
+      publicUrl,
+    });
     const started = Date.now();
     const res = await lonely.inject({ method: 'GET', url: '/readyz' });
     expect(Date.now() - started).toBeLessThan(1_500);
