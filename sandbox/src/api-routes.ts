@@ -64,6 +64,7 @@ export function registerApi(server: FastifyInstance, bank: SandboxBank, options:
         endpoint,
         sessionId: typeof sessionId === 'string' ? sessionId : null,
         idempotencyKey: idempotencyKey ?? null,
+        submerchant: typeof req.headers['x-partner-submerchant'] === 'string' ? req.headers['x-partner-submerchant'] : null,
         httpStatus: 0,
       };
       bank.calls.push(call);

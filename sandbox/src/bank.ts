@@ -31,6 +31,8 @@ export interface CallRecord {
   endpoint: string;
   sessionId: string | null;
   idempotencyKey: string | null;
+  /** X-PARTNER-SUBMERCHANT, when the call named one. */
+  submerchant: string | null;
   httpStatus: number;
 }
 

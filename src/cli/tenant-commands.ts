@@ -33,11 +33,9 @@ const tenantId = (text: string) => {
   return text;
 };
 
-/** `none` clears a setting; anything else is checked by the store. */
-const orNone =
-  <T>(read: (text: string) => T) =>
-  (text: string) =>
-    text === 'none' ? null : read(text);
+/** `none` clears a setting (commander keeps option values as given; they are read here). */
+const orNone = <T>(text: string | undefined, read: (text: string) => T): T | null | undefined =>
+  text === undefined ? undefined : text === 'none' ? null : read(text);
 
 async function withStore<T>(o: RedisOptions, work: (store: TenantStore) => Promise<T>): Promise<T> {
   const cluster = o.redisCluster === true || String(o.redisCluster) === 'true';
@@ -49,7 +47,9 @@ async function withStore<T>(o: RedisOptions, work: (store: TenantStore) => Promi
     return await work(new TenantStore(redis, o.redisPrefix));
   } catch (err) {
     if (err instanceof CliFailure) throw err;
-    if ((err as { issues?: unknown }).issues) throw new CliFailure(EXIT.badInput, (err as Error).message);
+    const issues = (err as { issues?: Array<{ path: PropertyKey[]; message: string }> }).issues;
+    if (issues)
+      throw new CliFailure(EXIT.badInput, issues.map((i) => `${i.path.map(String).join('.') || 'value'}: ${i.message}`).join('; '));
     throw new CliFailure(EXIT.unreachable, `Redis at ${maskUrl(o.redisUrl)}: ${(err as Error).message}`);
   } finally {
     redis.disconnect();
@@ -120,21 +120,22 @@ export function addTenantCommands(program: Command, setExit: (code: number) => v
       .command('set')
       .description("Create a tenant or change its settings; 'none' clears one.")
       .argument('<id>', 'the tenant', tenantId)
-      .option('--rate-limit <per-minute>', 'requests per minute to the API, per web process', orNone(Number))
-      .option('--callback-secret <whsec>', 'the Standard Webhooks secret of its callbacks (default: CALLBACK_SECRET)', orNone(String))
-      .option('--submerchant <id>', 'X-PARTNER-SUBMERCHANT for its payouts', orNone(String)),
-  ).action(
-    async (id: string, o: RedisOptions & { rateLimit?: number | null; callbackSecret?: string | null; submerchant?: string | null }) => {
-      const settings: Partial<TenantSettings> = {
-        ...(o.rateLimit !== undefined ? { rateLimitPerMinute: o.rateLimit } : {}),
-        ...(o.callbackSecret !== undefined ? { callbackSecret: o.callbackSecret } : {}),
-        ...(o.submerchant !== undefined ? { submerchant: o.submerchant } : {}),
-      };
-      const t = await withStore(o, (s) => s.configure(id, settings));
-      print(
-        `tenant ${t.id}: rate limit ${t.rateLimitPerMinute ?? 'none'}/min, callback secret ${t.callbackSecret ? 'set' : 'CALLBACK_SECRET'}, submerchant ${t.submerchant ?? 'none'}`,
-      );
-      setExit(EXIT.ok);
-    },
-  );
+      .option('--rate-limit <per-minute>', 'requests per minute to the API, per web process')
+      .option('--callback-secret <whsec>', 'the Standard Webhooks secret of its callbacks (default: CALLBACK_SECRET)')
+      .option('--submerchant <id>', 'X-PARTNER-SUBMERCHANT for its payouts'),
+  ).action(async (id: string, o: RedisOptions & { rateLimit?: string; callbackSecret?: string; submerchant?: string }) => {
+    const rateLimit = orNone(o.rateLimit, Number);
+    const callbackSecret = orNone(o.callbackSecret, String);
+    const submerchant = orNone(o.submerchant, String);
+    const settings: Partial<TenantSettings> = {
+      ...(rateLimit !== undefined ? { rateLimitPerMinute: rateLimit } : {}),
+      ...(callbackSecret !== undefined ? { callbackSecret } : {}),
+      ...(submerchant !== undefined ? { submerchant } : {}),
+    };
+    const t = await withStore(o, (s) => s.configure(id, settings));
+    print(
+      `tenant ${t.id}: rate limit ${t.rateLimitPerMinute ?? 'none'}/min, callback secret ${t.callbackSecret ? 'set' : 'CALLBACK_SECRET'}, submerchant ${t.submerchant ?? 'none'}`,
+    );
+    setExit(EXIT.ok);
+  });
 }

@@ -225,7 +225,10 @@ export function publicView(record: PayoutRecord, audit?: AuditEvent[], publicUrl
 
 // ---------------------------------------------------------------- job data (docs/architecture.md, Queues and jobs)
 
-export const StartJob = z.object({ payoutId: PayoutId });
+/** The service's id of a payout in job data: a tenant's order id, after its tenant for all but the default one (src/tenants/identity.ts). */
+const PayoutKey = z.string().regex(/^(?:[a-z0-9][a-z0-9-]{0,31}~)?[A-Za-z0-9._-]{1,64}$/, 'is not a payout id');
+
+export const StartJob = z.object({ payoutId: PayoutKey });
 export type StartJob = z.infer<typeof StartJob>;
 
 /**
@@ -261,13 +264,13 @@ export function webhookBody(raw: Buffer): Pick<WebhookJob, 'body' | 'encoding'> 
  * A decision to take, or a cancel to send, for this payout's session. Nothing the policy reads is
  * here: it reads the payout record, which only steps write (docs/architecture.md).
  */
-export const ConfirmJob = z.object({ payoutId: PayoutId, sessionId: z.string() });
+export const ConfirmJob = z.object({ payoutId: PayoutKey, sessionId: z.string() });
 export type ConfirmJob = z.infer<typeof ConfirmJob>;
 
 /** A status check for one payout (the reconciler's, or one a webhook asked for). */
-export const CheckJob = z.object({ payoutId: PayoutId, reason: z.string() });
+export const CheckJob = z.object({ payoutId: PayoutKey, reason: z.string() });
 export type CheckJob = z.infer<typeof CheckJob>;
 
 export const NOTIFY_EVENTS = ['succeeded', 'failed', 'cancelled', 'expired'] as const;
-export const NotifyJob = z.object({ payoutId: PayoutId, event: z.enum(NOTIFY_EVENTS) });
+export const NotifyJob = z.object({ payoutId: PayoutKey, event: z.enum(NOTIFY_EVENTS) });
 export type NotifyJob = z.infer<typeof NotifyJob>;

@@ -9,6 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_CARDS } from 'bank131-sandbox';
 import { API_KEY, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { redisUrl } from '../support/redis.js';
 
 /**
  * The bank131-payouts command line, run as a real child process against the real service (web,
@@ -365,5 +366,48 @@ describe('status of a retired payout', () => {
     expect(r.stderr.trim()).toMatch(
       new RegExp(`^payout ${ids[0]} ended succeeded at .+; its record was removed after the retention period, and its id stays taken$`),
     );
+  });
+});
+
+describe('keys and tenants', () => {
+  const onRedis = () => ({ REDIS_URL: redisUrl(), REDIS_PREFIX: p.prefix });
+
+  it('keys create prints a secret once that the API takes; list shows it without the secret; revoke refuses it at once', async () => {
+    const made = await cli(['keys', 'create', '--tenant', 'cli-co', '--name', 'billing'], onRedis());
+    expect(made.code).toBe(0);
+    const secret = made.stdout.split('\n').find((l) => l.startsWith('b131_'))!;
+    expect(secret).toMatch(/^b131_[A-Za-z0-9_-]{43}$/);
+    const keyId = /key (key_[0-9a-f]{12}) for tenant cli-co \(billing\)/.exec(made.stdout)![1]!;
+    const asKey = { authorization: `Bearer ${secret}` };
+    expect((await p.api('GET', '/v1/payouts', undefined, asKey)).status).toBe(200);
+
+    const listed = await cli(['keys', 'list', '--tenant', 'cli-co', '--json'], onRedis());
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      { id: keyId, tenant: 'cli-co', name: 'billing', createdAt: expect.any(String), revokedAt: null },
+    ]);
+    expect(listed.stdout).not.toContain(secret);
+
+    expect((await cli(['keys', 'revoke', keyId, '--tenant', 'cli-co'], onRedis())).code).toBe(0);
+    expect((await p.api('GET', '/v1/payouts', undefined, asKey)).status).toBe(401);
+    const unknown = await cli(['keys', 'revoke', 'key_000000000000', '--tenant', 'cli-co'], onRedis());
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'bank131-payouts: tenant cli-co has no key key_000000000000']);
+  });
+
+  it('tenants set and list: settings by name, a bad one refused, secrets never printed', async () => {
+    const secret = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+    const set = await cli(
+      ['tenants', 'set', 'cli-co', '--rate-limit', '600', '--callback-secret', secret, '--submerchant', 'sub-1'],
+      onRedis(),
+    );
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain('tenant cli-co: rate limit 600/min, callback secret set, submerchant sub-1');
+    const listed = await cli(['tenants', 'list'], onRedis());
+    expect(listed.stdout).toContain('cli-co  rate limit 600/min  callback secret set  submerchant sub-1');
+    expect(listed.stdout + set.stdout).not.toContain(secret);
+    const bad = await cli(['tenants', 'set', 'Not_A_Tenant'], onRedis());
+    expect(bad.code).toBe(2);
+    const cleared = await cli(['tenants', 'set', 'cli-co', '--submerchant', 'none'], onRedis());
+    expect(cleared.stdout).toContain('submerchant none');
   });
 });
