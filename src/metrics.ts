@@ -35,10 +35,16 @@ export const webhooksRefused = counter(
   'Bank 131 webhooks refused, by reason (missing, malformed or mismatched signature).',
   ['reason'],
 );
+// tenants are few (each made by an operator), and a destination is only its kind: the labels stay bounded
 export const callbackDeliveries = counter(
   'callback_deliveries_total',
-  'Callbacks to upstream, by result: delivered, refused (non-2xx) or failed (no answer).',
-  ['result'],
+  'Deliveries of payout events to upstream, by result (delivered, refused: non-2xx, failed: no answer, refused_address: a private address), tenant and destination (callback_url or endpoint).',
+  ['result', 'tenant', 'destination'],
+);
+export const callbackDeferrals = counter(
+  'callback_deliveries_deferred_total',
+  'Deliveries put back for later because their destination or their tenant held its share of the notify slots, by which.',
+  ['limit'],
 );
 /** Labelled by the check's outcome kind (src/pipeline/job-outcome.ts): a closed set, whatever the text says. */
 export const reconcilerActions = counter(

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Queue, type BackoffStrategy, type JobsOptions } from 'bullmq';
 import type { RedisClient } from './store/redis-client.js';
 import type { CheckJob, ConfirmJob, NotifyJob, StartJob, WebhookJob } from './payouts/schemas.js';
+import type { DeliveryJob } from './payouts/events.js';
 
 /** Queue names are contracts (docs/architecture.md, Queues and jobs): operators and dashboards know them. */
 export const QUEUE = {
@@ -22,6 +23,11 @@ export const jobId = {
   confirm: (sessionId: string) => `confirm-${sessionId}`,
   cancel: (sessionId: string) => `cancel-${sessionId}`,
   notify: (payoutId: string, event: string) => `notify-${payoutId}-${event}`,
+  /** One destination's delivery of the event: the payout's callback_url's is the notify job itself. */
+  delivery: (payoutId: string, event: string, destination: string) =>
+    destination === 'callback_url' ? jobId.notify(payoutId, event) : `${jobId.notify(payoutId, event)}-${destination}`,
+  /** `POST /v1/events/{id}/resend`: a delivery again, at `at` (ms). */
+  resend: (payoutId: string, event: string, destination: string, at: number) => `${jobId.delivery(payoutId, event, destination)}-s${at}`,
   check: (payoutId: string, at: number) => `check-${payoutId}-${at}`,
   /**
    * A job the reconciler adds again after the first was lost, finished or failed for good: a new
@@ -56,7 +62,7 @@ export interface Queues {
   start: Queue<StartJob>;
   webhooks: Queue<WebhookJob>;
   confirm: Queue<ConfirmJob>;
-  notify: Queue<NotifyJob>;
+  notify: Queue<DeliveryJob>;
   /** The reconciler's scheduled sweep and its per-payout checks. */
   reconcile: Queue<CheckJob | Record<string, never>>;
   all(): Queue[];
@@ -99,7 +105,7 @@ export function createQueues(connection: RedisClient, prefix: string, policy: Re
     start: make<StartJob>(QUEUE.start, defaults.start),
     webhooks: make<WebhookJob>(QUEUE.webhooks, defaults.webhooks),
     confirm: make<ConfirmJob>(QUEUE.confirm, defaults.confirm),
-    notify: make<NotifyJob>(QUEUE.notify, defaults.notify),
+    notify: make<DeliveryJob>(QUEUE.notify, defaults.notify),
     reconcile: make<CheckJob | Record<string, never>>(QUEUE.reconcile, defaults.reconcile),
   };
   return {
@@ -141,13 +147,15 @@ export async function enqueueCancel(queues: Queues, payoutId: string, sessionId:
   return `${QUEUE.confirm}/${id}`;
 }
 
+/** A delivery of the payout's event to one destination: its callback_url unless `destination` names a webhook endpoint. */
 export async function enqueueNotify(
   queues: Queues,
   payoutId: string,
   event: NotifyJob['event'],
   id = jobId.notify(payoutId, event),
+  destination = 'callback_url',
 ): Promise<string> {
-  await queues.notify.add('notify', { payoutId, event }, { jobId: id });
+  await queues.notify.add('notify', { payoutId, event, ...(destination === 'callback_url' ? {} : { destination }) }, { jobId: id });
   return `${QUEUE.notify}/${id}`;
 }
 

@@ -1,20 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MAX_BATCH } from '../payouts/schemas.js';
 import type { PayoutState } from '../payouts/state-machine.js';
-import { PayoutsApi } from './api.js';
+import { apiFrom, wholeNumber, withConnection, type Connection } from './connection.js';
+import { addEventCommands } from './event-commands.js';
 import { CliFailure, EXIT } from './exit.js';
 import { knownColumns } from './fields.js';
 import { runImport } from './import.js';
 import { FORMATS, type Format } from './read-file.js';
 import { STATES, isoTime, runList, runStatus } from './show.js';
 import { addTenantCommands } from './tenant-commands.js';
-
-const wholeNumber = (min: number, max: number) => (text: string) => {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < min || n > max)
-    throw new InvalidArgumentError(`must be a whole number from ${min} to ${max.toLocaleString('en')}`);
-  return n;
-};
 
 const time = (text: string) => {
   const iso = isoTime(text);
@@ -32,42 +26,6 @@ function wrap(text: string, width: number, indent: string): string {
     } else line = line ? `${line} ${word}` : word;
   }
   return [...lines, indent + line].join('\n');
-}
-
-interface Connection {
-  url?: string;
-  apiKey?: string;
-  retries: number;
-  timeout: number;
-}
-
-/** --url, --api-key (or PAYOUTS_URL, PAYOUTS_API_KEY), --retries and --timeout, on each command. */
-function withConnection(cmd: Command, retries: number): Command {
-  return cmd
-    .addOption(new Option('--url <url>', 'the payouts service, e.g. http://127.0.0.1:3000').env('PAYOUTS_URL'))
-    .addOption(new Option('--api-key <key>', 'an API key of the service (one of its API_KEYS)').env('PAYOUTS_API_KEY'))
-    .addOption(
-      new Option('--retries <n>', 'further attempts after a network error or a 5xx/429 answer, with backoff')
-        .default(retries)
-        .argParser(wholeNumber(0, 100)),
-    )
-    .addOption(new Option('--timeout <ms>', 'how long to wait for each answer').default(60_000).argParser(wholeNumber(1, 3_600_000)));
-}
-
-function apiFrom(options: Connection): PayoutsApi {
-  const url = options.url?.trim();
-  const apiKey = options.apiKey?.trim();
-  if (!url) throw new CliFailure(EXIT.badInput, 'no service address: pass --url or set PAYOUTS_URL');
-  if (!apiKey) throw new CliFailure(EXIT.badInput, 'no API key: pass --api-key or set PAYOUTS_API_KEY');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new CliFailure(EXIT.badInput, `--url ${url} is not a URL (e.g. http://127.0.0.1:3000)`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new CliFailure(EXIT.badInput, `--url ${url} must be an http(s) URL`);
-  return new PayoutsApi({ url, apiKey, retries: options.retries, timeoutMs: options.timeout });
 }
 
 const EXIT_CODES = `
@@ -167,6 +125,7 @@ Example:
       setExit(await runList(apiFrom(o), { status: o.status, limit: o.limit, since: o.since, until: o.until, json: o.json === true })),
     );
 
+  addEventCommands(program, setExit);
   addTenantCommands(program, setExit);
 
   program.addHelpText('after', `\nRun "bank131-payouts <command> --help" for a command's options.\n${EXIT_CODES}`);

@@ -23,17 +23,54 @@ export async function registerDocs(app: FastifyInstance, options: { publicUrl?: 
         description: `Card payouts through Bank 131 without touching card data. Amounts are in kopecks (100 RUB = 10000).\n\nEvery refusal has one shape, \`{"error":{"code","message",...}}\`; every response carries \`x-request-id\`.\n\n| code | HTTP | meaning |\n|---|---|---|\n${catalogue}`,
       },
       ...(options.publicUrl ? { servers: [{ url: options.publicUrl }] } : {}),
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'a key from API_KEYS' } } },
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              "a tenant's API key: one made with `bank131-payouts keys create`, or one of API_KEYS (the default tenant's). Every /v1 route sees only that tenant's payouts and events.",
+          },
+        },
+      },
       tags: [
         { name: 'payouts', description: 'the upstream API' },
+        {
+          name: 'webhooks',
+          description:
+            'webhook endpoints that receive every payout outcome of the tenant, and the events themselves with their delivery attempts',
+        },
         { name: 'bank131', description: 'what Bank 131 calls' },
         { name: 'operations', description: 'health and readiness' },
       ],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (document) => optionalBodies(jsonSchemaTransformObject(document)),
   });
   if (options.ui !== false) await app.register(swaggerUi, UI_OPTIONS);
+}
+
+type JsonSchema = { type?: string; anyOf?: JsonSchema[] };
+type Operation = { requestBody?: { required?: boolean; content?: Record<string, { schema?: JsonSchema }> } };
+
+/**
+ * A body that may be left out (a zod schema that is `.nullish()`: Fastify reads a bodiless request
+ * as null) is documented as optional and as its object alone; @fastify/swagger marks every body
+ * required, and the null branch would read as though `null` were to be sent.
+ */
+function optionalBodies<T>(document: T): T {
+  const paths = (document as { paths?: Record<string, Record<string, Operation>> }).paths ?? {};
+  for (const operation of Object.values(paths).flatMap((p) => Object.values(p))) {
+    const body = operation.requestBody;
+    for (const media of Object.values(body?.content ?? {})) {
+      const branches = media.schema?.anyOf;
+      if (!body || !branches?.some((b) => b.type === 'null')) continue;
+      const rest = branches.filter((b) => b.type !== 'null');
+      body.required = false;
+      if (rest.length === 1) media.schema = rest[0]!;
+    }
+  }
+  return document;
 }
 
 const UI_OPTIONS = { routePrefix: DOCS_PATH, uiConfig: { docExpansion: 'list' as const, deepLinking: true } };

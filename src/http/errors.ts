@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { MAX_ENDPOINTS_PER_TENANT } from '../payouts/webhook-endpoints.js';
 import { RETRY_AFTER_S, redisTrouble, type RedisTrouble } from '../store/redis-errors.js';
 
 /**
@@ -17,6 +18,11 @@ export const ERRORS = {
   conflict: { status: 409, message: 'a payout with this id exists with a different body' },
   not_cancellable: { status: 409, message: 'the payout can be cancelled only before it is confirmed' },
   link_used: { status: 409, message: 'a card was already given through this collection link' },
+  too_many_endpoints: { status: 409, message: `a tenant may have at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints: delete one first` },
+  no_destination: {
+    status: 409,
+    message: 'the event has nowhere to go: its payout has no callback_url and no enabled webhook endpoint takes its type',
+  },
   link_expired: { status: 410, message: 'this collection link has expired' },
   payout_retired: {
     status: 410,

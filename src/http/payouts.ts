@@ -1,81 +1,30 @@
 import type { PayoutStore } from '../store/payout-store.js';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import type { Bank131Client } from '../bank131/client.js';
-import { BatchRequest, MAX_BATCH, PayoutId, PayoutOrder, PayoutView, collectUrl, publicView } from '../payouts/schemas.js';
+import { BatchRequest, MAX_BATCH, PayoutOrder, PayoutView, collectUrl, publicView } from '../payouts/schemas.js';
+import {
+  Accepted,
+  BatchResponse,
+  CancelResponse,
+  IdParams,
+  ListQuery,
+  ListResponse,
+  WidgetToken,
+  type BatchItemResult,
+} from './payout-schemas.js';
 import { callbackUrlProblem } from '../payouts/callback-url.js';
-import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, PAYOUT_STATES, type PayoutState } from '../payouts/state-machine.js';
+import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, isTerminal, type PayoutState } from '../payouts/state-machine.js';
 import { acceptPayouts, acceptTogether } from '../pipeline/accept-payouts.js';
-import type { WebSettings } from '../settings/web.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
-import { callerOf, identifyCaller } from './auth.js';
-import { limitTenantRate } from './tenant-rate-limit.js';
+import { callerOf } from './auth.js';
 import { payoutKeyOf } from '../tenants/identity.js';
-import type { TenantCache } from '../tenants/tenant-cache.js';
-import type { TenantStore } from '../tenants/tenant-store.js';
+import { notificationOf } from '../payouts/event-delivery.js';
+import { eventIdOf, eventOf } from '../payouts/events.js';
+import type { PayoutRecord } from '../payouts/schemas.js';
 import { ErrorBody, HttpError, errorResponses, invalidRequest, issuesOf } from './errors.js';
 import { forbiddenKeysByItem } from './json-body.js';
-
-// ---------------------------------------------------------------- schemas of this API
-
-const IdParams = z.object({ id: PayoutId });
-const Accepted = z
-  .object({
-    id: PayoutId,
-    status: z.enum(PAYOUT_STATES),
-    collect_url: z.string().optional().describe('accepted without a card: send this link to the recipient'),
-  })
-  .meta({ id: 'PayoutAccepted' });
-const WidgetToken = z.object({ public_token: z.string().describe('single use; give it to the Bank 131 widget on your page') });
-
-const BatchItemResult = z.union([
-  z.object({
-    index: z.number().int(),
-    id: z.string(),
-    status: z.enum(['created', 'existing']),
-    state: z.enum(PAYOUT_STATES),
-    collect_url: z.string().optional(),
-  }),
-  z.object({
-    index: z.number().int(),
-    id: z.string(),
-    status: z.literal('conflict'),
-    state: z.enum(PAYOUT_STATES),
-    fields: z.array(z.string()),
-  }),
-  z.object({
-    index: z.number().int(),
-    id: z.string().nullable(),
-    status: z.literal('invalid'),
-    issues: z.array(z.object({ field: z.string(), problem: z.string() })),
-  }),
-]);
-type BatchItemResult = z.infer<typeof BatchItemResult>;
-const BatchResponse = z.object({
-  counts: z.object({ created: z.number().int(), existing: z.number().int(), conflict: z.number().int(), invalid: z.number().int() }),
-  results: z.array(BatchItemResult).describe('one per item, in order'),
-});
-
-const ListQuery = z.strictObject({
-  limit: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(100, 'must be at most 100')
-    .default(10),
-  status: z.enum(PAYOUT_STATES, { error: `must be one of ${PAYOUT_STATES.join(', ')}` }).optional(),
-  created_gte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z' }).optional(),
-  created_lte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T23:59:59Z' }).optional(),
-  starting_after: PayoutId.optional().describe('the id of the last payout of the previous page'),
-});
-const ListResponse = z.object({
-  data: z.array(PayoutView).describe('newest first'),
-  has_more: z.boolean(),
-  next_starting_after: z.string().nullable().describe('pass as starting_after for the next page; null on the last'),
-});
-const CancelResponse = z.object({ id: PayoutId, status: z.enum(['cancelled', 'cancelling']) });
 
 const tags = ['payouts'];
 const security = [{ apiKey: [] }];
@@ -84,20 +33,17 @@ const security = [{ apiKey: [] }];
  * The upstream API (README "The upstream API"): accept payouts singly or in batches, read, list
  * and cancel them. It validates, records and enqueues; workers make every call that moves money
  * (of the bank, the web asks only for widget tokens: `POST /v1/widget-tokens` and the card pages).
+ * Every route here is a tenant's (src/http/tenant-api.ts checks the key): a payout of another
+ * tenant is not found.
  */
 export const payoutRoutes: FastifyPluginAsync<{
   steps: StepDeps;
-  settings: Pick<WebSettings, 'apiKeys' | 'apiRateLimitPerMinute'>;
   bank: Bank131Client;
-  tenants: { store: TenantStore; cache: TenantCache };
   publicUrl: () => string;
-}> = async (app, { steps, settings, bank, tenants, publicUrl }) => {
+}> = async (app, { steps, bank, publicUrl }) => {
   const { store } = steps;
   const acceptOne = acceptTogether(steps);
   const linkOf = (token: string | undefined) => (token ? { collect_url: collectUrl(publicUrl(), token) } : {});
-  // Every route here is a tenant's: its key says which, and a payout of another tenant is not found.
-  app.addHook('onRequest', identifyCaller(settings.apiKeys, tenants.store));
-  app.addHook('preHandler', limitTenantRate(tenants.cache, settings.apiRateLimitPerMinute));
   const idOf = (req: FastifyRequest, orderId: string) => payoutKeyOf(callerOf(req).tenant, orderId);
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
@@ -250,7 +196,9 @@ export const payoutRoutes: FastifyPluginAsync<{
       schema: {
         tags,
         security,
-        summary: 'One payout, with its audit trail',
+        summary: 'One payout, with its audit trail and whether upstream has been told its outcome',
+        description:
+          "`notification` says whether every destination of the outcome's event (the payout's `callback_url`, and each webhook endpoint that takes the event) has acknowledged it, and when; the event itself, with every delivery attempt, is `GET /v1/events/{id}`.",
         params: IdParams,
         response: { 200: PayoutView, ...errorResponses('invalid_request', 'unauthorized', 'not_found', 'payout_retired', 'unavailable') },
       },
@@ -259,7 +207,8 @@ export const payoutRoutes: FastifyPluginAsync<{
       const id = idOf(req, req.params.id);
       const payout = await store.get(id);
       if (!payout) throw await notFoundOrRetired(store, id, req.params.id);
-      return publicView(payout, await store.audit(id), publicUrl());
+      const [audit, notification] = await Promise.all([store.audit(id), notificationFor(store, payout)]);
+      return { ...publicView(payout, audit, publicUrl()), notification };
     },
   );
 
@@ -318,6 +267,12 @@ export const payoutRoutes: FastifyPluginAsync<{
     },
   );
 };
+
+/** Whether upstream has been told a payout's outcome: null until it is final. */
+async function notificationFor(store: PayoutStore, payout: PayoutRecord) {
+  const event = isTerminal(payout.state) ? eventOf(payout) : null;
+  return notificationOf(payout, event ? await store.events.get(eventIdOf(payout.id, event)) : null);
+}
 
 /**
  * A payout we never had (or another tenant's) is 404; one retired after PAYOUT_RETENTION_DAYS is

@@ -20,8 +20,8 @@ import { clientErrorResponse, installErrorHandling, sendError } from './errors.j
 import { healthRoutes } from './health.js';
 import { parseJsonBody } from './json-body.js';
 import { metricsRoutes } from './metrics.js';
-import { payoutRoutes } from './payouts.js';
 import { echoRequestId, requestIdOf } from './request-id.js';
+import { tenantApi } from './tenant-api.js';
 
 /** What the web's Fastify apps are built from: its settings as read, and the runtime's pieces. */
 export interface ServerDeps {
@@ -43,11 +43,12 @@ export interface ServerDeps {
 }
 
 /**
- * The web's public app: the upstream API, the Bank 131 webhook receiver, the recipients' card
- * pages, health, and (unless ADMIN_PORT puts them apart) what operators use: /metrics, /docs and
- * the queue board. Each is a plugin under src/http/ with its zod schemas beside it; one error
- * handler (src/http/errors.ts) shapes every refusal. It validates, records and enqueues; of the
- * bank it calls only `token` and `token/info`, for the card pages.
+ * The web's public app: the upstream API (payouts, webhook endpoints, events), the Bank 131
+ * webhook receiver, the recipients' card pages, health, and (unless ADMIN_PORT puts them apart)
+ * what operators use: /metrics, /docs and the queue board. Each is a plugin under src/http/ with
+ * its zod schemas beside it; one error handler (src/http/errors.ts) shapes every refusal. It
+ * validates, records and enqueues; of the bank it calls only `token` and `token/info`, for the
+ * card pages.
  */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { settings } = deps;
@@ -70,7 +71,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     crashPoints: deps.crashPoints,
     allowPrivateCallbacks: settings.callbackAllowPrivate,
   };
-  await app.register(payoutRoutes, { steps, settings, bank: deps.bank, tenants: deps.tenants, publicUrl: deps.publicUrl });
+  await app.register(tenantApi, { steps, settings, bank: deps.bank, tenants: deps.tenants, publicUrl: deps.publicUrl });
   await app.register(collectRoutes, { steps, settings, bank: deps.bank });
   await app.register(bankWebhookRoutes, { queues: deps.queues, settings });
   await app.register(healthRoutes, healthOptions(deps));

@@ -81,7 +81,10 @@ function sign(secret: string, id: string, timestamp: number, body: string | Buff
 
 /**
  * The three headers for one delivery attempt. `id` is the event's id (the same on every retry);
- * `timestamp` is this attempt's time in unix seconds. `body` must be the exact bytes sent.
+ * `timestamp` is this attempt's time in unix seconds. `body` must be the exact bytes sent. Given
+ * several secrets (a webhook endpoint's new and previous one while a rotation overlaps), the
+ * signature header holds one `v1,` entry per secret, in that order, space-separated: a receiver
+ * holding either verifies it.
  */
 export function signCallback({
   id,
@@ -92,17 +95,19 @@ export function signCallback({
   id: string;
   timestamp: number;
   body: string | Buffer;
-  secret: string;
+  secret: string | readonly string[];
 }): CallbackHeaders {
   // the id travels in a header and is signed as written: printable ASCII, at least one character
   if (!/^[\x21-\x7e]+$/.test(id)) throw new Error('a callback id must be non-empty printable ASCII without spaces');
   if (!Number.isSafeInteger(timestamp) || timestamp < 0)
     throw new Error(`a callback timestamp must be whole unix seconds, not ${timestamp}`);
-  parseCallbackSecret(secret);
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (secrets.length === 0) throw new Error('a callback needs at least one secret to be signed with');
+  for (const s of secrets) parseCallbackSecret(s);
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': sign(secret, id, timestamp, body),
+    'webhook-signature': secrets.map((s) => sign(s, id, timestamp, body)).join(' '),
   };
 }
 

@@ -30,7 +30,8 @@ const FOLLOW_UP: Record<FollowUp, string> = {
   retry_start: 'a start job delayed by `WALLET_RETRY_MS`',
   confirm: 'the confirm job (`confirm-<session>`)',
   cancel: 'the cancel job (`cancel-<session>`, on the confirm queue)',
-  notify: 'the callback job (`notify-<payout>-<event>`), unless the order has no `callback_url`',
+  notify:
+    'a delivery job per destination of its event (`notify-<payout>-<event>` for the `callback_url`, `…-<endpoint>` per webhook endpoint); none if nobody is to be told',
 };
 
 /** step → the state it reaches → the job that follows it. */

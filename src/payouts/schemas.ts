@@ -120,6 +120,8 @@ const recordCommon = {
   reported: z.custom<ReportedFacts>().nullable(),
   /** The outcome upstream acknowledged a callback for, if any. */
   notified: z.string().nullable(),
+  /** When every destination of its event had acknowledged it (src/store/scripts/mark-notified.lua). */
+  notifiedAt: z.string().nullable(),
   /** While the partner wallet is short: when to stop waiting for a top-up (ms since epoch). */
   fundsWaitUntil: z.number().nullable(),
   /** A payout accepted without a card: its single-use collection link token and when it expires (ms). */
@@ -171,6 +173,20 @@ export const AuditEntry = z.union([
     .meta({ description: 'a note that changed nothing (a webhook seen, a check made)' }),
 ]);
 
+/** Whether upstream has been told a final payout's outcome (src/payouts/event-delivery.ts deliveryOf). */
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'dropped', 'no_destination'] as const;
+const Notification = z
+  .object({
+    event_id: z.string().describe("the outcome's event (GET /v1/events/{id}): its id is every delivery's `webhook-id`"),
+    status: z
+      .enum(DELIVERY_STATUSES)
+      .describe(
+        '`pending`: a destination it is owed to (the callback_url, a webhook endpoint) has not acknowledged yet; `delivered`: every one has; `dropped`: each was dropped instead (its endpoint deleted or disabled); `no_destination`: nobody was to be told',
+      ),
+    delivered_at: z.string().nullable().describe('when the last destination acknowledged'),
+  })
+  .meta({ id: 'PayoutNotification' });
+
 /** What upstream sees of a payout (reads, lists, callbacks): never the card hashes. */
 export const PayoutView = z
   .object({
@@ -193,6 +209,9 @@ export const PayoutView = z
     created_at: z.string(),
     updated_at: z.string(),
     audit: z.array(AuditEntry).optional().describe('every change of state and every webhook seen; in GET /v1/payouts/{id} only'),
+    notification: Notification.nullable()
+      .optional()
+      .describe('in GET /v1/payouts/{id} only: whether upstream has been told the outcome; null while the payout is not final'),
   })
   .meta({ id: 'Payout' });
 export type PayoutView = z.infer<typeof PayoutView>;

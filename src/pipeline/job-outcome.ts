@@ -34,9 +34,10 @@ type FixedKind =
   | 'no_session'
   | 'unknown_session'
   | 'status_check_requested'
-  | 'no_callback_url';
+  | 'no_callback_url'
+  | 'destination_dropped'; // a webhook endpoint deleted, disabled or no longer taking the event: no longer owed it
 type StatedKind = 'nothing_to_do' | 'waiting_for_bank' | 'already_final';
-type RefusedReason = 'bad_signature' | 'malformed' | 'not_final' | 'contradicts_payout';
+type RefusedReason = 'bad_signature' | 'malformed' | 'not_final' | 'contradicts_payout' | 'foreign_endpoint';
 
 /** Texts that are not the kind's words with spaces for underscores. */
 const WORDED: Partial<Record<FixedKind, string>> = {

@@ -1,11 +1,11 @@
 import { bankFor } from './bank-for.js';
 import { NotFinalYet } from '../bank131/errors.js';
-import { NOTIFY_EVENTS, type NotifyJob } from '../payouts/schemas.js';
 import { isTerminal } from '../payouts/state-machine.js';
 import { enqueueCheck, jobId } from '../queues.js';
 import { applyBankSession } from './apply-bank-session.js';
 import { takeStep } from './take-step.js';
-import { ensureNotifyJob, ensureStartJob } from './ensure-job.js';
+import { ensureStartJob } from './ensure-job.js';
+import { redriveNotifications } from './redrive-notify.js';
 import type { JobOutcome } from './job-outcome.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 import { payoutsRetired } from '../metrics.js';
@@ -47,9 +47,9 @@ export async function retireFinished(deps: PipelineDeps, now = Date.now()): Prom
 /**
  * Drives one payout on from wherever it stands: a missing start job is enqueued again; a payout
  * with a session is checked against session/status and the answer applied (a fresh decision when
- * the bank waits for our confirm); a terminal payout gets its callback until upstream acknowledges
- * it. It never sends a money-moving call itself: those stay with the jobs, behind their
- * compare-and-set steps.
+ * the bank waits for our confirm); a terminal payout's event is delivered again to each
+ * destination that has not acknowledged it. It never sends a money-moving call itself: those stay
+ * with the jobs, behind their compare-and-set steps.
  */
 export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: string): Promise<JobOutcome> {
   // Only a payout found due has sat quietly long enough for its jobs to be presumed lost.
@@ -59,14 +59,7 @@ export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: 
     await deps.store.notDue(payoutId);
     return { outcome: 'missing' };
   }
-  if (isTerminal(payout.state)) {
-    const event = payout.state as NotifyJob['event'];
-    if (payout.order.callback_url && payout.notified !== event && NOTIFY_EVENTS.includes(event)) {
-      return due && (await ensureNotifyJob(deps, payout, event)) ? { outcome: 'callback_redriven' } : { outcome: 'callback_in_hand' };
-    }
-    await deps.store.notDue(payoutId);
-    return { outcome: 'done' };
-  }
+  if (isTerminal(payout.state)) return redriveNotifications(deps, payout, due);
   if (payout.state === 'awaiting_card') {
     if (payout.collect && Date.now() < payout.collect.expiresAt) {
       await deps.store.setDue(payoutId, payout.collect.expiresAt);

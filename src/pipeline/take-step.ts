@@ -13,7 +13,7 @@ export interface StepTarget {
   sessionId?: string | null;
   /** When the payout was accepted: a final step times the payout's life by it. */
   createdAt?: string;
-  /** The order, when known: a payout without a callback_url needs no callback job. */
+  /** The order, when known: a payout without a callback_url has no callback job to remember as its last job. */
   order?: { callback_url?: string | undefined };
 }
 
@@ -45,7 +45,7 @@ export async function takeStep<N extends StepName>(
     why: def.why(input),
     set: def.fields(input),
     ...(def.indexSession ? { indexSession: def.indexSession(input) } : {}),
-    ...(followUp ? { lastJob: followUp.ref } : {}),
+    ...(followUp?.ref ? { lastJob: followUp.ref } : {}),
     dueAt: Date.now() + lookAgainMs,
     // a step asked for by an API caller (an upstream cancel) names its key in the audit
     ...(typeof (input as { by?: unknown }).by === 'string' ? { by: (input as { by: string }).by } : {}),
@@ -58,14 +58,15 @@ export async function takeStep<N extends StepName>(
   deps.log.info({ payoutId: payout.id, sessionId, step: name, from: result.from, to: def.to }, 'payout moved');
   observeStep(name, def.to, payout.createdAt, tenantOf(payout.id).tenant);
   deps.crashPoints?.afterStep?.(name, payout.id);
-  await followUp?.enqueue();
+  await followUp?.enqueue(result.destinations ?? []);
   return result;
 }
 
 interface PlannedJob {
-  /** `<queue>/<job id>` */
-  ref: string;
-  enqueue(): Promise<unknown>;
+  /** `<queue>/<job id>`, recorded with the move as its last job; null: none to record. */
+  ref: string | null;
+  /** `destinations`: who a final payout's event is owed to, as the move found them. */
+  enqueue(destinations: string[]): Promise<unknown>;
 }
 
 function planFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp'], payout: StepTarget, to: string): PlannedJob | null {
@@ -95,10 +96,17 @@ function planFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp']
         : null;
     }
     case 'notify': {
-      // nobody to tell: transition.lua has already taken the payout off the due index
-      if (payout.order && !payout.order.callback_url) return null;
+      // One delivery job per destination the event is owed to (transition.lua decides who, as it
+      // records the event): the payout's callback_url, whose job is the reconciler's first check
+      // (its last job), and each webhook endpoint of its tenant that takes the event. Owed to
+      // nobody: no job, and transition.lua has already taken the payout off the due index.
       const event = to as NotifyJob['event'];
-      return planned(QUEUE.notify, jobId.notify(payout.id, event), (id) => enqueueNotify(deps.queues, payout.id, event, id));
+      const first = jobId.notify(payout.id, event);
+      return {
+        ref: payout.order && !payout.order.callback_url ? null : `${QUEUE.notify}/${first}`,
+        enqueue: (destinations) =>
+          Promise.all(destinations.map((d) => enqueueNotify(deps.queues, payout.id, event, jobId.delivery(payout.id, event, d), d))),
+      };
     }
   }
 }

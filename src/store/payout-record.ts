@@ -18,6 +18,7 @@ export function toRecord(h: Record<string, string>): PayoutRecord {
     startAttempts: Number(h.start_attempts ?? 0),
     reported: h.reported ? JSON.parse(h.reported) : null,
     notified: h.notified || null,
+    notifiedAt: h.notified_at || null,
     fundsWaitUntil: h.funds_wait_until ? Number(h.funds_wait_until) : null,
     keyGenerations: { start: Number(h.key_gen_start ?? 0), confirm: Number(h.key_gen_confirm ?? 0), cancel: Number(h.key_gen_cancel ?? 0) },
     collect: h.collect_token ? { token: h.collect_token, expiresAt: Number(h.collect_expires_at) } : null,

@@ -1,28 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from './redis-client.js';
-import { differingFields, fingerprint, type AuditEvent, type PayoutOrder, type PayoutRecord } from '../payouts/schemas.js';
+import type { AuditEvent, PayoutOrder, PayoutRecord } from '../payouts/schemas.js';
 import type { KeyedAction } from '../payouts/idempotency-key.js';
 import type { RecordField } from '../payouts/steps.js';
 import { canMove, isTerminal, type PayoutState } from '../payouts/state-machine.js';
 import { withScripts, type ScriptCommands } from './scripts.js';
 import { countByState, listPayouts, type ListQuery, type StateCount } from './payout-list.js';
 import { toRecord } from './payout-record.js';
-import { DEFAULT_TENANT, payoutKeyOf, type Caller } from '../tenants/identity.js';
+import { DEFAULT_TENANT, type Caller } from '../tenants/identity.js';
 import { retirePayouts } from './retention.js';
 import { CollectLinks } from './collect-links.js';
+import { createPayouts, type CreatePlan, type CreateResult } from './create-payouts.js';
+import { EventStore } from './event-store.js';
+import { WebhookEndpointStore } from './webhook-endpoint-store.js';
+import type { NotifyEvent } from '../payouts/events.js';
 
-/** Orders per create-payouts script call: one round trip each. */
-export const CREATE_CHUNK = 500;
+export { CREATE_CHUNK, type CreatePlan, type CreateResult } from './create-payouts.js';
 
-export type CreateResult =
-  | { id: string; status: 'created' | 'existing'; state: PayoutState; collectToken?: string }
-  | { id: string; status: 'conflict'; state: PayoutState; fields: string[] };
-
-/** How one order is accepted: its first state, and for one without a card its collection link. */
-export type CreatePlan = PayoutState | { state: PayoutState; dueAt?: number; collect?: { token: string; expiresAt: number } };
-
-/** `from` is 'replayed' when a re-sent call found its own earlier, already applied, move. */
-export type TransitionResult = { ok: true; from: PayoutState | 'replayed' } | { ok: false; current: PayoutState | null };
+/**
+ * `from` is 'replayed' when a re-sent call found its own earlier, already applied, move.
+ * `destinations`: for a move that ends the payout, who its event is owed to (on a re-sent call,
+ * those still owed): `callback_url` and webhook endpoint ids (scripts/transition.lua).
+ */
+export type TransitionResult =
+  { ok: true; from: PayoutState | 'replayed'; destinations?: string[] } | { ok: false; current: PayoutState | null };
 
 /** One compare-and-set move; only src/pipeline/take-step.ts builds these, from a named step. */
 export interface Transition {
@@ -55,7 +56,14 @@ export class PayoutStore {
   ) {
     this.redis = withScripts(redis);
     this.collectLinks = new CollectLinks(redis, (token) => this.collectKey(token));
+    this.events = new EventStore(this.redis, this);
+    this.endpoints = new WebhookEndpointStore(this.redis, prefix);
   }
+
+  /** Payouts' outcome events, their destinations and delivery attempts. */
+  readonly events: EventStore;
+  /** Tenants' webhook endpoints. */
+  readonly endpoints: WebhookEndpointStore;
 
   /** Card collection links: token → payout, and each link's widget token. */
   readonly collectLinks: CollectLinks;
@@ -95,14 +103,14 @@ export class PayoutStore {
   }
 
   /** A retired payout's tombstone: `<state>|<fingerprint>|<created_at>|<finished_at>`. */
-  private retiredKey(id: string): string {
+  retiredKey(id: string): string {
     return `${this.prefix}:retired:${id}`;
   }
 
   key(id: string): string {
     return `${this.prefix}:payout:${id}`;
   }
-  private auditKey(id: string): string {
+  auditKey(id: string): string {
     return `${this.prefix}:payout:${id}:audit`;
   }
   private sessionKey(sessionId: string): string {
@@ -113,72 +121,13 @@ export class PayoutStore {
    * Accepts orders idempotently, one script call per chunk: a new id is created, the same id with
    * the same order is "existing", the same id with another order is a conflict naming the fields.
    */
-  async createMany(
+  createMany(
     orders: PayoutOrder[],
     planFor: (o: PayoutOrder) => CreatePlan,
     dueAt: number,
     caller: Caller = { tenant: DEFAULT_TENANT, keyId: '' },
   ): Promise<CreateResult[]> {
-    const { tenant } = caller;
-    const by = caller.keyId ? { by: caller.keyId } : {};
-    const results: CreateResult[] = [];
-    for (let i = 0; i < orders.length; i += CREATE_CHUNK) {
-      const chunk = orders.slice(i, i + CREATE_CHUNK);
-      const now = new Date().toISOString();
-      const keys: string[] = [this.dueKey, this.listKey(undefined, tenant), `${this.prefix}:list:seq`, `${this.prefix}:tenants`];
-      const args: string[] = [
-        now,
-        String(dueAt),
-        String(Date.parse(now)),
-        this.listKey('', tenant),
-        this.collectKey(''),
-        this.retiredKey(''),
-        tenant === DEFAULT_TENANT ? '' : tenant,
-      ];
-      for (const order of chunk) {
-        const plan = planFor(order);
-        const { state, dueAt: itemDue, collect } = typeof plan === 'string' ? { state: plan, dueAt: undefined, collect: undefined } : plan;
-        const audit: AuditEvent = {
-          at: now,
-          from: null,
-          to: state,
-          why: collect ? 'accepted without a card: collection link issued' : 'accepted',
-          ...by,
-        };
-        const id = payoutKeyOf(tenant, order.id);
-        keys.push(this.key(id), this.auditKey(id));
-        args.push(
-          id,
-          fingerprint(order),
-          JSON.stringify(order),
-          state,
-          JSON.stringify(audit),
-          order.callback_url ? '1' : '0',
-          itemDue === undefined ? '' : String(itemDue),
-          collect?.token ?? '',
-          collect ? String(collect.expiresAt) : '',
-        );
-      }
-      const out = await this.redis.b131CreatePayouts(keys.length, ...keys, ...args);
-      const conflicts: number[] = [];
-      out.forEach((entry, j) => {
-        const [status, state, token] = entry.split(':') as ['created' | 'existing' | 'conflict', PayoutState, string];
-        const id = payoutKeyOf(tenant, chunk[j]!.id);
-        if (status === 'conflict') conflicts.push(results.length);
-        results.push(
-          status === 'conflict' ? { id, status, state, fields: [] } : { id, status, state, ...(token ? { collectToken: token } : {}) },
-        );
-      });
-      // Rare path: read the stored orders, in one round trip, to name what differs.
-      const stored = await this.getMany(conflicts.map((at) => results[at]!.id));
-      conflicts.forEach((at, k) => {
-        const result = results[at] as Extract<CreateResult, { status: 'conflict' }>;
-        const existing = stored[k];
-        const incoming = orders[at];
-        if (existing && incoming) result.fields = differingFields(existing.order, incoming);
-      });
-    }
-    return results;
+    return createPayouts(this.redis, this, orders, planFor, dueAt, caller);
   }
 
   async get(id: string): Promise<PayoutRecord | null> {
@@ -212,14 +161,15 @@ export class PayoutStore {
     if (illegal.length > 0) throw new Error(`illegal payout transition ${illegal.join('|')} -> ${t.to}`);
     const fields = Object.entries(t.set ?? {}).flat();
     if (t.lastJob) fields.push('last_job', t.lastJob);
-    const [outcome, state] = await this.redis.b131Transition(
+    const now = new Date();
+    const [outcome, state, ...destinations] = await this.redis.b131Transition(
       this.key(id),
       this.auditKey(id),
       this.sessionKey(t.indexSession ?? '-'),
       this.dueKey,
       t.from.join(','),
       t.to,
-      new Date().toISOString(),
+      now.toISOString(),
       t.why,
       JSON.stringify(fields),
       t.indexSession ?? '',
@@ -230,8 +180,10 @@ export class PayoutStore {
       // the payout's tenant's part is added in the script, from the record
       `${this.prefix}:list:`,
       t.by ?? '',
+      this.prefix,
+      String(now.getTime()),
     );
-    if (outcome === 'ok') return { ok: true, from: state as PayoutState | 'replayed' };
+    if (outcome === 'ok') return { ok: true, from: state as PayoutState | 'replayed', ...(isTerminal(t.to) ? { destinations } : {}) };
     return { ok: false, current: outcome === 'missing' ? null : (state as PayoutState) };
   }
 
@@ -265,9 +217,12 @@ export class PayoutStore {
     return toRecord(h);
   }
 
-  /** Upstream acknowledged the callback for `event`; a payout told of its end leaves the due index. */
-  async markNotified(id: string, event: string): Promise<void> {
-    await this.redis.b131MarkNotified(this.key(id), this.dueKey, event, id, new Date().toISOString());
+  /**
+   * Every destination of the payout's `event` has it: the payout leaves the due index. One
+   * destination at a time is `events.settle` (scripts/mark-notified.lua).
+   */
+  async markNotified(id: string, event: NotifyEvent): Promise<void> {
+    await this.events.settle(id, event, '', 'delivered');
   }
 
   /** Up to `limit` payouts due by `now`, each pushed to `nextDue` in the same step. */

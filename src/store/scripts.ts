@@ -12,22 +12,30 @@ const SCRIPTS = {
   b131Note: { file: 'note.lua', numberOfKeys: 2 },
   b131NoteBySession: { file: 'note-by-session.lua', numberOfKeys: 1 },
   b131MarkStartAttempt: { file: 'mark-start-attempt.lua', numberOfKeys: 1 },
-  b131MarkNotified: { file: 'mark-notified.lua', numberOfKeys: 2 },
+  b131MarkNotified: { file: 'mark-notified.lua', numberOfKeys: 5 },
   b131TakeDue: { file: 'take-due.lua', numberOfKeys: 1 },
   b131RetirePayouts: { file: 'retire-payouts.lua', numberOfKeys: 1 },
   b131TakeToken: { file: 'take-token.lua', numberOfKeys: 1 },
+  b131RecordAttempt: { file: 'record-attempt.lua', numberOfKeys: 2 },
+  b131StorePayload: { file: 'store-payload.lua', numberOfKeys: 1 },
+  b131CreateEndpoint: { file: 'create-endpoint.lua', numberOfKeys: 2 },
+  b131UpdateEndpoint: { file: 'update-endpoint.lua', numberOfKeys: 1 },
 } as const;
 
 export interface ScriptCommands {
   b131CreatePayouts(numKeys: number, ...args: string[]): Promise<string[]>;
-  b131Transition(...args: string[]): Promise<[string, string]>;
+  b131Transition(...args: string[]): Promise<[string, string, ...string[]]>;
   b131Note(payoutKey: string, auditKey: string, now: string, why: string): Promise<string>;
   b131NoteBySession(sessionKey: string, payoutKeyPrefix: string, now: string, why: string): Promise<string[]>;
   b131MarkStartAttempt(payoutKey: string, sessionId: string): Promise<number>;
-  b131MarkNotified(payoutKey: string, dueKey: string, event: string, payoutId: string, now: string): Promise<number>;
+  b131MarkNotified(...args: string[]): Promise<number>;
   b131TakeDue(dueKey: string, now: string, nextDue: string, limit: string): Promise<string[]>;
   b131RetirePayouts(dueKey: string, prefix: string, cutoffIso: string, ...ids: string[]): Promise<number>;
   b131TakeToken(slotKey: string, intervalUs: string): Promise<number>;
+  b131RecordAttempt(eventKey: string, attemptsKey: string, attempt: string, kept: string): Promise<number>;
+  b131StorePayload(eventKey: string, body: string): Promise<string>;
+  b131CreateEndpoint(endpointKey: string, tenantKey: string, max: string, id: string, ...fields: string[]): Promise<number>;
+  b131UpdateEndpoint(endpointKey: string, tenant: string, ...fields: string[]): Promise<number>;
 }
 
 const sources = new Map<string, string>();

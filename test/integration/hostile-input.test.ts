@@ -548,6 +548,11 @@ describe('paths, queries and headers', () => {
           ['POST', `/v1/payouts/${heldId}/cancel`],
           ['POST', '/v1/payouts/batch'],
           ['POST', '/v1/widget-tokens'],
+          ['GET', '/v1/webhook-endpoints'],
+          ['POST', '/v1/webhook-endpoints'],
+          ['POST', '/v1/webhook-endpoints/we_0123456789abcdef/rotate-secret'],
+          ['GET', '/v1/events'],
+          ['POST', `/v1/events/evt_${heldId}_succeeded/resend`],
         ),
         hostileString,
         async (h, [method, url], requestId) => {

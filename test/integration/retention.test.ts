@@ -3,6 +3,7 @@ import { bankMetadataFor, PayoutOrder } from '../../src/payouts/schemas.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { payoutsRetired } from '../../src/metrics.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { startReceiver } from '../support/sandbox.js';
 import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
 import { eventually, sleep } from '../support/wait.js';
 
@@ -148,5 +149,33 @@ describe('retention in the running service', () => {
     expect(batch.body.results[0]).toMatchObject({ status: 'existing', state: 'succeeded' });
     expect(await p.runtime.store.get(o.id)).toBeNull();
     expect(p.sandbox.bank.ledger.filter((e) => e.metadata === bankMetadataFor(o.id))).toHaveLength(1);
+  });
+
+  it("a retired payout's event goes with it: the event, its attempts and its place in the listing", async () => {
+    const hooks = await startReceiver();
+    try {
+      const made = await p.api('POST', '/v1/webhook-endpoints', { url: hooks.url });
+      const o = order({ callback_url: p.upstream.url });
+      const evt = `evt_${o.id}_succeeded`;
+      expect((await p.api('POST', '/v1/payouts', o)).status).toBe(202);
+      await eventually(
+        async () => (await p.api('GET', `/v1/events/${evt}`)).body.delivery?.status === 'delivered' || undefined,
+        10_000,
+        'the event delivered to both destinations',
+      );
+      const redis = p.runtime.redis as ReturnType<typeof connectRedis>;
+      expect(await redis.lrange(`${p.prefix}:event:${evt}:attempts`, 0, -1)).toHaveLength(2);
+      await p.runtime.queues.reconcile.add('retention', {});
+      await eventually(async () => (await p.runtime.store.retired(o.id)) ?? undefined, 10_000, 'the payout to be retired');
+      expect(await keysNaming(redis, p.prefix, o.id)).toEqual([`${p.prefix}:retired:${o.id}`]);
+      expect(await redis.zscore(`${p.prefix}:events:default`, evt)).toBeNull();
+      expect(await redis.zscore(`${p.prefix}:events:default:type:payout.succeeded`, evt)).toBeNull();
+      expect((await p.api('GET', `/v1/events/${evt}`)).status).toBe(404);
+      expect((await p.api('GET', `/v1/events?payout=${o.id}`)).body.data).toEqual([]);
+      expect((await p.api('POST', `/v1/events/${evt}/resend`)).status).toBe(404);
+      await p.api('DELETE', `/v1/webhook-endpoints/${made.body.id}`);
+    } finally {
+      await hooks.close();
+    }
   });
 });

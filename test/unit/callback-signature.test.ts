@@ -47,6 +47,15 @@ describe('signing callbacks as Standard Webhooks', () => {
     expect(new Webhook(SECRET).sign(OURS.id, new Date(OURS.timestamp * 1000), OURS.body)).toBe(OURS_SIGNATURE);
   });
 
+  it('signed with two secrets (a rotation’s overlap), the header holds both, new first, and a receiver holding either verifies it', () => {
+    const headers = signCallback({ ...OURS, secret: [SECRET, VECTOR.secret] });
+    expect(headers['webhook-signature']).toBe(`${OURS_SIGNATURE} ${signCallback({ ...OURS, secret: VECTOR.secret })['webhook-signature']}`);
+    for (const secret of [SECRET, VECTOR.secret])
+      expect(publishedVerify(secret, OURS.body, { ...headers }, OURS.timestamp)).toEqual(JSON.parse(OURS.body));
+    expect(() => signCallback({ ...OURS, secret: [] })).toThrow('at least one secret');
+    expect(() => signCallback({ ...OURS, secret: [SECRET, 'nope'] })).toThrow(/does not start with whsec_/);
+  });
+
   it('signs the same bytes from a string or a Buffer', () => {
     expect(signCallback({ ...OURS, body: Buffer.from(OURS.body), secret: SECRET })['webhook-signature']).toBe(OURS_SIGNATURE);
   });

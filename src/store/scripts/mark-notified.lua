@@ -1,11 +1,40 @@
--- mark-notified: upstream acknowledged the callback for an outcome; a payout told of its final
--- state leaves the due index, so the reconciler stops looking at it.
--- The time upstream was told is kept (notified_at): retention counts from it too.
--- KEYS: payout, due index. ARGV: event (a terminal state), payout id, now (ISO).
--- Returns 1 when the payout is done with, 0 when its state is not (or no longer) that event.
+-- mark-notified: a destination acknowledged a payout's event (answered 2xx), or is no longer owed
+-- it (its webhook endpoint deleted, disabled, or no longer taking the type: the reason is kept);
+-- once every destination the event was owed to is settled (`event:<evt>:pending` empty:
+-- transition.lua filled it), the payout is told of its final state and leaves the due index, so
+-- the reconciler stops looking at it. Each destination's delivery is settled on its own, so one
+-- that fails never holds back, or has re-sent to it, another that already has the event.
+-- The time the last one settled is kept (notified_at, on the payout and the event): retention
+-- counts from it too. It is not moved by a later delivery (a resend, a job added by hand).
+-- A payout that ended before events were recorded has no event: its callback_url settles it.
+-- KEYS: payout, due index, event, the event's pending destinations, the event's attempts.
+-- ARGV: event (a terminal state), payout id, now (ISO), destination ('' settles every one at once),
+--       'delivered' or why it is dropped, the attempt (JSON; '' for none), attempts kept.
+-- Returns 1 when the payout is done with, 0 when destinations remain or its state is not (or no
+-- longer) that event.
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 0 end
-redis.call('HSET', KEYS[1], 'notified', ARGV[1], 'notified_at', ARGV[3])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if ARGV[6] ~= '' then
+    redis.call('RPUSH', KEYS[5], ARGV[6])
+    redis.call('LTRIM', KEYS[5], -tonumber(ARGV[7]), -1)
+  end
+  if ARGV[4] == '' then
+    redis.call('DEL', KEYS[4])
+  else
+    local owed = redis.call('SREM', KEYS[4], ARGV[4])
+    if ARGV[5] == 'delivered' then
+      redis.call('HSET', KEYS[3], 'delivered:' .. ARGV[4], ARGV[3])
+    elseif owed == 1 then
+      redis.call('HSET', KEYS[3], 'dropped:' .. ARGV[4], ARGV[5])
+    end
+  end
+  if redis.call('SCARD', KEYS[4]) > 0 then return 0 end
+end
+if redis.call('HGET', KEYS[1], 'notified') ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'notified', ARGV[1], 'notified_at', ARGV[3])
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'notified_at', ARGV[3]) end
+end
 if state == ARGV[1] then
   redis.call('ZREM', KEYS[2], ARGV[2])
   -- Done with: nothing re-drives it now, so its last job and transition token are dropped.

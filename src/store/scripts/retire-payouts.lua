@@ -6,6 +6,8 @@
 -- before the cutoff; anything else is left for a later round.
 -- Key names are built here from the prefix (ids come from the list indexes): every one shares the
 -- prefix's hash tag, so on Redis Cluster they are all in one slot.
+-- A payout's outcome's event goes with it (transition.lua recorded it): the event, its pending
+-- destinations and attempts, and its entries in the tenant's event indexes.
 -- KEYS: due index. Each payout leaves its tenant's list indexes (list:…, or list:t:<tenant>:…).
 -- ARGV: prefix, cutoff (ISO: updated_at at or before it), then payout ids.
 -- Returns the number of payouts retired.
@@ -27,6 +29,12 @@ for i = 3, #ARGV do
     local lists = prefix .. ':list:' .. (f[8] and ('t:' .. f[8] .. ':') or '')
     redis.call('ZREM', lists .. 'all', id)
     redis.call('ZREM', lists .. 'state:' .. state, id)
+    local evt = 'evt_' .. id .. '_' .. state
+    local ek = prefix .. ':event:' .. evt
+    local events = prefix .. ':events:' .. (f[8] or 'default')
+    redis.call('DEL', ek, ek .. ':pending', ek .. ':attempts')
+    redis.call('ZREM', events, evt)
+    redis.call('ZREM', events .. ':type:payout.' .. state, evt)
     retired = retired + 1
   end
 end

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { PayoutId, PayoutView } from '../payouts/schemas.js';
+import { PAYOUT_STATES } from '../payouts/state-machine.js';
+
+/** The request and response schemas of the payout routes (src/http/payouts.ts): they validate, and make the OpenAPI document. */
+export const IdParams = z.object({ id: PayoutId });
+export const Accepted = z
+  .object({
+    id: PayoutId,
+    status: z.enum(PAYOUT_STATES),
+    collect_url: z.string().optional().describe('accepted without a card: send this link to the recipient'),
+  })
+  .meta({ id: 'PayoutAccepted' });
+export const WidgetToken = z.object({ public_token: z.string().describe('single use; give it to the Bank 131 widget on your page') });
+
+export const BatchItemResult = z.union([
+  z.object({
+    index: z.number().int(),
+    id: z.string(),
+    status: z.enum(['created', 'existing']),
+    state: z.enum(PAYOUT_STATES),
+    collect_url: z.string().optional(),
+  }),
+  z.object({
+    index: z.number().int(),
+    id: z.string(),
+    status: z.literal('conflict'),
+    state: z.enum(PAYOUT_STATES),
+    fields: z.array(z.string()),
+  }),
+  z.object({
+    index: z.number().int(),
+    id: z.string().nullable(),
+    status: z.literal('invalid'),
+    issues: z.array(z.object({ field: z.string(), problem: z.string() })),
+  }),
+]);
+export type BatchItemResult = z.infer<typeof BatchItemResult>;
+export const BatchResponse = z.object({
+  counts: z.object({ created: z.number().int(), existing: z.number().int(), conflict: z.number().int(), invalid: z.number().int() }),
+  results: z.array(BatchItemResult).describe('one per item, in order'),
+});
+
+export const ListQuery = z.strictObject({
+  limit: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100, 'must be at most 100')
+    .default(10),
+  status: z.enum(PAYOUT_STATES, { error: `must be one of ${PAYOUT_STATES.join(', ')}` }).optional(),
+  created_gte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z' }).optional(),
+  created_lte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T23:59:59Z' }).optional(),
+  starting_after: PayoutId.optional().describe('the id of the last payout of the previous page'),
+});
+export const ListResponse = z.object({
+  data: z.array(PayoutView).describe('newest first'),
+  has_more: z.boolean(),
+  next_starting_after: z.string().nullable().describe('pass as starting_after for the next page; null on the last'),
+});
+export const CancelResponse = z.object({ id: PayoutId, status: z.enum(['cancelled', 'cancelling']) });

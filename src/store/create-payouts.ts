@@ -1,0 +1,103 @@
+import type { AuditEvent, PayoutOrder, PayoutRecord } from '../payouts/schemas.js';
+import { differingFields, fingerprint } from '../payouts/schemas.js';
+import type { PayoutState } from '../payouts/state-machine.js';
+import { DEFAULT_TENANT, payoutKeyOf, type Caller } from '../tenants/identity.js';
+import type { RedisClient } from './redis-client.js';
+import type { ScriptCommands } from './scripts.js';
+
+/** Orders per create-payouts script call: one round trip each. */
+export const CREATE_CHUNK = 500;
+
+export type CreateResult =
+  | { id: string; status: 'created' | 'existing'; state: PayoutState; collectToken?: string }
+  | { id: string; status: 'conflict'; state: PayoutState; fields: string[] };
+
+/** How one order is accepted: its first state, and for one without a card its collection link. */
+export type CreatePlan = PayoutState | { state: PayoutState; dueAt?: number; collect?: { token: string; expiresAt: number } };
+
+/** The store's keys and record reads this needs (src/store/payout-store.ts). */
+interface Keys {
+  prefix: string;
+  dueKey: string;
+  listKey(state?: PayoutState | '', tenant?: string): string;
+  collectKey(token: string): string;
+  retiredKey(id: string): string;
+  key(id: string): string;
+  auditKey(id: string): string;
+  getMany(ids: string[]): Promise<Array<PayoutRecord | null>>;
+}
+
+/**
+ * Accepts orders idempotently, one script call per chunk (scripts/create-payouts.lua): a new id is
+ * created, the same id with the same order is "existing", the same id with another order is a
+ * conflict naming the fields.
+ */
+export async function createPayouts(
+  redis: RedisClient & ScriptCommands,
+  store: Keys,
+  orders: PayoutOrder[],
+  planFor: (o: PayoutOrder) => CreatePlan,
+  dueAt: number,
+  caller: Caller,
+): Promise<CreateResult[]> {
+  const { tenant } = caller;
+  const by = caller.keyId ? { by: caller.keyId } : {};
+  const results: CreateResult[] = [];
+  for (let i = 0; i < orders.length; i += CREATE_CHUNK) {
+    const chunk = orders.slice(i, i + CREATE_CHUNK);
+    const now = new Date().toISOString();
+    const keys: string[] = [store.dueKey, store.listKey(undefined, tenant), `${store.prefix}:list:seq`, `${store.prefix}:tenants`];
+    const args: string[] = [
+      now,
+      String(dueAt),
+      String(Date.parse(now)),
+      store.listKey('', tenant),
+      store.collectKey(''),
+      store.retiredKey(''),
+      tenant === DEFAULT_TENANT ? '' : tenant,
+    ];
+    for (const order of chunk) {
+      const plan = planFor(order);
+      const { state, dueAt: itemDue, collect } = typeof plan === 'string' ? { state: plan, dueAt: undefined, collect: undefined } : plan;
+      const audit: AuditEvent = {
+        at: now,
+        from: null,
+        to: state,
+        why: collect ? 'accepted without a card: collection link issued' : 'accepted',
+        ...by,
+      };
+      const id = payoutKeyOf(tenant, order.id);
+      keys.push(store.key(id), store.auditKey(id));
+      args.push(
+        id,
+        fingerprint(order),
+        JSON.stringify(order),
+        state,
+        JSON.stringify(audit),
+        order.callback_url ? '1' : '0',
+        itemDue === undefined ? '' : String(itemDue),
+        collect?.token ?? '',
+        collect ? String(collect.expiresAt) : '',
+      );
+    }
+    const out = await redis.b131CreatePayouts(keys.length, ...keys, ...args);
+    const conflicts: number[] = [];
+    out.forEach((entry, j) => {
+      const [status, state, token] = entry.split(':') as ['created' | 'existing' | 'conflict', PayoutState, string];
+      const id = payoutKeyOf(tenant, chunk[j]!.id);
+      if (status === 'conflict') conflicts.push(results.length);
+      results.push(
+        status === 'conflict' ? { id, status, state, fields: [] } : { id, status, state, ...(token ? { collectToken: token } : {}) },
+      );
+    });
+    // Rare path: read the stored orders, in one round trip, to name what differs.
+    const stored = await store.getMany(conflicts.map((at) => results[at]!.id));
+    conflicts.forEach((at, k) => {
+      const result = results[at] as Extract<CreateResult, { status: 'conflict' }>;
+      const existing = stored[k];
+      const incoming = orders[at];
+      if (existing && incoming) result.fields = differingFields(existing.order, incoming);
+    });
+  }
+  return results;
+}
