@@ -17,6 +17,10 @@ export default {
     'src/payouts/bank-word.ts',
     'src/payouts/lifecycle-docs.ts',
     'src/pipeline/job-outcome.ts',
+    'src/payouts/events.ts',
+    'src/payouts/event-delivery.ts',
+    'src/payouts/webhook-endpoints.ts',
+    'src/pipeline/fair-slots.ts',
   ],
   // Wording is not a decision: messages and audit texts are not mutated.
   mutator: { excludedMutations: ['StringLiteral'] },

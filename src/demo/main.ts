@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TEST_CARDS, ensureKeyPair, startSandbox } from 'bank131-sandbox';
+import { ensureKeyPair, startSandbox } from 'bank131-sandbox';
 import { BOARD_PATH } from '../board.js';
 import { bankMetadataFor } from '../payouts/schemas.js';
 import { isTerminal, type PayoutState } from '../payouts/state-machine.js';
@@ -14,6 +14,7 @@ import { loadWebSettings } from '../settings/web.js';
 import { loadWorkerSettings } from '../settings/worker.js';
 import { startWeb } from '../web-process.js';
 import { startWorkers } from '../../workers/worker-process.js';
+import { makeSamples } from './samples.js';
 import { startCallbackReceiver, waitUntil } from './callback-receiver.js';
 
 const USAGE = `npm run demo [-- --count N] [--keep]
@@ -23,12 +24,6 @@ REDIS_URL is set), the Bank 131 sandbox, the web process and a worker; sends N s
 (default 200) through the HTTP API, and shows how they end.
   --count N   how many payouts (1..10000)
   --keep      keep everything running afterwards, to look around (Ctrl-C stops)`;
-
-interface Sample {
-  id: string;
-  expect: PayoutState;
-  body: Record<string, unknown>;
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -244,34 +239,6 @@ async function main(): Promise<number> {
 }
 
 /** A mix the policy and the bank must sort out: mostly good cards, some the policy must cancel, some the bank declines. */
-function makeSamples(count: number, callbackUrl: string): Sample[] {
-  const run = randomBytes(3).toString('hex');
-  return Array.from({ length: count }, (_, i) => {
-    const roll = i % 25;
-    const [card, expect]: [string, PayoutState] =
-      roll === 7
-        ? [TEST_CARDS.mismatchAmount, 'cancelled']
-        : roll === 14
-          ? [TEST_CARDS.mismatchMetadata, 'cancelled']
-          : roll === 21
-            ? [TEST_CARDS.declinedByIssuer, 'failed']
-            : [`demo_card_${run}_${String(1000 + (i % 9000)).padStart(4, '0')}`, 'succeeded'];
-    const id = `demo-${run}-${String(i + 1).padStart(5, '0')}`;
-    return {
-      id,
-      expect,
-      body: {
-        id,
-        amount_details: { amount: 100_00 + ((i * 7919) % 49_900) * 100, currency: 'rub' },
-        recipient: { full_name: 'Ivanov Ivan Ivanovich' },
-        encrypted_card: { number_hash: card },
-        metadata: `demo order ${i + 1}`,
-        callback_url: callbackUrl,
-      },
-    };
-  });
-}
-
 async function watch(store: ReturnType<typeof createRuntime>['store'], ids: string[], started: number): Promise<Map<string, PayoutState>> {
   const tty = process.stdout.isTTY;
   let lastLine = 0;
