@@ -124,6 +124,14 @@ describe('keys', () => {
     expect(statuses.every((s) => s === 202)).toBe(true);
     const refused = await p.api('GET', '/v1/payouts', undefined, as(first.secret));
     expect(refused).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    // any other web process refuses it too: nothing about keys is kept in a process
+    const other = await startWeb(p.runtime, webSettings({ apiKeys: [API_KEY] }), { logger: false });
+    try {
+      expect((await fetch(`${other.url}/v1/payouts`, { headers: as(first.secret) })).status).toBe(401);
+      expect((await fetch(`${other.url}/v1/payouts`, { headers: as(second.secret) })).status).toBe(200);
+    } finally {
+      await other.server.close();
+    }
     expect((await p.api('GET', '/v1/payouts', undefined, as(second.secret))).status).toBe(200);
     const keys = await p.runtime.tenants.store.listKeys('rotating');
     expect(keys.map((k) => [k.name, k.revokedAt !== null])).toEqual([
