@@ -3,10 +3,12 @@ import type { SandboxBank } from './bank.js';
 import { SandboxError } from './errors.js';
 import { describeIssues } from './issues.js';
 import { Fault } from './knobs.js';
+import { receiptHtml, receiptView } from './receipts.js';
 import { refuse } from './replies.js';
 import type { WebhookDispatcher } from './webhook-dispatcher.js';
 
 type IdRequest = FastifyRequest<{ Params: { id: string } }>;
+type TaxpayerRequest = FastifyRequest<{ Params: { taxReference: string } }>;
 
 /** Control routes: test and demo plumbing, not part of the bank's API, and unsigned (sandbox/README.md lists them). */
 export function registerControl(server: FastifyInstance, bank: SandboxBank, webhooks: WebhookDispatcher): void {
@@ -21,13 +23,18 @@ export function registerControl(server: FastifyInstance, bank: SandboxBank, webh
   };
 
   server.get('/healthz', async () => ({ ok: true }));
+  // Payouts and what the card's banks sent back are kept apart: a returned payout was still paid
+  // once, so returns never count towards sessions_paid_more_than_once.
   server.get('/sandbox/ledger', async () => {
-    const ledger = await bank.readLedger();
-    const sessions = bank.ledgerBySession(ledger);
+    const [ledger, returns] = await Promise.all([bank.readLedger(), bank.readReturns()]);
+    const sessions = bank.ledgerBySession(ledger, returns);
     return {
       sessions,
       movements: ledger.length,
       amount_total: ledger.reduce((s, e) => s + e.amount, 0),
+      fee_total: ledger.reduce((s, e) => s + (e.fee ?? 0), 0),
+      returns,
+      returned_total: returns.reduce((s, r) => s + r.amount, 0),
       sessions_paid_more_than_once: sessions.filter((s) => s.movements.length > 1).map((s) => s.session_id),
     };
   });
@@ -86,6 +93,35 @@ export function registerControl(server: FastifyInstance, bank: SandboxBank, webh
       await bank.resolveSessionError(id, to);
     }),
   );
+  // Body: {"amount"?: kopecks (default: all not yet returned), "reason"?: text}.
+  server.post(
+    '/sandbox/sessions/:id/refund',
+    control((id, body) => bank.refundPayout(id, body)),
+  );
+
+  server.get('/sandbox/taxpayers/:taxReference', async (req: TaxpayerRequest, reply) => {
+    const done = await guarded(reply, () => bank.taxpayer(req.params.taxReference));
+    return 'refused' in done ? done.refused : done.value;
+  });
+  // Body: {"bound": true|false}.
+  server.put('/sandbox/taxpayers/:taxReference', async (req: TaxpayerRequest, reply) => {
+    const done = await guarded(reply, () => bank.setTaxpayer(req.params.taxReference, req.body ?? {}));
+    return 'refused' in done ? done.refused : done.value;
+  });
+
+  // The link a succeeded self-employed payout's receipt carries: a page for people, JSON on ?format=json.
+  server.get<{ Params: { id: string }; Querystring: { format?: string } }>('/sandbox/receipts/:id', async (req, reply) => {
+    const found = await bank.receipt(req.params.id);
+    if (!found) return refuse(reply, new SandboxError('invalid_request', `no receipt ${req.params.id}`, 404));
+    const view = receiptView(req.params.id, found.session, found.taxpayer, bank.baseUrl);
+    if (req.query.format === 'json') return view;
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
+      .header('x-content-type-options', 'nosniff')
+      .send(receiptHtml(view));
+  });
+
   server.post('/sandbox/reset', async () => {
     await bank.reset();
     webhooks.reset();

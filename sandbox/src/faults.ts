@@ -4,7 +4,13 @@ import type { Knobs } from './knobs.js';
 export type FaultPlan = { before: 'none' | '5xx' | 'timeout' | { error: string }; after: 'none' | 'timeout' };
 
 /** Only these can move money, so only these are worth losing the answer to after acting. */
-const MONEY_MOVING = new Set(['session/start/payout', 'session/init/payout', 'session/confirm']);
+const MONEY_MOVING = new Set([
+  'session/start/payout',
+  'session/init/payout',
+  'session/start/payout/fiscalization',
+  'session/init/payout/fiscalization',
+  'session/confirm',
+]);
 
 /**
  * Decides, per request, which fault (if any) to play: scripted faults first, since a test that

@@ -15,6 +15,8 @@ export const SANDBOX_ENDPOINTS = [
   'session/create',
   'session/start/payout',
   'session/init/payout',
+  'session/start/payout/fiscalization',
+  'session/init/payout/fiscalization',
   'session/confirm',
   'session/cancel',
   'session/status',
@@ -120,6 +122,19 @@ export const Knobs = z.object({
   refuseCredentials: clearable(z.enum(['identification_error', 'authentication_error', 'authorization_error'])),
   /** A session not confirmed or cancelled this long after ready_to_confirm is cancelled (confirm_timeout). */
   confirmTimeoutMs: ms.default(10 * 60_000),
+
+  /**
+   * The bank's fee on each payout, reported in its `amounts.fee.merchant_fee` once it succeeded
+   * (sandbox/src/fees.ts): this percent of the amount, rounded half up to whole kopecks, and at
+   * least feeMinimumKopecks. Reported only: the wallet is debited the payout's amount, as before.
+   */
+  feePercent: z.number().min(0).max(100).default(0.5),
+  feeMinimumKopecks: z.number().int().min(0).default(0),
+  /**
+   * The tax service (НПД) is down: self-employed payouts (start|init/payout/fiscalization) are
+   * refused at once with 500 npd_service_internal_error, nothing started; worth retrying later.
+   */
+  npdUnavailable: z.boolean().default(false),
 });
 export type Knobs = z.infer<typeof Knobs>;
 export const KnobsPatch = Knobs.partial();

@@ -31,10 +31,11 @@ async function main(): Promise<void> {
     logger: log.child({ component: 'sandbox' }),
     redisUrl: settings.redisUrl,
     redisPrefix: settings.redisPrefix,
+    publicUrl: settings.publicUrl,
   });
 
   const lines = [
-    `Bank 131 sandbox listening on ${sandbox.url}`,
+    `Bank 131 sandbox listening on ${sandbox.url}${sandbox.publicUrl === sandbox.url ? '' : ` (reached at ${sandbox.publicUrl})`}`,
     `  the bank is kept in: Redis at ${maskUrl(settings.redisUrl)}, prefix ${settings.redisPrefix} (a restart keeps its sessions and ledger)`,
     `  webhooks go to: ${settings.webhookUrl ?? '(none yet: PATCH /sandbox/knobs {"webhookUrl": "..."})'}`,
     '  settings for the payout service:',
@@ -50,8 +51,9 @@ async function main(): Promise<void> {
     '  control: GET /sandbox/ledger, GET|PATCH /sandbox/knobs, POST /sandbox/faults, GET /sandbox/webhooks, POST /sandbox/webhooks/send,',
   );
   lines.push(
-    '           GET /sandbox/sessions/:id, POST /sandbox/sessions/:id/error, POST /sandbox/sessions/:id/resolve, POST /sandbox/reset',
+    '           GET /sandbox/sessions/:id, POST /sandbox/sessions/:id/error, POST /sandbox/sessions/:id/resolve, POST /sandbox/sessions/:id/refund,',
   );
+  lines.push('           GET|PUT /sandbox/taxpayers/:taxReference, GET /sandbox/receipts/:id, POST /sandbox/reset');
   process.stdout.write(`${lines.join('\n')}\n`);
 
   const stop = async () => {

@@ -63,6 +63,40 @@ export type SandboxInitRequest = z.infer<typeof SandboxInitRequest>;
 export const SandboxStartRequest = SandboxInitRequest.extend({ session_id: z.string().min(1) });
 export type SandboxStartRequest = z.infer<typeof SandboxStartRequest>;
 
+/** One service of a self-employed payout's receipt: its price per unit and how many. */
+const FiscalizationService = z.looseObject({
+  name: z.string().min(1, 'is required'),
+  amount_details: Amount,
+  quantity: z.number().int('must be a whole number').min(1, 'must be 1 or more'),
+});
+
+/** fiscalization_details.professional_income_taxpayer (bank131/php-sdk ProfessionalIncomeTaxpayer); `receipt` is the bank's to add. */
+const ProfessionalIncomeTaxpayer = z
+  .looseObject(
+    {
+      tax_reference: z.string({ error: 'is required' }).regex(/^\d{12}$/, 'must be 12 digits (the self-employed person’s INN)'),
+      services: z.array(FiscalizationService, { error: 'is required' }).min(1, 'must list at least one service'),
+      payer_type: z.enum(['legal', 'individual', 'foreign'], { error: 'must be legal, individual or foreign' }).optional(),
+      payer_tax_number: z.string().min(1).optional(),
+      payer_name: z.string().min(1).optional(),
+    },
+    { error: 'is required' },
+  )
+  .transform(({ receipt: _receipt, ...sent }) => sent);
+
+const FiscalizationDetails = z.object(
+  { professional_income_taxpayer: ProfessionalIncomeTaxpayer },
+  { error: 'is required for a self-employed payout' },
+);
+
+/** init/payout/fiscalization: init/payout plus the self-employed person's receipt details. */
+export const SandboxFiscalInitRequest = SandboxInitRequest.extend({ fiscalization_details: FiscalizationDetails });
+export type SandboxFiscalInitRequest = z.infer<typeof SandboxFiscalInitRequest>;
+
+/** start/payout/fiscalization: start/payout plus the self-employed person's receipt details. */
+export const SandboxFiscalStartRequest = SandboxStartRequest.extend({ fiscalization_details: FiscalizationDetails });
+export type SandboxFiscalStartRequest = z.infer<typeof SandboxFiscalStartRequest>;
+
 export const SessionIdRequest = z.object({ session_id: z.string().min(1, 'is required') });
 
 export const WidgetTokenRequest = z
@@ -100,3 +134,10 @@ export function parseRequest<S extends z.ZodType>(schema: S, body: unknown, vers
   );
   throw new SandboxError('invalid_request', issues.join('; '));
 }
+
+/** POST /sandbox/sessions/:id/refund (a control route's body): the card's bank returns (part of) a paid payout. */
+export const RefundOrder = z.object({
+  amount: z.number().int('must be a whole number of kopecks').positive('must be greater than 0').optional(),
+  reason: z.string().min(1, 'must not be empty').default("the card's bank returned the transfer"),
+});
+export type RefundOrder = z.infer<typeof RefundOrder>;

@@ -39,10 +39,19 @@ export interface SandboxOptions {
   onWebhook?: ((webhook: Readonly<OutgoingWebhook>) => void) | undefined;
   /** Routes of a harness's own, added to the sandbox's app before it listens. */
   routes?: ((app: FastifyInstance) => void) | undefined;
+  /**
+   * Where browsers and partners reach the sandbox when that is not where it listens (a port
+   * mapped by Docker, a proxy): the base of the links it hands out, such as receipt links.
+   * Default: the URL it listens on.
+   */
+  publicUrl?: string | undefined;
 }
 
 export interface RunningSandbox {
+  /** Where it listens. */
   url: string;
+  /** The base of the links it hands out: SandboxOptions.publicUrl, else `url`. */
+  publicUrl: string;
   bank: SandboxBank;
   webhooks: WebhookDispatcher;
   server: FastifyInstance;
@@ -50,8 +59,9 @@ export interface RunningSandbox {
 }
 
 /**
- * Starts the sandbox bank: connects to Redis, loads the bank it holds under the prefix (re-arming
- * due steps, re-sending undelivered webhooks), then listens. Answers its URL and handles.
+ * Starts the sandbox bank: connects to Redis, loads the bank it holds under the prefix, listens,
+ * and only then resumes it (re-arming due steps, re-sending undelivered webhooks), so everything it
+ * sends already knows the sandbox's URL. Answers its URL and handles.
  */
 export async function startSandbox(options: SandboxOptions): Promise<RunningSandbox> {
   const redis = await connectRedis(options.redisUrl);
@@ -95,8 +105,12 @@ export async function startSandbox(options: SandboxOptions): Promise<RunningSand
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  bank.baseUrl = options.publicUrl?.replace(/\/+$/, '') ?? url;
+  bank.resume();
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
+    publicUrl: bank.baseUrl,
     bank,
     webhooks,
     server,

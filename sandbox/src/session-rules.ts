@@ -1,7 +1,19 @@
 import { SandboxError } from './errors.js';
 import type { ErrorPlan, Knobs } from './knobs.js';
 import { isFinal, nextState, reportedStatus, type SandboxEvent } from './session-machine.js';
-import type { Due, Effects, LedgerEntry, PayoutTerms, SandboxSession, SessionErrorPlan } from './session-types.js';
+import { payoutFee } from './fees.js';
+import type { RefundOrder } from './requests.js';
+import type {
+  Due,
+  Effects,
+  FiscalTerms,
+  LedgerEntry,
+  PayoutTerms,
+  ReturnEntry,
+  SandboxSession,
+  SessionErrorPlan,
+} from './session-types.js';
+import { checkFiscalization, incomeField, incomeYear } from './taxpayers.js';
 import { cardBehaviour, cardFacts } from './test-cards.js';
 
 /**
@@ -17,12 +29,15 @@ export interface RuleContext {
   walletBalance: number;
   /** A fresh payout id. */
   payoutId(): string;
+  /** A fresh refund id. */
+  refundId(): string;
 }
 
 /** A timer found its step already taken or superseded: nothing to write. */
 export class NothingToDo extends Error {}
 
-export function startPayout(session: SandboxSession, req: PayoutTerms, ctx: RuleContext): Effects {
+/** start/payout, and start/payout/fiscalization when `fiscal` is given (a self-employed payout). */
+export function startPayout(session: SandboxSession, req: PayoutTerms, ctx: RuleContext, fiscal?: FiscalTerms): Effects {
   if (session.state !== 'created') {
     throw new SandboxError('session_wrong_state', `session ${session.id} is ${reportedStatus(session.state).session}, not created`);
   }
@@ -32,6 +47,7 @@ export function startPayout(session: SandboxSession, req: PayoutTerms, ctx: Rule
   if (!amountDetails) {
     throw new SandboxError('invalid_request', 'amount_details: is required, in session/start/payout or earlier in session/create');
   }
+  if (fiscal) checkFiscalization(fiscal, amountDetails);
   const metadata = req.metadata !== undefined ? req.metadata : session.given.metadata;
   const hash = req.payout_details.card.encrypted_card.number_hash;
   const behaviour = cardBehaviour(hash);
@@ -50,6 +66,7 @@ export function startPayout(session: SandboxSession, req: PayoutTerms, ctx: Rule
     reportedAmount: amountDetails.amount,
     reportedMetadata: metadata,
   };
+  if (fiscal) session.payout.fiscalization = { taxpayer: fiscal.taxpayer };
   move(session, 'start');
   const taken = takeErrorPlan(ctx.knobs, 'start');
   session.errorPlan = taken?.plan;
@@ -120,6 +137,47 @@ export function takeStep(session: SandboxSession, due: Due, ctx: RuleContext): E
   }
 }
 
+/**
+ * The card's bank sends (part of) a paid payout back (POST /sandbox/sessions/:id/refund): the
+ * payout keeps its `succeeded` status and gains a refund, the wallet gets the money back, and a
+ * payment_refunded webhook goes out. `amount` left out: all that is still unreturned.
+ */
+export function refundPayout(session: SandboxSession, order: RefundOrder, ctx: RuleContext): Effects {
+  const payout = session.payout;
+  if (session.state !== 'succeeded' || !payout) {
+    const status = reportedStatus(session.state).payout ?? 'not started';
+    throw new SandboxError('session_wrong_state', `session ${session.id}: only a succeeded payout can be returned; it is ${status}`, 409);
+  }
+  const refunds = payout.refunds ?? [];
+  const left = payout.amountDetails.amount - refunds.reduce((sum, r) => sum + r.amount, 0);
+  const amount = order.amount ?? left;
+  if (amount <= 0 || amount > left) {
+    throw new SandboxError('refund_amount_too_large', `${amount} is more than the ${left} kopecks of payout ${payout.id} not yet returned`);
+  }
+  const now = new Date().toISOString();
+  const refund = {
+    id: ctx.refundId(),
+    createdAt: now,
+    finishedAt: now,
+    amount,
+    currency: payout.amountDetails.currency,
+    reason: order.reason,
+  };
+  payout.refunds = [...refunds, refund];
+  session.updatedAt = now;
+  const credit: ReturnEntry = {
+    session_id: session.id,
+    payout_id: payout.id,
+    refund_id: refund.id,
+    amount,
+    currency: refund.currency,
+    metadata: payout.metadata,
+    reason: refund.reason,
+    at: now,
+  };
+  return { credit, webhook: 'payment_refunded', webhookTag: refund.id };
+}
+
 export function sameDue(a: Due | undefined, b: Due | undefined): boolean {
   return a?.kind === b?.kind && a?.at === b?.at;
 }
@@ -170,15 +228,37 @@ function settle(session: SandboxSession, ctx: RuleContext): Effects {
     return fail(session, 'decline', 'insufficient_wallet_balance', 'the partner wallet balance is too low');
   }
   move(session, 'succeed');
+  payout.fee = payoutFee(payout.amountDetails.amount, ctx.knobs);
   const movement: LedgerEntry = {
     session_id: session.id,
     payout_id: payout.id,
     amount: payout.amountDetails.amount,
     currency: payout.amountDetails.currency,
     metadata: payout.metadata,
-    at: new Date().toISOString(),
+    at: session.updatedAt,
+    fee: payout.fee,
   };
-  return { movement, webhook: 'payment_finished' };
+  let income: Effects['income'];
+  if (payout.fiscalization) {
+    payout.fiscalization.receiptId = receiptIdOf(session.id);
+    const year = incomeYear(new Date(session.updatedAt));
+    income = { field: incomeField(payout.fiscalization.taxpayer.tax_reference, year), amount: payout.amountDetails.amount };
+  }
+  return { movement, income, webhook: 'payment_finished' };
+}
+
+/**
+ * A session has one payout and that one receipt, so the receipt is named after the session's
+ * number (`ps_42` → `rcpt_42`): unique on the prefix as session ids are, and found from its id
+ * without an index (GET /sandbox/receipts/:id).
+ */
+export function receiptIdOf(sessionId: string): string {
+  return `rcpt_${sessionId.replace(/^ps_/, '')}`;
+}
+
+export function sessionIdOfReceipt(receiptId: string): string | undefined {
+  const n = /^rcpt_(\d+)$/.exec(receiptId)?.[1];
+  return n ? `ps_${n}` : undefined;
 }
 
 function injectMismatch(session: SandboxSession, knobs: Knobs): (() => void) | undefined {

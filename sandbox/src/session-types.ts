@@ -10,9 +10,26 @@ export interface LedgerEntry {
   currency: string;
   metadata: unknown;
   at: string;
+  /**
+   * The bank's fee for the payout (merchant_fee), in kopecks: reported, never taken from the
+   * wallet. Absent on entries written before fees were reported.
+   */
+  fee?: number;
 }
 
-export type WebhookType = 'ready_to_confirm' | 'payment_finished';
+/** Money coming back: (part of) a paid payout the card's bank returned, credited to the wallet. */
+export interface ReturnEntry {
+  session_id: string;
+  payout_id: string;
+  refund_id: string;
+  amount: number;
+  currency: string;
+  metadata: unknown;
+  reason: string;
+  at: string;
+}
+
+export type WebhookType = 'ready_to_confirm' | 'payment_finished' | 'payment_refunded';
 
 export interface Amount {
   amount: number;
@@ -32,6 +49,43 @@ export interface PayoutTerms extends SessionTerms {
   payout_details: { card: { encrypted_card: { number_hash: string } } };
 }
 
+/** fiscalization_details.professional_income_taxpayer as the partner sent it (sandbox/src/requests.ts). */
+export interface ProfessionalIncomeTaxpayer {
+  [field: string]: unknown;
+  tax_reference: string;
+  services: Array<{ [field: string]: unknown; name: string; amount_details: Amount; quantity: number }>;
+}
+
+/** A self-employed payout's start: what was sent, and the taxpayer as the bank's registry saw it then. */
+export interface FiscalTerms {
+  taxpayer: ProfessionalIncomeTaxpayer;
+  registry: TaxpayerView;
+}
+
+/** A taxpayer in the sandbox's registry (sandbox/src/taxpayers.ts), as GET /sandbox/taxpayers/:ref shows it. */
+export interface TaxpayerView {
+  tax_reference: string;
+  /** Registered as self-employed (НПД) at all. */
+  self_employed: boolean;
+  /** Has allowed the bank to register income for them. */
+  bound: boolean;
+  /** A test taxpayer whose binding cannot be changed. */
+  fixed: boolean;
+  /** Income the sandbox registered for them this calendar year (Moscow time). */
+  income: { year: number; amount: number; currency: 'rub' };
+  income_limit: { amount: number; currency: 'rub' };
+}
+
+/** One return of (part of) a paid payout by the card's bank, as the payout's `refunds` show it. */
+export interface PayoutRefund {
+  id: string;
+  createdAt: string;
+  finishedAt: string;
+  amount: number;
+  currency: string;
+  reason: string;
+}
+
 export interface SandboxPayout {
   id: string;
   behaviour: CardBehaviour;
@@ -45,6 +99,12 @@ export interface SandboxPayout {
   /** What ready_to_confirm and status report, when a mismatch was injected. */
   reportedAmount: number;
   reportedMetadata: unknown;
+  /** The bank's fee, fixed when the payout succeeded (the fee knobs then). */
+  fee?: number | undefined;
+  /** Returns by the card's bank, oldest first (POST /sandbox/sessions/:id/refund). */
+  refunds?: PayoutRefund[] | undefined;
+  /** A self-employed payout's fiscalization: what was sent; the receipt once the payout succeeded. */
+  fiscalization?: { taxpayer: ProfessionalIncomeTaxpayer; receiptId?: string | undefined } | undefined;
 }
 
 /** An ErrorPlan (sandbox/src/knobs.ts) settled for one session. */
@@ -95,7 +155,16 @@ export interface IdempotencyClaim {
 /** What a change does besides the session itself; applied only once the change is committed. */
 export interface Effects {
   movement?: LedgerEntry | undefined;
+  /** Money back into the wallet. */
+  credit?: ReturnEntry | undefined;
+  /** Income registered for a self-employed taxpayer (kopecks, under `field`: sandbox/src/taxpayers.ts incomeField). */
+  income?: { field: string; amount: number } | undefined;
   webhook?: WebhookType | undefined;
+  /**
+   * Which webhook of its type this is, when a session sends that type more than once (the refund
+   * id of a payment_refunded): the pending mark in Redis is forgotten only when this one was sent.
+   */
+  webhookTag?: string | undefined;
   /** Gives back knob counters (errorSessions, mismatch) taken by a change that did not commit. */
   undo?: (() => void) | undefined;
 }

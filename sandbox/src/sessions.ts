@@ -1,5 +1,5 @@
 import type { ErrorPlan, Knobs } from './knobs.js';
-import type { ApiVersion } from './requests.js';
+import type { ApiVersion, RefundOrder } from './requests.js';
 import {
   NothingToDo,
   cancelSession,
@@ -7,6 +7,7 @@ import {
   idempotencyRefusal,
   markError,
   noSession,
+  refundPayout,
   resolveError,
   sameDue,
   startPayout,
@@ -16,9 +17,11 @@ import {
 import type {
   Due,
   Effects,
+  FiscalTerms,
   IdempotencyClaim,
   LedgerEntry,
   PayoutTerms,
+  ReturnEntry,
   SandboxSession,
   SessionTerms,
   WebhookType,
@@ -57,11 +60,11 @@ export class SessionBook {
   constructor(
     private readonly store: SandboxStore,
     private readonly knobs: () => Knobs,
-    private readonly emit: (type: WebhookType, session: SandboxSession) => void,
+    private readonly emit: (type: WebhookType, session: SandboxSession, tag?: string) => void,
     private readonly onError: (err: unknown, what: string) => void,
   ) {}
 
-  /** Takes in what the store holds (a restarted sandbox), re-arms every due step. */
+  /** Takes in what the store holds (a restarted sandbox); resume() then re-arms every due step. */
   restore(sessions: SandboxSession[], ledger: LedgerEntry[], walletBalance: number): void {
     this.timers.clear();
     this.sessions.clear();
@@ -70,12 +73,16 @@ export class SessionBook {
     this.walletBalance = walletBalance;
     for (const s of sessions) {
       this.sessions.set(s.id, s);
-      for (const id of [s.id, s.payout?.id]) {
+      for (const id of [s.id, s.payout?.id, ...(s.payout?.refunds ?? []).map((r) => r.id)]) {
         const n = Number(/_(\d+)$/.exec(id ?? '')?.[1]);
         if (n > this.sequence) this.sequence = n;
       }
     }
-    for (const s of sessions) this.arm(s);
+  }
+
+  /** Arms every known session's due step (overdue ones are taken at once). */
+  resume(): void {
+    for (const s of this.sessions.values()) this.arm(s);
   }
 
   async create(version: ApiVersion, given: SessionTerms, claim?: IdempotencyClaim): Promise<SandboxSession> {
@@ -116,8 +123,14 @@ export class SessionBook {
     return session;
   }
 
-  start(id: string, req: PayoutTerms, claim?: IdempotencyClaim): Promise<SandboxSession> {
-    return this.change(id, claim, (draft, ctx) => startPayout(draft, req, ctx));
+  /** start/payout; with `fiscal`, start/payout/fiscalization (a self-employed payout). */
+  start(id: string, req: PayoutTerms, claim?: IdempotencyClaim, fiscal?: FiscalTerms): Promise<SandboxSession> {
+    return this.change(id, claim, (draft, ctx) => startPayout(draft, req, ctx, fiscal));
+  }
+
+  /** The card's bank returns (part of) a paid payout: money back into the wallet, payment_refunded sent. */
+  refund(id: string, order: RefundOrder): Promise<SandboxSession> {
+    return this.change(id, undefined, (draft, ctx) => refundPayout(draft, order, ctx));
   }
 
   confirm(id: string, claim?: IdempotencyClaim): Promise<SandboxSession> {
@@ -136,23 +149,47 @@ export class SessionBook {
     return this.change(id, undefined, (draft, ctx) => resolveError(draft, ctx, to));
   }
 
-  /** Money moved, grouped by session: what a test asserts "paid exactly once" against. */
+  /**
+   * Money moved, grouped by session: what a test asserts "paid exactly once" against. `movements`
+   * are payouts only; what the card's bank sent back is in `returns`, so a returned payout is never
+   * counted as paid twice.
+   */
   ledgerBySession(
     ledger: readonly LedgerEntry[] = this.ledger,
-  ): Array<{ session_id: string; metadata: unknown; movements: LedgerEntry[]; total: number }> {
+    returns: readonly ReturnEntry[] = [],
+  ): Array<{
+    session_id: string;
+    metadata: unknown;
+    movements: LedgerEntry[];
+    total: number;
+    fee: number;
+    returns: ReturnEntry[];
+    returned: number;
+  }> {
     const bySession = new Map<string, LedgerEntry[]>();
     for (const e of ledger) bySession.set(e.session_id, [...(bySession.get(e.session_id) ?? []), e]);
-    return [...bySession].map(([session_id, movements]) => ({
-      session_id,
-      metadata: movements[0]?.metadata,
-      movements,
-      total: movements.reduce((s, m) => s + m.amount, 0),
-    }));
+    return [...bySession].map(([session_id, movements]) => {
+      const back = returns.filter((r) => r.session_id === session_id);
+      return {
+        session_id,
+        metadata: movements[0]?.metadata,
+        movements,
+        total: movements.reduce((s, m) => s + m.amount, 0),
+        fee: movements.reduce((s, m) => s + (m.fee ?? 0), 0),
+        returns: back,
+        returned: back.reduce((s, r) => s + r.amount, 0),
+      };
+    });
   }
 
   /** Every movement in Redis, whichever sandbox on the prefix made it. */
   readLedger(): Promise<LedgerEntry[]> {
     return this.store.readLedger();
+  }
+
+  /** Every return in Redis, whichever sandbox on the prefix took it. */
+  readReturns(): Promise<ReturnEntry[]> {
+    return this.store.readReturns();
   }
 
   async readWallet(): Promise<number> {
@@ -196,8 +233,11 @@ export class SessionBook {
           session: draft,
           expectedRev: current.rev ?? 0,
           movement: effects.movement,
+          credit: effects.credit,
+          income: effects.income,
           idempotencyMember: claimed(claim),
           webhook: effects.webhook,
+          webhookTag: effects.webhookTag,
         });
       } catch (err) {
         effects.undo?.();
@@ -224,7 +264,12 @@ export class SessionBook {
   }
 
   private context(): RuleContext {
-    return { knobs: this.knobs(), walletBalance: this.walletBalance, payoutId: () => `po_${++this.sequence}` };
+    return {
+      knobs: this.knobs(),
+      walletBalance: this.walletBalance,
+      payoutId: () => `po_${++this.sequence}`,
+      refundId: () => `rf_${++this.sequence}`,
+    };
   }
 
   /** A session read from the store, taken in: arms its step if this copy did not know it. */
@@ -237,7 +282,7 @@ export class SessionBook {
 
   private after(before: SandboxSession, after: SandboxSession, effects: Effects): void {
     if (this.closed) return;
-    if (effects.webhook) this.emit(effects.webhook, after);
+    if (effects.webhook) this.emit(effects.webhook, after, effects.webhookTag);
     if (!sameDue(before.due, after.due)) this.arm(after);
   }
 

@@ -19,6 +19,8 @@ export interface SandboxSettings {
   bankPrivateKey: KeyObject | null;
   redisUrl: string;
   redisPrefix: string;
+  /** Where browsers reach it, when not where it listens: the base of the links it hands out. */
+  publicUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +62,7 @@ export function readSettings(env: Env): SandboxSettings {
     bankPrivateKey: key('SANDBOX_BANK_PRIVATE_KEY', 'private'),
     redisUrl: read('SANDBOX_REDIS_URL', redisUrl.default('redis://127.0.0.1:6379')),
     redisPrefix: read('SANDBOX_REDIS_PREFIX', hashTag.default(DEFAULT_SANDBOX_PREFIX)),
+    publicUrl: read('SANDBOX_PUBLIC_URL', httpUrl.optional()),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;

@@ -19,6 +19,7 @@ export const TEST_CARDS = {
   ok: 'sandbox_ok_4242',
   declinedByIssuer: 'sandbox_decline_declined_by_issuer_bank',
   expired: 'sandbox_decline_bank_card_expired',
+  declinedNoSuchCard: 'sandbox_decline_card_number_does_not_exist',
   rejectNoSuchCard: 'sandbox_reject_card_number_does_not_exist',
   rejectForeign: 'sandbox_reject_provider_foreign_transfer_prohibited',
   mismatchAmount: 'sandbox_mismatch_amount',
@@ -67,6 +68,11 @@ export const TEST_CARD_NUMBERS: ReadonlyArray<{ number: string; behaviour: CardB
     number: '4000000000000069',
     behaviour: { kind: 'decline', code: 'bank_card_expired' },
     outcome: 'starts, then payment_finished fails with bank_card_expired',
+  },
+  {
+    number: '4000000000000135',
+    behaviour: { kind: 'decline', code: 'card_number_does_not_exist' },
+    outcome: 'starts, then payment_finished fails with card_number_does_not_exist (the card is not found)',
   },
   {
     number: '4000000000000127',

@@ -4,9 +4,11 @@ import type { KnobsPatch } from '../../src/knobs.js';
 import type { RunningSandbox } from '../../src/server.js';
 import type { WireWebhook } from '../support/client.js';
 import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
+import { TEST_TAXPAYERS } from '../../src/taxpayers.js';
 import {
   clientFor,
   eventually,
+  fiscalPayoutRequest,
   startPayoutRequest as payout,
   signedWebhooks,
   startReceiver,
@@ -240,6 +242,107 @@ describe('a sandbox kept in Redis, killed and started again', () => {
     const ledger = await ledgerOf(b);
     expect(ledger).toMatchObject({ movements: 5, amount_total: 50_000, sessions_paid_more_than_once: [] });
     for (const s of sessions) expect(webhooksFor(s.id, 'payment_finished')).toHaveLength(1);
+  });
+
+  it('keeps returns: refunds, the money back and the ledger; re-sends an undelivered payment_refunded without hiding payment_finished', async () => {
+    const prefix = newPrefix();
+    const first = await sandboxOn(prefix);
+    let client = clientFor(first);
+    const paid = await client.createSession();
+    await client.startPayout(payout(paid.id));
+    await waitForWebhook(paid.id, 'ready_to_confirm');
+    await client.confirmSession(paid.id);
+    await waitForWebhook(paid.id, 'payment_finished');
+    const refund = (sandbox: RunningSandbox, body: unknown) =>
+      fetch(`${sandbox.url}/sandbox/sessions/${paid.id}/refund`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await refund(first, { amount: 4_000 })).status).toBe(200);
+    await waitForWebhook(paid.id, 'payment_refunded');
+    const [walletBefore] = await client.walletBalance();
+    const statusBefore = await client.sessionStatus(paid.id);
+    expect(statusBefore.payouts[0]!.refunds).toHaveLength(1);
+
+    // the second return's webhook is refused until the sandbox dies
+    refuseWebhooks = true;
+    expect((await refund(first, { amount: 1_000 })).status).toBe(200);
+    await eventually(
+      () => first.webhooks.deliveries().some((d) => d.type === 'payment_refunded' && d.statuses.includes(500)),
+      5_000,
+      'a refused payment_refunded',
+    );
+    await kill(first);
+    refuseWebhooks = false;
+
+    const second = await sandboxOn(prefix);
+    client = clientFor(second);
+    const [again] = await eventually(() =>
+      webhooksFor(paid.id, 'payment_refunded').length > 1 ? webhooksFor(paid.id, 'payment_refunded').slice(1) : undefined,
+    );
+    expect(again!.session.payouts[0]!.refunds).toHaveLength(2);
+    expect(second.webhooks.deliveries().map((d) => `${d.sessionId} ${d.type}`)).toEqual([`${paid.id} payment_refunded`]);
+
+    const status = await client.sessionStatus(paid.id);
+    expect(status).toMatchObject({ status: 'accepted', payouts: [{ status: 'succeeded' }] });
+    expect((status.payouts[0]!.refunds as Array<{ amount_details: { amount: number } }>).map((r) => r.amount_details.amount)).toEqual([
+      4_000, 1_000,
+    ]);
+    const [walletAfter] = await client.walletBalance();
+    expect(walletAfter!.amount_details.amount - walletBefore!.amount_details.amount).toBe(1_000);
+    const ledger = (await (await fetch(`${second.url}/sandbox/ledger`)).json()) as LedgerView & { returned_total: number };
+    expect(ledger).toMatchObject({ movements: 1, amount_total: 10_000, returned_total: 5_000, sessions_paid_more_than_once: [] });
+    // and the new process goes on returning from where the old one stopped
+    expect((await refund(second, { amount: 5_001 })).status).toBe(400);
+    expect((await refund(second, { amount: 5_000 })).status).toBe(200);
+    const ids = ((await client.sessionStatus(paid.id)).payouts[0]!.refunds as Array<{ id: string }>).map((r) => r.id);
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  it('a payment_finished not yet taken when a return came is still re-sent after a restart', async () => {
+    const prefix = newPrefix();
+    const first = await sandboxOn(prefix, { webhookRetryBaseMs: 200, webhookRetryMaxMs: 200 });
+    const client = clientFor(first);
+    const paid = await client.createSession();
+    await client.startPayout(payout(paid.id));
+    await waitForWebhook(paid.id, 'ready_to_confirm');
+    refuseWebhooks = true;
+    await client.confirmSession(paid.id);
+    await eventually(
+      () => first.webhooks.deliveries().some((d) => d.type === 'payment_finished' && d.statuses.includes(500)),
+      5_000,
+      'a refused payment_finished',
+    );
+    await fetch(`${first.url}/sandbox/sessions/${paid.id}/refund`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    await kill(first);
+    refuseWebhooks = false;
+    await sandboxOn(prefix);
+    await waitForWebhook(paid.id, 'payment_finished');
+    await waitForWebhook(paid.id, 'payment_refunded');
+  });
+
+  it('a receipt link follows the sandbox to its new address', async () => {
+    const prefix = newPrefix();
+    const first = await sandboxOn(prefix);
+    const client = clientFor(first);
+    const session = await client.createSession();
+    await client.startPayoutWithFiscalization(fiscalPayoutRequest(session.id, TEST_TAXPAYERS.bound));
+    await waitForWebhook(session.id, 'ready_to_confirm');
+    await client.confirmSession(session.id);
+    await waitForWebhook(session.id, 'payment_finished');
+    await kill(first);
+    const second = await sandboxOn(prefix);
+    const status = await clientFor(second).sessionStatus(session.id);
+    const { receipt } = (
+      status.payouts[0]!.fiscalization_details as { professional_income_taxpayer: { receipt: { id: string; link: string } } }
+    ).professional_income_taxpayer;
+    expect(receipt.link).toBe(`${second.url}/sandbox/receipts/${receipt.id}`);
+    expect((await fetch(receipt.link)).status).toBe(200);
   });
 
   it('on another prefix nothing is kept: a sandbox started there does not know the old sessions', async () => {

@@ -223,6 +223,8 @@ describe('widget hashes at the sandbox bank', () => {
     expect(declined).toMatchObject({ status: 'failed', error: { code: 'declined_by_issuer_bank' } });
     const expired = await run('4000 0000 0000 0069');
     expect(expired).toMatchObject({ status: 'failed', error: { code: 'bank_card_expired' } });
+    const notFound = await run('4000 0000 0000 0135');
+    expect(notFound).toMatchObject({ status: 'failed', error: { code: 'card_number_does_not_exist' } });
   });
 
   it('a rejecting card is refused at session/start/payout with its code', async () => {

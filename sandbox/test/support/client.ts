@@ -110,6 +110,15 @@ export class TestClient {
     return this.session('session/init/payout', this.spelled(request), call);
   }
 
+  /** A self-employed payout: start/payout's body plus fiscalization_details. */
+  startPayoutWithFiscalization(request: Record<string, unknown>, call?: CallOptions): Promise<WireSession> {
+    return this.session('session/start/payout/fiscalization', this.spelled(request), call);
+  }
+
+  initPayoutWithFiscalization(request: Record<string, unknown>, call?: CallOptions): Promise<WireSession> {
+    return this.session('session/init/payout/fiscalization', this.spelled(request), call);
+  }
+
   confirmSession(sessionId: string, call?: CallOptions): Promise<WireSession> {
     return this.session('session/confirm', { session_id: sessionId }, call);
   }
@@ -129,6 +138,11 @@ export class TestClient {
 
   async issueWidgetToken(): Promise<string> {
     return String((await this.post('/api/v1/token', { tokenize_widget: { access: true } })).public_token);
+  }
+
+  /** A public token for the self-employed widget, bound to `taxReference`. */
+  async issueSelfEmployedToken(taxReference: string): Promise<string> {
+    return String((await this.post('/api/v1/token', { self_employed_widget: { tax_reference: taxReference } })).public_token);
   }
 
   async tokenInfo(numberHash: string): Promise<{ number_hash?: string; brand?: string; last4: string; type?: string }> {

@@ -61,6 +61,30 @@ export function startPayoutRequest(sessionId: string, numberHash: string = TEST_
   };
 }
 
+/** fiscalization_details for a self-employed payout of `amount` kopecks: one service, or `quantity` of a cheaper one. */
+export function fiscalizationDetails(taxReference: string, amount = 10_000, quantity = 1) {
+  return {
+    professional_income_taxpayer: {
+      tax_reference: taxReference,
+      services: [{ name: 'Дизайн логотипа', amount_details: { amount: amount / quantity, currency: 'rub' }, quantity }],
+      payer_type: 'legal',
+      payer_tax_number: '7707083893',
+      payer_name: 'ООО Ромашка',
+    },
+  };
+}
+
+/** A self-employed payout of 100.00 rub for `sessionId`, as session/start/payout/fiscalization takes it. */
+export function fiscalPayoutRequest(sessionId: string, taxReference: string, amount = 10_000) {
+  const request = startPayoutRequest(sessionId);
+  return { ...request, amount_details: { amount, currency: 'rub' }, fiscalization_details: fiscalizationDetails(taxReference, amount) };
+}
+
+/** A tax reference no other test uses: self-employed, and unbound until bound. */
+export function freshTaxReference(): string {
+  return `77${String(Math.floor(Math.random() * 1e10)).padStart(10, '0')}`;
+}
+
 export interface CapturedRequest {
   headers: http.IncomingHttpHeaders;
   body: Buffer;

@@ -110,4 +110,57 @@ describe('sandbox wire format', () => {
     expect(wire).not.toHaveProperty('next_action');
     expect((wire.payout_list as Array<Record<string, unknown>>)[0]).not.toHaveProperty('error');
   });
+
+  it('gives a paid payout its amounts; refunds and fiscalization_details when it has them; the receipt only once paid', () => {
+    const taxpayer = {
+      tax_reference: '500100732259',
+      services: [{ name: 'Design', amount_details: { amount: 5_000, currency: 'rub' }, quantity: 2 }],
+    };
+    const base = session();
+    const started = wireSession({ ...base, payout: { ...base.payout!, fiscalization: { taxpayer } } }, 'v2', {
+      baseUrl: 'http://sbx:8131/',
+    });
+    const startedPayout = (started.payout_list as Array<Record<string, unknown>>)[0]!;
+    expect(startedPayout).not.toHaveProperty('amounts');
+    expect(startedPayout).not.toHaveProperty('refunds');
+    expect(startedPayout.fiscalization_details).toEqual({ professional_income_taxpayer: taxpayer });
+
+    const paid = session({
+      state: 'succeeded',
+      finishedAt: '2026-01-01T00:00:02.000Z',
+      payout: {
+        ...base.payout!,
+        finishedAt: '2026-01-01T00:00:02.000Z',
+        fee: 50,
+        fiscalization: { taxpayer, receiptId: 'rcpt_1' },
+        refunds: [{ id: 'rf_3', createdAt: 'c', finishedAt: 'f', amount: 2_500, currency: 'rub', reason: 'closed' }],
+      },
+    });
+    const wire = (wireSession(paid, 'v1', { baseUrl: 'http://sbx:8131/' }).payments as Array<Record<string, unknown>>)[0]!;
+    expect(wire).toMatchObject({
+      status: 'succeeded',
+      finished_at: '2026-01-01T00:00:02.000Z',
+      amounts: {
+        gross: { amount: 10_000, currency: 'rub' },
+        net: { amount: 10_000, currency: 'rub' },
+        fee: { merchant_fee: { amount: 50, currency: 'rub' } },
+      },
+      refunds: [
+        {
+          id: 'rf_3',
+          status: 'accepted',
+          created_at: 'c',
+          finished_at: 'f',
+          amount_details: { amount: 2_500, currency: 'rub' },
+          reason: 'closed',
+        },
+      ],
+      fiscalization_details: {
+        professional_income_taxpayer: { ...taxpayer, receipt: { id: 'rcpt_1', link: 'http://sbx:8131/sandbox/receipts/rcpt_1' } },
+      },
+    });
+    // without a base URL the receipt has no link (the SDK makes it optional)
+    const unlinked = (wireSession(paid, 'v2').payout_list as Array<Record<string, unknown>>)[0]!;
+    expect(unlinked.fiscalization_details).toEqual({ professional_income_taxpayer: { ...taxpayer, receipt: { id: 'rcpt_1' } } });
+  });
 });
