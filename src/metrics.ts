@@ -3,6 +3,7 @@ import type { CallRecord } from './bank131/client.js';
 import { PAYOUT_STATES, isTerminal, type PayoutState } from './payouts/state-machine.js';
 import type { Queues } from './queues.js';
 import type { PayoutStore } from './store/payout-store.js';
+import type { StoredBalance } from './funding/wallets.js';
 import { DEFAULT_TENANT } from './tenants/identity.js';
 
 /**
@@ -169,6 +170,56 @@ new client.Gauge({
     // wrapped: no sweep yet is an answer, not Redis failing to give one
     const swept = sources ? await fromRedis(async () => ({ at: await sources!.store.lastSwept() })) : null;
     if (swept?.at != null) this.set(Math.max(0, (Date.now() - swept.at) / 1000));
+  },
+});
+
+/** Where the partner wallet's last polled balance is read (src/funding/funding-store.ts). */
+let funding: { balance(): Promise<StoredBalance | null> } | null = null;
+/** The web's funding routes and the workers set it (src/http/funding.ts, workers/worker-process.ts). */
+export function observeFunding(source: { balance(): Promise<StoredBalance | null> }): void {
+  funding = source;
+}
+
+/** One read of the kept balance per scrape, shared by the two gauges that use it; `value` null: none kept yet. */
+let balanceRead: { at: number; value: Promise<{ value: StoredBalance | null } | null> } | null = null;
+function balanceForScrape(source: NonNullable<typeof funding>) {
+  if (!balanceRead || Date.now() - balanceRead.at > 500)
+    balanceRead = { at: Date.now(), value: fromRedis(async () => ({ value: await source.balance() })) };
+  return balanceRead.value;
+}
+
+new client.Gauge({
+  name: 'bank131_wallet_balance_kopecks',
+  help: "The partner wallet's balance at Bank 131 (minor units: kopecks for rub) by wallet and currency, as the workers last asked the bank (every BALANCE_POLL_MS); absent before the first answer.",
+  labelNames: ['wallet', 'currency'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    const kept = funding ? await balanceForScrape(funding) : null;
+    for (const w of kept?.value?.wallets ?? []) this.set({ wallet: w.id, currency: w.currency }, w.amount);
+  },
+});
+
+new client.Gauge({
+  name: 'bank131_wallet_balance_age_seconds',
+  help: 'Seconds since the bank last told the wallet balance that bank131_wallet_balance_kopecks shows; absent before the first answer.',
+  registers: [registry],
+  async collect() {
+    this.reset();
+    const kept = funding ? await balanceForScrape(funding) : null;
+    const at = kept?.value ? Date.parse(kept.value.fetched_at) : NaN;
+    if (Number.isFinite(at)) this.set(Math.max(0, (Date.now() - at) / 1000));
+  },
+});
+
+new client.Gauge({
+  name: 'payouts_waiting_for_funds_kopecks',
+  help: 'The sum of the amounts of the payouts waiting for a top-up (state awaiting_funds, every tenant), in kopecks; how many is payouts_waiting{state="awaiting_funds"}.',
+  registers: [registry],
+  async collect() {
+    this.reset();
+    const waiting = sources ? await fromRedis(() => sources!.store.awaitingFunds()) : null;
+    if (waiting) this.set(waiting.amount);
   },
 });
 

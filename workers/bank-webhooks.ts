@@ -17,8 +17,8 @@ import { requestCheck } from '../src/pipeline/reconcile.js';
  * bank's key signed (docs/architecture.md, "What a job may carry"). A job that does not verify
  * changes nothing and is an alarm.
  *
- * Every webhook for a known payout leaves an audit entry. `ready_to_confirm` and
- * `payment_finished` are applied as the bank's word (src/pipeline/apply-bank-session.ts), from the
+ * Every webhook for a known payout leaves an audit entry. `ready_to_confirm`, `payment_finished`
+ * and `payment_refunded` are applied as the bank's word (src/pipeline/apply-bank-session.ts), from the
  * states where they still apply; any other type, a status we do not know, or a session we cannot
  * read leads to a session/status check instead of being dropped.
  */
@@ -58,7 +58,7 @@ async function applyWebhook(deps: PipelineDeps, job: Job<WebhookJob>): Promise<J
 }
 
 /** The types whose session is applied as it stands; any other leads to a session/status check. */
-const ACTED_ON = new Set(['ready_to_confirm', 'payment_finished']);
+const ACTED_ON = new Set(['ready_to_confirm', 'payment_finished', 'payment_refunded']);
 
 /**
  * What a verified body says, read leniently: the bank may add types and fields, send nulls, or a

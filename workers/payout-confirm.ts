@@ -65,7 +65,7 @@ async function takeDecision(deps: PipelineDeps, payout: PayoutIn<'awaiting_confi
       currency: order.amount_details.currency,
       metadata: bankMetadataFor(payout.id),
       last4: payout.givenLast4,
-      recipient: order.recipient,
+      recipient: order.recipient ?? payout.recipientName ?? undefined,
     },
     payout.reported ?? { sessionId: '', payouts: [] },
   );

@@ -1,7 +1,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import { callbackUrlProblem } from '../src/payouts/callback-url.js';
 import { targetOf } from '../src/payouts/event-delivery.js';
-import { CALLBACK_URL, DeliveryJob, Destination, eventOf, typeOf } from '../src/payouts/events.js';
+import { CALLBACK_URL, DeliveryJob, Destination, eventOf, eventsOf, typeOf } from '../src/payouts/events.js';
 import type { PayoutRecord } from '../src/payouts/schemas.js';
 import { callbackDeferrals, jobsRefused } from '../src/metrics.js';
 import { deliverEvent, refuseAddress } from '../src/pipeline/deliver-event.js';
@@ -29,8 +29,8 @@ type Refusal = 'not_final' | 'contradicts_payout' | 'malformed' | 'foreign_endpo
  * (src/store/scripts/mark-notified.lua). It cannot change the outcome.
  *
  * The job only names the payout and a destination: what is told (the event, the webhook-id, the
- * body) is read from the payout record, which only named steps write. A job whose `event`
- * disagrees with the record, that names a payout not yet final (src/pipeline/take-step.ts enqueues
+ * body) is read from the payout record, which only named steps write. A job whose `event` is not
+ * one the record's final steps recorded, that names a payout not yet final (src/pipeline/take-step.ts enqueues
  * deliveries only after the final state is stored, and final states never change), or that names
  * another tenant's endpoint, was not made by a step: it sends nothing and raises an alarm.
  *
@@ -45,9 +45,11 @@ export function notifyProcessor(deps: PipelineDeps) {
     const { payoutId } = NamedPayout.parse(job.data);
     const payout = await deps.store.get(payoutId);
     if (!payout) return { outcome: 'missing' };
-    const event = eventOf(payout);
-    if (!event) return refuse(deps, job, payout, 'not_final');
-    if (job.data.event !== undefined && job.data.event !== event) return refuse(deps, job, payout, 'contradicts_payout');
+    const own = eventOf(payout);
+    if (!own) return refuse(deps, job, payout, 'not_final');
+    // only an event its final steps recorded: its outcome, a return after it, a card found unusable
+    const event = job.data.event ?? own;
+    if (!eventsOf(payout).includes(event)) return refuse(deps, job, payout, 'contradicts_payout');
     const named = Destination.optional().safeParse(job.data.destination);
     if (!named.success) return refuse(deps, job, payout, 'malformed');
     const destination = named.data ?? CALLBACK_URL;

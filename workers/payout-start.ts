@@ -9,6 +9,7 @@ import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
 import type { JobOutcome } from '../src/pipeline/job-outcome.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { takeStep } from '../src/pipeline/take-step.js';
+import { describeRefusal, fiscalizationDetails } from '../src/payouts/fiscalization.js';
 import { isLastAttempt } from './job-attempts.js';
 
 type AwaitingStart = PayoutIn<'session_created' | 'awaiting_funds'>;
@@ -105,34 +106,46 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
     );
     throw new UnrecoverableError('no card to pay to');
   }
+  // The order's name, or a saved recipient's as it was when the payout was accepted.
+  const recipient = order.recipient ?? payout.recipientName;
+  if (!recipient) throw new UnrecoverableError(`payout ${payout.id} names nobody to pay`);
   const attempt = await deps.store.markStartAttempt(payout.id, sessionId);
   if (attempt === null) return { outcome: 'no_longer_applies' };
   try {
-    const session = await (
-      await bankFor(deps, payout)
-    ).startPayout(
-      {
-        session_id: sessionId,
-        payout_details: { type: 'card', card: { type: 'encrypted_card', encrypted_card: card } },
-        amount_details: order.amount_details,
-        participant_details: { recipient: order.recipient },
-        ...(order.customer ? { customer: order.customer } : {}),
-        metadata: bankMetadataFor(payout.id),
-      },
-      // One key per session and action, the same on every try: a repeat the bank can recognise.
-      { idempotencyKey: idempotencyKey(sessionId, 'start', payout.keyGenerations.start) },
-    );
+    const request = {
+      session_id: sessionId,
+      payout_details: { type: 'card' as const, card: { type: 'encrypted_card' as const, encrypted_card: card } },
+      amount_details: order.amount_details,
+      participant_details: { recipient },
+      ...(order.customer ? { customer: order.customer } : {}),
+      metadata: bankMetadataFor(payout.id),
+    };
+    // One key per session and action, the same on every try: a repeat the bank can recognise.
+    const key = { idempotencyKey: idempotencyKey(sessionId, 'start', payout.keyGenerations.start) };
+    const bank = await bankFor(deps, payout);
+    // A self-employed recipient is paid through fiscalization: the bank registers the income too.
+    const session = payout.taxReference
+      ? await bank.startPayoutWithFiscalization(
+          { ...request, fiscalization_details: fiscalizationDetails(order, payout.taxReference) },
+          key,
+        )
+      : await bank.startPayout(request, key);
     await takeStep(deps, 'markStarted', payout, { facts: bankFacts(session), why: 'bank accepted session/start/payout' });
     return { outcome: 'started' };
   } catch (err) {
     if (err instanceof Bank131ApiError && err.code === 'insufficient_wallet_balance') return awaitFunds(deps, payout, err);
     if (err instanceof Bank131ApiError && err.code === 'idempotency_key_already_exists') return keyAlreadyUsed(deps, payout);
     if (isPermanent(err)) {
+      const failure = failureOf(err);
       await takeStep(
         deps,
         'fail',
         payout,
-        { ...failureOf(err), why: `bank refused the payout: ${(err as Bank131ApiError).code ?? 'invalid request'}` },
+        {
+          code: failure.code,
+          description: describeRefusal(failure.code, failure.description),
+          why: `bank refused the payout: ${(err as Bank131ApiError).code ?? 'invalid request'}`,
+        },
         { onlyFrom: [payout.state] },
       );
       throw new UnrecoverableError((err as Error).message);

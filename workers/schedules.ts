@@ -2,6 +2,9 @@ import type { Logger } from 'pino';
 import type { Queues } from '../src/queues.js';
 import type { PayoutStore } from '../src/store/payout-store.js';
 import type { PipelineTiming } from '../src/pipeline/pipeline-deps.js';
+import type { BalancePoller } from '../src/funding/balance-poll.js';
+import { within } from '../src/process/lifecycle.js';
+import { redisTrouble } from '../src/store/redis-errors.js';
 
 /** The reconciler's job schedulers (docs/architecture.md, The reconciler). */
 export function schedulesFor(timing: PipelineTiming) {
@@ -73,4 +76,50 @@ export function keepSchedules(
   }, checkEveryMs);
   timer.unref();
   return { ready, stop: () => clearInterval(timer) };
+}
+
+export interface BalancePolling {
+  /** Stops the ticks; waits briefly for one in flight, which then writes and enqueues nothing. */
+  stop(): Promise<void>;
+}
+
+/** How long stopping waits for a poll in flight: it only reads, so it is left to end on its own after that. */
+const POLL_STOP_WAIT_MS = 1_000;
+
+/**
+ * The workers' balance poll (src/funding/balance-poll.ts), every `everyMs` (BALANCE_POLL_MS) from
+ * start: the first tick at once, so the metrics have a balance soon after a deploy. Each worker
+ * process ticks; the poller's claim in Redis lets one of them ask the bank per interval. Nothing
+ * when `everyMs` is 0.
+ */
+export function pollBalanceEvery(
+  poller: Pick<BalancePoller, 'tick'>,
+  everyMs: number,
+  log: Logger,
+  /** Where a Redis error goes (the runtime's outage report): a few lines per outage, not one per tick. */
+  reportRedisError?: (err: Error) => void,
+): BalancePolling {
+  if (everyMs <= 0) return { stop: async () => undefined };
+  let stopped = false;
+  let inFlight: Promise<unknown> | null = null;
+  const tick = () => {
+    if (stopped || inFlight) return;
+    inFlight = poller
+      .tick(() => stopped)
+      .catch((err: Error) => {
+        if (reportRedisError && redisTrouble(err)) reportRedisError(err);
+        else log.warn({ err: err.message }, 'the wallet balance poll failed; it runs again at the next interval');
+      })
+      .finally(() => (inFlight = null));
+  };
+  const timer = setInterval(tick, everyMs);
+  timer.unref();
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      if (inFlight) await within(POLL_STOP_WAIT_MS, inFlight);
+    },
+  };
 }

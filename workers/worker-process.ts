@@ -15,7 +15,11 @@ import { notifyProcessor } from './payout-notify.js';
 import { reconcileProcessor } from './payout-reconcile.js';
 import { startProcessor } from './payout-start.js';
 import { relayRedisTrouble } from './redis-trouble.js';
-import { keepSchedules } from './schedules.js';
+import { keepSchedules, pollBalanceEvery } from './schedules.js';
+import { BalancePoller } from '../src/funding/balance-poll.js';
+import { FundingStore } from '../src/funding/funding-store.js';
+import { resumeWaitingForFunds } from '../src/pipeline/resume-funds.js';
+import { observeFunding } from '../src/metrics.js';
 
 /**
  * A worker process (Procfile `worker`): one BullMQ worker per queue of docs/architecture.md, and
@@ -37,6 +41,7 @@ async function main(): Promise<void> {
       concurrency: settings.payoutConcurrency,
       maxRps: settings.bank.maxRps,
       metrics: metrics ? `http://${settings.metricsHost}:${settings.metricsPort}/metrics` : 'off',
+      balancePollMs: settings.balancePollMs || 'off',
       ...settings.timing,
     },
     'worker process ready',
@@ -110,12 +115,25 @@ export function startWorkers(
   // One schedule however many worker processes run (upserting the same scheduler id is
   // idempotent), kept in place if an operator removes or changes it.
   const schedules = keepSchedules(deps, deps.timing.reconcileIntervalMs);
+  // The partner wallet, asked about once per BALANCE_POLL_MS across all workers: the metrics'
+  // balance, and a top-up resumes the payouts waiting for funds at once (src/funding/balance-poll.ts).
+  const funding = new FundingStore(runtime.redis, runtime.store.prefix);
+  observeFunding(funding);
+  const balancePoll = pollBalanceEvery(
+    new BalancePoller(
+      { bank: deps.bank, funding, log: deps.log, resume: () => resumeWaitingForFunds({ ...deps, redis: runtime.redis }) },
+      settings.balancePollMs,
+    ),
+    settings.balancePollMs,
+    extras.log,
+    runtime.reportRedisError,
+  );
   for (const worker of workers) relayRedisTrouble(worker, runtime.reportRedisError);
   return {
     workers,
     close: async () => {
       schedules.stop();
-      await schedules.ready;
+      await Promise.all([schedules.ready, balancePoll.stop()]);
       await Promise.all(workers.map((w) => w.close()));
     },
   };

@@ -11,6 +11,7 @@ import {
   SessionCreateRequest,
   SessionIdRequest,
   SessionResponse,
+  StartFiscalPayoutRequest,
   StartPayoutRequest,
   TokenInfoRequest,
   TokenInfoResponse,
@@ -93,6 +94,20 @@ export class Bank131Client {
     return res.public_token;
   }
 
+  /**
+   * A public token for the bank's self-employed widget (single use): the page shows it so that a
+   * self-employed recipient binds their tax reference to the bank before an НПД payout.
+   */
+  async issueSelfEmployedWidgetToken(taxReference: string): Promise<string> {
+    const res = await this.call(
+      'v1/token',
+      WidgetTokenRequest,
+      { self_employed_widget: { tax_reference: taxReference } },
+      WidgetTokenResponse,
+    );
+    return res.public_token;
+  }
+
   /** Masked facts about a widget-tokenized card: brand and last 4 digits. */
   async tokenInfo(numberHash: string): Promise<TokenInfo> {
     const body = { type: 'card', card: { type: 'encrypted_card', encrypted_card: { number_hash: numberHash } } } as const;
@@ -107,6 +122,11 @@ export class Bank131Client {
   /** Money-moving: on an unknown outcome ask sessionStatus, never call again blind. */
   async startPayout(request: StartPayoutRequest, opts: CallOptions = {}): Promise<BankSession> {
     return (await this.call(this.session('start/payout'), StartPayoutRequest, request, SessionResponse, opts)).session;
+  }
+
+  /** start/payout for a self-employed recipient: the bank also registers the income and issues a receipt. Money-moving, like startPayout. */
+  async startPayoutWithFiscalization(request: StartFiscalPayoutRequest, opts: CallOptions = {}): Promise<BankSession> {
+    return (await this.call(this.session('start/payout/fiscalization'), StartFiscalPayoutRequest, request, SessionResponse, opts)).session;
   }
 
   /** Create and start in one call (the bank discourages it for the widget flow). */

@@ -45,6 +45,12 @@ const ADVICE: Record<string, ErrorAdvice> = {
   confirm_timeout: 'permanent',
   capture_timeout: 'permanent',
   '3DS_error': 'permanent',
+  // a self-employed recipient who is unknown to the tax service, not bound to the bank, or over the
+  // НПД income limit: the same payout sent again is refused the same way (src/payouts/fiscalization.ts)
+  taxpayer_unknown: 'permanent',
+  taxpayer_not_bound: 'permanent',
+  taxpayer_already_bound: 'permanent',
+  taxpayer_income_exceeds_amount_limit: 'permanent',
 };
 
 /**

@@ -99,6 +99,28 @@ export type SessionStatus = (typeof SESSION_STATUSES)[number];
 export const PAYOUT_STATUSES = ['pending', 'in_progress', 'succeeded', 'failed'] as const;
 export type PayoutStatus = (typeof PAYOUT_STATUSES)[number];
 
+const LooseAmount = z.looseObject({ amount: absent(z.number()), currency: absent(z.string()) });
+
+/** A refund of a payout (SDK `src/DTO/PayoutRefund.php`): the card's bank sent the money back. */
+export const BankRefund = z.looseObject({
+  id: absent(z.string()),
+  status: absent(z.string()),
+  created_at: absent(z.string()),
+  finished_at: absent(z.string()),
+  amount_details: absent(LooseAmount),
+  // not in the SDK's DTO: read where the bank may say why (docs/bank131-protocol.md, Returned payouts)
+  reason: absent(z.string()),
+  metadata: z.unknown().optional(),
+  error: absent(BankErrorBody),
+});
+export type BankRefund = z.output<typeof BankRefund>;
+
+/** A self-employed recipient's tax details on a payout; `receipt` once the bank registered the income. */
+export const ProfessionalIncomeTaxpayerOut = z.looseObject({
+  tax_reference: absent(z.string()),
+  receipt: absent(z.looseObject({ id: absent(z.string()), link: absent(z.string()) })),
+});
+
 const PayoutWire = z.looseObject({
   id: absent(z.string()),
   status: absent(z.string()),
@@ -112,6 +134,15 @@ const PayoutWire = z.looseObject({
   metadata: z.unknown().optional(),
   error: absent(BankErrorBody),
   transaction_info: absent(z.looseObject({})),
+  amounts: absent(
+    z.looseObject({
+      gross: absent(LooseAmount),
+      net: absent(LooseAmount),
+      fee: absent(z.looseObject({ merchant_fee: absent(LooseAmount) })),
+    }),
+  ),
+  fiscalization_details: absent(z.looseObject({ professional_income_taxpayer: absent(ProfessionalIncomeTaxpayerOut) })),
+  refunds: absent(z.array(BankRefund)),
 });
 
 export const BankPayout = PayoutWire.transform((p) => ({ ...p, details: p.payout_details ?? p.payment_method }));
@@ -155,6 +186,28 @@ export type SessionCreateRequest = z.infer<typeof SessionCreateRequest>;
 
 export const StartPayoutRequest = PayoutFields.extend({ session_id: z.string().min(1) });
 export type StartPayoutRequest = z.infer<typeof StartPayoutRequest>;
+
+/** A service a self-employed recipient is paid for, as the receipt lists it (SDK `FiscalizationService.php`). */
+export const FiscalizationService = z.object({
+  name: z.string().min(1),
+  amount_details: AmountDetails,
+  quantity: z.number().int().positive(),
+});
+
+/** An НПД payout's tax details (docs/bank131-protocol.md §3.6): the bank registers the income and issues a receipt. */
+export const FiscalizationDetails = z.object({
+  professional_income_taxpayer: z.object({
+    tax_reference: z.string().regex(/^\d{12}$/, 'must be 12 digits'),
+    services: z.array(FiscalizationService).min(1),
+    payer_type: z.enum(['legal', 'individual', 'foreign']).optional(),
+    payer_tax_number: z.string().min(1).optional(),
+    payer_name: z.string().min(1).optional(),
+  }),
+});
+export type FiscalizationDetails = z.infer<typeof FiscalizationDetails>;
+
+export const StartFiscalPayoutRequest = StartPayoutRequest.extend({ fiscalization_details: FiscalizationDetails });
+export type StartFiscalPayoutRequest = z.infer<typeof StartFiscalPayoutRequest>;
 
 export const InitPayoutRequest = PayoutFields;
 export type InitPayoutRequest = z.infer<typeof InitPayoutRequest>;

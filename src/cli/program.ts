@@ -3,6 +3,7 @@ import { MAX_BATCH } from '../payouts/schemas.js';
 import type { PayoutState } from '../payouts/state-machine.js';
 import { apiFrom, wholeNumber, withConnection, type Connection } from './connection.js';
 import { addEventCommands } from './event-commands.js';
+import { addExportCommand } from './export.js';
 import { CliFailure, EXIT } from './exit.js';
 import { knownColumns } from './fields.js';
 import { runImport } from './import.js';
@@ -38,7 +39,7 @@ Exit codes:
 /** The command line; `run` answers the exit code. */
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('bank131-payouts')
-    .description('Send files of payouts to the bank131-payouts service, and look at payouts.')
+    .description('Send files of payouts to the bank131-payouts service, look at payouts, and export them for reconciliation.')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ sortOptions: false });
@@ -127,6 +128,7 @@ Example:
 
   addEventCommands(program, setExit);
   addTenantCommands(program, setExit);
+  addExportCommand(program, setExit);
 
   program.addHelpText('after', `\nRun "bank131-payouts <command> --help" for a command's options.\n${EXIT_CODES}`);
   return program;

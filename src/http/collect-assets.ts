@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
  * The collection page's own script and style (src/http/assets/), served from /collect/assets/ so
  * that the page's content security policy allows no inline code. Plain browser files, linted as such
  * (eslint.config.js), read once when the web process starts; `npm run build` copies them beside the
- * compiled code. The script follows the widget's browser contract (docs/widget.md): render
- * `Bank131Tokenize` with the public token, take its `tokenize_success` message (only from the
- * widget's origin), post the hashes to /collect/:token/card, then poll /collect/:token/status until
- * the payout ends.
+ * compiled code. The script follows the widgets' browser contract (docs/widget.md): it renders
+ * `Bank131SelfEmployed` first when the page asks for the self-employed step and posts its `bound`
+ * message to /collect/:token/self-employed, renders `Bank131Tokenize` with the public token, takes
+ * its `tokenize_success` message (each only from the widgets' origin), posts the hashes to
+ * /collect/:token/card, then polls /collect/:token/status until the payout ends.
  */
 const ASSETS = new URL('./assets/', import.meta.url);
 const read = (file: string) => readFileSync(new URL(file, ASSETS), 'utf8');

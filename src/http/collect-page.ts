@@ -1,7 +1,10 @@
+import { UNUSABLE_CARD_CODES } from '../recipients/unusable-card.js';
+
 /**
- * The recipient's card collection page, as HTML: pure rendering, no I/O. Russian by default,
- * English when the browser prefers it. Everything dynamic is escaped; the page's own script and
- * style are served from /collect/assets/ so that the content security policy needs no inline code.
+ * The recipient's collection page, as HTML: pure rendering and the pure decision of what the page
+ * asks for, no I/O. Russian by default, English when the browser prefers it. Everything dynamic is
+ * escaped; the page's own script and style are served from /collect/assets/ so that the content
+ * security policy needs no inline code.
  */
 export type Lang = 'ru' | 'en';
 
@@ -21,10 +24,22 @@ export function formatAmount(kopecks: number, lang: Lang): string {
 const TEXT = {
   ru: {
     title: 'Получение выплаты',
+    titleCard: 'Карта для выплат',
     pays: (payer: string) => `${payer} отправляет вам`,
+    saves: (payer: string) => `${payer} будет отправлять ваши выплаты на эту карту`,
     enterCard: 'Введите данные карты, на которую перевести деньги.',
+    enterCardToSave: 'Введите данные карты, на которую получать выплаты.',
+    enterNewCard: (payer: string) => `Введите данные новой карты: ${payer} будет отправлять ваши выплаты на неё.`,
+    selfEmployed:
+      'Вы получаете выплату как самозанятый. Сначала разрешите Банку 131 регистрировать этот доход и выдавать чеки: это нужно сделать один раз.',
+    selfEmployedAgain: (payer: string) =>
+      `Разрешите Банку 131 регистрировать ваш доход как самозанятого, затем попросите ${payer} отправить выплату снова.`,
+    bound: 'Готово: Банк 131 может регистрировать ваш доход.',
     paying: (amount: string, last4: string) => `Отправляем ${amount} на карту •••• ${last4}`,
     succeeded: (amount: string, last4: string) => `Готово: ${amount} отправлены на карту •••• ${last4}.`,
+    returned: (amount: string, last4: string, payer: string) =>
+      `${amount} были отправлены на карту •••• ${last4}, но банк карты вернул их. ${payer} уже знает об этом.`,
+    saved: (last4: string, payer: string) => `Карта •••• ${last4} сохранена. ${payer} будет отправлять выплаты на неё.`,
     failed: 'Перевод не удался',
     cancelled: 'Выплата отменена отправителем.',
     expired: 'Срок действия ссылки истёк. Попросите отправителя прислать новую.',
@@ -33,13 +48,35 @@ const TEXT = {
     unavailable: 'Сервис временно недоступен. Обновите страницу через минуту.',
     noScript: 'Для ввода карты нужен JavaScript.',
     secure: 'Данные карты вводятся в форме Банка 131 и не передаются отправителю.',
+    next: {
+      new_link: (payer: string) => `${payer} уже знает об этом. Если выплату отправят снова, вы получите новую ссылку.`,
+      same_card: (payer: string) => `${payer} уже знает об этом. Если выплату отправят снова, она придёт на ту же карту.`,
+      give_card: (payer: string) => `Укажите другую карту ниже, и ${payer} сможет отправить выплату снова.`,
+      card_saved: (payer: string, last4: string) => `Новая карта •••• ${last4} сохранена: ${payer} может отправить выплату снова.`,
+      card_link: (payer: string) => `${payer} уже знает об этом и может прислать ссылку, чтобы указать другую карту.`,
+      bind: (payer: string) => `Разрешите это ниже, затем попросите ${payer} отправить выплату снова.`,
+      bound: (payer: string) => `Готово: Банк 131 может регистрировать ваш доход. Попросите ${payer} отправить выплату снова.`,
+      told: (payer: string) => `${payer} уже знает об этом.`,
+    },
   },
   en: {
     title: 'Receive a payout',
+    titleCard: 'A card for your payouts',
     pays: (payer: string) => `${payer} is paying you`,
+    saves: (payer: string) => `${payer} will send your payouts to this card`,
     enterCard: 'Enter the card the money should go to.',
+    enterCardToSave: 'Enter the card your payouts should go to.',
+    enterNewCard: (payer: string) => `Enter the new card: ${payer} will send your payouts to it.`,
+    selfEmployed:
+      'You are paid as self-employed. First allow Bank 131 to register this income and issue the receipts for you: it is needed only once.',
+    selfEmployedAgain: (payer: string) =>
+      `Allow Bank 131 to register your income as self-employed, then ask ${payer} to send the payout again.`,
+    bound: 'Done: Bank 131 can register your income.',
     paying: (amount: string, last4: string) => `Paying ${amount} to card •••• ${last4}`,
     succeeded: (amount: string, last4: string) => `Done: ${amount} sent to card •••• ${last4}.`,
+    returned: (amount: string, last4: string, payer: string) =>
+      `${amount} was sent to card •••• ${last4}, but the card’s bank sent it back. ${payer} has been told.`,
+    saved: (last4: string, payer: string) => `Card •••• ${last4} saved. ${payer} will send your payouts to it.`,
     failed: 'The payout failed',
     cancelled: 'The sender cancelled this payout.',
     expired: 'This link has expired. Ask the sender for a new one.',
@@ -48,71 +85,252 @@ const TEXT = {
     unavailable: 'The service is unavailable for a moment. Reload the page in a minute.',
     noScript: 'Entering a card needs JavaScript.',
     secure: 'Card details are typed into Bank 131’s form and never reach the sender.',
+    next: {
+      new_link: (payer: string) => `${payer} has been told. If they send the payout again, you will get a new link.`,
+      same_card: (payer: string) => `${payer} has been told. If they send the payout again, it goes to the same card.`,
+      give_card: (payer: string) => `Give another card below, and ${payer} can send the payout again.`,
+      card_saved: (payer: string, last4: string) => `New card •••• ${last4} saved: ${payer} can now send the payout again.`,
+      card_link: (payer: string) => `${payer} has been told, and can send you a link to give another card.`,
+      bind: (payer: string) => `Allow it below, then ask ${payer} to send the payout again.`,
+      bound: (payer: string) => `Done: Bank 131 can register your income. Ask ${payer} to send the payout again.`,
+      told: (payer: string) => `${payer} has been told.`,
+    },
   },
 } as const;
 
-/** Why a payout failed, in words a recipient can act on; the code stays in the page for support. */
+/**
+ * Why a payout failed, in words a recipient can act on; the code stays in the page for support.
+ * None of them says "try another card": the page offers one only where it can take it (viewOf).
+ */
 const REASONS: Record<string, { ru: string; en: string }> = {
   declined_by_issuer_bank: {
-    ru: 'банк, выпустивший карту, отклонил перевод. Попробуйте другую карту или обратитесь в банк.',
-    en: 'the bank that issued the card declined it. Try another card or call your bank.',
+    ru: 'банк, выпустивший карту, отклонил перевод. Узнать причину можно в вашем банке.',
+    en: 'the bank that issued the card declined it. Your bank can tell you why.',
   },
   not_permitted_by_issuer_bank: { ru: 'банк карты не разрешает такие переводы.', en: 'the card’s bank does not allow this transfer.' },
   card_number_does_not_exist: { ru: 'такой карты не существует.', en: 'no such card exists.' },
   bank_card_expired: { ru: 'срок действия карты истёк.', en: 'the card has expired.' },
+  binding_is_deactivated: { ru: 'карта больше не принимает такие переводы.', en: 'the card no longer takes these transfers.' },
+  account_not_found: { ru: 'счёт карты не найден.', en: 'the card’s account was not found.' },
   provider_exceeds_amount_limit: { ru: 'сумма превышает лимит для этой карты.', en: 'the amount is over this card’s limit.' },
   provider_foreign_transfer_prohibited: {
     ru: 'переводы на карты иностранных банков недоступны.',
     en: 'transfers to foreign cards are not possible.',
   },
+  activity_count_exceeded: { ru: 'по карте превышен лимит операций.', en: 'the card is over its limit of transfers.' },
+  taxpayer_not_bound: {
+    ru: 'вы не разрешили Банку 131 регистрировать ваш доход как самозанятого.',
+    en: 'you had not allowed Bank 131 to register your income as self-employed.',
+  },
+  taxpayer_unknown: {
+    ru: 'налоговая служба не знает вас как самозанятого. Зарегистрируйтесь как самозанятый (например, в приложении «Мой налог») и сообщите отправителю.',
+    en: 'the tax service does not know you as self-employed. Register as self-employed (in the “Мой налог” app, for one) and tell the sender.',
+  },
+  taxpayer_income_exceeds_amount_limit: {
+    ru: 'с этой выплатой ваш доход самозанятого за год превысил бы лимит в 2,4 млн ₽.',
+    en: 'this payout would take your self-employed income this year over the limit of 2.4 million ₽.',
+  },
 };
 
 export function reasonText(code: string | null, lang: Lang): string {
   const known = code ? REASONS[code]?.[lang] : undefined;
-  return known ?? (lang === 'ru' ? 'обратитесь к отправителю.' : 'please contact the sender.');
+  return known ?? (lang === 'ru' ? 'банк не назвал причину.' : 'the bank gave no reason we can show.');
 }
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** What the page's script needs, handed over as data attributes (no inline script). */
-export interface CollectPageData {
-  lang: Lang;
-  payer: string;
-  amountText: string;
-  token: string;
-  /** Present while the card is still wanted: the widget's single-use public token. */
-  widget: { publicToken: string; scriptUrl: string; cssUrl: string; origin: string } | null;
-  /** The payout as it stands, for a page opened after the card was given. */
-  phase: CollectPhase;
-  last4: string | null;
-  reason: string | null;
-}
+// ---------------------------------------------------------------- what the page asks for
 
-export type CollectPhase = 'card' | 'paying' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
+/**
+ * The phases the page (and GET /collect/:token/status) shows. A payout link's: `card` (waiting for
+ * it), `paying`, then `succeeded`, `failed`, `cancelled`, `expired` or `returned`. A card link's:
+ * `card`, then `saved`, or `expired`. Either may start with `self_employed`, the bank's binding step.
+ */
+export type CollectPhase = 'card' | 'self_employed' | 'paying' | 'succeeded' | 'failed' | 'cancelled' | 'expired' | 'returned' | 'saved';
+export const COLLECT_PHASES = [
+  'card',
+  'self_employed',
+  'paying',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+  'returned',
+  'saved',
+] as const satisfies readonly CollectPhase[];
+
+/** What a failed payout's page says happens next. */
+export type NextStep = 'new_link' | 'same_card' | 'give_card' | 'card_saved' | 'card_link' | 'bind' | 'bound' | 'told';
 
 /** The phase a payout's state shows to the recipient. */
 export function phaseOf(state: string): CollectPhase {
   if (state === 'awaiting_card') return 'card';
-  if (state === 'succeeded' || state === 'failed' || state === 'cancelled' || state === 'expired') return state;
+  if (state === 'succeeded' || state === 'failed' || state === 'cancelled' || state === 'expired' || state === 'returned') return state;
   return 'paying';
+}
+
+/** The saved recipient behind a link, as far as the page needs it. */
+export interface RecipientFacts {
+  bound: boolean;
+  taxReference: string | null;
+  card: { id: string; status: 'active' | 'invalid'; last4: string; savedAt: string } | null;
+}
+
+/** What a link's page is decided from. */
+export type LinkFacts =
+  | {
+      kind: 'payout';
+      now: number;
+      state: string;
+      /** The link's expiry (ms); null for a payout that never had a link. */
+      expiresAt: number | null;
+      errorCode: string | null;
+      cardLast4: string | null;
+      /** The saved card the payout was paid to, if any. */
+      cardId: string | null;
+      /** When the payout ended, if it did. */
+      finishedAt: string | null;
+      taxReference: string | null;
+      recipient: RecipientFacts | null;
+      /** What this link's page recorded (src/store/collect-links.ts LinkMarks). */
+      marks: { selfEmployed: 'bound' | 'rebound' | null; replaced: { last4: string } | null };
+    }
+  | {
+      kind: 'recipient';
+      now: number;
+      expiresAt: number;
+      /** Null once the link expired. */
+      live: boolean;
+      spent: { last4: string } | null;
+      recipient: RecipientFacts | null;
+    };
+
+/** What the page shows and asks for now. */
+export interface CollectView {
+  phase: CollectPhase;
+  /** The widget shown now: the card widget, the self-employed one, or none. */
+  ask: 'card' | 'self_employed' | null;
+  /** Once the self-employed step is done: the card widget, or asking the payer to send the payout again. */
+  afterBind: 'card' | 'again' | null;
+  /** A failed payout: what happens next. */
+  next: NextStep | null;
+  /** The card to name, if any. */
+  last4: string | null;
+  /** What the card taken now is for: the payout, saving it for the recipient, or replacing one a payout found unusable. */
+  cardFor: 'payout' | 'recipient' | 'replacement' | null;
+}
+
+const TAXPAYER_TOLD = new Set(['taxpayer_unknown', 'taxpayer_income_exceeds_amount_limit']);
+
+/**
+ * What the page asks for: the self-employed step first when the payout (or the card link's
+ * recipient) is for a self-employed person not known to have bound, then the card widget while a
+ * card is wanted. A failed payout's page offers a widget only when it can take what it asks for:
+ * a new card when the payout's saved recipient's card is now invalid (the bank called it unusable)
+ * and the link has not expired; the binding when the bank said `taxpayer_not_bound`. Otherwise it
+ * says what happens next. Pure.
+ */
+export function viewOf(f: LinkFacts): CollectView {
+  const none = { ask: null, afterBind: null, next: null, cardFor: null } as const;
+  if (f.kind === 'recipient') {
+    if (f.spent) return { ...none, phase: 'saved', last4: f.spent.last4 };
+    if (!f.live || f.now >= f.expiresAt) return { ...none, phase: 'expired', last4: null };
+    const needsBind = Boolean(f.recipient?.taxReference) && !f.recipient?.bound;
+    return needsBind
+      ? { ...none, phase: 'self_employed', ask: 'self_employed', afterBind: 'card', last4: null, cardFor: 'recipient' }
+      : { ...none, phase: 'card', ask: 'card', last4: null, cardFor: 'recipient' };
+  }
+  const live = f.expiresAt !== null && f.now < f.expiresAt;
+  const phase = phaseOf(f.state);
+  if (f.state === 'expired' || (phase === 'card' && !live)) return { ...none, phase: 'expired', last4: null };
+  if (phase === 'card') {
+    const bound = f.recipient ? f.recipient.bound : f.marks.selfEmployed !== null;
+    return f.taxReference && !bound
+      ? { ...none, phase: 'self_employed', ask: 'self_employed', afterBind: 'card', last4: null, cardFor: 'payout' }
+      : { ...none, phase: 'card', ask: 'card', last4: null, cardFor: 'payout' };
+  }
+  if (phase !== 'failed') return { ...none, phase, last4: f.cardLast4 };
+  const failed = { ...none, phase: 'failed' as const, last4: f.cardLast4 };
+  const code = f.errorCode ?? '';
+  if (code === 'taxpayer_not_bound') {
+    if (f.marks.selfEmployed === 'rebound') return { ...failed, next: 'bound' };
+    return live && f.taxReference ? { ...failed, ask: 'self_employed', afterBind: 'again', next: 'bind' } : { ...failed, next: 'told' };
+  }
+  if (TAXPAYER_TOLD.has(code)) return { ...failed, next: 'told' };
+  const r = f.recipient;
+  if (!r) return { ...failed, next: 'new_link' };
+  if (!UNUSABLE_CARD_CODES.has(code)) return { ...failed, next: 'same_card' };
+  if (f.marks.replaced) return { ...failed, next: 'card_saved', last4: f.marks.replaced.last4 };
+  if (r.card?.status === 'invalid')
+    return live ? { ...failed, ask: 'card', next: 'give_card', cardFor: 'replacement' } : { ...failed, next: 'card_link' };
+  // active: saved since (through a card link), in place of the one the payout found unusable
+  const since = r.card && (f.cardId ? r.card.id !== f.cardId : f.finishedAt !== null && r.card.savedAt > f.finishedAt);
+  return since ? { ...failed, next: 'card_saved', last4: r.card!.last4 } : { ...failed, next: 'card_link' };
+}
+
+// ---------------------------------------------------------------- rendering
+
+/** What the page's script needs, handed over as data attributes (no inline script). */
+export interface CollectPageData {
+  lang: Lang;
+  payer: string;
+  /** A payout link's amount; null on a card link (no amount). */
+  amountText: string | null;
+  token: string;
+  view: CollectView;
+  reason: string | null;
+  /** The widgets' scripts, styles and public tokens, for what the page asks for. */
+  widgets: {
+    origin: string;
+    card: { publicToken: string; scriptUrl: string; cssUrl: string } | null;
+    selfEmployed: { publicToken: string; scriptUrl: string; cssUrl: string; taxReference: string } | null;
+  } | null;
+}
+
+/** The hint above the widget the page shows first. */
+export function hintText(lang: Lang, payer: string, view: CollectView): string {
+  const t = TEXT[lang];
+  if (view.ask === 'self_employed') return view.afterBind === 'again' ? t.selfEmployedAgain(payer) : t.selfEmployed;
+  if (view.ask === 'card') return cardHint(lang, payer, view);
+  return '';
+}
+
+/** The hint above the card widget. */
+export function cardHint(lang: Lang, payer: string, view: Pick<CollectView, 'cardFor'>): string {
+  const t = TEXT[lang];
+  if (view.cardFor === 'recipient') return t.enterCardToSave;
+  if (view.cardFor === 'replacement') return t.enterNewCard(payer);
+  return t.enterCard;
 }
 
 export function collectPage(d: CollectPageData): string {
   const t = TEXT[d.lang];
-  const attrs = {
+  const { view } = d;
+  const w = d.widgets;
+  const attrs: Record<string, string> = {
     'data-token': d.token,
     'data-lang': d.lang,
-    'data-phase': d.phase,
-    'data-amount': d.amountText,
-    'data-last4': d.last4 ?? '',
+    'data-phase': view.phase,
+    'data-ask': view.ask ?? '',
+    'data-card-for': view.cardFor ?? '',
+    'data-amount': d.amountText ?? '',
+    'data-last4': view.last4 ?? '',
     'data-reason': d.reason ?? '',
-    ...(d.widget ? { 'data-public-token': d.widget.publicToken, 'data-widget-origin': d.widget.origin } : {}),
+    ...(w ? { 'data-widget-origin': w.origin } : {}),
+    ...(w?.card ? { 'data-public-token': w.card.publicToken } : {}),
+    ...(w?.selfEmployed ? { 'data-bind-token': w.selfEmployed.publicToken, 'data-tax-reference': w.selfEmployed.taxReference } : {}),
   };
   const dataAttrs = Object.entries(attrs)
     .map(([k, v]) => `${k}="${escapeHtml(v)}"`)
     .join(' ');
+  const styles = [w?.selfEmployed?.cssUrl, w?.card?.cssUrl].filter((u): u is string => Boolean(u));
+  const scripts = [w?.selfEmployed?.scriptUrl, w?.card?.scriptUrl].filter((u): u is string => Boolean(u));
+  const savesCard = d.amountText === null;
+  const status = `<div id="status" role="status" aria-live="polite">${escapeHtml(statusText({ ...d, amountText: d.amountText ?? '' }))}</div>`;
+  // a failed payout's page that asks for something says why first, above the widget
+  const statusFirst = view.phase === 'failed' && view.ask !== null;
   return `<!doctype html>
 <html lang="${d.lang}">
 <head>
@@ -120,43 +338,63 @@ export function collectPage(d: CollectPageData): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
-<title>${escapeHtml(t.title)}</title>
+<title>${escapeHtml(savesCard ? t.titleCard : t.title)}</title>
 <link rel="stylesheet" href="/collect/assets/collect.css">
-${d.widget ? `<link rel="stylesheet" href="${escapeHtml(d.widget.cssUrl)}">` : ''}
+${styles.map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">`).join('\n')}
 </head>
 <body>
 <main id="collect" ${dataAttrs}>
-  <p class="payer">${escapeHtml(t.pays(d.payer))}</p>
-  <p class="amount" id="amount">${escapeHtml(d.amountText)}</p>
-  <p class="hint" id="hint">${d.phase === 'card' ? escapeHtml(t.enterCard) : ''}</p>
-  <div id="bank131-tokenize"${d.phase === 'card' ? '' : ' hidden'}></div>
-  <div id="status" role="status" aria-live="polite">${escapeHtml(statusText(d))}</div>
+  ${savesCard ? `<h1 class="headline">${escapeHtml(t.titleCard)}</h1>` : ''}
+  <p class="payer">${escapeHtml(savesCard ? t.saves(d.payer) : t.pays(d.payer))}</p>
+  ${savesCard ? '' : `<p class="amount" id="amount">${escapeHtml(d.amountText ?? '')}</p>`}
+  ${statusFirst ? status : ''}
+  <p class="hint" id="hint">${escapeHtml(hintText(d.lang, d.payer, view))}</p>
+  <div id="bank131-self-employed"${view.ask === 'self_employed' ? '' : ' hidden'}></div>
+  <div id="bank131-tokenize"${view.ask === 'card' ? '' : ' hidden'}></div>
+  ${statusFirst ? '' : status}
   <noscript><p>${escapeHtml(t.noScript)}</p></noscript>
   <p class="secure">${escapeHtml(t.secure)}</p>
 </main>
-${d.widget ? `<script src="${escapeHtml(d.widget.scriptUrl)}"></script>` : ''}
+${scripts.map((u) => `<script src="${escapeHtml(u)}"></script>`).join('\n')}
 <script src="/collect/assets/collect.js"></script>
 </body>
 </html>`;
 }
 
-/** The status line as the server first renders it; the script updates it as the payout moves. */
-export function statusText(d: Pick<CollectPageData, 'lang' | 'phase' | 'amountText' | 'last4' | 'reason'>): string {
+/** The status line: what the server first renders, and what /status and the card and binding answers tell the script. */
+export function statusText(d: { lang: Lang; payer: string; view: CollectView; amountText: string; reason: string | null }): string {
   const t = TEXT[d.lang];
-  switch (d.phase) {
+  const last4 = d.view.last4 ?? '····';
+  switch (d.view.phase) {
     case 'card':
+    case 'self_employed':
       return '';
     case 'paying':
-      return t.paying(d.amountText, d.last4 ?? '····');
+      return t.paying(d.amountText, last4);
     case 'succeeded':
-      return t.succeeded(d.amountText, d.last4 ?? '····');
-    case 'failed':
-      return `${t.failed}: ${d.reason ?? reasonText(null, d.lang)}`;
+      return t.succeeded(d.amountText, last4);
+    case 'returned':
+      return t.returned(d.amountText, last4, d.payer);
+    case 'saved':
+      return t.saved(last4, d.payer);
+    case 'failed': {
+      const said = `${t.failed}: ${d.reason ?? reasonText(null, d.lang)}`;
+      return d.view.next ? `${said} ${nextText(d.lang, d.payer, d.view.next, last4)}` : said;
+    }
     case 'cancelled':
       return t.cancelled;
     case 'expired':
       return t.expired;
   }
+}
+
+export function nextText(lang: Lang, payer: string, next: NextStep, last4: string): string {
+  return TEXT[lang].next[next](payer, last4);
+}
+
+/** Said once the self-employed step is done and the card widget comes next. */
+export function boundText(lang: Lang): string {
+  return TEXT[lang].bound;
 }
 
 /** A page with one message: an unknown link, or the service unavailable. */

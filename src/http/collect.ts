@@ -1,58 +1,87 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Bank131Client } from '../bank131/client.js';
 import { Bank131ApiError } from '../bank131/errors.js';
-import { EncryptedCard } from '../bank131/schemas.js';
-import type { PayoutRecord } from '../payouts/schemas.js';
+import { EncryptedCard, type TokenInfo } from '../bank131/schemas.js';
+import { TaxReference, type PayoutRecord } from '../payouts/schemas.js';
 import type { WebSettings } from '../settings/web.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
+import type { LinkMarks } from '../store/collect-links.js';
+import { newCardId, type RecipientCardLink, type RecipientRecord } from '../store/recipient-store.js';
 import { COLLECT_ASSETS } from './collect-assets.js';
 import {
+  COLLECT_PHASES,
+  boundText,
+  cardHint,
   collectPage,
   formatAmount,
   languageOf,
   messagePage,
-  phaseOf,
   reasonText,
   statusText,
-  type CollectPhase,
+  viewOf,
+  type CollectPageData,
+  type CollectView,
   type Lang,
+  type LinkFacts,
 } from './collect-page.js';
-import { HttpError, errorResponses } from './errors.js';
+import { HttpError, errorResponses, invalidRequest } from './errors.js';
 
 export interface CollectOptions {
   steps: StepDeps;
   bank: Bank131Client;
-  /** BANK131_WIDGET_URL (where the widget's script and style are served) and COLLECT_PAYER_NAME (who the recipient is told pays them). */
+  /** BANK131_WIDGET_URL (where the widgets' scripts and styles are served) and COLLECT_PAYER_NAME (who the recipient is told pays them). */
   settings: Pick<WebSettings, 'widgetUrl' | 'collectPayerName'>;
   /** Requests per minute per client address on these routes. */
   rateLimitPerMinute?: number;
 }
 
-/** The widget's files on its host, and its container (docs/widget.md). */
+/** The tokenization widget's files on its host, and its container (docs/widget.md). */
 export const WIDGET_FILES = { script: 'tokenize.js', style: 'tokenize.css', container: 'bank131-tokenize' };
+/** The bank's self-employed widget (docs/widget.md §1, the bank's documented pattern). */
+export const SELF_EMPLOYED_WIDGET_FILES = { script: 'self-employed.js', style: 'self-employed.css', container: 'bank131-self-employed' };
 
 const TokenParams = z.object({ token: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'is not a collection link token') });
-const CardAccepted = z.object({ status: z.literal('queued'), last4: z.string(), amount: z.string() });
-const CollectStatus = z.object({
-  phase: z.enum(['card', 'paying', 'succeeded', 'failed', 'cancelled', 'expired']),
+const Phase = z.enum(COLLECT_PHASES);
+const Ask = z.enum(['card', 'self_employed']).nullable().describe('the widget the page shows now');
+const CardAccepted = z.object({ status: z.literal('queued'), last4: z.string(), amount: z.string() }).describe('the payout starts');
+const CardSaved = z
+  .object({ status: z.literal('saved'), phase: Phase, last4: z.string(), text: z.string() })
+  .describe("saved as the recipient's card");
+const Bound = z.object({
+  status: z.literal('bound'),
+  phase: Phase,
+  ask: Ask,
+  hint: z.string().describe('what to do next, above the widget the page shows now'),
   text: z.string(),
-  last4: z.string().nullable(),
 });
+const SelfEmployedBody = z.strictObject({ tax_reference: TaxReference });
+const CollectStatus = z.object({ phase: Phase, text: z.string(), last4: z.string().nullable(), ask: Ask });
+
+/** A collection link as the routes see it: a payout's, or a saved recipient's card link. */
+type Link =
+  | { kind: 'payout'; token: string; key: string; payout: PayoutRecord; recipient: RecipientRecord | null; marks: LinkMarks }
+  | { kind: 'recipient'; token: string; key: string; link: RecipientCardLink; recipient: RecipientRecord | null };
 
 /**
- * The recipient's side (README "Card collection"): `GET /collect/:token` shows the Bank 131 widget
- * for a payout accepted without a card, `POST /collect/:token/card` takes the card hashes the
- * widget returned, `GET /collect/:token/status` tells the page how the payout goes. Tokens are
- * random, single-use and expire (COLLECT_TTL). The pages send headers fit for a card form, and
- * the routes are rate-limited per client address.
+ * The recipient's side (README "Card collection" and "Recipients"): `GET /collect/:token` shows the
+ * Bank 131 widget for a payout accepted without a card, or for a saved recipient's card link;
+ * `POST /collect/:token/card` takes the card hashes the widget returned; `POST
+ * /collect/:token/self-employed` records that a self-employed recipient bound through the bank's
+ * widget, the step before the card when the payout carries fiscalization; `GET
+ * /collect/:token/status` tells the page how the payout goes. A failed payout's page offers a
+ * widget only where it can take what it asks for (src/http/collect-page.ts viewOf), and otherwise
+ * says what happens next. Tokens are random, single-use and expire (COLLECT_TTL). The pages send
+ * headers fit for a card form, and the routes are rate-limited per client address.
  */
 export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, options) => {
   const { steps, bank } = options;
   const { store } = steps;
+  const links = store.collectLinks;
+  const payer = options.settings.collectPayerName;
   const widgetBase = options.settings.widgetUrl.replace(/\/+$/, '');
   const widgetOrigin = new URL(widgetBase).origin;
   const csp = [
@@ -84,51 +113,123 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['collect'];
 
-  /** The payout behind a token, or why there is none. */
-  const payoutFor = async (token: string): Promise<PayoutRecord | null> => {
-    const id = await store.collectLinks.payoutFor(token);
-    return id ? store.get(id) : null;
+  /** The link behind a token, in either index, with the recipient it concerns; null when there is none. */
+  const linkFor = async (token: string): Promise<Link | null> => {
+    const payoutId = await links.payoutFor(token);
+    const payout = payoutId ? await store.get(payoutId) : null;
+    if (payout) {
+      const key = links.payoutLinkKey(token);
+      const [recipient, marks] = await Promise.all([
+        payout.recipientId ? store.recipients.get(payout.tenant, payout.recipientId) : null,
+        links.marks(key),
+      ]);
+      return { kind: 'payout', token, key, payout, recipient, marks };
+    }
+    const link = await store.recipients.cardLink(token);
+    if (!link) return null;
+    const recipient = link.owner ? await store.recipients.get(link.owner.tenant, link.owner.recipientId) : null;
+    if (link.owner && !recipient) return null;
+    return { kind: 'recipient', token, key: store.recipients.linkKey(token), link, recipient };
   };
-  const expired = (p: PayoutRecord) =>
-    p.state === 'expired' || (p.state === 'awaiting_card' && p.collect !== null && Date.now() >= p.collect.expiresAt);
-  const phase = (p: PayoutRecord): CollectPhase => (expired(p) ? 'expired' : phaseOf(p.state));
+
+  const recipientFacts = (r: RecipientRecord | null) =>
+    r
+      ? {
+          bound: r.selfEmployed === 'bound',
+          taxReference: r.taxReference,
+          card: r.card ? { id: r.card.id, status: r.card.status, last4: r.card.last4, savedAt: r.card.savedAt } : null,
+        }
+      : null;
+  const factsOf = (l: Link): LinkFacts =>
+    l.kind === 'payout'
+      ? {
+          kind: 'payout',
+          now: Date.now(),
+          state: l.payout.state,
+          expiresAt: l.payout.collect?.expiresAt ?? null,
+          errorCode: l.payout.errorCode,
+          cardLast4: l.payout.cardLast4,
+          cardId: l.payout.cardId,
+          finishedAt: l.payout.finishedAt,
+          taxReference: l.payout.taxReference,
+          recipient: recipientFacts(l.recipient),
+          marks: { selfEmployed: l.marks.selfEmployed, replaced: l.marks.replaced },
+        }
+      : {
+          kind: 'recipient',
+          now: Date.now(),
+          expiresAt: l.link.expiresAt,
+          live: l.link.owner !== null,
+          spent: l.link.spent,
+          recipient: recipientFacts(l.recipient),
+        };
+  /** Whose tax reference a self-employed step binds: the payout's, or the card link's recipient's. */
+  const taxReferenceOf = (l: Link): string | null => (l.kind === 'payout' ? l.payout.taxReference : (l.recipient?.taxReference ?? null));
+  /** When the link stops taking anything (ms). */
+  const expiryOf = (l: Link): number =>
+    l.kind === 'payout' ? (l.payout.collect?.expiresAt ?? Date.now() + steps.timing.collectTtlMs) : l.link.expiresAt;
+  const amountOf = (l: Link, lang: Lang): string | null =>
+    l.kind === 'payout' ? formatAmount(l.payout.order.amount_details.amount, lang) : null;
+  const reasonOf = (l: Link, view: CollectView, lang: Lang) =>
+    view.phase === 'failed' && l.kind === 'payout' ? reasonText(l.payout.errorCode, lang) : null;
+  const textOf = (l: Link, view: CollectView, lang: Lang) =>
+    statusText({ lang, payer, view, amountText: amountOf(l, lang) ?? '', reason: reasonOf(l, view, lang) });
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
+  const langOf = (req: FastifyRequest) => languageOf(req.headers['accept-language']);
+
+  /** The widgets a page asking for `view` needs, with their public tokens (one per link and widget, kept until spent). */
+  const widgetsFor = async (l: Link, view: CollectView): Promise<CollectPageData['widgets']> => {
+    const wantsCard = view.ask === 'card' || (view.ask === 'self_employed' && view.afterBind === 'card');
+    const taxReference = taxReferenceOf(l);
+    const wantsBind = view.ask === 'self_employed' && taxReference !== null;
+    if (!wantsCard && !wantsBind) return null;
+    const expiresAt = expiryOf(l);
+    const [card, selfEmployed] = await Promise.all([
+      wantsCard ? links.widgetToken(l.key, expiresAt, () => bank.issueWidgetToken()) : null,
+      wantsBind ? links.selfEmployedWidgetToken(l.key, expiresAt, () => bank.issueSelfEmployedWidgetToken(taxReference)) : null,
+    ]);
+    return {
+      origin: widgetOrigin,
+      card: card
+        ? { publicToken: card, scriptUrl: `${widgetBase}/${WIDGET_FILES.script}`, cssUrl: `${widgetBase}/${WIDGET_FILES.style}` }
+        : null,
+      selfEmployed:
+        selfEmployed && taxReference
+          ? {
+              publicToken: selfEmployed,
+              scriptUrl: `${widgetBase}/${SELF_EMPLOYED_WIDGET_FILES.script}`,
+              cssUrl: `${widgetBase}/${SELF_EMPLOYED_WIDGET_FILES.style}`,
+              taxReference,
+            }
+          : null,
+    };
+  };
 
   routes.get(
     '/collect/:token',
     { schema: { tags, summary: 'The recipient’s card page (HTML)', params: TokenParams, produces: ['text/html'] } },
     async (req, reply) => {
-      const lang = languageOf(req.headers['accept-language']);
-      const payout = await payoutFor(req.params.token);
-      if (!payout) return html(reply, 404, messagePage(lang, 'notFound'));
-      const now = phase(payout);
-      let widget = null;
-      if (now === 'card') {
-        try {
-          const expiresAt = payout.collect?.expiresAt ?? Date.now() + steps.timing.collectTtlMs;
-          const publicToken = await store.collectLinks.widgetToken(req.params.token, expiresAt, () => bank.issueWidgetToken());
-          widget = {
-            publicToken,
-            scriptUrl: `${widgetBase}/${WIDGET_FILES.script}`,
-            cssUrl: `${widgetBase}/${WIDGET_FILES.style}`,
-            origin: widgetOrigin,
-          };
-        } catch (err) {
-          req.log.error({ err: (err as Error).message }, 'could not get a widget token from Bank 131');
-          return html(reply, 503, messagePage(lang, 'unavailable'));
-        }
+      const lang = langOf(req);
+      const link = await linkFor(req.params.token);
+      if (!link) return html(reply, 404, messagePage(lang, 'notFound'));
+      const view = viewOf(factsOf(link));
+      let widgets: CollectPageData['widgets'];
+      try {
+        widgets = await widgetsFor(link, view);
+      } catch (err) {
+        req.log.error({ err: (err as Error).message }, 'could not get a widget token from Bank 131');
+        return html(reply, 503, messagePage(lang, 'unavailable'));
       }
       const page = collectPage({
         lang,
-        payer: options.settings.collectPayerName,
-        amountText: formatAmount(payout.order.amount_details.amount, lang),
+        payer,
+        amountText: amountOf(link, lang),
         token: req.params.token,
-        widget,
-        phase: now,
-        last4: payout.cardLast4,
-        reason: now === 'failed' ? reasonText(payout.errorCode, lang) : null,
+        view,
+        reason: reasonOf(link, view, lang),
+        widgets,
       });
-      return html(reply, now === 'expired' ? 410 : 200, page);
+      return html(reply, view.phase === 'expired' ? 410 : 200, page);
     },
   );
 
@@ -139,35 +240,138 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       schema: {
         tags,
         summary: 'The card hashes the widget returned',
-        description: 'Asks Bank 131 for the card’s last 4 digits, stores the hashes on the payout and starts it. The link is single-use.',
+        description:
+          "Asks Bank 131 for the card's brand and last 4 digits. A payout's link: stores the hashes on the payout and starts it (202), and saves the card for the payout's saved recipient, if it has one. A recipient's card link: saves the card as theirs (201). A failed payout's page that offers a new card (its recipient's saved card was found unusable): saves the new card for the recipient (201); the payout stays failed. Each link takes one card.",
         params: TokenParams,
         body: EncryptedCard.strict(),
         response: {
           202: CardAccepted,
+          201: CardSaved,
           ...errorResponses('invalid_request', 'not_found', 'link_used', 'link_expired', 'card_refused', 'rate_limited', 'unavailable'),
         },
       },
     },
     async (req, reply) => {
-      const lang = languageOf(req.headers['accept-language']);
-      const payout = await payoutFor(req.params.token);
-      if (!payout) throw new HttpError('not_found', 'no such collection link');
-      if (expired(payout)) throw new HttpError('link_expired');
-      if (payout.state !== 'awaiting_card') throw new HttpError('link_used');
+      const lang = langOf(req);
+      const link = await linkFor(req.params.token);
+      if (!link) throw new HttpError('not_found', 'no such collection link');
+      const view = viewOf(factsOf(link));
+      if (view.phase === 'expired') throw new HttpError('link_expired');
+      if (view.ask === 'self_employed' && view.afterBind === 'card')
+        throw new HttpError(
+          'invalid_request',
+          'the self-employed step comes first on this link: bind through the bank’s widget, then give the card',
+        );
+      if (view.ask !== 'card') throw new HttpError('link_used');
       // The widget spends its public token to make these hashes: should this card be refused, the
       // page reloaded for another one needs a fresh token.
-      await store.collectLinks.forgetWidgetToken(req.params.token);
-      let last4: string;
+      await links.forgetWidgetToken(link.key);
+      let info: TokenInfo;
       try {
-        last4 = (await bank.tokenInfo(req.body.number_hash)).last4;
+        info = await bank.tokenInfo(req.body.number_hash);
       } catch (err) {
         if (err instanceof Bank131ApiError && !err.retryable)
           throw new HttpError('card_refused', `Bank 131 does not know this card (${err.code})`);
         throw err;
       }
-      const r = await takeStep(steps, 'receiveCard', payout, { card: req.body, last4 });
-      if (!r.ok) throw new HttpError('link_used');
-      return reply.code(202).send({ status: 'queued' as const, last4, amount: formatAmount(payout.order.amount_details.amount, lang) });
+      const card = { hashes: req.body, brand: info.brand ?? 'unknown', last4: info.last4 };
+
+      if (link.kind === 'payout' && view.cardFor === 'payout') {
+        const { payout } = link;
+        // A payout to a saved recipient: the card is theirs from now on, under one id on both, so
+        // that a decline calling it unusable marks it invalid on the recipient (transition.lua).
+        const cardId = payout.recipientId ? newCardId() : undefined;
+        const input = { card: req.body, last4: info.last4, ...(cardId ? { cardId } : {}) };
+        const r = await takeStep(steps, 'receiveCard', payout, input);
+        if (!r.ok) throw new HttpError('link_used');
+        if (payout.recipientId && cardId) {
+          const saved = await store.recipients.saveCard(payout.tenant, payout.recipientId, card, cardId);
+          if (!saved)
+            req.log.warn(
+              { payoutId: payout.id, recipientId: payout.recipientId },
+              'the payout’s recipient is gone: its card was not saved',
+            );
+        }
+        return reply
+          .code(202)
+          .send({ status: 'queued' as const, last4: info.last4, amount: formatAmount(payout.order.amount_details.amount, lang) });
+      }
+
+      const outcome =
+        link.kind === 'recipient'
+          ? await store.recipients.saveCardThroughLink(link.link, card)
+          : link.recipient
+            ? await store.recipients.replaceInvalidCard(
+                link.payout.tenant,
+                link.recipient.id,
+                card,
+                links.replacedKey(link.key),
+                expiryOf(link) - Date.now(),
+              )
+            : ({ ok: false, why: 'missing' } as const);
+      if (!outcome.ok) {
+        if (outcome.why === 'expired') throw new HttpError('link_expired');
+        if (outcome.why === 'missing') throw new HttpError('not_found', 'no such collection link');
+        throw new HttpError('link_used');
+      }
+      const now = await linkFor(req.params.token);
+      const after = now ? viewOf(factsOf(now)) : view;
+      return reply.code(201).send({
+        status: 'saved' as const,
+        phase: after.phase,
+        last4: info.last4,
+        text: now ? textOf(now, after, lang) : '',
+      });
+    },
+  );
+
+  routes.post(
+    '/collect/:token/self-employed',
+    {
+      schema: {
+        tags,
+        summary: 'The self-employed recipient bound through the bank’s widget',
+        description:
+          "Posted by the page when Bank 131's self-employed widget says the recipient allowed the bank to register their income (`bound`). `tax_reference` must be the one the link is for. Recorded on the saved recipient (`self_employed: bound`), or on the link for a payout without one; the page then shows the card widget, or (a payout that failed with `taxpayer_not_bound`) asks the recipient to have the payout sent again.",
+        params: TokenParams,
+        body: SelfEmployedBody,
+        response: {
+          200: Bound,
+          ...errorResponses('invalid_request', 'invalid_json', 'not_found', 'link_used', 'link_expired', 'rate_limited', 'unavailable'),
+        },
+      },
+    },
+    async (req) => {
+      const lang = langOf(req);
+      const link = await linkFor(req.params.token);
+      if (!link) throw new HttpError('not_found', 'no such collection link');
+      const view = viewOf(factsOf(link));
+      if (view.phase === 'expired') throw new HttpError('link_expired');
+      const taxReference = taxReferenceOf(link);
+      if (taxReference === null || req.body.tax_reference !== taxReference)
+        throw invalidRequest([
+          {
+            field: 'tax_reference',
+            problem: taxReference === null ? 'this link is for no self-employed recipient' : 'is not the tax reference this link is for',
+          },
+        ]);
+      if (view.ask === 'self_employed') {
+        if (link.recipient) await store.recipients.markSelfEmployedBound(link.recipient.tenant, link.recipient.id);
+        await links.markSelfEmployed(link.key, view.afterBind === 'again' ? 'rebound' : 'bound', expiryOf(link));
+        await links.forgetSelfEmployedWidgetToken(link.key);
+      } else if (!(view.phase === 'card' || (view.phase === 'failed' && view.next === 'bound'))) {
+        throw new HttpError('link_used', 'this link asks for no self-employed step now');
+      }
+      // asked again once done (a second message, a reload): the same answer
+      const now = (await linkFor(req.params.token)) ?? link;
+      const after = viewOf(factsOf(now));
+      return {
+        status: 'bound' as const,
+        phase: after.phase,
+        ask: after.ask,
+        hint: after.ask === 'card' ? cardHint(lang, payer, after) : '',
+        text: after.phase === 'card' ? boundText(lang) : textOf(now, after, lang),
+      };
     },
   );
 
@@ -183,13 +387,11 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       config: { rateLimit: { max: 600, timeWindow: '1 minute' } },
     },
     async (req) => {
-      const lang: Lang = languageOf(req.headers['accept-language']);
-      const payout = await payoutFor(req.params.token);
-      if (!payout) throw new HttpError('not_found', 'no such collection link');
-      const now = phase(payout);
-      const amountText = formatAmount(payout.order.amount_details.amount, lang);
-      const reason = now === 'failed' ? reasonText(payout.errorCode, lang) : null;
-      return { phase: now, text: statusText({ lang, phase: now, amountText, last4: payout.cardLast4, reason }), last4: payout.cardLast4 };
+      const lang: Lang = langOf(req);
+      const link = await linkFor(req.params.token);
+      if (!link) throw new HttpError('not_found', 'no such collection link');
+      const view = viewOf(factsOf(link));
+      return { phase: view.phase, text: textOf(link, view, lang), last4: view.last4, ask: view.ask };
     },
   );
 

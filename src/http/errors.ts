@@ -14,6 +14,7 @@ export const ERRORS = {
   invalid_json: { status: 400, message: 'the body is not valid JSON' },
   unauthorized: { status: 401, message: 'missing or unknown API key (Authorization: Bearer <key>)' },
   invalid_signature: { status: 401, message: 'the X-PARTNER-SIGN signature does not prove the body came from Bank 131' },
+  operator_only: { status: 403, message: "only the operator's keys (API_KEYS, the default tenant's) may do this" },
   not_found: { status: 404, message: 'no such resource' },
   conflict: { status: 409, message: 'a payout with this id exists with a different body' },
   not_cancellable: { status: 409, message: 'the payout can be cancelled only before it is confirmed' },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PayoutId, PayoutView } from '../payouts/schemas.js';
-import { PAYOUT_STATES } from '../payouts/state-machine.js';
+import { PAYOUT_STATES, type PayoutState } from '../payouts/state-machine.js';
 
 /** The request and response schemas of the payout routes (src/http/payouts.ts): they validate, and make the OpenAPI document. */
 export const IdParams = z.object({ id: PayoutId });
@@ -41,6 +41,28 @@ export const BatchResponse = z.object({
   results: z.array(BatchItemResult).describe('one per item, in order'),
 });
 
+const ONE_OF_STATES = `must be one of ${PAYOUT_STATES.join(', ')}`;
+
+/**
+ * `status`: one state or several, comma-separated (`status=succeeded,returned`) or the parameter
+ * repeated (`status=succeeded&status=returned`); read as the list of states, each once.
+ */
+const StatusFilter = z
+  .union([z.string(), z.array(z.string())], { error: ONE_OF_STATES })
+  .transform((given, ctx) => {
+    const names = (Array.isArray(given) ? given : [given]).flatMap((s) => s.split(',')).map((s) => s.trim());
+    const unknown = names.filter((s) => !(PAYOUT_STATES as readonly string[]).includes(s));
+    if (unknown.length > 0) {
+      const shown = unknown.map((s) => JSON.stringify(s)).join(', ');
+      ctx.addIssue({ code: 'custom', message: `${ONE_OF_STATES} (not ${shown})`, input: given });
+      return z.NEVER;
+    }
+    return [...new Set(names)] as PayoutState[];
+  })
+  .describe(
+    'payouts in any of these states: one, or several comma-separated (`succeeded,returned`) or repeated (`status=succeeded&status=returned`)',
+  );
+
 export const ListQuery = z.strictObject({
   limit: z.coerce
     .number({ error: 'must be a number' })
@@ -48,14 +70,33 @@ export const ListQuery = z.strictObject({
     .min(1, 'must be at least 1')
     .max(100, 'must be at most 100')
     .default(10),
-  status: z.enum(PAYOUT_STATES, { error: `must be one of ${PAYOUT_STATES.join(', ')}` }).optional(),
+  status: StatusFilter.optional(),
+  metadata: z
+    .string({ error: 'must be given once' })
+    .min(1, 'must not be empty')
+    .max(1024, 'must be at most 1024 characters')
+    .optional()
+    .describe("the order's `metadata`, exactly"),
+  reference: z
+    .string({ error: 'must be given once' })
+    .min(1, 'must not be empty')
+    .max(256, 'must be at most 256 characters')
+    .optional()
+    .describe("your reference for the person paid: the order's `customer.reference`, or the saved recipient's `reference`"),
   created_gte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z' }).optional(),
   created_lte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T23:59:59Z' }).optional(),
-  starting_after: PayoutId.optional().describe('the id of the last payout of the previous page'),
+  starting_after: PayoutId.optional().describe('the id of the last payout of the previous page (its `next_starting_after`)'),
 });
 export const ListResponse = z.object({
-  data: z.array(PayoutView).describe('newest first'),
+  data: z
+    .array(PayoutView)
+    .describe('newest first; filtered by `metadata` or `reference`, a page may hold fewer than `limit` and still have more'),
   has_more: z.boolean(),
-  next_starting_after: z.string().nullable().describe('pass as starting_after for the next page; null on the last'),
+  next_starting_after: z
+    .string()
+    .nullable()
+    .describe(
+      'pass as starting_after for the next page; null on the last. After a short page it may be a payout the page does not show (the last one examined)',
+    ),
 });
 export const CancelResponse = z.object({ id: PayoutId, status: z.enum(['cancelled', 'cancelling']) });

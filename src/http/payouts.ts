@@ -19,7 +19,8 @@ import { acceptPayouts, acceptTogether } from '../pipeline/accept-payouts.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
 import { callerOf } from './auth.js';
-import { payoutKeyOf } from '../tenants/identity.js';
+import { payoutKeyOf, tenantOf } from '../tenants/identity.js';
+import { EXAMINE_PER_ITEM } from '../store/payout-list.js';
 import { notificationOf } from '../payouts/event-delivery.js';
 import { eventIdOf, eventOf } from '../payouts/events.js';
 import type { PayoutRecord } from '../payouts/schemas.js';
@@ -71,6 +72,7 @@ export const payoutRoutes: FastifyPluginAsync<{
         : null;
       if (problem) throw invalidRequest([{ field: 'callback_url', problem }]);
       const result = await acceptOne(req.body, callerOf(req));
+      if (result.status === 'invalid') throw invalidRequest(result.issues);
       if (result.status === 'conflict') {
         throw new HttpError('conflict', `payout ${req.body.id} exists with a different ${result.fields.join(', ') || 'body'}`, {
           fields: result.fields,
@@ -148,9 +150,17 @@ export const payoutRoutes: FastifyPluginAsync<{
       results.forEach((r, j) => {
         const { at, order } = valid[j]!;
         answers[at] =
-          r.status === 'conflict'
-            ? { index: at, id: order.id, status: 'conflict', state: r.state, fields: r.fields }
-            : { index: at, id: order.id, status: r.status, state: r.state, ...(r.state === 'awaiting_card' ? linkOf(r.collectToken) : {}) };
+          r.status === 'invalid'
+            ? { index: at, id: order.id, status: 'invalid', issues: r.issues }
+            : r.status === 'conflict'
+              ? { index: at, id: order.id, status: 'conflict', state: r.state, fields: r.fields }
+              : {
+                  index: at,
+                  id: order.id,
+                  status: r.status,
+                  state: r.state,
+                  ...(r.state === 'awaiting_card' ? linkOf(r.collectToken) : {}),
+                };
       });
       const counts = { created: 0, existing: 0, conflict: 0, invalid: 0 };
       for (const a of answers) counts[a.status] += 1;
@@ -165,8 +175,10 @@ export const payoutRoutes: FastifyPluginAsync<{
         tags,
         security,
         summary: 'List payouts, newest first',
-        description:
-          'Filter by `status` and creation time; page with `limit` and `starting_after` (the `next_starting_after` of the previous page). Served from an index, not a scan.',
+        description: [
+          "Filter by `status` (one state, or several: `status=succeeded,returned`), `metadata` (the order's, exactly), `reference` (the order's `customer.reference`, or the saved recipient's) and creation time, in any combination; page with `limit` and `starting_after` (the `next_starting_after` of the previous page).",
+          `Served from indexes, never a scan. With \`metadata\` or \`reference\`, at most ${EXAMINE_PER_ITEM} × \`limit\` candidates are examined for one page: a page may then hold fewer than \`limit\` payouts with \`has_more\` true, and \`next_starting_after\` names the last payout examined; go on from it.`,
+        ].join(' '),
         querystring: ListQuery,
         response: { 200: ListResponse, ...errorResponses('invalid_request', 'unauthorized', 'unavailable') },
       },
@@ -176,7 +188,9 @@ export const payoutRoutes: FastifyPluginAsync<{
       const page = await store.list({
         tenant: callerOf(req).tenant,
         limit: q.limit,
-        state: q.status,
+        states: q.status,
+        metadata: q.metadata,
+        reference: q.reference,
         startingAfter: q.starting_after === undefined ? undefined : idOf(req, q.starting_after),
         createdGte: q.created_gte ? new Date(q.created_gte) : undefined,
         createdLte: q.created_lte ? new Date(q.created_lte) : undefined,
@@ -186,7 +200,8 @@ export const payoutRoutes: FastifyPluginAsync<{
           issues: [{ field: 'query.starting_after', problem: `no payout ${q.starting_after}` }],
         });
       const data = page.payouts.map((p) => publicView(p, undefined, publicUrl()));
-      return { data, has_more: page.hasMore, next_starting_after: page.hasMore ? (data.at(-1)?.id ?? null) : null };
+      // the cursor is the caller's own order id, as every id it sees
+      return { data, has_more: page.hasMore, next_starting_after: page.next === null ? null : tenantOf(page.next).orderId };
     },
   );
 

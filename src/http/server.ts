@@ -71,7 +71,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     crashPoints: deps.crashPoints,
     allowPrivateCallbacks: settings.callbackAllowPrivate,
   };
-  await app.register(tenantApi, { steps, settings, bank: deps.bank, tenants: deps.tenants, publicUrl: deps.publicUrl });
+  await app.register(tenantApi, {
+    steps,
+    settings,
+    bank: deps.bank,
+    redis: deps.redis,
+    tenants: deps.tenants,
+    publicUrl: deps.publicUrl,
+  });
   await app.register(collectRoutes, { steps, settings, bank: deps.bank });
   await app.register(bankWebhookRoutes, { queues: deps.queues, settings });
   await app.register(healthRoutes, healthOptions(deps));

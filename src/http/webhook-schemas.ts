@@ -97,7 +97,25 @@ export const EventListQuery = z.strictObject({
 
 /** What every destination is sent (README, Callbacks): the event and the payout as it ended. */
 export const EventBody = z
-  .object({ id: z.string(), type: EventType, created_at: z.string(), payout: PayoutView })
+  .object({
+    id: z.string(),
+    type: EventType,
+    created_at: z.string(),
+    recipient: z
+      .object({
+        id: z.string().nullable(),
+        card: z.object({
+          last4: z.string().nullable(),
+          status: z.literal('invalid'),
+          invalid_reason: z.object({ code: z.string().nullable(), description: z.string().nullable() }),
+        }),
+      })
+      .optional()
+      .describe('`recipient.card_invalid` only: the saved recipient whose card the bank called unusable; it needs a new card link'),
+    payout: PayoutView.describe(
+      'the payout as it was when the event happened; for `recipient.card_invalid`, the payout that found the card unusable',
+    ),
+  })
   .meta({ id: 'EventBody', description: 'The body every delivery of the event sends, byte for byte the same each time.' });
 
 const Delivery = z
@@ -113,7 +131,7 @@ const Delivery = z
 
 export const EventSummary = z
   .object({
-    id: EventId.describe("`evt_<payout>_<outcome>`: every delivery's `webhook-id`"),
+    id: EventId.describe("`evt_<payout>_<event>`: every delivery's `webhook-id`"),
     type: EventType,
     created_at: z.string().describe('when the payout ended'),
     payout: PayoutId.describe('your order id'),

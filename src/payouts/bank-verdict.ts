@@ -1,6 +1,7 @@
 import { Bank131ApiError, Bank131Error } from '../bank131/errors.js';
-import type { BankSession } from '../bank131/schemas.js';
+import type { BankPayout, BankSession } from '../bank131/schemas.js';
 import type { PersonName, ReportedFacts } from './confirmation-policy.js';
+import type { BankFacts, BankReturn } from './steps.js';
 
 /**
  * What a bank session (from a webhook or session/status) says about our payout, in one word.
@@ -10,6 +11,8 @@ import type { PersonName, ReportedFacts } from './confirmation-policy.js';
  */
 export type BankVerdict =
   | { kind: 'paid' }
+  /** Paid, and then sent back by the card's bank: a refund the bank reports `accepted`. */
+  | { kind: 'returned'; returned: BankReturn }
   | { kind: 'unpaid'; code: string; description: string }
   | { kind: 'awaiting_confirm'; reported: ReportedFacts }
   | { kind: 'in_progress'; payoutStatus: string | undefined }
@@ -18,7 +21,11 @@ export type BankVerdict =
 
 export function verdictOf(session: BankSession): BankVerdict {
   const payout = session.payouts[0];
-  if (payout?.status === 'succeeded' || session.status === 'accepted') return { kind: 'paid' };
+  const paid = payout?.status === 'succeeded' || session.status === 'accepted';
+  // A refund is money coming back, so it can only follow a payout that was paid.
+  const returned = paid && payout ? returnOf(payout) : null;
+  if (returned) return { kind: 'returned', returned };
+  if (paid) return { kind: 'paid' };
   if (payout?.status === 'failed' || session.status === 'cancelled') {
     const error = payout?.error ?? session.error;
     return {
@@ -64,13 +71,42 @@ function recipientOf(details: unknown): { recipient?: PersonName } {
   return Object.keys(name).length > 0 ? { recipient: name } : {};
 }
 
-/** Masked facts worth keeping on the record: the bank's payout id and the card's last 4. */
-export function bankFacts(session: BankSession): { bank_payout_id?: string; card_last4?: string } {
+/**
+ * What came back of the payout, from its accepted refunds: their sum, the last one's reason, time
+ * and id. Null while none is accepted (one `in_progress`, `declined` or in `error` returned nothing).
+ */
+export function returnOf(payout: BankPayout): BankReturn | null {
+  const accepted = (payout.refunds ?? []).filter((r) => r.status === 'accepted');
+  if (accepted.length === 0) return null;
+  const last = accepted[accepted.length - 1]!;
+  const amount = accepted.reduce((sum, r) => sum + (r.amount_details?.amount ?? 0), 0);
+  const said = last.reason ?? last.error?.description ?? (typeof last.metadata === 'string' ? last.metadata : undefined);
+  return {
+    // a refund that names no amount returned the whole payout
+    amount: amount > 0 ? amount : (payout.amount_details?.amount ?? 0),
+    reason: said || "the card's bank returned the transfer",
+    at: last.finished_at ?? last.created_at ?? new Date().toISOString(),
+    refundId: last.id ?? null,
+  };
+}
+
+/**
+ * Facts worth keeping on the record, masked: the bank's payout id, the card's last 4, and what a
+ * statement is matched by (the fee, when the bank finished it, a self-employed recipient's receipt).
+ */
+export function bankFacts(session: BankSession): BankFacts {
   const payout = session.payouts[0];
-  const facts: { bank_payout_id?: string; card_last4?: string } = {};
-  if (payout?.id) facts.bank_payout_id = payout.id;
-  const last4 = payout?.details?.card?.last4;
+  const facts: BankFacts = {};
+  if (!payout) return facts;
+  if (payout.id) facts.bank_payout_id = payout.id;
+  const last4 = payout.details?.card?.last4;
   if (last4) facts.card_last4 = last4;
+  const fee = payout.amounts?.fee?.merchant_fee?.amount;
+  if (typeof fee === 'number' && Number.isInteger(fee) && fee >= 0) facts.fee_amount = String(fee);
+  if (payout.finished_at) facts.bank_finished_at = payout.finished_at;
+  const receipt = payout.fiscalization_details?.professional_income_taxpayer?.receipt;
+  if (receipt?.id) facts.receipt_id = receipt.id;
+  if (receipt?.link) facts.receipt_link = receipt.link;
   return facts;
 }
 
@@ -82,6 +118,8 @@ export function describeSession(session: BankSession): string {
   if (payout) parts.push(`payout ${payout.status ?? 'null'}`);
   const code = payout?.error?.code ?? session.error?.code;
   if (code) parts.push(`error ${code}`);
+  const refunds = payout?.refunds?.length ?? 0;
+  if (refunds > 0) parts.push(`${refunds} refund${refunds > 1 ? 's' : ''} (${payout!.refunds!.map((r) => r.status ?? 'null').join(', ')})`);
   return parts.join(', ');
 }
 

@@ -12,6 +12,7 @@ import type { PayoutState } from './state-machine.js';
 /** The bank's word as the table reads it: a verdict (src/payouts/bank-verdict.ts), with the two distinctions the lifecycle makes inside one. */
 export const BANK_WORDS = [
   'paid',
+  'returned',
   'session_cancelled',
   'unpaid',
   'awaiting_confirm',
@@ -46,12 +47,15 @@ export function bankWordOf(verdict: BankVerdict): BankWord {
 export type SessionSource = 'webhook' | 'status' | 'found_due';
 
 /** The steps the bank's word may take (their inputs are read from the session it reported). */
-export type BankStep = 'succeed' | 'fail' | 'markCancelled' | 'awaitConfirmation' | 'markStarted' | 'markConfirmed';
+export type BankStep = 'succeed' | 'fail' | 'markCancelled' | 'awaitConfirmation' | 'markStarted' | 'markConfirmed' | 'markReturned';
 export type RedrivenJob = 'start' | 'confirm' | 'cancel';
 
 export type BankAction =
-  /** Take the step; `alarm`: logged as an error, since money moved that we never confirmed. */
-  | { act: 'step'; step: BankStep; alarm?: 'paid_unconfirmed' }
+  /**
+   * Take the step; `alarm`: logged as an error, since money moved that we never confirmed. `then`:
+   * a second step right after (a payout paid and already returned is recorded as both, in order).
+   */
+  | { act: 'step'; step: BankStep; alarm?: 'paid_unconfirmed'; then?: 'markReturned' }
   /** Found due: enqueue the job again unless it is still to run (`first`: take this step before). Otherwise: `in_hand`. */
   | { act: 'redrive'; job: RedrivenJob; first?: 'reportAgain' }
   /** The order ended before the bank asked for our confirm: release the session (best effort, moves no money). */
@@ -66,6 +70,8 @@ export type BankAction =
 export type BankDecision = BankAction | { act: 'in_hand'; job: RedrivenJob };
 
 const take = (step: BankStep): BankAction => ({ act: 'step', step });
+const SUCCEED_THEN_RETURN: BankAction = { act: 'step', step: 'succeed', then: 'markReturned' };
+const PAID_UNCONFIRMED_THEN_RETURN: BankAction = { act: 'step', step: 'succeed', alarm: 'paid_unconfirmed', then: 'markReturned' };
 const redrive = (job: RedrivenJob, first?: 'reportAgain'): BankAction => ({ act: 'redrive', job, ...(first ? { first } : {}) });
 const PAID_UNCONFIRMED: BankAction = { act: 'step', step: 'succeed', alarm: 'paid_unconfirmed' };
 const NOTHING: BankAction = { act: 'nothing', outcome: 'nothing_to_do' };
@@ -93,6 +99,24 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: OPERATOR,
     cancelled: OPERATOR,
     expired: OPERATOR,
+    // a late report of the payment, after its return was recorded
+    returned: ENDED,
+  },
+  returned: {
+    ...NO_SESSION,
+    // the payment's own report was lost or overtaken: both are recorded, the payment first
+    session_created: PAID_UNCONFIRMED_THEN_RETURN,
+    awaiting_funds: PAID_UNCONFIRMED_THEN_RETURN,
+    started: PAID_UNCONFIRMED_THEN_RETURN,
+    awaiting_confirmation: PAID_UNCONFIRMED_THEN_RETURN,
+    confirming: SUCCEED_THEN_RETURN,
+    cancelling: PAID_UNCONFIRMED_THEN_RETURN,
+    confirmed: SUCCEED_THEN_RETURN,
+    succeeded: take('markReturned'),
+    failed: OPERATOR,
+    cancelled: OPERATOR,
+    expired: OPERATOR,
+    returned: ENDED,
   },
   session_cancelled: {
     ...NO_SESSION,
@@ -107,6 +131,7 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: ENDED,
     cancelled: ENDED,
     expired: ENDED,
+    returned: ENDED,
   },
   unpaid: {
     ...NO_SESSION,
@@ -122,6 +147,7 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: ENDED,
     cancelled: ENDED,
     expired: ENDED,
+    returned: ENDED,
   },
   awaiting_confirm: {
     ...NO_SESSION,
@@ -138,6 +164,7 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: STRAY,
     cancelled: STRAY,
     expired: STRAY,
+    returned: NOTHING,
   },
   payout_in_progress: {
     ...NO_SESSION,
@@ -152,6 +179,7 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: NOTHING,
     cancelled: NOTHING,
     expired: NOTHING,
+    returned: NOTHING,
   },
   session_in_progress: {
     ...NO_SESSION,
@@ -166,6 +194,7 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: NOTHING,
     cancelled: NOTHING,
     expired: NOTHING,
+    returned: NOTHING,
   },
   created: {
     ...NO_SESSION,
@@ -181,6 +210,7 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: NOTHING,
     cancelled: NOTHING,
     expired: NOTHING,
+    returned: NOTHING,
   },
   unknown: {
     awaiting_card: ASK_AGAIN,
@@ -196,6 +226,7 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: ASK_AGAIN,
     cancelled: ASK_AGAIN,
     expired: ASK_AGAIN,
+    returned: ASK_AGAIN,
   },
 };
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CALLBACK_URL, eventIdOf, eventOf, type EventType } from './events.js';
+import { CALLBACK_URL, eventIdOf, eventOf, type EventType, type NotifyEvent } from './events.js';
 import { DELIVERY_STATUSES, type PayoutRecord } from './schemas.js';
 import { signingSecrets, takes, type WebhookEndpoint } from './webhook-endpoints.js';
 
@@ -66,11 +66,19 @@ export function notificationOf(
     : { event_id, status: 'pending', delivered_at: null };
 }
 
-/** The destinations a final payout still owes its event to: what the reconciler re-drives. */
-export function owedDestinations(payout: Pick<PayoutRecord, 'state' | 'order' | 'notified'>, event: EventState | null): string[] {
-  if (event) return [...event.pending].sort(destinationOrder);
+/**
+ * The destinations a final payout still owes one of its events (`recorded`: that event as stored):
+ * what the reconciler re-drives. A payout that ended before events were recorded owes only its
+ * outcome, and only to its callback_url.
+ */
+export function owedDestinations(
+  payout: Pick<PayoutRecord, 'state' | 'order' | 'notified'>,
+  event: NotifyEvent,
+  recorded: EventState | null,
+): string[] {
+  if (recorded) return [...recorded.pending].sort(destinationOrder);
   const outcome = eventOf(payout);
-  return outcome && payout.order.callback_url && payout.notified !== outcome ? [CALLBACK_URL] : [];
+  return outcome === event && payout.order.callback_url && payout.notified !== outcome ? [CALLBACK_URL] : [];
 }
 
 /** callback_url first, then endpoints by id. */

@@ -7,15 +7,24 @@ import { isTerminal } from './state-machine.js';
  * recorded in the payout's terminal transition (src/store/scripts/transition.lua) whether or not
  * anyone is told, under a stable id that is also every delivery's `webhook-id`. It is owed to its
  * destinations: the payout's own `callback_url`, and each webhook endpoint of its tenant that was
- * enabled and took its type when the payout ended. Pure.
+ * enabled and took its type when the payout ended. A payout may have more than its outcome's event:
+ * `payout.returned` after `payout.succeeded`, and `recipient.card_invalid` beside the
+ * `payout.failed` that found a saved card unusable; each is recorded by the step that causes it. Pure.
  */
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
-export const EVENT_TYPES = ['payout.succeeded', 'payout.failed', 'payout.cancelled', 'payout.expired'] as const;
+export const EVENT_TYPES = [
+  'payout.succeeded',
+  'payout.failed',
+  'payout.cancelled',
+  'payout.expired',
+  'payout.returned',
+  'recipient.card_invalid',
+] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 export const EventType = z.enum(EVENT_TYPES, { error: `must be one of ${EVENT_TYPES.join(', ')}` });
 
-export const typeOf = (event: NotifyEvent): EventType => `payout.${event}`;
+export const typeOf = (event: NotifyEvent): EventType => (event === 'card_invalid' ? 'recipient.card_invalid' : `payout.${event}`);
 
 /** The destination that is a payout's own `callback_url` (any other is a webhook endpoint's id). */
 export const CALLBACK_URL = 'callback_url';
@@ -45,11 +54,11 @@ export function eventIdOf(payoutId: string, event: NotifyEvent): string {
 export const EventId = z
   .string({ error: 'must be a string' })
   .max(160, 'must be at most 160 characters')
-  .regex(/^evt_[A-Za-z0-9._~-]+_(succeeded|failed|cancelled|expired)$/, 'must be an event id (evt_<payout>_<outcome>)');
+  .regex(/^evt_[A-Za-z0-9._~-]+_(succeeded|failed|cancelled|expired|returned|card_invalid)$/, 'must be an event id (evt_<payout>_<event>)');
 
-/** The payout and outcome an event id names, or null when it names none. */
+/** The payout and event an event id names, or null when it names none. */
 export function parseEventId(id: string): { payoutId: string; event: NotifyEvent } | null {
-  const m = /^evt_(.+)_(succeeded|failed|cancelled|expired)$/.exec(id);
+  const m = /^evt_(.+)_(succeeded|failed|cancelled|expired|returned|card_invalid)$/.exec(id);
   return m ? { payoutId: m[1]!, event: m[2] as NotifyEvent } : null;
 }
 
@@ -60,16 +69,42 @@ export function eventOf(payout: Pick<PayoutRecord, 'state'>): NotifyEvent | null
 }
 
 /**
+ * Every event a payout has, as its final steps recorded them (the record's `events`, written only by
+ * src/store/scripts/transition.lua); for a payout that ended before that was kept, its state's own.
+ */
+export function eventsOf(payout: Pick<PayoutRecord, 'state' | 'events'>): NotifyEvent[] {
+  const own = eventOf(payout);
+  if (payout.events.length > 0) return payout.events.filter((e): e is NotifyEvent => (NOTIFY_EVENTS as readonly string[]).includes(e));
+  return own ? [own] : [];
+}
+
+/**
  * What every destination is sent: the event and the payout as `GET /v1/payouts/{id}` shows it,
  * without its audit. A final record never changes, so this is the same text whenever it is made;
  * it is stored with the event the first time it is needed all the same (src/store/event-store.ts),
  * and sent from there.
  */
 export function eventBody(payout: PayoutRecord, event: NotifyEvent): string {
+  const view = publicView(payout);
+  const id = eventIdOf(payout.id, event);
+  if (event === 'card_invalid') {
+    return JSON.stringify({
+      id,
+      type: typeOf(event),
+      created_at: payout.finishedAt ?? payout.updatedAt,
+      recipient: {
+        id: payout.order.recipient_id ?? null,
+        card: { last4: payout.cardLast4, status: 'invalid', invalid_reason: { code: payout.errorCode, description: payout.errorText } },
+      },
+      payout: view,
+    });
+  }
+  // `payout.succeeded` delivered after the money came back still says what it said when it happened
+  const asThen = event === 'succeeded' && payout.state === 'returned' ? { ...view, status: 'succeeded' as const, returned: null } : view;
   return JSON.stringify({
-    id: eventIdOf(payout.id, event),
+    id,
     type: typeOf(event),
-    created_at: payout.updatedAt, // when the payout ended
-    payout: publicView(payout),
+    created_at: event === 'returned' ? (payout.returned?.at ?? payout.updatedAt) : (payout.finishedAt ?? payout.updatedAt), // when it happened
+    payout: asThen,
   });
 }

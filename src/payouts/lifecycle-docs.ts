@@ -48,8 +48,10 @@ export function renderStepTable(): string {
 
 function actionText(a: BankAction): string {
   switch (a.act) {
-    case 'step':
-      return a.alarm ? `${code(a.step)}, alarm` : code(a.step);
+    case 'step': {
+      const first = a.alarm ? `${code(a.step)}, alarm` : code(a.step);
+      return a.then ? `${first}, then ${code(a.then)}` : first;
+    }
     case 'redrive':
       return `${a.first ? `${code(a.first)}, ` : ''}re-drive ${a.job}`;
     case 'cancel_stray_session':

@@ -22,40 +22,104 @@ export const Recipient = z
   .strictObject({ full_name: name.optional(), first_name: name.optional(), last_name: name.optional(), middle_name: name.optional() })
   .refine((r) => Boolean(r.full_name || (r.first_name && r.last_name)), { message: 'needs full_name, or first_name and last_name' });
 
-export const PayoutOrder = z.strictObject({
-  id: PayoutId,
-  amount_details: z.strictObject({
-    amount: z
-      .number({ error: 'must be a number of kopecks' })
-      .int('must be a whole number of kopecks (100 RUB = 10000)')
-      .positive('must be greater than 0')
-      .max(100_000_000_00, 'must be at most 100,000,000.00 RUB'),
-    currency: z
-      .string()
-      .transform((c) => c.toLowerCase())
-      .pipe(z.literal('rub', { error: 'must be "rub": card payouts are paid in roubles' })),
-  }),
-  recipient: Recipient,
-  // Without it, the payout waits for the recipient to give a card through a collection link.
-  encrypted_card: EncryptedCard.strict().optional(),
-  metadata: z.string().max(1024, 'must be at most 1024 characters').optional(),
-  customer: z
-    .strictObject({
-      reference: z.string().min(1).max(256),
-      contacts: z
-        .array(z.strictObject({ email: z.email().optional(), phone: z.string().max(32).optional() }))
-        .max(5)
-        .optional(),
-    })
-    .optional(),
-  callback_url: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .refine(
-      (u) => callbackUrlProblem(u, { allowPrivate: true }) === null,
-      'must not carry a user name or password (they would be sent, and logged, with every callback)',
+/** A recipient the tenant saved (POST /v1/recipients), whose saved card a payout may be paid to. */
+export const RecipientId = z
+  .string({ error: 'must be a string' })
+  .regex(/^rcp_[0-9a-f]{16}$/, 'must be a recipient id (rcp_ followed by 16 hexadecimal digits)');
+
+/** A self-employed person's ИНН: 12 digits. */
+export const TaxReference = z.string({ error: 'must be a string' }).regex(/^\d{12}$/, 'must be 12 digits (a self-employed person’s ИНН)');
+
+const Kopecks = z
+  .number({ error: 'must be a number of kopecks' })
+  .int('must be a whole number of kopecks (100 RUB = 10000)')
+  .positive('must be greater than 0')
+  .max(100_000_000_00, 'must be at most 100,000,000.00 RUB');
+
+/**
+ * A payout to a self-employed recipient (НПД): the bank registers the income with the tax service
+ * and issues a receipt (docs/bank131-protocol.md §3.6). The services are what the receipt lists;
+ * they add up to the payout's amount.
+ */
+export const Fiscalization = z.strictObject({
+  tax_reference: TaxReference.optional().describe("the recipient's ИНН; may be left out when recipient_id names a recipient that has one"),
+  services: z
+    .array(
+      z.strictObject({
+        name: z.string().trim().min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+        amount: Kopecks.describe('kopecks per unit'),
+        quantity: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(1),
+      }),
     )
-    .optional(),
+    .min(1, 'must hold at least one service')
+    .max(50, 'must hold at most 50 services'),
+  payer_type: z
+    .enum(['legal', 'individual', 'foreign'])
+    .optional()
+    .describe('who pays the income, for the receipt; the bank assumes a company'),
 });
+export type Fiscalization = z.infer<typeof Fiscalization>;
+
+export const PayoutOrder = z
+  .strictObject({
+    id: PayoutId,
+    amount_details: z.strictObject({
+      amount: Kopecks,
+      currency: z
+        .string()
+        .transform((c) => c.toLowerCase())
+        .pipe(z.literal('rub', { error: 'must be "rub": card payouts are paid in roubles' })),
+    }),
+    // Left out when recipient_id names a saved recipient: their name is used.
+    recipient: Recipient.optional(),
+    /** A saved recipient: paid to their saved card, or, while they have none that works, through a collection link. */
+    recipient_id: RecipientId.optional(),
+    // Without it (and without recipient_id), the payout waits for the recipient to give a card through a collection link.
+    encrypted_card: EncryptedCard.strict().optional(),
+    fiscalization: Fiscalization.optional(),
+    metadata: z.string().max(1024, 'must be at most 1024 characters').optional(),
+    customer: z
+      .strictObject({
+        reference: z.string().min(1).max(256),
+        contacts: z
+          .array(z.strictObject({ email: z.email().optional(), phone: z.string().max(32).optional() }))
+          .max(5)
+          .optional(),
+      })
+      .optional(),
+    callback_url: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .refine(
+        (u) => callbackUrlProblem(u, { allowPrivate: true }) === null,
+        'must not carry a user name or password (they would be sent, and logged, with every callback)',
+      )
+      .optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (!o.recipient && !o.recipient_id)
+      ctx.addIssue({ code: 'custom', path: ['recipient'], message: 'is required, unless recipient_id names a saved recipient' });
+    if (o.recipient_id && o.encrypted_card)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['encrypted_card'],
+        message: "must not be given with recipient_id: the recipient's saved card is paid (or a new one collected)",
+      });
+    if (o.fiscalization) {
+      const total = o.fiscalization.services.reduce((sum, s) => sum + s.amount * s.quantity, 0);
+      if (total !== o.amount_details.amount)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fiscalization', 'services'],
+          message: `must add up to amount_details.amount (${o.amount_details.amount} kopecks): amount × quantity comes to ${total}`,
+        });
+      if (!o.fiscalization.tax_reference && !o.recipient_id)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fiscalization', 'tax_reference'],
+          message: 'is required, unless recipient_id names a recipient that has a tax_reference',
+        });
+    }
+  });
 export type PayoutOrder = z.infer<typeof PayoutOrder>;
 
 export const MAX_BATCH = 10_000;
@@ -130,6 +194,24 @@ const recordCommon = {
   collectedCard: z.custom<PayoutOrder['encrypted_card'] & object>().nullable(),
   /** Idempotency key generations per bank call (src/payouts/idempotency-key.ts). */
   keyGenerations: z.object({ start: z.number().int(), confirm: z.number().int(), cancel: z.number().int() }),
+  /** A payout to a saved recipient: who, the name and saved card they had when it was accepted. */
+  recipientId: z.string().nullable(),
+  recipientName: z.custom<z.infer<typeof Recipient>>().nullable(),
+  cardId: z.string().nullable(),
+  /** A self-employed recipient's ИНН: the payout starts with fiscalization. */
+  taxReference: z.string().nullable(),
+  /** The tenant's reference for the person paid (the order's customer.reference, or the saved recipient's). */
+  customerReference: z.string().nullable(),
+  /** What a statement is matched by: the bank's fee (kopecks), when the bank and we saw it finish. */
+  fee: z.number().int().nullable(),
+  bankFinishedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  /** A self-employed recipient's receipt, once the bank issued it. */
+  receipt: z.object({ id: z.string(), link: z.string().nullable() }).nullable(),
+  /** Paid money the card's bank sent back. */
+  returned: z.object({ amount: z.number().int(), reason: z.string(), at: z.string(), refundId: z.string().nullable() }).nullable(),
+  /** Every event its final steps recorded (src/store/scripts/transition.lua). */
+  events: z.array(z.string()),
   createdAt: z.string(),
   updatedAt: z.string(),
 };
@@ -139,7 +221,7 @@ const ENDED_MAYBE_WITHOUT_SESSION = ['failed', 'cancelled', 'expired'] as const;
 
 export const PayoutRecordSchema = z.discriminatedUnion('state', [
   z.object({ ...recordCommon, state: z.enum(NO_SESSION_YET), sessionId: z.null() }),
-  z.object({ ...recordCommon, state: z.enum([...SESSION_STATES, 'succeeded']), sessionId: z.string().min(1) }),
+  z.object({ ...recordCommon, state: z.enum([...SESSION_STATES, 'succeeded', 'returned']), sessionId: z.string().min(1) }),
   z.object({ ...recordCommon, state: z.enum(ENDED_MAYBE_WITHOUT_SESSION), sessionId: z.string().min(1).nullable() }),
 ]);
 type RecordOf<S extends PayoutState> = Omit<z.infer<typeof PayoutRecordSchema>, 'state' | 'sessionId'> & {
@@ -202,12 +284,36 @@ export const PayoutView = z
     metadata: z.string().nullable(),
     customer: z.looseObject({ reference: z.string() }).nullable(),
     callback_url: z.string().nullable(),
+    recipient_id: z.string().nullable().describe('the saved recipient paid, when the order named one'),
     card: z.object({ last4: z.string().nullable() }),
     collect_url: z.string().nullable().describe('while the payout waits for its card: the link to send the recipient'),
-    bank: z.object({ session_id: z.string().nullable(), payout_id: z.string().nullable() }),
+    fiscalization: z
+      .object({
+        tax_reference: z.string(),
+        receipt: z
+          .object({ id: z.string(), link: z.string().nullable() })
+          .nullable()
+          .describe("the tax receipt the bank registered for the recipient's income, once it did"),
+      })
+      .nullable()
+      .describe('a payout to a self-employed recipient (НПД)'),
+    bank: z.object({
+      session_id: z.string().nullable(),
+      payout_id: z.string().nullable(),
+      finished_at: z.string().nullable().describe('when the bank says it finished the payout'),
+    }),
+    fee: z
+      .object({ amount: z.number().int().describe('kopecks'), currency: z.string() })
+      .nullable()
+      .describe("the bank's fee for the payout, once it said (`amounts.fee.merchant_fee`)"),
+    returned: z
+      .object({ amount: z.number().int().describe('kopecks'), reason: z.string(), at: z.string() })
+      .nullable()
+      .describe("money the card's bank sent back after the payout succeeded (status `returned`)"),
     error: z.object({ code: z.string(), description: z.string().nullable() }).nullable(),
     created_at: z.string(),
     updated_at: z.string(),
+    finished_at: z.string().nullable().describe('when the payout first reached a final state'),
     audit: z.array(AuditEntry).optional().describe('every change of state and every webhook seen; in GET /v1/payouts/{id} only'),
     notification: Notification.nullable()
       .optional()
@@ -228,16 +334,21 @@ export function publicView(record: PayoutRecord, audit?: AuditEvent[], publicUrl
     id: order.id,
     status: record.state,
     amount_details: order.amount_details,
-    recipient: order.recipient,
+    recipient: order.recipient ?? record.recipientName ?? {},
     metadata: order.metadata ?? null,
     customer: order.customer ?? null,
     callback_url: order.callback_url ?? null,
+    recipient_id: record.recipientId,
     card: { last4: record.cardLast4 },
     collect_url: record.state === 'awaiting_card' && record.collect && publicUrl ? collectUrl(publicUrl, record.collect.token) : null,
-    bank: { session_id: record.sessionId, payout_id: record.bankPayoutId },
+    fiscalization: record.taxReference ? { tax_reference: record.taxReference, receipt: record.receipt } : null,
+    bank: { session_id: record.sessionId, payout_id: record.bankPayoutId, finished_at: record.bankFinishedAt },
+    fee: record.fee === null ? null : { amount: record.fee, currency: order.amount_details.currency },
+    returned: record.returned ? { amount: record.returned.amount, reason: record.returned.reason, at: record.returned.at } : null,
     error: record.errorCode ? { code: record.errorCode, description: record.errorText } : null,
     created_at: record.createdAt,
     updated_at: record.updatedAt,
+    finished_at: record.finishedAt,
     ...(audit ? { audit } : {}),
   };
 }
@@ -290,6 +401,7 @@ export type ConfirmJob = z.infer<typeof ConfirmJob>;
 export const CheckJob = z.object({ payoutId: PayoutKey, reason: z.string() });
 export type CheckJob = z.infer<typeof CheckJob>;
 
-export const NOTIFY_EVENTS = ['succeeded', 'failed', 'cancelled', 'expired'] as const;
+/** A payout's events by name: its final states, and `card_invalid` (its saved card found unusable). */
+export const NOTIFY_EVENTS = ['succeeded', 'failed', 'cancelled', 'expired', 'returned', 'card_invalid'] as const;
 export const NotifyJob = z.object({ payoutId: PayoutKey, event: z.enum(NOTIFY_EVENTS) });
 export type NotifyJob = z.infer<typeof NotifyJob>;

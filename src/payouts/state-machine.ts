@@ -20,11 +20,16 @@ export const PAYOUT_STATES = [
   'failed',
   'cancelled',
   'expired',
+  'returned',
 ] as const;
 export type PayoutState = (typeof PAYOUT_STATES)[number];
 
-/** Declared, not read off the steps: that no step leaves them is a rule the unit tests hold the steps to. */
-export const TERMINAL_STATES: readonly PayoutState[] = ['succeeded', 'failed', 'cancelled', 'expired'];
+/**
+ * Declared, not read off the steps. Final: upstream is told, and no job of ours moves the payout
+ * again. One step leaves a final state, and only on the bank's word: `markReturned`, when the card's
+ * bank sends back money that was paid (`succeeded` → `returned`); the unit tests hold the steps to that.
+ */
+export const TERMINAL_STATES: readonly PayoutState[] = ['succeeded', 'failed', 'cancelled', 'expired', 'returned'];
 
 /** What each state means, for the docs' state table (src/payouts/lifecycle-docs.ts). */
 export const STATE_MEANING: Record<PayoutState, string> = {
@@ -42,6 +47,7 @@ export const STATE_MEANING: Record<PayoutState, string> = {
   failed: 'final: the bank refused, declined or ended the payout unpaid, or it could never be sent',
   cancelled: 'final: cancelled by upstream or by the policy, unpaid',
   expired: 'final: no card was given before the collection link expired',
+  returned: "final: the bank paid, then the card's bank sent the money back (`payment_refunded`)",
 };
 
 interface Move {

@@ -25,7 +25,16 @@ export type RecordField =
   | 'error_text'
   | 'reported'
   | 'funds_wait_until'
-  | 'collected_card';
+  | 'collected_card'
+  | 'card_id'
+  | 'fee_amount'
+  | 'bank_finished_at'
+  | 'receipt_id'
+  | 'receipt_link'
+  | 'returned_amount'
+  | 'returned_reason'
+  | 'returned_at'
+  | 'refund_id';
 
 export interface StepDef<I> {
   from: readonly PayoutState[];
@@ -41,9 +50,24 @@ export interface StepDef<I> {
   note?: string;
 }
 
+/** What the bank says of a payout that we keep: masked, and what a statement is matched by. */
 export interface BankFacts {
   bank_payout_id?: string;
   card_last4?: string;
+  /** The bank's fee for it, in kopecks (`amounts.fee.merchant_fee`). */
+  fee_amount?: string;
+  /** When the bank says it finished it. */
+  bank_finished_at?: string;
+  /** A self-employed recipient's receipt (`fiscalization_details.professional_income_taxpayer.receipt`). */
+  receipt_id?: string;
+  receipt_link?: string;
+}
+/** The card's bank sent paid money back (a refund the bank reports `accepted`). */
+export interface BankReturn {
+  amount: number;
+  reason: string;
+  at: string;
+  refundId: string | null;
 }
 export interface BankFailure {
   code: string;
@@ -66,12 +90,18 @@ const WITH_SESSION: readonly PayoutState[] = [
 
 export const STEPS = {
   /** The recipient gave a card through the collection link: the payout can start. */
-  receiveCard: step<{ card: object; last4: string }>({
+  receiveCard: step<{ card: object; last4: string; cardId?: string }>({
     from: ['awaiting_card'],
     to: 'queued',
     why: (i) => `card •••• ${i.last4} given through the collection link`,
-    // given_last4 is what the confirmation policy holds the bank's word against; card_last4 is shown
-    fields: (i) => ({ collected_card: JSON.stringify(i.card), card_last4: i.last4, given_last4: i.last4 }),
+    // given_last4 is what the confirmation policy holds the bank's word against; card_last4 is shown.
+    // card_id: the card was also saved to the payout's recipient, whose card a decline may mark unusable.
+    fields: (i) => ({
+      collected_card: JSON.stringify(i.card),
+      card_last4: i.last4,
+      given_last4: i.last4,
+      ...(i.cardId ? { card_id: i.cardId } : {}),
+    }),
     followUp: 'start',
     lookAgain: 'reconcile',
   }),
@@ -196,6 +226,25 @@ export const STEPS = {
     to: 'failed',
     why: (i) => i.why,
     fields: (i) => ({ ...i.facts, ...failureFields(i) }),
+    followUp: 'notify',
+    lookAgain: 'reconcile',
+  }),
+  /**
+   * The card's bank sent the money back after the bank paid it (`payment_refunded`, or
+   * session/status showing an accepted refund). The only step out of a final state: the bank's
+   * word after the fact, never ours; upstream is told `payout.returned`.
+   */
+  markReturned: step<{ returned: BankReturn; facts?: BankFacts; why: string }>({
+    from: ['succeeded'],
+    to: 'returned',
+    why: (i) => i.why,
+    fields: (i) => ({
+      ...i.facts,
+      returned_amount: String(i.returned.amount),
+      returned_reason: i.returned.reason,
+      returned_at: i.returned.at,
+      refund_id: i.returned.refundId ?? '',
+    }),
     followUp: 'notify',
     lookAgain: 'reconcile',
   }),

@@ -3,7 +3,8 @@ import type { PayoutOrder } from '../payouts/schemas.js';
 import { enqueueStarts } from '../queues.js';
 import type { CreateResult } from '../store/payout-store.js';
 import type { StepDeps } from './pipeline-deps.js';
-import { DEFAULT_TENANT, type Caller } from '../tenants/identity.js';
+import { DEFAULT_TENANT, payoutKeyOf, type Caller } from '../tenants/identity.js';
+import { planFor, type RecipientPlan } from './saved-recipients.js';
 
 /** Orders accepted with no caller named (the CLI's import goes through the API, so only tests and tools). */
 const DEFAULT_CALLER: Caller = { tenant: DEFAULT_TENANT, keyId: '' };
@@ -20,18 +21,25 @@ const ENQUEUE_CHUNK = 1_000;
 export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[], caller: Caller = DEFAULT_CALLER): Promise<CreateResult[]> {
   const now = Date.now();
   const expiresAt = now + deps.timing.collectTtlMs;
-  const results = await deps.store.createMany(
-    orders,
-    // Without a card, the payout waits for its recipient behind a random, single-use link, and
-    // is due when the link expires (the reconciler expires it then).
-    (o) =>
-      o.encrypted_card
-        ? 'queued'
-        : { state: 'awaiting_card', dueAt: expiresAt, collect: { token: randomBytes(24).toString('base64url'), expiresAt } },
-    now + deps.timing.reconcileAfterMs,
-    caller,
+  // Without a card, the payout waits for its recipient behind a random, single-use link, and is
+  // due when the link expires (the reconciler expires it then).
+  const collect = () => ({ token: randomBytes(24).toString('base64url'), expiresAt });
+  const named = [...new Set(orders.flatMap((o) => (o.recipient_id ? [o.recipient_id] : [])))];
+  const recipients = await deps.store.savedRecipients(caller.tenant, named);
+  const plans = orders.map((o) =>
+    !o.recipient_id && !o.fiscalization
+      ? ({ ok: true, plan: o.encrypted_card ? 'queued' : { state: 'awaiting_card', dueAt: expiresAt, collect: collect() } } as const)
+      : planFor(o, o.recipient_id ? recipients.get(o.recipient_id) : null, collect),
   );
-  const toStart = results.filter((r) => r.status !== 'conflict' && r.state === 'queued').map((r) => r.id);
+  const accepted = orders.filter((_, i) => plans[i]!.ok);
+  const planOf = new Map(accepted.map((o) => [o, (plans[orders.indexOf(o)] as Extract<RecipientPlan, { ok: true }>).plan]));
+  const stored = await deps.store.createMany(accepted, (o) => planOf.get(o)!, now + deps.timing.reconcileAfterMs, caller);
+  let next = 0;
+  const results: CreateResult[] = orders.map((o, i) => {
+    const p = plans[i]!;
+    return p.ok ? stored[next++]! : { id: payoutKeyOf(caller.tenant, o.id), status: 'invalid', issues: p.issues };
+  });
+  const toStart = results.filter((r) => (r.status === 'created' || r.status === 'existing') && r.state === 'queued').map((r) => r.id);
   deps.crashPoints?.afterRecord?.(toStart);
   for (let i = 0; i < toStart.length; i += ENQUEUE_CHUNK) await enqueueStarts(deps.queues, toStart.slice(i, i + ENQUEUE_CHUNK));
   return results;

@@ -10,7 +10,7 @@ import type { TransitionResult } from '../store/payout-store.js';
 import { ensureCancelJob, ensureConfirmJob, ensureStartJob } from './ensure-job.js';
 import type { JobOutcome } from './job-outcome.js';
 import type { PipelineDeps } from './pipeline-deps.js';
-import { takeStep, type StepTarget } from './take-step.js';
+import { takeStep, targetOf, type StepTarget } from './take-step.js';
 
 /**
  * Applies what the bank says about a payout's session, whatever told us (a webhook, session/status).
@@ -30,7 +30,7 @@ export async function applyBankSession(
     log.warn({ recorded: payout.sessionId }, 'a session that is not the recorded one; nothing changed');
     return { outcome: 'not_our_session' };
   }
-  const target: StepTarget = { id: payout.id, sessionId: session.id, createdAt: payout.createdAt, order: payout.order };
+  const target: StepTarget = { ...targetOf(payout), sessionId: session.id };
   const said = `${source === 'webhook' ? 'webhook' : 'session/status'}: ${describeSession(session)}`;
   const verdict = verdictOf(session);
   const decision = bankDecision(bankWordOf(verdict), payout.state, source);
@@ -39,6 +39,11 @@ export async function applyBankSession(
     case 'step': {
       if (decision.alarm) log.error({ state: payout.state }, 'the bank reports a payout paid that we never confirmed');
       const r = await takeBankStep(deps, decision.step, target, verdict, session, said);
+      if (decision.then) {
+        // Whether or not this run took the first step (another may have), the second follows from its own from-state.
+        const then = await takeBankStep(deps, decision.then, target, verdict, session, said);
+        if (then.ok) return { outcome: STEPS[decision.then].to };
+      }
       return r.ok ? { outcome: STEPS[decision.step].to } : { outcome: 'no_longer_applies' };
     }
     case 'redrive': {
@@ -100,6 +105,11 @@ function takeBankStep(
       return takeStep(deps, 'markStarted', target, { facts, why: `${said}: the payout started` });
     case 'markConfirmed':
       return takeStep(deps, 'markConfirmed', target, { why: `${said}: our confirm landed` });
+    case 'markReturned': {
+      const returned = returnedIn(verdict);
+      const why = `${said}: ${returned.amount} kopecks returned by the card's bank (${returned.reason})`;
+      return takeStep(deps, 'markReturned', target, { returned, facts, why });
+    }
   }
 }
 
@@ -113,6 +123,10 @@ function ensure(deps: PipelineDeps, job: RedrivenJob, payout: PayoutRecord, sess
 function failureIn(verdict: BankVerdict): { code: string; description: string } {
   if (verdict.kind !== 'unpaid') throw new Error(`the bank's word table takes fail on a ${verdict.kind} verdict`);
   return verdict;
+}
+function returnedIn(verdict: BankVerdict) {
+  if (verdict.kind !== 'returned') throw new Error(`the bank's word table takes markReturned on a ${verdict.kind} verdict`);
+  return verdict.returned;
 }
 function reportedIn(verdict: BankVerdict) {
   if (verdict.kind !== 'awaiting_confirm') throw new Error(`the bank's word table decides afresh on a ${verdict.kind} verdict`);

@@ -1,5 +1,7 @@
 import { STEPS, type StepDef, type StepInput, type StepName } from '../payouts/steps.js';
-import type { NotifyJob } from '../payouts/schemas.js';
+import type { NotifyEvent } from '../payouts/events.js';
+import type { NotifyJob, PayoutRecord } from '../payouts/schemas.js';
+import { UNUSABLE_CARD_CODES } from '../recipients/unusable-card.js';
 import type { PayoutState } from '../payouts/state-machine.js';
 import { enqueueCancel, enqueueConfirm, enqueueNotify, enqueueStart, jobId, QUEUE } from '../queues.js';
 import type { TransitionResult } from '../store/payout-store.js';
@@ -15,6 +17,19 @@ export interface StepTarget {
   createdAt?: string;
   /** The order, when known: a payout without a callback_url has no callback job to remember as its last job. */
   order?: { callback_url?: string | undefined };
+  /** A payout to a saved card: failing with a code that makes the card unusable marks the card so. */
+  savedCard?: { recipientId: string; cardId: string } | undefined;
+}
+
+/** The step target a payout record makes. */
+export function targetOf(payout: PayoutRecord): StepTarget {
+  return {
+    id: payout.id,
+    sessionId: payout.sessionId,
+    createdAt: payout.createdAt,
+    order: payout.order,
+    ...(payout.recipientId && payout.cardId ? { savedCard: { recipientId: payout.recipientId, cardId: payout.cardId } } : {}),
+  };
 }
 
 /**
@@ -39,6 +54,10 @@ export async function takeStep<N extends StepName>(
   // The follow-up's job id is known before the move, so the record names it in the same script
   // (one round trip fewer than writing it afterwards); the reconciler checks that job first.
   const followUp = planFollowUp(deps, def.followUp, payout, def.to);
+  const code = (input as { code?: unknown }).code;
+  // a record passed as it is carries its saved card too
+  const savedCard = payout.savedCard ?? ('recipientId' in payout ? targetOf(payout as PayoutRecord).savedCard : undefined);
+  const unusable = name === 'fail' && typeof code === 'string' && UNUSABLE_CARD_CODES.has(code) && savedCard;
   const result = await deps.store.transition(payout.id, {
     from,
     to: def.to,
@@ -49,6 +68,7 @@ export async function takeStep<N extends StepName>(
     dueAt: Date.now() + lookAgainMs,
     // a step asked for by an API caller (an upstream cancel) names its key in the audit
     ...(typeof (input as { by?: unknown }).by === 'string' ? { by: (input as { by: string }).by } : {}),
+    ...(unusable ? { invalidateCard: { tenant: tenantOf(payout.id).tenant, ...unusable } } : {}),
   });
   if (!result.ok) {
     deps.log.debug({ payoutId: payout.id, step: name, current: result.current }, 'step no longer applies; nothing changed');
@@ -58,15 +78,15 @@ export async function takeStep<N extends StepName>(
   deps.log.info({ payoutId: payout.id, sessionId, step: name, from: result.from, to: def.to }, 'payout moved');
   observeStep(name, def.to, payout.createdAt, tenantOf(payout.id).tenant);
   deps.crashPoints?.afterStep?.(name, payout.id);
-  await followUp?.enqueue(result.destinations ?? []);
+  await followUp?.enqueue(result.events ?? []);
   return result;
 }
 
 interface PlannedJob {
   /** `<queue>/<job id>`, recorded with the move as its last job; null: none to record. */
   ref: string | null;
-  /** `destinations`: who a final payout's event is owed to, as the move found them. */
-  enqueue(destinations: string[]): Promise<unknown>;
+  /** `events`: a final payout's events and who each is still owed to, as the move found them. */
+  enqueue(events: Array<{ event: NotifyEvent; destinations: string[] }>): Promise<unknown>;
 }
 
 function planFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp'], payout: StepTarget, to: string): PlannedJob | null {
@@ -100,12 +120,18 @@ function planFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp']
       // records the event): the payout's callback_url, whose job is the reconciler's first check
       // (its last job), and each webhook endpoint of its tenant that takes the event. Owed to
       // nobody: no job, and transition.lua has already taken the payout off the due index.
+      // A payout may owe more than this step's event (a `payout.succeeded` still pending when the
+      // money comes back, a `recipient.card_invalid` beside a `payout.failed`): each owed one gets its job.
       const event = to as NotifyJob['event'];
       const first = jobId.notify(payout.id, event);
       return {
         ref: payout.order && !payout.order.callback_url ? null : `${QUEUE.notify}/${first}`,
-        enqueue: (destinations) =>
-          Promise.all(destinations.map((d) => enqueueNotify(deps.queues, payout.id, event, jobId.delivery(payout.id, event, d), d))),
+        enqueue: (events) =>
+          Promise.all(
+            events.flatMap((e) =>
+              e.destinations.map((d) => enqueueNotify(deps.queues, payout.id, e.event, jobId.delivery(payout.id, e.event, d), d)),
+            ),
+          ),
       };
     }
   }

@@ -71,6 +71,9 @@ export const port = z.coerce
   .min(0)
   .max(65535, 'must be at most 65535');
 export const positiveInt = z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be greater than 0');
+export const nonNegativeInt = z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(0, 'must be 0 or more');
+/** An interval in ms that 0 turns off; when on, at least `min` (a tighter loop would only load the bank). */
+export const intervalOrOff = (min: number) => nonNegativeInt.refine((v) => v === 0 || v >= min, `must be 0 (off) or at least ${min}`);
 export const httpUrl = z.url({ error: 'must be an absolute http(s) URL', protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
 export const redisUrl = z.url({ error: 'must be a redis:// or rediss:// URL', protocol: /^rediss?$/ });
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

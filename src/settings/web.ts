@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { COMMON_ENV, PEMS, commonSettings } from './common.js';
-import { bool, httpUrl, port, positiveInt, readEnv, type Env } from './env.js';
+import { bool, httpUrl, nonNegativeInt, port, positiveInt, readEnv, type Env } from './env.js';
 
 const apiKeys = z
   .string()
@@ -48,6 +48,8 @@ const WebEnv = z.object({
   ACCESS_LOG: bool('true'),
   COLLECT_PAYER_NAME: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters').default('bank131-payouts'),
   BANK131_WIDGET_URL: httpUrl.default('https://widget-demo.bank131.ru'),
+  // GET /v1/balance: how long the bank's wallet/balance answer is reused (0: every request asks the bank)
+  BALANCE_CACHE_MS: nonNegativeInt.max(600_000, 'must be at most 600000').default(5_000),
 });
 
 /** What the web process runs on: read once at start-up, handed as it is to its plugins. */
@@ -73,6 +75,8 @@ export const WebSettings = WebEnv.transform((e) => ({
   collectPayerName: e.COLLECT_PAYER_NAME,
   /** Where the recipient's browser loads the tokenization widget from. */
   widgetUrl: e.BANK131_WIDGET_URL,
+  /** How long `GET /v1/balance` reuses the bank's wallet/balance answer (src/funding/balance-cache.ts); 0: not at all. */
+  balanceCacheMs: e.BALANCE_CACHE_MS,
 }));
 export type WebSettings = z.output<typeof WebSettings>;
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CallbackSecret } from '../payouts/callback-signature.js';
 import { COMMON_ENV, PEMS, commonSettings } from './common.js';
-import { port, positiveInt, readEnv, type Env } from './env.js';
+import { intervalOrOff, port, positiveInt, readEnv, type Env } from './env.js';
 
 const concurrency = positiveInt.max(1000, 'must be at most 1000');
 
@@ -21,6 +21,8 @@ const WorkerEnv = z.object({
   STALLED_INTERVAL_MS: positiveInt.min(1_000, 'must be at least 1000').default(30_000),
   METRICS_PORT: port.default(9464),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  // how often the partner wallet's balance is asked of the bank (src/funding/balance-poll.ts); 0: never
+  BALANCE_POLL_MS: intervalOrOff(1_000).default(60_000),
 });
 
 /** What a worker process runs on: read once at start-up, handed as it is to the workers. */
@@ -44,6 +46,11 @@ export const WorkerSettings = WorkerEnv.transform((e) => ({
   /** Where the worker serves its metrics; port 0: not at all. */
   metricsPort: e.METRICS_PORT,
   metricsHost: e.METRICS_HOST,
+  /**
+   * How often the workers, together, ask the bank for the partner wallet's balance (kept in Redis
+   * for the metrics; a rise resumes the payouts waiting for funds at once); 0: never.
+   */
+  balancePollMs: e.BALANCE_POLL_MS,
 }));
 export type WorkerSettings = z.output<typeof WorkerSettings>;
 

@@ -10,10 +10,24 @@ export const CREATE_CHUNK = 500;
 
 export type CreateResult =
   | { id: string; status: 'created' | 'existing'; state: PayoutState; collectToken?: string }
-  | { id: string; status: 'conflict'; state: PayoutState; fields: string[] };
+  | { id: string; status: 'conflict'; state: PayoutState; fields: string[] }
+  /** Refused before anything was stored: what it names does not hold (a recipient that is not the tenant's). */
+  | { id: string; status: 'invalid'; issues: Array<{ field: string; problem: string }> };
 
-/** How one order is accepted: its first state, and for one without a card its collection link. */
-export type CreatePlan = PayoutState | { state: PayoutState; dueAt?: number; collect?: { token: string; expiresAt: number } };
+/**
+ * How one order is accepted: its first state, for one without a card its collection link, and
+ * fields the record starts with besides the order (a saved recipient's name and card).
+ */
+export type CreatePlan =
+  | PayoutState
+  | {
+      state: PayoutState;
+      dueAt?: number;
+      collect?: { token: string; expiresAt: number } | undefined;
+      fields?: Record<string, string>;
+      /** The person's reference when the order gives none (a saved recipient's): indexed for `GET /v1/payouts?reference=`. */
+      reference?: string | null;
+    };
 
 /** The store's keys and record reads this needs (src/store/payout-store.ts). */
 interface Keys {
@@ -21,6 +35,8 @@ interface Keys {
   dueKey: string;
   listKey(state?: PayoutState | '', tenant?: string): string;
   collectKey(token: string): string;
+  metadataKey(tenant: string, metadata: string): string;
+  referenceKey(tenant: string, reference: string): string;
   retiredKey(id: string): string;
   key(id: string): string;
   auditKey(id: string): string;
@@ -58,7 +74,14 @@ export async function createPayouts(
     ];
     for (const order of chunk) {
       const plan = planFor(order);
-      const { state, dueAt: itemDue, collect } = typeof plan === 'string' ? { state: plan, dueAt: undefined, collect: undefined } : plan;
+      const { state, dueAt: itemDue, collect, fields, reference } = typeof plan === 'string' ? { state: plan } : plan;
+      const customerReference = order.customer?.reference ?? reference ?? null;
+      const extra: Record<string, string> = { amount: String(order.amount_details.amount), ...fields };
+      if (customerReference) extra.customer_reference = customerReference;
+      const indexes = [
+        ...(order.metadata !== undefined ? [store.metadataKey(tenant, order.metadata)] : []),
+        ...(customerReference ? [store.referenceKey(tenant, customerReference)] : []),
+      ];
       const audit: AuditEvent = {
         at: now,
         from: null,
@@ -78,6 +101,8 @@ export async function createPayouts(
         itemDue === undefined ? '' : String(itemDue),
         collect?.token ?? '',
         collect ? String(collect.expiresAt) : '',
+        JSON.stringify(Object.entries(extra).flat()),
+        JSON.stringify(indexes),
       );
     }
     const out = await redis.b131CreatePayouts(keys.length, ...keys, ...args);

@@ -144,6 +144,7 @@ export class EventStore {
       how,
       attempt ? JSON.stringify(attempt) : '',
       String(ATTEMPTS_KEPT),
+      this.keys.prefix,
     );
     return done === 1;
   }

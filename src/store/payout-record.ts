@@ -23,6 +23,19 @@ export function toRecord(h: Record<string, string>): PayoutRecord {
     keyGenerations: { start: Number(h.key_gen_start ?? 0), confirm: Number(h.key_gen_confirm ?? 0), cancel: Number(h.key_gen_cancel ?? 0) },
     collect: h.collect_token ? { token: h.collect_token, expiresAt: Number(h.collect_expires_at) } : null,
     collectedCard: h.collected_card ? JSON.parse(h.collected_card) : null,
+    recipientId: h.recipient_id || null,
+    recipientName: h.recipient_name ? JSON.parse(h.recipient_name) : null,
+    cardId: h.card_id || null,
+    taxReference: h.tax_reference || null,
+    customerReference: h.customer_reference || null,
+    fee: h.fee_amount ? Number(h.fee_amount) : null,
+    bankFinishedAt: h.bank_finished_at || null,
+    finishedAt: h.finished_at || null,
+    receipt: h.receipt_id ? { id: h.receipt_id, link: h.receipt_link || null } : null,
+    returned: h.returned_amount
+      ? { amount: Number(h.returned_amount), reason: h.returned_reason ?? '', at: h.returned_at ?? '', refundId: h.refund_id || null }
+      : null,
+    events: h.events ? h.events.split(',').filter(Boolean) : [],
     createdAt: h.created_at,
     updatedAt: h.updated_at,
   });

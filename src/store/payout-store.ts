@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient } from './redis-client.js';
 import type { AuditEvent, PayoutOrder, PayoutRecord } from '../payouts/schemas.js';
 import type { KeyedAction } from '../payouts/idempotency-key.js';
 import type { RecordField } from '../payouts/steps.js';
 import { canMove, isTerminal, type PayoutState } from '../payouts/state-machine.js';
 import { withScripts, type ScriptCommands } from './scripts.js';
-import { countByState, listPayouts, type ListQuery, type StateCount } from './payout-list.js';
+import { countByState, listPayouts, type ListPage, type ListQuery, type StateCount } from './payout-list.js';
 import { toRecord } from './payout-record.js';
 import { DEFAULT_TENANT, type Caller } from '../tenants/identity.js';
 import { retirePayouts } from './retention.js';
@@ -13,17 +13,20 @@ import { CollectLinks } from './collect-links.js';
 import { createPayouts, type CreatePlan, type CreateResult } from './create-payouts.js';
 import { EventStore } from './event-store.js';
 import { WebhookEndpointStore } from './webhook-endpoint-store.js';
+import { RecipientStore } from './recipient-store.js';
 import type { NotifyEvent } from '../payouts/events.js';
+import type { SavedRecipient } from '../pipeline/saved-recipients.js';
 
 export { CREATE_CHUNK, type CreatePlan, type CreateResult } from './create-payouts.js';
 
 /**
  * `from` is 'replayed' when a re-sent call found its own earlier, already applied, move.
- * `destinations`: for a move that ends the payout, who its event is owed to (on a re-sent call,
- * those still owed): `callback_url` and webhook endpoint ids (scripts/transition.lua).
+ * `events`: after a move that ends the payout, each of its events and who it is still owed to:
+ * `callback_url` and webhook endpoint ids (scripts/transition.lua).
  */
 export type TransitionResult =
-  { ok: true; from: PayoutState | 'replayed'; destinations?: string[] } | { ok: false; current: PayoutState | null };
+  | { ok: true; from: PayoutState | 'replayed'; events?: Array<{ event: NotifyEvent; destinations: string[] }> }
+  | { ok: false; current: PayoutState | null };
 
 /** One compare-and-set move; only src/pipeline/take-step.ts builds these, from a named step. */
 export interface Transition {
@@ -39,6 +42,8 @@ export interface Transition {
   dueAt: number;
   /** Who asked for it, when a caller did (an API key's id): kept in the audit entry. */
   by?: string | undefined;
+  /** A failure that makes a saved card unusable: mark it invalid on its recipient (if it is still theirs) in the same step. */
+  invalidateCard?: { tenant: string; recipientId: string; cardId: string } | undefined;
 }
 
 /**
@@ -58,12 +63,15 @@ export class PayoutStore {
     this.collectLinks = new CollectLinks(redis, (token) => this.collectKey(token));
     this.events = new EventStore(this.redis, this);
     this.endpoints = new WebhookEndpointStore(this.redis, prefix);
+    this.recipients = new RecipientStore(this.redis, prefix);
   }
 
   /** Payouts' outcome events, their destinations and delivery attempts. */
   readonly events: EventStore;
   /** Tenants' webhook endpoints. */
   readonly endpoints: WebhookEndpointStore;
+  /** Tenants' saved recipients and their cards (src/store/recipient-store.ts). */
+  readonly recipients: RecipientStore;
 
   /** Card collection links: token → payout, and each link's widget token. */
   readonly collectLinks: CollectLinks;
@@ -72,6 +80,32 @@ export class PayoutStore {
   listKey(state?: PayoutState | '', tenant: string = DEFAULT_TENANT): string {
     const lists = `${this.prefix}:list:${tenant === DEFAULT_TENANT ? '' : `t:${tenant}:`}`;
     return state === undefined ? `${lists}all` : `${lists}state:${state}`;
+  }
+
+  /** The tenant's payouts by the time they first reached a final state (ms): what a statement is cut by. */
+  finishedKey(tenant: string = DEFAULT_TENANT): string {
+    return `${this.listKey('', tenant).slice(0, -'state:'.length)}finished`;
+  }
+
+  /** The tenant's payouts with this metadata, scored like the list indexes (the value is hashed into the key). */
+  metadataKey(tenant: string, metadata: string): string {
+    return `${this.listKey('', tenant).slice(0, -'state:'.length)}meta:${sha1(metadata)}`;
+  }
+
+  /** The tenant's payouts to the person with this reference (the order's customer.reference, or a saved recipient's). */
+  referenceKey(tenant: string, reference: string): string {
+    return `${this.listKey('', tenant).slice(0, -'state:'.length)}ref:${sha1(reference)}`;
+  }
+
+  /** Payouts waiting for a top-up, over all tenants: how many, and their sum in kopecks (kept by scripts/transition.lua). */
+  async awaitingFunds(): Promise<{ count: number; amount: number }> {
+    const tenants = await this.tenants();
+    const pipeline = this.redis.pipeline().get(`${this.prefix}:funds:waiting`);
+    for (const tenant of tenants) pipeline.zcard(this.listKey('awaiting_funds', tenant));
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const [first, ...counts] = replies.map(([, v]) => Number(v ?? 0));
+    return { count: counts.reduce((a, b) => a + b, 0), amount: Math.max(0, first ?? 0) };
   }
 
   /** Every tenant that has payouts or keys, the default one included (src/tenants/tenant-store.ts). */
@@ -83,7 +117,7 @@ export class PayoutStore {
    * A page of payouts, newest first, from the list indexes (never a scan): `startingAfter` is the
    * id of the last payout of the previous page; `createdGte`/`createdLte` bound the creation time.
    */
-  list(q: ListQuery): Promise<{ payouts: PayoutRecord[]; hasMore: boolean } | { unknownCursor: true }> {
+  list(q: ListQuery): Promise<ListPage | { unknownCursor: true }> {
     return listPayouts(this.redis, this, q);
   }
 
@@ -113,6 +147,10 @@ export class PayoutStore {
   auditKey(id: string): string {
     return `${this.prefix}:payout:${id}:audit`;
   }
+  /** A saved recipient (src/store/recipient-store.ts keeps it; a failing payout may mark its card invalid). */
+  recipientKey(tenant: string, recipientId: string): string {
+    return `${this.prefix}:recipient:${tenant}:${recipientId}`;
+  }
   private sessionKey(sessionId: string): string {
     return `${this.prefix}:session:${sessionId}`;
   }
@@ -128,6 +166,32 @@ export class PayoutStore {
     caller: Caller = { tenant: DEFAULT_TENANT, keyId: '' },
   ): Promise<CreateResult[]> {
     return createPayouts(this.redis, this, orders, planFor, dueAt, caller);
+  }
+
+  /**
+   * The saved recipients payouts name, as a payout takes them at acceptance (src/pipeline/saved-recipients.ts),
+   * in one round trip. The recipient store (src/store/recipient-store.ts) writes these hashes.
+   */
+  async savedRecipients(tenant: string, ids: string[]): Promise<Map<string, SavedRecipient>> {
+    const found = new Map<string, SavedRecipient>();
+    if (ids.length === 0) return found;
+    const fields = ['id', 'reference', 'name', 'tax_reference', 'card_id', 'card_last4', 'card_status', 'card_hashes'] as const;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(this.recipientKey(tenant, id), ...fields);
+    const replies = (await pipeline.exec()) ?? [];
+    replies.forEach(([err, values], i) => {
+      if (err) throw err;
+      const [id, reference, name, taxReference, cardId, last4, status, hashes] = values as Array<string | null>;
+      if (!id || id !== ids[i]) return;
+      found.set(id, {
+        id,
+        reference: reference || null,
+        name: name ? (JSON.parse(name) as Record<string, string>) : {},
+        taxReference: taxReference || null,
+        card: cardId && last4 && status && hashes ? { id: cardId, last4, status, hashes } : null,
+      });
+    });
+    return found;
   }
 
   async get(id: string): Promise<PayoutRecord | null> {
@@ -182,8 +246,10 @@ export class PayoutStore {
       t.by ?? '',
       this.prefix,
       String(now.getTime()),
+      t.invalidateCard ? `${this.recipientKey(t.invalidateCard.tenant, t.invalidateCard.recipientId)}|${t.invalidateCard.cardId}` : '',
     );
-    if (outcome === 'ok') return { ok: true, from: state as PayoutState | 'replayed', ...(isTerminal(t.to) ? { destinations } : {}) };
+    if (outcome === 'ok')
+      return { ok: true, from: state as PayoutState | 'replayed', ...(isTerminal(t.to) ? { events: eventsIn(destinations) } : {}) };
     return { ok: false, current: outcome === 'missing' ? null : (state as PayoutState) };
   }
 
@@ -280,4 +346,18 @@ export class PayoutStore {
   async setLastJob(id: string, job: string): Promise<void> {
     await this.redis.hset(this.key(id), 'last_job', job);
   }
+}
+
+/** transition.lua's list of `=<event>` markers, each followed by the destinations still owed it. */
+function eventsIn(flat: string[]): Array<{ event: NotifyEvent; destinations: string[] }> {
+  const out: Array<{ event: NotifyEvent; destinations: string[] }> = [];
+  for (const item of flat) {
+    if (item.startsWith('=')) out.push({ event: item.slice(1) as NotifyEvent, destinations: [] });
+    else out.at(-1)?.destinations.push(item);
+  }
+  return out;
+}
+
+function sha1(s: string): string {
+  return createHash('sha1').update(s).digest('hex');
 }

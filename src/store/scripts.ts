@@ -20,6 +20,9 @@ const SCRIPTS = {
   b131StorePayload: { file: 'store-payload.lua', numberOfKeys: 1 },
   b131CreateEndpoint: { file: 'create-endpoint.lua', numberOfKeys: 2 },
   b131UpdateEndpoint: { file: 'update-endpoint.lua', numberOfKeys: 1 },
+  b131CreateRecipient: { file: 'create-recipient.lua', numberOfKeys: 3 },
+  b131SaveRecipientCard: { file: 'save-recipient-card.lua', numberOfKeys: 3 },
+  b131MarkRecipientBound: { file: 'mark-recipient-bound.lua', numberOfKeys: 1 },
 } as const;
 
 export interface ScriptCommands {
@@ -36,6 +39,16 @@ export interface ScriptCommands {
   b131StorePayload(eventKey: string, body: string): Promise<string>;
   b131CreateEndpoint(endpointKey: string, tenantKey: string, max: string, id: string, ...fields: string[]): Promise<number>;
   b131UpdateEndpoint(endpointKey: string, tenant: string, ...fields: string[]): Promise<number>;
+  b131CreateRecipient(
+    recipientKey: string,
+    referenceKey: string,
+    indexKey: string,
+    id: string,
+    createdMs: string,
+    ...fields: string[]
+  ): Promise<[string, string]>;
+  b131SaveRecipientCard(recipientKey: string, linkKey: string, spentKey: string, ...args: string[]): Promise<string>;
+  b131MarkRecipientBound(recipientKey: string, tenant: string, now: string): Promise<number>;
 }
 
 const sources = new Map<string, string>();

@@ -106,6 +106,7 @@ describe('a payout accepted without a card', () => {
       phase: 'succeeded',
       text: expect.stringMatching(/^Done: RUB\s100\.00 sent to card •••• 4242\.$/),
       last4: '4242',
+      ask: null,
     });
     // the audit says how the card came
     const audit = (await p.api('GET', `/v1/payouts/${o.id}`)).body.audit as Array<{ why: string }>;
@@ -155,6 +156,42 @@ describe('a payout accepted without a card', () => {
     expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
     await p.waitFor([o.id], ['succeeded']);
     expect(p.sandbox.bank.ledger.filter((e) => e.metadata === `payout:${o.id}`)).toHaveLength(1);
+  });
+
+  it('declined, with no saved recipient: the page offers no card, says what failed and what happens next; a card is refused', async () => {
+    const { o, url } = await withoutCard();
+    expect((await postCard(url, { number_hash: 'sandbox_decline_declined_by_issuer_bank' })).status).toBe(202);
+    await p.waitFor([o.id], ['failed']);
+    const html = await (await page(url, 'en')).text();
+    expect(html).toContain('data-phase="failed"');
+    expect(html).toContain('data-ask=""');
+    expect(html).not.toContain('data-public-token');
+    expect(html).toContain('<div id="bank131-tokenize" hidden></div>');
+    expect(html).toContain(
+      'The payout failed: the bank that issued the card declined it. Your bank can tell you why. Test Payer LLC has been told. If they send the payout again, you will get a new link.',
+    );
+    expect(html).not.toMatch(/another card/);
+    const ru = await (await page(url, 'ru')).text();
+    expect(ru).toContain('Test Payer LLC уже знает об этом. Если выплату отправят снова, вы получите новую ссылку.');
+    expect(await (await postCard(url, { number_hash: 'sandbox_ok_4242' })).json()).toMatchObject({ error: { code: 'link_used' } });
+    expect(await (await fetch(`${url}/status`, { headers: { 'accept-language': 'en' } })).json()).toMatchObject({
+      phase: 'failed',
+      ask: null,
+    });
+  });
+
+  it('the self-employed step is refused where the link is for nobody self-employed', async () => {
+    const { url } = await withoutCard();
+    const bind = (u: string) =>
+      fetch(`${u}/self-employed`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"tax_reference":"500100732259"}',
+      });
+    expect(await (await bind(url)).json()).toMatchObject({
+      error: { code: 'invalid_request', issues: [{ field: 'tax_reference', problem: 'this link is for no self-employed recipient' }] },
+    });
+    expect((await bind(`${p.url}/collect/${'z'.repeat(32)}`)).status).toBe(404);
   });
 
   it('an unknown token gets a clear page and a 404; a malformed card body a 400 naming the field', async () => {

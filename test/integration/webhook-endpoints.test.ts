@@ -25,7 +25,8 @@ describe('each tenant its own', () => {
     expect(made.body).toEqual({
       id: expect.stringMatching(/^we_[0-9a-f]{16}$/),
       url: 'https://hooks.example.com/payouts',
-      events: ['payout.succeeded', 'payout.failed', 'payout.cancelled', 'payout.expired'],
+      // every type, unless it names some
+      events: ['payout.succeeded', 'payout.failed', 'payout.cancelled', 'payout.expired', 'payout.returned', 'recipient.card_invalid'],
       description: 'billing',
       disabled: false,
       created_at: expect.any(String),

@@ -53,9 +53,11 @@ describe('the bank’s word table (src/payouts/bank-word.ts)', () => {
     expect(decisions).toHaveLength(4);
   });
 
-  it('never moves a payout that has ended, nor one without a session', () => {
+  it('never moves a payout that has ended (but for money paid coming back), nor one without a session', () => {
     const moving = (a: BankAction) => a.act === 'step' || a.act === 'redrive';
-    expect(where((a, _w, state) => moving(a) && (isTerminal(state) || state === 'awaiting_card' || state === 'queued'))).toEqual([]);
+    expect(where((a, _w, state) => moving(a) && (isTerminal(state) || state === 'awaiting_card' || state === 'queued'))).toEqual([
+      'returned × succeeded',
+    ]);
     for (const word of BANK_WORDS.filter((w) => w !== 'unknown')) {
       expect([BANK_WORD_TABLE[word].awaiting_card, BANK_WORD_TABLE[word].queued]).toEqual([
         { act: 'nothing', outcome: 'nothing_to_do' },
@@ -74,8 +76,67 @@ describe('the bank’s word table (src/payouts/bank-word.ts)', () => {
       });
     }
     expect(BANK_WORD_TABLE.paid.succeeded).toEqual(ENDED);
-    expect(where((a) => a.act === 'operator')).toEqual(['paid × failed', 'paid × cancelled', 'paid × expired']);
-    expect(where((a) => a.act === 'step' && a.alarm !== undefined).every((c) => c.startsWith('paid ×'))).toBe(true);
+    expect(BANK_WORD_TABLE.paid.returned).toEqual(ENDED);
+    expect(where((a) => a.act === 'operator')).toEqual([
+      'paid × failed',
+      'paid × cancelled',
+      'paid × expired',
+      'returned × failed',
+      'returned × cancelled',
+      'returned × expired',
+    ]);
+    expect(where((a) => a.act === 'step' && a.alarm !== undefined).every((c) => c.startsWith('paid ×') || c.startsWith('returned ×'))).toBe(
+      true,
+    );
+  });
+
+  it('returned: a paid payout becomes returned; one whose payment was never recorded is recorded paid first, then returned', () => {
+    expect(BANK_WORD_TABLE.returned.succeeded).toEqual({ act: 'step', step: 'markReturned' });
+    expect(BANK_WORD_TABLE.returned.returned).toEqual(ENDED);
+    for (const state of SESSION_STATES) {
+      const unconfirmed = state !== 'confirming' && state !== 'confirmed';
+      expect(BANK_WORD_TABLE.returned[state], state).toEqual({
+        act: 'step',
+        step: 'succeed',
+        ...(unconfirmed ? { alarm: 'paid_unconfirmed' } : {}),
+        then: 'markReturned',
+      });
+    }
+    // the only way out of a final state, and only on this word
+    expect(
+      where((a) => a.act === 'step' && (a.step === 'markReturned' || a.then === 'markReturned')).every((c) => c.startsWith('returned ×')),
+    ).toBe(true);
+  });
+
+  it('reads a return from the session: an accepted refund of a paid payout, its sum and last reason', () => {
+    const paid = { status: 'succeeded', amount_details: { amount: 10000, currency: 'rub' } };
+    const refund = (r: Record<string, unknown>) => ({ id: 'rf_1', status: 'accepted', created_at: 't0', finished_at: 't1', ...r });
+    expect(wordOf({ status: 'accepted' }, { ...paid, refunds: [refund({ amount_details: { amount: 4000, currency: 'rub' } })] })).toBe(
+      'returned',
+    );
+    expect(wordOf({ status: 'accepted' }, { ...paid, refunds: [refund({ status: 'in_progress' })] })).toBe('paid');
+    expect(wordOf({ status: 'accepted' }, { ...paid, refunds: null })).toBe('paid');
+    const verdict = verdictOf(
+      session(
+        { status: 'accepted' },
+        {
+          ...paid,
+          refunds: [
+            refund({ id: 'rf_1', amount_details: { amount: 3000, currency: 'rub' }, reason: 'first' }),
+            refund({ id: 'rf_2', status: 'declined', amount_details: { amount: 9999, currency: 'rub' } }),
+            refund({ id: 'rf_3', amount_details: { amount: 2000, currency: 'rub' }, reason: 'account closed', finished_at: 't9' }),
+          ],
+        },
+      ),
+    );
+    expect(verdict).toEqual({ kind: 'returned', returned: { amount: 5000, reason: 'account closed', at: 't9', refundId: 'rf_3' } });
+    // no amount named: the whole payout came back; no reason named: said plainly
+    expect(verdictOf(session({ status: 'accepted' }, { ...paid, refunds: [refund({})] }))).toEqual({
+      kind: 'returned',
+      returned: { amount: 10000, reason: "the card's bank returned the transfer", at: 't1', refundId: 'rf_1' },
+    });
+    // a refund cannot come back from a payout that failed
+    expect(wordOf({ status: 'cancelled' }, { status: 'failed', refunds: [refund({})] })).toBe('session_cancelled');
   });
 
   it('unpaid: the payout fails from every state with a session, but a cancel we asked for ends it cancelled', () => {

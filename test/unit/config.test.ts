@@ -78,6 +78,8 @@ describe('loadConfig', () => {
       accessLog: true,
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
       apiRateLimitPerMinute: null,
+      balanceCacheMs: 5_000,
+      balancePollMs: 60_000,
       board: null,
       callbackSecret: 'whsec_a3iS1HBpNNtA8EuicVqomG22FE2tSUDSW1Ltk2V+7yo=',
       payoutConcurrency: 16,

@@ -102,12 +102,18 @@ describe('whether upstream has been told', () => {
   });
 
   it('what the reconciler re-drives: each destination still owed, the callback_url first', () => {
-    expect(owedDestinations(payout(), state({ pending: ['we_b', 'callback_url', 'we_a'] }))).toEqual(['callback_url', 'we_a', 'we_b']);
-    expect(owedDestinations(payout(), state({ destinations: ['callback_url'] }))).toEqual([]);
-    expect(owedDestinations(payout(), null)).toEqual(['callback_url']);
-    expect(owedDestinations(payout({ notified: 'succeeded' }), null)).toEqual([]);
-    expect(owedDestinations(payout({ order: {} }), null)).toEqual([]);
-    expect(owedDestinations(payout({ state: 'started' }), null)).toEqual([]);
+    expect(owedDestinations(payout(), 'succeeded', state({ pending: ['we_b', 'callback_url', 'we_a'] }))).toEqual([
+      'callback_url',
+      'we_a',
+      'we_b',
+    ]);
+    expect(owedDestinations(payout(), 'succeeded', state({ destinations: ['callback_url'] }))).toEqual([]);
+    expect(owedDestinations(payout(), 'succeeded', null)).toEqual(['callback_url']);
+    expect(owedDestinations(payout({ notified: 'succeeded' }), 'succeeded', null)).toEqual([]);
+    expect(owedDestinations(payout({ order: {} }), 'succeeded', null)).toEqual([]);
+    expect(owedDestinations(payout({ state: 'started' }), 'succeeded', null)).toEqual([]);
+    // a payout that ended before events were kept owes only its outcome's
+    expect(owedDestinations(payout(), 'returned', null)).toEqual([]);
   });
 });
 

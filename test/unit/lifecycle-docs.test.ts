@@ -36,8 +36,9 @@ describe('the rendering', () => {
     const rows = renderStateTable().split('\n');
     expect(rows.slice(0, 2)).toEqual(['| state | meaning | moved on by |', '|---|---|---|']);
     expect(rows.find((r) => r.startsWith('| `awaiting_funds` |'))).toMatch(/ \| `awaitFunds` \(again\), `markStarted`, /);
-    expect(rows.find((r) => r.startsWith('| `succeeded` |'))).toBe('| `succeeded` | final: the bank paid | — |');
-    expect(rows).toHaveLength(2 + 13);
+    expect(rows.find((r) => r.startsWith('| `succeeded` |'))).toBe('| `succeeded` | final: the bank paid | `markReturned` |');
+    expect(rows.find((r) => r.startsWith('| `failed` |'))).toMatch(/ \| — \|$/);
+    expect(rows).toHaveLength(2 + 14);
   });
 
   it('says what drives a payout on when no job follows a step', () => {
@@ -52,6 +53,7 @@ describe('the rendering', () => {
     const rows = renderBankWordTable().split('\n');
     const words = [
       'paid',
+      'returned',
       'session_cancelled',
       'unpaid',
       'awaiting_confirm',
@@ -62,8 +64,9 @@ describe('the rendering', () => {
     ];
     expect(rows[0]).toBe(`| state | ${words.map((w) => `\`${w}\``).join(' | ')} |`);
     expect(rows).toContain(
-      '| `awaiting_confirmation` | `succeed`, alarm | `fail` | `fail` | `reportAgain`, re-drive confirm | wait | wait | wait | ask again |',
+      '| `awaiting_confirmation` | `succeed`, alarm | `succeed`, alarm, then `markReturned` | `fail` | `fail` | `reportAgain`, re-drive confirm | wait | wait | wait | ask again |',
     );
-    expect(rows).toContain('| `failed` | operator | ended | ended | cancel the session | — | — | — | ask again |');
+    expect(rows).toContain('| `failed` | operator | operator | ended | ended | cancel the session | — | — | — | ask again |');
+    expect(rows).toContain('| `succeeded` | ended | `markReturned` | ended | ended | — | — | — | — | ask again |');
   });
 });

@@ -123,9 +123,9 @@ describe('confirmation policy: what the audit trail says when it refuses', () =>
 });
 
 describe('payout states', () => {
-  it('exactly four states are final, and nothing moves out of them', () => {
-    expect(PAYOUT_STATES.filter(isTerminal).sort()).toEqual(['cancelled', 'expired', 'failed', 'succeeded']);
-    for (const t of TERMINAL_STATES) for (const s of PAYOUT_STATES) expect(canMove(t, s)).toBe(false);
+  it('exactly five states are final, and nothing moves out of them but a paid payout coming back', () => {
+    expect(PAYOUT_STATES.filter(isTerminal).sort()).toEqual(['cancelled', 'expired', 'failed', 'returned', 'succeeded']);
+    for (const t of TERMINAL_STATES) for (const s of PAYOUT_STATES) expect(canMove(t, s)).toBe(t === 'succeeded' && s === 'returned');
   });
 
   it('a cancel never undoes a confirm, and nothing returns to an earlier state but a wait that is looked at again', () => {

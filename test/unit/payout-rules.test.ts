@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { decide, type OrderFacts } from '../../src/payouts/confirmation-policy.js';
 import { PayoutOrder, canonicalJson, differingFields, fingerprint } from '../../src/payouts/schemas.js';
-import { PAYOUT_STATES, SESSION_STATES, TERMINAL_STATES, canMove, isTerminal, statesLeadingTo } from '../../src/payouts/state-machine.js';
+import {
+  PAYOUT_STATES,
+  SESSION_STATES,
+  TERMINAL_STATES,
+  canMove,
+  isTerminal,
+  statesLeadingTo,
+  stepsFrom,
+} from '../../src/payouts/state-machine.js';
 import { STEPS } from '../../src/payouts/steps.js';
 import { jitteredBackoff } from '../../src/queues.js';
 
 describe('payout state machine', () => {
-  it('terminal states go nowhere', () => {
-    for (const t of TERMINAL_STATES) expect(PAYOUT_STATES.filter((s) => canMove(t, s))).toEqual([]);
+  it('terminal states go nowhere, but money paid may come back (succeeded → returned, on the bank’s word only)', () => {
+    for (const t of TERMINAL_STATES) expect(PAYOUT_STATES.filter((s) => canMove(t, s))).toEqual(t === 'succeeded' ? ['returned'] : []);
+    expect(stepsFrom('succeeded')).toEqual(['markReturned']);
     expect(isTerminal('succeeded') && !isTerminal('confirmed')).toBe(true);
   });
 

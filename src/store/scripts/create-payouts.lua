@@ -10,10 +10,14 @@
 -- ('' for the default tenant, whose payouts carry none).
 -- A payout retired after PAYOUT_RETENTION_DAYS (retire-payouts.lua) left a tombstone: its id is
 -- still taken, answered "existing" or "conflict" with its final state, never created again.
+-- A new payout also enters the tenant's other indexes its plan names (by metadata, by the person's
+-- reference: src/store/payout-store.ts metadataKey, referenceKey), scored alike, and keeps their
+-- names (`indexes`) for retention to take it out again; and its plan's own fields (a saved
+-- recipient's name and card, the amount for the funds counter: src/pipeline/accept-payouts.ts).
 -- ARGV: now (ISO), due at (ms, unless the item says), now (ms), the tenant's state index key prefix,
 --       collect token key prefix, tombstone key prefix, tenant ('' for the default), then per item: id, fingerprint, order JSON, state, audit JSON,
 --       has callback ('1' | '0'), due at ('' for the default), collect token ('' for none),
---       collect expiry (ms, '' for none).
+--       collect expiry (ms, '' for none), fields JSON ([k, v, ...]), index keys JSON ([key, ...]).
 -- Returns per item "created:<state>:<token>", "existing:<state>:<token>" (same fingerprint) or
 -- "conflict:<state>:" (the token is the payout's collect token, '' for none).
 local now, dueAt, nowMs, stateIndex, collectIndex, tombIndex, tenant = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -21,9 +25,9 @@ local out = {}
 local made = false
 for i = 1, (#KEYS - 4) / 2 do
   local pk, ak = KEYS[2 * i + 3], KEYS[2 * i + 4]
-  local a = 7 + (i - 1) * 9
+  local a = 7 + (i - 1) * 11
   local id, fp, order, state, audit, cb = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
-  local itemDue, token, expires = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
+  local itemDue, token, expires, fields, indexes = ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], ARGV[a + 10], ARGV[a + 11]
   local existing = redis.call('HMGET', pk, 'fingerprint', 'state', 'collect_token')
   if not existing[1] then
     local tomb = redis.call('GET', tombIndex .. id)
@@ -43,6 +47,11 @@ for i = 1, (#KEYS - 4) / 2 do
     redis.call('HSET', pk, 'id', id, 'state', state, 'order', order, 'fingerprint', fp,
       'created_at', now, 'updated_at', now, 'start_attempts', '0', 'has_callback', cb, 'list_score', string.format('%.0f', score))
     if tenant ~= '' then redis.call('HSET', pk, 'tenant', tenant) end
+    local extra = cjson.decode(fields)
+    if #extra > 0 then redis.call('HSET', pk, unpack(extra)) end
+    local more = cjson.decode(indexes)
+    for _, key in ipairs(more) do redis.call('ZADD', key, score, id) end
+    if #more > 0 then redis.call('HSET', pk, 'indexes', table.concat(more, ' ')) end
     made = true
     redis.call('RPUSH', ak, audit)
     redis.call('ZADD', KEYS[1], itemDue ~= '' and itemDue or dueAt, id)

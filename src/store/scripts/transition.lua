@@ -3,39 +3,63 @@
 -- must next be looked at, all at once.
 -- It also moves the payout between the per-state list indexes (create-payouts.lua), whose key is
 -- built here from the state: every key shares the payout's hash tag, so Cluster keeps one slot.
+-- The sum of the amounts waiting for a top-up (`funds:waiting`) follows moves into and out of
+-- `awaiting_funds`. The first move to a final state stamps `finished_at` and enters the tenant's
+-- `finished` index (read by statements); a later `returned` moves neither.
 -- A move that ends the payout records its outcome's event in the same step, whether or not anyone
 -- is to be told (src/payouts/events.ts; read by src/store/event-store.ts): `event:<evt>` (its type,
 -- payout, tenant, time, list score and the destinations it is owed to: the payout's callback_url
 -- when it has one, then each webhook endpoint of its tenant that is enabled and takes the type,
 -- read from `endpoints:<tenant>` and `endpoint:<id>`), `event:<evt>:pending` (those owed and not
 -- yet acknowledged) and the tenant's event indexes (`events:<tenant>`, `events:<tenant>:type:<type>`,
--- scored like the list indexes). The payout stays due until every destination has acknowledged
--- (mark-notified.lua takes it off); one owed to nobody leaves the index at once.
+-- scored like the list indexes). The payout's `events` field names every event it has.
+-- A payout that fails to a saved card the bank calls unusable (src/recipients/unusable-card.ts; the
+-- caller passes the recipient's key and the card's id) marks that card invalid on the recipient,
+-- if it is still the recipient's card and not already marked, and records a second event,
+-- `recipient.card_invalid`, in the same step.
+-- The payout stays due until every destination of every one of its events has acknowledged
+-- (mark-notified.lua takes it off); one whose events are owed to nobody leaves the index at once.
 -- KEYS: payout, audit, session index, due index.
 -- ARGV: expected states (comma-separated), to, now (ISO), why, fields JSON ([k, v, ...]; '' removes k),
 --       session id to index ('' for none), payout id, token, due at (ms), terminal ('1' | '0'),
 --       list index key prefix (`<prefix>:list:`; the tenant's part and `state:` are added here),
 --       who asked for it ('' for nobody: an API key's id, kept in the audit entry as `by`),
---       key prefix (`<prefix>`: event and endpoint keys are built from it), now (ms); these two are
---       needed only by a move that ends the payout.
+--       key prefix (`<prefix>`: event, endpoint and funds keys are built from it), now (ms),
+--       the saved card to mark invalid on failure (`<recipient key>|<card id>`, '' for none).
 -- The token makes a re-run of the same call (the client re-sends a script whose reply was lost
 -- when the connection dropped) answer 'ok' again instead of 'conflict', so the caller does not
 -- abandon a step it actually won.
--- Returns {'ok', from, destination...} | {'conflict', current} | {'missing', ''}; the destinations
--- (those still owed, on a re-run) only when the move ends the payout.
-local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token', 'has_callback', 'notified', 'list_score', 'tenant')
+-- Returns {'ok', from, ['=' .. event, destination...]...} | {'conflict', current} | {'missing', ''}:
+-- after a move that ends the payout, each of its events (`=<name>`) and the destinations still owed it.
+local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token', 'has_callback', 'notified', 'list_score', 'tenant', 'events',
+  'amount', 'order', 'finished_at')
 local current = f[1]
 if not current then return {'missing', ''} end
--- event and endpoint keys, for a move that ends the payout (the only one that passes the prefix)
 local prefix, tenant = ARGV[13], f[6] or 'default'
-local function eventKey() return prefix .. ':event:evt_' .. ARGV[7] .. '_' .. ARGV[2] end
-if current == ARGV[2] and f[2] == ARGV[8] then
-  local out = {'ok', 'replayed'}
-  if ARGV[10] == '1' then
-    local pending = redis.call('SMEMBERS', eventKey() .. ':pending')
+local id, to = ARGV[7], ARGV[2]
+local function eventKey(name) return prefix .. ':event:evt_' .. id .. '_' .. name end
+local function names(list)
+  local out = {}
+  for n in string.gmatch(list or '', '[^,]+') do out[#out + 1] = n end
+  return out
+end
+-- every event the payout has, with the destinations that have not acknowledged it yet
+local function owed(out, events)
+  local settled = true
+  for _, name in ipairs(events) do
+    local pending = redis.call('SMEMBERS', eventKey(name) .. ':pending')
     table.sort(pending)
-    for _, d in ipairs(pending) do out[#out + 1] = d end
+    out[#out + 1] = '=' .. name
+    for _, d in ipairs(pending) do
+      out[#out + 1] = d
+      settled = false
+    end
   end
+  return settled
+end
+if current == to and f[2] == ARGV[8] then
+  local out = {'ok', 'replayed'}
+  if ARGV[10] == '1' then owed(out, names(f[7])) end
   return out
 end
 local expected = false
@@ -43,52 +67,82 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == current then expected = true end
 end
 if not expected then return {'conflict', current} end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3], 'transition_token', ARGV[8])
+redis.call('HSET', KEYS[1], 'state', to, 'updated_at', ARGV[3], 'transition_token', ARGV[8])
 -- A field set to '' is removed rather than stored empty: a record keeps only what it says.
 local fields = cjson.decode(ARGV[5])
+local set = {}
 for i = 1, #fields, 2 do
+  set[fields[i]] = fields[i + 1]
   if fields[i + 1] == '' then redis.call('HDEL', KEYS[1], fields[i]) else redis.call('HSET', KEYS[1], fields[i], fields[i + 1]) end
 end
-local event = { at = ARGV[3], from = current, to = ARGV[2], why = ARGV[4] }
-if ARGV[12] and ARGV[12] ~= '' then event.by = ARGV[12] end
-redis.call('RPUSH', KEYS[2], cjson.encode(event))
-if ARGV[6] ~= '' then redis.call('SET', KEYS[3], ARGV[7]) end
-if f[5] and current ~= ARGV[2] then
+local audit = { at = ARGV[3], from = current, to = to, why = ARGV[4] }
+if ARGV[12] and ARGV[12] ~= '' then audit.by = ARGV[12] end
+redis.call('RPUSH', KEYS[2], cjson.encode(audit))
+if ARGV[6] ~= '' then redis.call('SET', KEYS[3], id) end
+local lists = ARGV[11] .. (f[6] and ('t:' .. f[6] .. ':') or '')
+if f[5] and current ~= to then
   -- the payout's tenant's per-state lists (create-payouts.lua): list:state:<s>, or list:t:<tenant>:state:<s>
-  local states = ARGV[11] .. (f[6] and ('t:' .. f[6] .. ':') or '') .. 'state:'
-  redis.call('ZREM', states .. current, ARGV[7])
-  redis.call('ZADD', states .. ARGV[2], f[5], ARGV[7])
+  redis.call('ZREM', lists .. 'state:' .. current, id)
+  redis.call('ZADD', lists .. 'state:' .. to, f[5], id)
+end
+if (to == 'awaiting_funds') ~= (current == 'awaiting_funds') then
+  local amount = tonumber(f[8] or '')
+  if not amount and f[9] then
+    local ok, order = pcall(cjson.decode, f[9])
+    amount = ok and type(order) == 'table' and type(order.amount_details) == 'table' and tonumber(order.amount_details.amount) or 0
+  end
+  redis.call('INCRBY', prefix .. ':funds:waiting', (to == 'awaiting_funds' and 1 or -1) * math.floor(amount or 0))
 end
 local out = {'ok', current}
 if ARGV[10] == '1' then
+  if not f[10] then
+    redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
+    redis.call('ZADD', lists .. 'finished', ARGV[14], id)
+  end
   -- A final payout no longer needs what only its confirmation decision or its start used: the
   -- bank's reported facts (the audit keeps them in words) and card hashes collected through the link.
   redis.call('HDEL', KEYS[1], 'reported', 'collected_card')
-  local type = 'payout.' .. ARGV[2]
-  local destinations = {}
-  if f[3] == '1' then destinations[1] = 'callback_url' end
-  local endpoints = redis.call('SMEMBERS', prefix .. ':endpoints:' .. tenant)
-  table.sort(endpoints)
-  for _, id in ipairs(endpoints) do
-    local e = redis.call('HMGET', prefix .. ':endpoint:' .. id, 'events', 'disabled')
-    if e[1] and e[2] ~= '1' and string.find(e[1], ',' .. type .. ',', 1, true) then destinations[#destinations + 1] = id end
+  local events = names(f[7])
+  local function record(name, type, extra)
+    local destinations = {}
+    if f[3] == '1' then destinations[1] = 'callback_url' end
+    local endpoints = redis.call('SMEMBERS', prefix .. ':endpoints:' .. tenant)
+    table.sort(endpoints)
+    for _, e in ipairs(endpoints) do
+      local ep = redis.call('HMGET', prefix .. ':endpoint:' .. e, 'events', 'disabled')
+      if ep[1] and ep[2] ~= '1' and string.find(ep[1], ',' .. type .. ',', 1, true) then destinations[#destinations + 1] = e end
+    end
+    local ek = eventKey(name)
+    if redis.call('EXISTS', ek) == 0 then
+      local score = tonumber(ARGV[14]) * 1000 + (redis.call('INCR', prefix .. ':events:seq') % 1000)
+      local scoreText = string.format('%.0f', score)
+      local evt = 'evt_' .. id .. '_' .. name
+      redis.call('HSET', ek, 'id', evt, 'type', type, 'payout', id, 'tenant', tenant, 'created_at', ARGV[3],
+        'score', scoreText, 'destinations', table.concat(destinations, ','), unpack(extra))
+      if #destinations > 0 then redis.call('SADD', ek .. ':pending', unpack(destinations)) end
+      redis.call('ZADD', prefix .. ':events:' .. tenant, scoreText, evt)
+      redis.call('ZADD', prefix .. ':events:' .. tenant .. ':type:' .. type, scoreText, evt)
+    end
+    local known = false
+    for _, n in ipairs(events) do if n == name then known = true end end
+    if not known then events[#events + 1] = name end
   end
-  local ek = eventKey()
-  if redis.call('EXISTS', ek) == 0 then
-    local score = tonumber(ARGV[14]) * 1000 + (redis.call('INCR', prefix .. ':events:seq') % 1000)
-    local scoreText = string.format('%.0f', score)
-    local evt = 'evt_' .. ARGV[7] .. '_' .. ARGV[2]
-    redis.call('HSET', ek, 'id', evt, 'type', type, 'payout', ARGV[7], 'tenant', tenant, 'created_at', ARGV[3],
-      'score', scoreText, 'destinations', table.concat(destinations, ','))
-    if #destinations > 0 then redis.call('SADD', ek .. ':pending', unpack(destinations)) end
-    redis.call('ZADD', prefix .. ':events:' .. tenant, scoreText, evt)
-    redis.call('ZADD', prefix .. ':events:' .. tenant .. ':type:' .. type, scoreText, evt)
+  record(to, 'payout.' .. to, {})
+  if to == 'failed' and ARGV[15] and ARGV[15] ~= '' then
+    local rk, card = string.match(ARGV[15], '^(.*)|([^|]*)$')
+    local r = redis.call('HMGET', rk, 'card_id', 'card_status', 'id')
+    if r[1] and r[1] == card and r[2] ~= 'invalid' then
+      redis.call('HSET', rk, 'card_status', 'invalid', 'card_invalid_code', set.error_code or '', 'card_invalid_text', set.error_text or '',
+        'card_invalid_at', ARGV[3], 'updated_at', ARGV[3])
+      record('card_invalid', 'recipient.card_invalid', { 'recipient', r[3] or '', 'card', card })
+    end
   end
-  for _, d in ipairs(destinations) do out[#out + 1] = d end
-  if #destinations == 0 or f[4] == ARGV[2] then
-    redis.call('ZREM', KEYS[4], ARGV[7])
+  redis.call('HSET', KEYS[1], 'events', table.concat(events, ','))
+  -- done with once no event of it is owed to anyone any more (or none ever was)
+  if owed(out, events) then
+    redis.call('ZREM', KEYS[4], id)
     return out
   end
 end
-redis.call('ZADD', KEYS[4], ARGV[9], ARGV[7])
+redis.call('ZADD', KEYS[4], ARGV[9], id)
 return out
