@@ -43,12 +43,12 @@ export interface ServerDeps {
 }
 
 /**
- * The web's public app: the upstream API (payouts, webhook endpoints, events), the Bank 131
+ * The web's public app: the upstream API (payouts, recipients, webhook endpoints, events, funding), the Bank 131
  * webhook receiver, the recipients' card pages, health, and (unless ADMIN_PORT puts them apart)
  * what operators use: /metrics, /docs and the queue board. Each is a plugin under src/http/ with
  * its zod schemas beside it; one error handler (src/http/errors.ts) shapes every refusal. It
  * validates, records and enqueues; of the bank it calls only `token` and `token/info`, for the
- * card pages.
+ * card pages, and `wallet/balance` (cached) for GET /v1/balance: nothing that moves money.
  */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { settings } = deps;
