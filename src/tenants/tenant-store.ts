@@ -106,10 +106,12 @@ export class TenantStore {
     const secret = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const key: KeyInfo = { id, tenant, name, createdAt: new Date().toISOString(), revokedAt: null };
     const sha = digest(secret);
+    // keys made in the same millisecond still list in the order they were made
+    const seq = await this.redis.incr(`${this.keysOf(tenant)}:seq`);
     await this.redis
       .multi()
       .hset(this.secretKey(sha), { id, tenant })
-      .hset(this.keysOf(tenant), id, JSON.stringify({ name, createdAt: key.createdAt, sha }))
+      .hset(this.keysOf(tenant), id, JSON.stringify({ name, createdAt: key.createdAt, sha, seq }))
       .sadd(this.tenantsKey, tenant)
       .exec();
     return { key, secret };
@@ -119,10 +121,11 @@ export class TenantStore {
     const all = await this.redis.hgetall(this.keysOf(tenant));
     return Object.entries(all)
       .map(([id, json]) => {
-        const k = JSON.parse(json) as { name: string; createdAt: string; revokedAt?: string };
-        return { id, tenant, name: k.name, createdAt: k.createdAt, revokedAt: k.revokedAt ?? null };
+        const k = JSON.parse(json) as { name: string; createdAt: string; revokedAt?: string; seq?: number };
+        return { key: { id, tenant, name: k.name, createdAt: k.createdAt, revokedAt: k.revokedAt ?? null }, seq: k.seq ?? 0 };
       })
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+      .sort((a, b) => a.key.createdAt.localeCompare(b.key.createdAt) || a.seq - b.seq)
+      .map(({ key }) => key);
   }
 
   /** Revokes a key by its id: from the next request on, every web process refuses it. False if there is none. */
