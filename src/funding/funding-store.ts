@@ -7,7 +7,7 @@ import { parseStoredBalance, type StoredBalance } from './wallets.js';
  *    every process's metrics read it, so the web and the workers show the same balance;
  *  - `<prefix>:funds:polled`: when a worker last asked the bank (ms), so that however many
  *    workers run, the bank is asked about once per BALANCE_POLL_MS.
- * (`<prefix>:funds:waiting`, the sum of the amounts waiting, is the payout store's: awaitingFunds().)
+ * (`<prefix>:funds:waiting`, the amounts waiting per payout, is the payout store's: awaitingFunds().)
  */
 export class FundingStore {
   constructor(

@@ -133,7 +133,7 @@ export const EventSummary = z
   .object({
     id: EventId.describe("`evt_<payout>_<event>`: every delivery's `webhook-id`"),
     type: EventType,
-    created_at: z.string().describe('when the payout ended'),
+    created_at: z.string().describe('when it happened: the payout ended, its money came back, or its saved card was found unusable'),
     payout: PayoutId.describe('your order id'),
     data: EventBody,
     delivery: Delivery,

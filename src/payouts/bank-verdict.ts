@@ -79,11 +79,13 @@ export function returnOf(payout: BankPayout): BankReturn | null {
   const accepted = (payout.refunds ?? []).filter((r) => r.status === 'accepted');
   if (accepted.length === 0) return null;
   const last = accepted[accepted.length - 1]!;
-  const amount = accepted.reduce((sum, r) => sum + (r.amount_details?.amount ?? 0), 0);
+  // kopecks are whole: an amount that is not is not counted (the record keeps whole kopecks only)
+  const kopecks = (n: number | undefined) => (typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0);
+  const amount = accepted.reduce((sum, r) => sum + kopecks(r.amount_details?.amount), 0);
   const said = last.reason ?? last.error?.description ?? (typeof last.metadata === 'string' ? last.metadata : undefined);
   return {
     // a refund that names no amount returned the whole payout
-    amount: amount > 0 ? amount : (payout.amount_details?.amount ?? 0),
+    amount: amount > 0 ? amount : kopecks(payout.amount_details?.amount),
     reason: said || "the card's bank returned the transfer",
     at: last.finished_at ?? last.created_at ?? new Date().toISOString(),
     refundId: last.id ?? null,

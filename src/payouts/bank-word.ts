@@ -47,7 +47,8 @@ export function bankWordOf(verdict: BankVerdict): BankWord {
 export type SessionSource = 'webhook' | 'status' | 'found_due';
 
 /** The steps the bank's word may take (their inputs are read from the session it reported). */
-export type BankStep = 'succeed' | 'fail' | 'markCancelled' | 'awaitConfirmation' | 'markStarted' | 'markConfirmed' | 'markReturned';
+export type BankStep =
+  'succeed' | 'fail' | 'markCancelled' | 'awaitConfirmation' | 'markStarted' | 'markConfirmed' | 'markReturned' | 'updateReturn';
 export type RedrivenJob = 'start' | 'confirm' | 'cancel';
 
 export type BankAction =
@@ -116,7 +117,8 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
     failed: OPERATOR,
     cancelled: OPERATOR,
     expired: OPERATOR,
-    returned: ENDED,
+    // taken only when the bank's sum differs from the one recorded (src/pipeline/apply-bank-session.ts)
+    returned: take('updateReturn'),
   },
   session_cancelled: {
     ...NO_SESSION,

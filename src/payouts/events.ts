@@ -80,9 +80,10 @@ export function eventsOf(payout: Pick<PayoutRecord, 'state' | 'events'>): Notify
 
 /**
  * What every destination is sent: the event and the payout as `GET /v1/payouts/{id}` shows it,
- * without its audit. A final record never changes, so this is the same text whenever it is made;
- * it is stored with the event the first time it is needed all the same (src/store/event-store.ts),
- * and sent from there.
+ * without its audit. It is stored with the event the first time it is needed
+ * (src/store/event-store.ts) and sent from there, so every delivery and resend is the same text. A
+ * final record changes only when money comes back (`returned`), so a `payout.succeeded` body made
+ * after that still says `succeeded`, and carries no return.
  */
 export function eventBody(payout: PayoutRecord, event: NotifyEvent): string {
   const view = publicView(payout);

@@ -248,6 +248,24 @@ export const STEPS = {
     followUp: 'notify',
     lookAgain: 'reconcile',
   }),
+  /**
+   * More of a returned payout came back (a second partial refund): what it records as returned is
+   * the bank's new sum. Upstream was told `payout.returned` once; the payout shows the sum.
+   */
+  updateReturn: step<{ returned: BankReturn; why: string }>({
+    from: ['returned'],
+    to: 'returned',
+    why: (i) => i.why,
+    fields: (i) => ({
+      returned_amount: String(i.returned.amount),
+      returned_reason: i.returned.reason,
+      returned_at: i.returned.at,
+      refund_id: i.returned.refundId ?? '',
+    }),
+    followUp: 'none',
+    lookAgain: 'reconcile',
+    note: 'nothing follows: the payout shows the new sum',
+  }),
   /** A payout waiting for its card past the collection deadline. */
   expire: step<Record<string, never>>({
     from: ['awaiting_card'],

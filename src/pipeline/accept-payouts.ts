@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PayoutOrder } from '../payouts/schemas.js';
 import { enqueueStarts } from '../queues.js';
-import type { CreateResult } from '../store/payout-store.js';
+import type { CreatePlan, CreateResult } from '../store/payout-store.js';
 import type { StepDeps } from './pipeline-deps.js';
 import { DEFAULT_TENANT, payoutKeyOf, type Caller } from '../tenants/identity.js';
 import { planFor, type RecipientPlan } from './saved-recipients.js';
@@ -26,13 +26,17 @@ export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[], calle
   const collect = () => ({ token: randomBytes(24).toString('base64url'), expiresAt });
   const named = [...new Set(orders.flatMap((o) => (o.recipient_id ? [o.recipient_id] : [])))];
   const recipients = await deps.store.savedRecipients(caller.tenant, named);
-  const plans = orders.map((o) =>
+  const plans = orders.map((o): { ok: true; plan: CreatePlan } | Extract<RecipientPlan, { ok: false }> =>
     !o.recipient_id && !o.fiscalization
-      ? ({ ok: true, plan: o.encrypted_card ? 'queued' : { state: 'awaiting_card', dueAt: expiresAt, collect: collect() } } as const)
+      ? { ok: true, plan: o.encrypted_card ? 'queued' : { state: 'awaiting_card', dueAt: expiresAt, collect: collect() } }
       : planFor(o, o.recipient_id ? recipients.get(o.recipient_id) : null, collect),
   );
-  const accepted = orders.filter((_, i) => plans[i]!.ok);
-  const planOf = new Map(accepted.map((o) => [o, (plans[orders.indexOf(o)] as Extract<RecipientPlan, { ok: true }>).plan]));
+  const planOf = new Map<PayoutOrder, CreatePlan>();
+  orders.forEach((o, i) => {
+    const p = plans[i]!;
+    if (p.ok) planOf.set(o, p.plan);
+  });
+  const accepted = orders.filter((o) => planOf.has(o));
   const stored = await deps.store.createMany(accepted, (o) => planOf.get(o)!, now + deps.timing.reconcileAfterMs, caller);
   let next = 0;
   const results: CreateResult[] = orders.map((o, i) => {

@@ -37,6 +37,8 @@ export async function applyBankSession(
 
   switch (decision.act) {
     case 'step': {
+      // a repeated report of the return already recorded changes nothing
+      if (decision.step === 'updateReturn' && sameReturn(payout, verdict)) return { outcome: 'already_final', state: payout.state };
       if (decision.alarm) log.error({ state: payout.state }, 'the bank reports a payout paid that we never confirmed');
       const r = await takeBankStep(deps, decision.step, target, verdict, session, said);
       if (decision.then) {
@@ -110,6 +112,10 @@ function takeBankStep(
       const why = `${said}: ${returned.amount} kopecks returned by the card's bank (${returned.reason})`;
       return takeStep(deps, 'markReturned', target, { returned, facts, why });
     }
+    case 'updateReturn': {
+      const returned = returnedIn(verdict);
+      return takeStep(deps, 'updateReturn', target, { returned, why: `${said}: ${returned.amount} kopecks returned in all` });
+    }
   }
 }
 
@@ -123,6 +129,11 @@ function ensure(deps: PipelineDeps, job: RedrivenJob, payout: PayoutRecord, sess
 function failureIn(verdict: BankVerdict): { code: string; description: string } {
   if (verdict.kind !== 'unpaid') throw new Error(`the bank's word table takes fail on a ${verdict.kind} verdict`);
   return verdict;
+}
+/** The bank reports the return the payout records: the same sum, up to the same refund. */
+function sameReturn(payout: PayoutRecord, verdict: BankVerdict): boolean {
+  if (verdict.kind !== 'returned' || !payout.returned) return false;
+  return verdict.returned.amount === payout.returned.amount && verdict.returned.refundId === payout.returned.refundId;
 }
 function returnedIn(verdict: BankVerdict) {
   if (verdict.kind !== 'returned') throw new Error(`the bank's word table takes markReturned on a ${verdict.kind} verdict`);

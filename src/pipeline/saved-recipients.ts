@@ -36,7 +36,14 @@ export function planFor(
     if (!order.recipient) fields.recipient_name = JSON.stringify(recipient.name);
   }
   if (order.fiscalization) {
-    const taxReference = order.fiscalization.tax_reference ?? recipient?.taxReference;
+    const given = order.fiscalization.tax_reference;
+    // the recipient's binding to the bank (their collection page's self-employed step) is for their own ИНН
+    if (given && recipient?.taxReference && given !== recipient.taxReference)
+      return {
+        ok: false,
+        issues: [{ field: 'fiscalization.tax_reference', problem: `is not the tax_reference of recipient ${recipient.id}: leave it out` }],
+      };
+    const taxReference = given ?? recipient?.taxReference;
     if (!taxReference)
       return {
         ok: false,

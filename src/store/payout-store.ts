@@ -97,15 +97,23 @@ export class PayoutStore {
     return `${this.listKey('', tenant).slice(0, -'state:'.length)}ref:${sha1(reference)}`;
   }
 
-  /** Payouts waiting for a top-up, over all tenants: how many, and their sum in kopecks (kept by scripts/transition.lua). */
+  /**
+   * Payouts waiting for a top-up, over all tenants: how many, and their sum in kopecks. The count
+   * is the state indexes'; the sum is read from `funds:waiting` (payout → amount, kept by
+   * scripts/transition.lua), where a payout that was waiting before that was kept joins at its
+   * next retry.
+   */
   async awaitingFunds(): Promise<{ count: number; amount: number }> {
     const tenants = await this.tenants();
-    const pipeline = this.redis.pipeline().get(`${this.prefix}:funds:waiting`);
+    const pipeline = this.redis.pipeline().hvals(`${this.prefix}:funds:waiting`);
     for (const tenant of tenants) pipeline.zcard(this.listKey('awaiting_funds', tenant));
     const replies = (await pipeline.exec()) ?? [];
     for (const [err] of replies) if (err) throw err;
-    const [first, ...counts] = replies.map(([, v]) => Number(v ?? 0));
-    return { count: counts.reduce((a, b) => a + b, 0), amount: Math.max(0, first ?? 0) };
+    const [amounts, ...counts] = replies.map(([, v]) => v);
+    return {
+      count: counts.reduce((a: number, b) => a + Number(b ?? 0), 0),
+      amount: (amounts as string[]).reduce((a, b) => a + Number(b), 0),
+    };
   }
 
   /** Every tenant that has payouts or keys, the default one included (src/tenants/tenant-store.ts). */

@@ -164,6 +164,30 @@ describe('POST /v1/payouts/resume', () => {
     expect(await p.api('POST', '/v1/payouts/resume')).toEqual({ status: 202, body: { resumed: 0 } });
   });
 
+  it('resumed while the wallet is still short: each payout keeps one chain of retries, however often it is resumed', async () => {
+    const { ids } = await waitingForFunds();
+    const delayedFor = async (id: string) =>
+      (await p.runtime.queues.start.getDelayed()).filter((j) => (j.data as { payoutId: string }).payoutId === id).length;
+    for (const id of ids) expect(await delayedFor(id)).toBe(1);
+    const attempts = async () => (await p.runtime.store.getMany(ids)).map((r) => r!.startAttempts);
+    for (let i = 0; i < 3; i++) {
+      const before = await attempts();
+      expect((await p.api('POST', '/v1/payouts/resume')).body.resumed).toBe(3);
+      // the promoted retry runs (start/payout is sent again), meets the empty wallet, and waits again: one delayed retry each
+      await eventually(async () => {
+        const now = await attempts();
+        if (!now.every((n, k) => n > before[k]!)) return undefined;
+        return (await Promise.all(ids.map(delayedFor))).every((n) => n === 1) ? true : undefined;
+      }, 5_000);
+      await p.waitFor(ids, ['awaiting_funds']);
+      for (const id of ids) expect(await delayedFor(id), id).toBe(1);
+    }
+    await p.waitFor(ids, ['awaiting_funds']);
+    await setWallet(10_000_000);
+    expect((await p.api('POST', '/v1/payouts/resume')).body.resumed).toBe(3);
+    await p.waitFor(ids, ['succeeded']);
+  });
+
   it('logs one line with how many were resumed and the key that asked', async () => {
     expect(await onWeb('POST', '/v1/payouts/resume')).toMatchObject({ status: 202, body: { resumed: 0 } });
     const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.resumed !== undefined);

@@ -43,6 +43,11 @@ describe('funds waiting for a top-up', () => {
     }
     await move(a.id, ['awaiting_funds'], 'awaiting_funds'); // waiting again: counted once
     expect(await store.awaitingFunds()).toEqual({ count: before.count + 2, amount: before.amount + 12_445 });
+    // one that was waiting before amounts were kept leaves without taking anything away
+    await redis.hdel(`${prefix}:funds:waiting`, b.id);
+    await move(b.id, ['awaiting_funds'], 'awaiting_funds'); // and joins at its next retry
+    expect((await store.awaitingFunds()).amount).toBe(before.amount + 12_445);
+    await redis.hdel(`${prefix}:funds:waiting`, b.id);
     await move(a.id, ['awaiting_funds'], 'started');
     await move(b.id, ['awaiting_funds'], 'failed', { error_code: 'insufficient_wallet_balance' });
     expect(await store.awaitingFunds()).toEqual(before);
@@ -142,6 +147,23 @@ describe('a payout’s several events', () => {
     await move(c.id, ['session_created'], 'started');
     await fail(c.id);
     expect(await redis.hget(recipientKey, 'card_status')).toBe('active');
+  });
+
+  it('a payout that ended before events and finish times were kept keeps its old event when it is returned', async () => {
+    const o = make({ callback_url: 'https://up.example/cb' });
+    await store.createMany([o], () => 'queued', soon());
+    await toConfirmed(o.id);
+    await move(o.id, ['confirmed'], 'succeeded');
+    // as an earlier version left it: its event, but no `events`, no finish time, no finished index entry
+    await redis.hdel(store.key(o.id), 'events', 'finished_at');
+    await redis.zrem(store.finishedKey(), o.id);
+    const back = await move(o.id, ['succeeded'], 'returned', { returned_amount: '1', returned_reason: 'r', returned_at: 'x' });
+    expect(back).toMatchObject({ ok: true, events: [{ event: 'succeeded' }, { event: 'returned' }] });
+    const record = (await store.get(o.id))!;
+    expect(record.events).toEqual(['succeeded', 'returned']);
+    // a return is not when it finished
+    expect(record.finishedAt).toBeNull();
+    expect(await redis.zscore(store.finishedKey(), o.id)).toBeNull();
   });
 
   it('retention takes the payout with all its events and index entries', async () => {

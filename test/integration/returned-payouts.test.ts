@@ -69,6 +69,13 @@ describe('a returned payout', () => {
       amount: 20_000,
       reason: "the card's bank returned the transfer",
     });
+    // more of it comes back later: the payout shows the bank's new sum and the last reason
+    await refund(o.id, { amount: 10_000, reason: 'the rest of the chargeback' });
+    await eventually(async () => ((await p.runtime.store.get(o.id))!.returned?.amount === 30_000 ? true : undefined));
+    expect((await p.api('GET', `/v1/payouts/${o.id}`)).body).toMatchObject({
+      status: 'returned',
+      returned: { amount: 30_000, reason: 'the rest of the chargeback' },
+    });
     const listed = await p.api('GET', '/v1/payouts?status=returned&limit=100');
     expect(listed.status).toBe(200);
     expect(listed.body.data.map((d: { id: string }) => d.id)).toContain(o.id);

@@ -57,6 +57,7 @@ describe('the bank’s word table (src/payouts/bank-word.ts)', () => {
     const moving = (a: BankAction) => a.act === 'step' || a.act === 'redrive';
     expect(where((a, _w, state) => moving(a) && (isTerminal(state) || state === 'awaiting_card' || state === 'queued'))).toEqual([
       'returned × succeeded',
+      'returned × returned',
     ]);
     for (const word of BANK_WORDS.filter((w) => w !== 'unknown')) {
       expect([BANK_WORD_TABLE[word].awaiting_card, BANK_WORD_TABLE[word].queued]).toEqual([
@@ -92,7 +93,8 @@ describe('the bank’s word table (src/payouts/bank-word.ts)', () => {
 
   it('returned: a paid payout becomes returned; one whose payment was never recorded is recorded paid first, then returned', () => {
     expect(BANK_WORD_TABLE.returned.succeeded).toEqual({ act: 'step', step: 'markReturned' });
-    expect(BANK_WORD_TABLE.returned.returned).toEqual(ENDED);
+    // more of it came back: the sum is updated (only when it differs, src/pipeline/apply-bank-session.ts)
+    expect(BANK_WORD_TABLE.returned.returned).toEqual({ act: 'step', step: 'updateReturn' });
     for (const state of SESSION_STATES) {
       const unconfirmed = state !== 'confirming' && state !== 'confirmed';
       expect(BANK_WORD_TABLE.returned[state], state).toEqual({

@@ -117,6 +117,13 @@ describe('a payout to a saved recipient takes their card when it is accepted', (
       issues: [{ field: 'fiscalization.tax_reference' }],
     });
     expect(planFor(fiscal, recipient(), link)).toMatchObject({ ok: true, plan: { fields: { tax_reference: '500100732259' } } });
+    // the recipient's binding is for their own ИНН: another one named in the order is refused
+    const other = order({ fiscalization: { tax_reference: '771234567891', services: [{ name: 'Work', amount: 15000 }] } });
+    expect(planFor(other, recipient(), link)).toMatchObject({ ok: false, issues: [{ field: 'fiscalization.tax_reference' }] });
+    expect(planFor(other, recipient({ taxReference: null }), link)).toMatchObject({
+      ok: true,
+      plan: { fields: { tax_reference: '771234567891' } },
+    });
   });
 
   it('unusable means the card itself: expired, not found, unbound, no account; not a decline of this one payout', () => {

@@ -15,8 +15,10 @@ import { jitteredBackoff } from '../../src/queues.js';
 
 describe('payout state machine', () => {
   it('terminal states go nowhere, but money paid may come back (succeeded → returned, on the bank’s word only)', () => {
-    for (const t of TERMINAL_STATES) expect(PAYOUT_STATES.filter((s) => canMove(t, s))).toEqual(t === 'succeeded' ? ['returned'] : []);
+    for (const t of TERMINAL_STATES)
+      expect(PAYOUT_STATES.filter((s) => canMove(t, s))).toEqual(t === 'succeeded' || t === 'returned' ? ['returned'] : []);
     expect(stepsFrom('succeeded')).toEqual(['markReturned']);
+    expect(stepsFrom('returned')).toEqual(['updateReturn']);
     expect(isTerminal('succeeded') && !isTerminal('confirmed')).toBe(true);
   });
 
@@ -40,8 +42,10 @@ describe('payout state machine', () => {
         .filter(([, d]) => d.to === 'confirming')
         .map(([n]) => n),
     ).toEqual(['decideConfirm']);
-    // every step that ends a payout tells upstream
-    for (const [name, d] of Object.entries(STEPS)) if (isTerminal(d.to)) expect([name, d.followUp]).toEqual([name, 'notify']);
+    // every step that ends a payout tells upstream (one that updates an ended payout's returned sum ends nothing)
+    for (const [name, d] of Object.entries(STEPS))
+      if (isTerminal(d.to) && !d.from.every(isTerminal)) expect([name, d.followUp]).toEqual([name, 'notify']);
+    expect(STEPS.updateReturn.followUp).toBe('none');
   });
 
   it('follows docs/architecture.md, plus the recoveries for webhooks that overtake answers', () => {

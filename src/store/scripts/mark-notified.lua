@@ -38,7 +38,7 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
 end
 if state == ARGV[1] and f[3] ~= ARGV[1] then redis.call('HSET', KEYS[1], 'notified', ARGV[1], 'notified_at', ARGV[3]) end
 if f[2] then
-  -- the final state's own event is among them
+  -- every event of the payout, the final state's own among them
   for name in string.gmatch(f[2], '[^,]+') do
     if redis.call('SCARD', ARGV[8] .. ':event:evt_' .. ARGV[2] .. '_' .. name .. ':pending') > 0 then return 0 end
   end

@@ -3,9 +3,10 @@
 -- must next be looked at, all at once.
 -- It also moves the payout between the per-state list indexes (create-payouts.lua), whose key is
 -- built here from the state: every key shares the payout's hash tag, so Cluster keeps one slot.
--- The sum of the amounts waiting for a top-up (`funds:waiting`) follows moves into and out of
--- `awaiting_funds`. The first move to a final state stamps `finished_at` and enters the tenant's
--- `finished` index (read by statements); a later `returned` moves neither.
+-- What waits for a top-up (`funds:waiting`, payout → amount) follows moves into and out of
+-- `awaiting_funds`; a hash rather than a running sum, so it cannot drift. The first move to a final
+-- state stamps `finished_at` and enters the tenant's `finished` index (read by statements); a
+-- later `returned` moves neither.
 -- A move that ends the payout records its outcome's event in the same step, whether or not anyone
 -- is to be told (src/payouts/events.ts; read by src/store/event-store.ts): `event:<evt>` (its type,
 -- payout, tenant, time, list score and the destinations it is owed to: the payout's callback_url
@@ -85,17 +86,21 @@ if f[5] and current ~= to then
   redis.call('ZREM', lists .. 'state:' .. current, id)
   redis.call('ZADD', lists .. 'state:' .. to, f[5], id)
 end
-if (to == 'awaiting_funds') ~= (current == 'awaiting_funds') then
+if to == 'awaiting_funds' then
   local amount = tonumber(f[8] or '')
   if not amount and f[9] then
     local ok, order = pcall(cjson.decode, f[9])
     amount = ok and type(order) == 'table' and type(order.amount_details) == 'table' and tonumber(order.amount_details.amount) or 0
   end
-  redis.call('INCRBY', prefix .. ':funds:waiting', (to == 'awaiting_funds' and 1 or -1) * math.floor(amount or 0))
+  redis.call('HSET', prefix .. ':funds:waiting', id, string.format('%.0f', amount or 0))
+elseif current == 'awaiting_funds' then
+  redis.call('HDEL', prefix .. ':funds:waiting', id)
 end
 local out = {'ok', current}
+local final = { succeeded = true, failed = true, cancelled = true, expired = true, returned = true }
 if ARGV[10] == '1' then
-  if not f[10] then
+  -- only the first final state finishes the payout (one that finished before this was kept has none)
+  if not f[10] and not final[current] then
     redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
     redis.call('ZADD', lists .. 'finished', ARGV[14], id)
   end
@@ -103,6 +108,8 @@ if ARGV[10] == '1' then
   -- bank's reported facts (the audit keeps them in words) and card hashes collected through the link.
   redis.call('HDEL', KEYS[1], 'reported', 'collected_card')
   local events = names(f[7])
+  -- a payout that ended before its events were named in `events` still has its outcome's event
+  if not f[7] and final[current] and redis.call('EXISTS', eventKey(current)) == 1 then events = { current } end
   local function record(name, type, extra)
     local destinations = {}
     if f[3] == '1' then destinations[1] = 'callback_url' end
