@@ -11,11 +11,13 @@ import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { takeStep } from '../src/pipeline/take-step.js';
 import { describeRefusal, fiscalizationDetails } from '../src/payouts/fiscalization.js';
 import { isLastAttempt } from './job-attempts.js';
+import { screenPayout } from '../src/pipeline/screen.js';
 
 type AwaitingStart = PayoutIn<'session_created' | 'awaiting_funds'>;
 
 /**
- * payout-start: `session/create` unless a session is recorded, then `session/start/payout`.
+ * payout-start: the approval rules (src/pipeline/screen.ts) for a payout not yet sent, then
+ * `session/create` unless a session is recorded, then `session/start/payout`.
  *
  * Exactly-once rules (docs/architecture.md): the session id is recorded (compare-and-set) before start is
  * sent; every send is counted first, so any later run that finds a count asks `session/status`
@@ -36,6 +38,11 @@ async function start(deps: PipelineDeps, job: Job<StartJob>): Promise<JobOutcome
     return { outcome: 'missing' };
   }
   if (payout.state === 'queued') {
+    // the approval rules first: a payout they hold or refuse never reaches the bank
+    const screened = await screenPayout(deps, payout);
+    if (screened === 'held') return { outcome: 'awaiting_review' };
+    if (screened === 'rejected') return { outcome: 'rejected' };
+    if (screened === 'moved') return { outcome: 'no_longer_applies' };
     payout = await createSession(deps, payout, job);
     if (!payout) return { outcome: 'missing' };
   }

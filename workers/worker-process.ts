@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { UnrecoverableError, Worker, type Processor } from 'bullmq';
 import { createLogger, type Logger } from '../src/log.js';
 import type { CrashPoints, PipelineDeps } from '../src/pipeline/pipeline-deps.js';
+import { describeRules } from '../src/rules/rules-file.js';
 import { exitOnStartupError } from '../src/process/exit.js';
 import { exitOnSignals, within } from '../src/process/lifecycle.js';
 import { QUEUE, jitteredBackoff } from '../src/queues.js';
@@ -43,6 +44,10 @@ async function main(): Promise<void> {
       metrics: metrics ? `http://${settings.metricsHost}:${settings.metricsPort}/metrics` : 'off',
       balancePollMs: settings.balancePollMs || 'off',
       ...settings.timing,
+      // what each tenant's payouts are held to before they reach the bank
+      rules: settings.approval.rules ? describeRules(settings.approval.rules) : 'none',
+      reviewAbove: settings.approval.reviewAbove ?? 'off',
+      reviewTtlMs: settings.approval.reviewTtlMs,
     },
     'worker process ready',
   );
@@ -80,6 +85,7 @@ export function startWorkers(
     crashPoints: extras.crashPoints,
     allowPrivateCallbacks: settings.callbackAllowPrivate,
     timing: settings.timing,
+    approval: settings.approval,
   };
   const backoffStrategy = jitteredBackoff(runtime.retry);
   const make = <T>(name: string, processor: Processor<T>, concurrency: number) => {

@@ -65,10 +65,11 @@ export function addTenantCommands(program: Command, setExit: (code: number) => v
       .command('create')
       .description('Make an API key for a tenant (the tenant too, if it is new); its secret is printed once.')
       .requiredOption('--tenant <id>', 'the tenant, e.g. acme', tenantId)
-      .requiredOption('--name <name>', 'what the key is for, e.g. billing'),
-  ).action(async (o: RedisOptions & { tenant: string; name: string }) => {
-    const made = await withStore(o, (s) => s.createKey(o.tenant, o.name));
-    print(`key ${made.key.id} for tenant ${made.key.tenant} (${made.key.name}):`);
+      .requiredOption('--name <name>', 'what the key is for, e.g. billing')
+      .option('--review', "the key may approve and reject the tenant's payouts held for review (never one it accepted)"),
+  ).action(async (o: RedisOptions & { tenant: string; name: string; review?: boolean }) => {
+    const made = await withStore(o, (s) => s.createKey(o.tenant, o.name, { review: o.review === true }));
+    print(`key ${made.key.id} for tenant ${made.key.tenant} (${made.key.name})${made.key.review ? ', with the review right' : ''}:`);
     print(made.secret);
     print('It is shown this once: give it to the tenant now (Authorization: Bearer <key>).');
     setExit(EXIT.ok);
@@ -82,7 +83,9 @@ export function addTenantCommands(program: Command, setExit: (code: number) => v
   ).action(async (o: RedisOptions & { tenant: string; json?: boolean }) => {
     const list = await withStore(o, (s) => s.listKeys(o.tenant));
     if (o.json) print(JSON.stringify(list, null, 2));
-    else for (const k of list) print(`${k.id}  ${k.name}  made ${k.createdAt}${k.revokedAt ? `  revoked ${k.revokedAt}` : ''}`);
+    else
+      for (const k of list)
+        print(`${k.id}  ${k.name}${k.review ? '  review' : ''}  made ${k.createdAt}${k.revokedAt ? `  revoked ${k.revokedAt}` : ''}`);
     setExit(EXIT.ok);
   });
   withRedis(

@@ -168,6 +168,8 @@ export type NextStep = 'new_link' | 'same_card' | 'give_card' | 'card_saved' | '
 export function phaseOf(state: string): CollectPhase {
   if (state === 'awaiting_card') return 'card';
   if (state === 'succeeded' || state === 'failed' || state === 'cancelled' || state === 'expired' || state === 'returned') return state;
+  // the sender's approval rules are the sender's business: to the recipient it is a payout called off
+  if (state === 'rejected') return 'cancelled';
   return 'paying';
 }
 

@@ -15,9 +15,15 @@ export const ERRORS = {
   unauthorized: { status: 401, message: 'missing or unknown API key (Authorization: Bearer <key>)' },
   invalid_signature: { status: 401, message: 'the X-PARTNER-SIGN signature does not prove the body came from Bank 131' },
   operator_only: { status: 403, message: "only the operator's keys (API_KEYS, the default tenant's) may do this" },
+  review_right_required: {
+    status: 403,
+    message: 'only a key with the review right (keys create --review) or an operator in the console may decide a held payout',
+  },
+  self_approval: { status: 403, message: 'the key that accepted a payout may not approve it: another reviewer must' },
   not_found: { status: 404, message: 'no such resource' },
   conflict: { status: 409, message: 'a payout with this id exists with a different body' },
   not_cancellable: { status: 409, message: 'the payout can be cancelled only before it is confirmed' },
+  not_awaiting_review: { status: 409, message: 'the payout is not waiting for a reviewer' },
   link_used: { status: 409, message: 'a card was already given through this collection link' },
   too_many_endpoints: { status: 409, message: `a tenant may have at most ${MAX_ENDPOINTS_PER_TENANT} webhook endpoints: delete one first` },
   no_destination: {

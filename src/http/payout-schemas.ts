@@ -100,3 +100,14 @@ export const ListResponse = z.object({
     ),
 });
 export const CancelResponse = z.object({ id: PayoutId, status: z.enum(['cancelled', 'cancelling']) });
+
+const ReviewReason = z
+  .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
+  .trim()
+  .min(1, 'must not be empty')
+  .max(500, 'must be at most 500 characters');
+export const ApproveBody = z.strictObject({ reason: ReviewReason.optional().describe('kept in the audit entry') }).nullish();
+export const RejectBody = z.strictObject({
+  reason: ReviewReason.describe('why: kept in the audit entry and the payout’s error description'),
+});
+export const ReviewResponse = z.object({ id: PayoutId, status: z.enum(['queued', 'rejected']), decided_by: z.string() });

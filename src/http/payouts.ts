@@ -8,6 +8,9 @@ import {
   BatchResponse,
   CancelResponse,
   IdParams,
+  ApproveBody,
+  RejectBody,
+  ReviewResponse,
   ListQuery,
   ListResponse,
   WidgetToken,
@@ -18,6 +21,7 @@ import { CANCELLABLE_AT_BANK, CANCELLABLE_DIRECTLY, isTerminal, type PayoutState
 import { acceptPayouts, acceptTogether } from '../pipeline/accept-payouts.js';
 import type { StepDeps } from '../pipeline/pipeline-deps.js';
 import { takeStep } from '../pipeline/take-step.js';
+import { decideReview, type ReviewResult } from '../pipeline/review.js';
 import { callerOf } from './auth.js';
 import { payoutKeyOf, tenantOf } from '../tenants/identity.js';
 import { EXAMINE_PER_ITEM } from '../store/payout-list.js';
@@ -281,7 +285,81 @@ export const payoutRoutes: FastifyPluginAsync<{
       });
     },
   );
+
+  // Four eyes (README, Approval rules and review): a key with the review right decides a held
+  // payout of its own tenant, never one it accepted itself; operators decide in the console.
+  const review = async (req: FastifyRequest, orderId: string, approve: boolean, reason: string | undefined) => {
+    const caller = callerOf(req);
+    if (!caller.canReview) throw new HttpError('review_right_required');
+    const id = idOf(req, orderId);
+    const r = await decideReview(steps, id, { approve, by: caller.keyId, reason });
+    if (!r.ok) throw await reviewRefusal(store, r, id, orderId);
+    return { id: orderId, status: r.state as 'queued' | 'rejected', decided_by: caller.keyId };
+  };
+  const reviewResponses = {
+    200: ReviewResponse,
+    409: ErrorBody,
+    ...errorResponses(
+      'invalid_request',
+      'unauthorized',
+      'review_right_required',
+      'self_approval',
+      'not_found',
+      'payout_retired',
+      'unavailable',
+    ),
+  };
+
+  routes.post(
+    '/v1/payouts/:id/approve',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Approve a payout held for review',
+        description:
+          'A payout in `awaiting_review` (held by an approval rule, or over REVIEW_ABOVE) goes on to the bank: it is `queued` again and a worker sends it, never holding it again. Only a key made with the review right (`keys create --review`), of the payout’s tenant, and never the key that accepted the payout (403 `self_approval`). Not waiting for review: 409 `not_awaiting_review` with its `state`. The audit names the key and the reason.',
+        params: IdParams,
+        body: ApproveBody,
+        response: reviewResponses,
+      },
+    },
+    async (req, reply) => reply.code(200).send(await review(req, req.params.id, true, req.body?.reason)),
+  );
+
+  routes.post(
+    '/v1/payouts/:id/reject',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Reject a payout held for review',
+        description:
+          'A payout in `awaiting_review` ends `rejected` (error `rejected_by_reviewer`, the reason as its description); nothing was sent to the bank, and its callback says `payout.rejected`. Only a key made with the review right (`keys create --review`) of the payout’s tenant. Not waiting for review: 409 `not_awaiting_review` with its `state`.',
+        params: IdParams,
+        body: RejectBody,
+        response: reviewResponses,
+      },
+    },
+    async (req, reply) => reply.code(200).send(await review(req, req.params.id, false, req.body.reason)),
+  );
 };
+
+/** A review decision that did not land, as the API says it. */
+async function reviewRefusal(store: PayoutStore, r: Extract<ReviewResult, { ok: false }>, id: string, orderId: string): Promise<HttpError> {
+  switch (r.problem) {
+    case 'not_found':
+      return notFoundOrRetired(store, id, orderId);
+    case 'self_approval':
+      return new HttpError('self_approval', `payout ${orderId} was accepted with this key: another reviewer must approve it`);
+    case 'reason_required':
+      return invalidRequest([{ field: 'reason', problem: 'is required' }]);
+    case 'not_awaiting_review':
+      return new HttpError('not_awaiting_review', `payout ${orderId} is ${r.state ?? 'no longer held'}: it is not waiting for a reviewer`, {
+        ...(r.state ? { state: r.state } : {}),
+      });
+  }
+}
 
 /** Whether upstream has been told a payout's outcome: null until it is final. */
 async function notificationFor(store: PayoutStore, payout: PayoutRecord) {

@@ -81,8 +81,11 @@ const ENDED: BankAction = { act: 'nothing', outcome: 'already_final' };
 const STRAY: BankAction = { act: 'cancel_stray_session' };
 const OPERATOR: BankAction = { act: 'operator' };
 const ASK_AGAIN: BankAction = { act: 'not_final' };
-/** No session is recorded yet, so no word of the bank's can be about these (applyBankSession checks the session first). */
-const NO_SESSION = { awaiting_card: NOTHING, queued: NOTHING };
+/**
+ * No session is recorded yet, or ever will be (a payout rejected before the bank), so no word of the
+ * bank's can be about these (applyBankSession checks the session first).
+ */
+const NO_SESSION = { awaiting_card: NOTHING, queued: NOTHING, awaiting_review: NOTHING, rejected: NOTHING };
 
 /** Read: when the bank says `word` of a payout in `state`, do this. */
 export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> = {
@@ -217,6 +220,8 @@ export const BANK_WORD_TABLE: Record<BankWord, Record<PayoutState, BankAction>> 
   unknown: {
     awaiting_card: ASK_AGAIN,
     queued: ASK_AGAIN,
+    awaiting_review: ASK_AGAIN,
+    rejected: ASK_AGAIN,
     session_created: ASK_AGAIN,
     awaiting_funds: ASK_AGAIN,
     started: ASK_AGAIN,

@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   'payout.cancelled',
   'payout.expired',
   'payout.returned',
+  'payout.rejected',
   'recipient.card_invalid',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -54,11 +55,14 @@ export function eventIdOf(payoutId: string, event: NotifyEvent): string {
 export const EventId = z
   .string({ error: 'must be a string' })
   .max(160, 'must be at most 160 characters')
-  .regex(/^evt_[A-Za-z0-9._~-]+_(succeeded|failed|cancelled|expired|returned|card_invalid)$/, 'must be an event id (evt_<payout>_<event>)');
+  .regex(
+    /^evt_[A-Za-z0-9._~-]+_(succeeded|failed|cancelled|expired|returned|rejected|card_invalid)$/,
+    'must be an event id (evt_<payout>_<event>)',
+  );
 
 /** The payout and event an event id names, or null when it names none. */
 export function parseEventId(id: string): { payoutId: string; event: NotifyEvent } | null {
-  const m = /^evt_(.+)_(succeeded|failed|cancelled|expired|returned|card_invalid)$/.exec(id);
+  const m = /^evt_(.+)_(succeeded|failed|cancelled|expired|returned|rejected|card_invalid)$/.exec(id);
   return m ? { payoutId: m[1]!, event: m[2] as NotifyEvent } : null;
 }
 

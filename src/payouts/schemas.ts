@@ -212,12 +212,28 @@ const recordCommon = {
   returned: z.object({ amount: z.number().int(), reason: z.string(), at: z.string(), refundId: z.string().nullable() }).nullable(),
   /** Every event its final steps recorded (src/store/scripts/transition.lua). */
   events: z.array(z.string()),
+  /** The API key that accepted it ('' for none): it may never approve it. */
+  createdBy: z.string().nullable(),
+  /**
+   * Held or refused by an approval rule, or reviewed: the rules and why, when an unreviewed hold
+   * expires (ms), and the decision (`approved`, `rejected`, `expired`), by whom and why.
+   */
+  review: z
+    .object({
+      rules: z.array(z.string()),
+      reason: z.string(),
+      expiresAt: z.number().nullable(),
+      decision: z.enum(['approved', 'rejected', 'expired']).nullable(),
+      decidedBy: z.string().nullable(),
+      decisionReason: z.string().nullable(),
+    })
+    .nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 };
 
-const NO_SESSION_YET = ['awaiting_card', 'queued'] as const;
-const ENDED_MAYBE_WITHOUT_SESSION = ['failed', 'cancelled', 'expired'] as const;
+const NO_SESSION_YET = ['awaiting_card', 'queued', 'awaiting_review'] as const;
+const ENDED_MAYBE_WITHOUT_SESSION = ['failed', 'cancelled', 'expired', 'rejected'] as const;
 
 export const PayoutRecordSchema = z.discriminatedUnion('state', [
   z.object({ ...recordCommon, state: z.enum(NO_SESSION_YET), sessionId: z.null() }),
@@ -311,6 +327,17 @@ export const PayoutView = z
       .nullable()
       .describe("money the card's bank sent back after the payout succeeded (status `returned`)"),
     error: z.object({ code: z.string(), description: z.string().nullable() }).nullable(),
+    review: z
+      .object({
+        rules: z.array(z.string()).describe('the approval rules that held or refused it (`review_above` for REVIEW_ABOVE)'),
+        reason: z.string().describe('each rule’s limit, in words'),
+        expires_at: z.string().nullable().describe('while `awaiting_review`: when it is rejected unless a reviewer decides first'),
+        decision: z.enum(['approved', 'rejected', 'expired']).nullable(),
+        decided_by: z.string().nullable().describe('the reviewer: an API key id, or `operator:<name>`'),
+        decision_reason: z.string().nullable(),
+      })
+      .nullable()
+      .describe('held for review or refused by an approval rule (README, Approval rules and review)'),
     created_at: z.string(),
     updated_at: z.string(),
     finished_at: z.string().nullable().describe('when the payout first reached a final state'),
@@ -346,6 +373,16 @@ export function publicView(record: PayoutRecord, audit?: AuditEvent[], publicUrl
     fee: record.fee === null ? null : { amount: record.fee, currency: order.amount_details.currency },
     returned: record.returned ? { amount: record.returned.amount, reason: record.returned.reason, at: record.returned.at } : null,
     error: record.errorCode ? { code: record.errorCode, description: record.errorText } : null,
+    review: record.review
+      ? {
+          rules: record.review.rules,
+          reason: record.review.reason,
+          expires_at: record.review.expiresAt === null ? null : new Date(record.review.expiresAt).toISOString(),
+          decision: record.review.decision,
+          decided_by: record.review.decidedBy,
+          decision_reason: record.review.decisionReason,
+        }
+      : null,
     created_at: record.createdAt,
     updated_at: record.updatedAt,
     finished_at: record.finishedAt,
@@ -402,6 +439,6 @@ export const CheckJob = z.object({ payoutId: PayoutKey, reason: z.string() });
 export type CheckJob = z.infer<typeof CheckJob>;
 
 /** A payout's events by name: its final states, and `card_invalid` (its saved card found unusable). */
-export const NOTIFY_EVENTS = ['succeeded', 'failed', 'cancelled', 'expired', 'returned', 'card_invalid'] as const;
+export const NOTIFY_EVENTS = ['succeeded', 'failed', 'cancelled', 'expired', 'returned', 'rejected', 'card_invalid'] as const;
 export const NotifyJob = z.object({ payoutId: PayoutKey, event: z.enum(NOTIFY_EVENTS) });
 export type NotifyJob = z.infer<typeof NotifyJob>;

@@ -9,6 +9,7 @@ import { STEPS, type StepName } from './steps.js';
 export const PAYOUT_STATES = [
   'awaiting_card',
   'queued',
+  'awaiting_review',
   'session_created',
   'awaiting_funds',
   'started',
@@ -21,6 +22,7 @@ export const PAYOUT_STATES = [
   'cancelled',
   'expired',
   'returned',
+  'rejected',
 ] as const;
 export type PayoutState = (typeof PAYOUT_STATES)[number];
 
@@ -29,12 +31,14 @@ export type PayoutState = (typeof PAYOUT_STATES)[number];
  * again. One step leaves a final state, and only on the bank's word: `markReturned`, when the card's
  * bank sends back money that was paid (`succeeded` → `returned`); the unit tests hold the steps to that.
  */
-export const TERMINAL_STATES: readonly PayoutState[] = ['succeeded', 'failed', 'cancelled', 'expired', 'returned'];
+export const TERMINAL_STATES: readonly PayoutState[] = ['succeeded', 'failed', 'cancelled', 'expired', 'returned', 'rejected'];
 
 /** What each state means, for the docs' state table (src/payouts/lifecycle-docs.ts). */
 export const STATE_MEANING: Record<PayoutState, string> = {
   awaiting_card: 'accepted without a card; its single-use collection link is out',
-  queued: 'accepted; the start job is queued',
+  queued: 'accepted (or approved by a reviewer); the start job checks the approval rules, then creates the bank session',
+  awaiting_review:
+    'held before any bank call by an approval rule, or for being over REVIEW_ABOVE: waits for a reviewer (approve or reject) until REVIEW_TTL',
   session_created: '`session/create` answered; the session id recorded before anything is sent in it',
   awaiting_funds: '`start/payout` refused with `insufficient_wallet_balance`; tried again in the same session',
   started: '`start/payout` accepted; the bank prepares the payout',
@@ -48,6 +52,7 @@ export const STATE_MEANING: Record<PayoutState, string> = {
   cancelled: 'final: cancelled by upstream or by the policy, unpaid',
   expired: 'final: no card was given before the collection link expired',
   returned: "final: the bank paid, then the card's bank sent the money back (`payment_refunded`)",
+  rejected: 'final: an approval rule or a reviewer refused it, or its review expired; nothing was sent to the bank',
 };
 
 interface Move {

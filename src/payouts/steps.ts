@@ -34,7 +34,13 @@ export type RecordField =
   | 'returned_amount'
   | 'returned_reason'
   | 'returned_at'
-  | 'refund_id';
+  | 'refund_id'
+  | 'review_rules'
+  | 'review_reason'
+  | 'review_expires_at'
+  | 'review_decision'
+  | 'reviewed_by'
+  | 'review_decision_reason';
 
 export interface StepDef<I> {
   from: readonly PayoutState[];
@@ -44,8 +50,11 @@ export interface StepDef<I> {
   /** Index this bank session to the payout in the same atomic step. */
   indexSession?(input: I): string;
   followUp: FollowUp;
-  /** When to look again if nothing happens: after the reconcile delay, or the wallet retry delay. */
-  lookAgain: 'reconcile' | 'wallet_retry';
+  /**
+   * When to look again if nothing happens: after the reconcile delay, the wallet retry delay, or
+   * when the step's input says (a review's expiry).
+   */
+  lookAgain: 'reconcile' | 'wallet_retry' | 'review_expiry';
   /** For the docs' step table (src/payouts/lifecycle-docs.ts): what drives the payout on when no job follows. */
   note?: string;
 }
@@ -68,6 +77,11 @@ export interface BankReturn {
   reason: string;
   at: string;
   refundId: string | null;
+}
+/** Why a payout is held or refused before the bank: an approval rule (src/rules/screening.ts) and its limit, in words. */
+export interface RuleBreach {
+  rule: string;
+  detail: string;
 }
 export interface BankFailure {
   code: string;
@@ -103,6 +117,67 @@ export const STEPS = {
       ...(i.cardId ? { card_id: i.cardId } : {}),
     }),
     followUp: 'start',
+    lookAgain: 'reconcile',
+  }),
+  /**
+   * An approval rule (RULES_FILE), or an amount over REVIEW_ABOVE, holds the payout for a reviewer
+   * before anything is sent to the bank. Nothing follows by itself: a reviewer decides, or the
+   * reconciler finds it due when the review expires.
+   */
+  holdForReview: step<{ breaches: RuleBreach[]; expiresAt: number }>({
+    from: ['queued'],
+    to: 'awaiting_review',
+    why: (i) => `held for review: ${i.breaches.map((b) => `${b.rule} (${b.detail})`).join('; ')}`,
+    fields: (i) => ({
+      review_rules: i.breaches.map((b) => b.rule).join(','),
+      review_reason: i.breaches.map((b) => b.detail).join('; '),
+      review_expires_at: String(i.expiresAt),
+    }),
+    followUp: 'none',
+    lookAgain: 'review_expiry',
+    note: 'a reviewer approves or rejects it; the reconciler rejects it once REVIEW_TTL has passed',
+  }),
+  /** A reviewer (an operator, or an API key with the review right that did not create it) lets it go to the bank. */
+  approveReview: step<{ by: string; reason?: string | undefined }>({
+    from: ['awaiting_review'],
+    to: 'queued',
+    why: (i) => `approved by ${i.by}${i.reason ? `: ${i.reason}` : ''}`,
+    // the start job reads the decision: an approved payout is counted by the rules, never held again
+    fields: (i) => ({ review_decision: 'approved', reviewed_by: i.by, review_decision_reason: i.reason ?? '' }),
+    followUp: 'start',
+    lookAgain: 'reconcile',
+  }),
+  /** A reviewer refuses it, saying why: nothing was ever sent to the bank. */
+  rejectReview: step<{ by: string; reason: string }>({
+    from: ['awaiting_review'],
+    to: 'rejected',
+    why: (i) => `rejected by ${i.by}: ${i.reason}`,
+    fields: (i) => ({
+      review_decision: 'rejected',
+      reviewed_by: i.by,
+      review_decision_reason: i.reason,
+      error_code: 'rejected_by_reviewer',
+      error_text: i.reason,
+    }),
+    followUp: 'notify',
+    lookAgain: 'reconcile',
+  }),
+  /** Nobody decided within REVIEW_TTL: a hold that nobody lifts is a refusal, never a payment. */
+  expireReview: step<Record<string, never>>({
+    from: ['awaiting_review'],
+    to: 'rejected',
+    why: () => 'no reviewer decided within REVIEW_TTL',
+    fields: () => ({ review_decision: 'expired', error_code: 'review_expired', error_text: 'no reviewer decided in time (REVIEW_TTL)' }),
+    followUp: 'notify',
+    lookAgain: 'reconcile',
+  }),
+  /** An approval rule whose breach rejects: the payout ends before anything is sent to the bank. */
+  rejectByRule: step<RuleBreach>({
+    from: ['queued'],
+    to: 'rejected',
+    why: (i) => `rejected by approval rule ${i.rule}: ${i.detail}`,
+    fields: (i) => ({ review_rules: i.rule, error_code: 'rejected_by_rule', error_text: `${i.rule}: ${i.detail}` }),
+    followUp: 'notify',
     lookAgain: 'reconcile',
   }),
   /** session/create answered: the session is ours before anything is sent in it. */
@@ -187,7 +262,7 @@ export const STEPS = {
   }),
   /** Upstream withdrew the order before anything was started at the bank. */
   cancel: step<{ by?: string }>({
-    from: ['awaiting_card', 'queued', 'session_created', 'awaiting_funds'],
+    from: ['awaiting_card', 'queued', 'awaiting_review', 'session_created', 'awaiting_funds'],
     to: 'cancelled',
     why: () => 'cancelled by upstream',
     fields: () => ({ error_code: 'cancelled_by_upstream', error_text: 'upstream cancelled the payout' }),

@@ -31,6 +31,7 @@ type FixedKind =
   | 'not_final_yet'
   | 'done'
   | 'waiting_for_card'
+  | 'waiting_for_review'
   | 'no_session'
   | 'unknown_session'
   | 'status_check_requested'
@@ -45,6 +46,8 @@ const WORDED: Partial<Record<FixedKind, string>> = {
   out_of_funds: 'failed: no funds in time',
   paid_but_ended_unpaid: 'paid but recorded otherwise',
   waiting_for_card: 'waiting for a card',
+  waiting_for_review: 'waiting for a reviewer',
+  awaiting_review: 'held for review',
   no_callback_url: 'no callback_url',
 };
 

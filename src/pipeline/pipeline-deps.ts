@@ -5,6 +5,7 @@ import type { StepName } from '../payouts/steps.js';
 import type { Queues } from '../queues.js';
 import type { TenantCache } from '../tenants/tenant-cache.js';
 import type { PayoutStore } from '../store/payout-store.js';
+import type { Rules } from '../rules/rules-file.js';
 
 /** How long things may take before someone looks again (README "What happens when something is lost"). */
 export interface PipelineTiming {
@@ -68,4 +69,12 @@ export interface PipelineDeps extends StepDeps {
   callbackTimeoutMs?: number | undefined;
   /** The notify worker's concurrency: a callback destination may hold a fair share of it (workers/payout-notify.ts). */
   notifyConcurrency?: number | undefined;
+  /** Approval rules (RULES_FILE), the amount above which a payout waits for a reviewer (REVIEW_ABOVE), and for how long (REVIEW_TTL). */
+  approval?: Approval | undefined;
+}
+
+export interface Approval {
+  rules: Rules | null;
+  reviewAbove: number | null;
+  reviewTtlMs: number;
 }

@@ -68,6 +68,16 @@ export async function checkPayout(deps: PipelineDeps, payoutId: string, reason: 
     const r = await takeStep(deps, 'expire', payout, {});
     return r.ok ? { outcome: 'expired' } : { outcome: 'no_longer_applies' };
   }
+  if (payout.state === 'awaiting_review') {
+    // a hold nobody lifted in time is a refusal: nothing was ever sent to the bank
+    const expiresAt = payout.review?.expiresAt ?? 0;
+    if (Date.now() < expiresAt) {
+      await deps.store.setDue(payoutId, expiresAt);
+      return { outcome: 'waiting_for_review' };
+    }
+    const r = await takeStep(deps, 'expireReview', payout, {});
+    return r.ok ? { outcome: 'rejected' } : { outcome: 'no_longer_applies' };
+  }
   if (payout.state === 'queued')
     return due && (await ensureStartJob(deps, payout)) ? { outcome: 'start_redriven' } : { outcome: 'start_in_hand' };
   if (payout.sessionId === null) return { outcome: 'nothing_to_do', state: payout.state };

@@ -51,6 +51,8 @@ export async function takeStep<N extends StepName>(
   // payout may have moved on meanwhile (a webhook, another run), and then the failure is stale.
   const from = options.onlyFrom ? def.from.filter((s) => options.onlyFrom!.includes(s)) : def.from;
   const lookAgainMs = def.lookAgain === 'wallet_retry' ? deps.timing.walletRetryMs * 2 : deps.timing.reconcileAfterMs;
+  // a held payout is next looked at when its review expires (the step's input says when)
+  const dueAt = def.lookAgain === 'review_expiry' ? (input as { expiresAt: number }).expiresAt : Date.now() + lookAgainMs;
   // The follow-up's job id is known before the move, so the record names it in the same script
   // (one round trip fewer than writing it afterwards); the reconciler checks that job first.
   const followUp = planFollowUp(deps, def.followUp, payout, def.to);
@@ -65,7 +67,7 @@ export async function takeStep<N extends StepName>(
     set: def.fields(input),
     ...(def.indexSession ? { indexSession: def.indexSession(input) } : {}),
     ...(followUp?.ref ? { lastJob: followUp.ref } : {}),
-    dueAt: Date.now() + lookAgainMs,
+    dueAt,
     // a step asked for by an API caller (an upstream cancel) names its key in the audit
     ...(typeof (input as { by?: unknown }).by === 'string' ? { by: (input as { by: string }).by } : {}),
     ...(unusable ? { invalidateCard: { tenant: tenantOf(payout.id).tenant, ...unusable } } : {}),

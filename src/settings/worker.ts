@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CallbackSecret } from '../payouts/callback-signature.js';
 import { COMMON_ENV, PEMS, commonSettings } from './common.js';
-import { intervalOrOff, port, positiveInt, readEnv, type Env } from './env.js';
+import { duration, intervalOrOff, port, positiveInt, readEnv, type Env } from './env.js';
+import { loadRules, RulesFileError, type Rules } from '../rules/rules-file.js';
 
 const concurrency = positiveInt.max(1000, 'must be at most 1000');
 
@@ -23,6 +24,23 @@ const WorkerEnv = z.object({
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   // how often the partner wallet's balance is asked of the bank (src/funding/balance-poll.ts); 0: never
   BALANCE_POLL_MS: intervalOrOff(1_000).default(60_000),
+  // approval rules (src/rules/rules-file.ts): read and checked here, so a bad file stops the worker at start
+  RULES_FILE: z
+    .string()
+    .optional()
+    .transform((path, ctx): Rules | null => {
+      if (path === undefined) return null;
+      try {
+        return loadRules(path);
+      } catch (err) {
+        if (!(err instanceof RulesFileError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+        return z.NEVER;
+      }
+    }),
+  // a payout over this many kopecks waits for a reviewer before it is sent
+  REVIEW_ABOVE: positiveInt.max(100_000_000_00, 'must be at most 10000000000 kopecks').optional(),
+  REVIEW_TTL: duration.default(24 * 3_600_000),
 });
 
 /** What a worker process runs on: read once at start-up, handed as it is to the workers. */
@@ -51,6 +69,8 @@ export const WorkerSettings = WorkerEnv.transform((e) => ({
    * for the metrics; a rise resumes the payouts waiting for funds at once); 0: never.
    */
   balancePollMs: e.BALANCE_POLL_MS,
+  /** Approval rules, the review threshold and how long a held payout waits for a reviewer (src/pipeline/screen.ts). */
+  approval: { rules: e.RULES_FILE, reviewAbove: e.REVIEW_ABOVE ?? null, reviewTtlMs: e.REVIEW_TTL },
 }));
 export type WorkerSettings = z.output<typeof WorkerSettings>;
 

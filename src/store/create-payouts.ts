@@ -37,6 +37,8 @@ interface Keys {
   collectKey(token: string): string;
   metadataKey(tenant: string, metadata: string): string;
   referenceKey(tenant: string, reference: string): string;
+  last4Key(tenant: string, last4: string): string;
+  recipientIndexKey(tenant: string, recipientId: string): string;
   retiredKey(id: string): string;
   key(id: string): string;
   auditKey(id: string): string;
@@ -77,10 +79,14 @@ export async function createPayouts(
       const { state, dueAt: itemDue, collect, fields, reference } = typeof plan === 'string' ? { state: plan } : plan;
       const customerReference = order.customer?.reference ?? reference ?? null;
       const extra: Record<string, string> = { amount: String(order.amount_details.amount), ...fields };
+      // the key that accepted it may never approve it (src/pipeline/review.ts)
+      if (caller.keyId) extra.created_by = caller.keyId;
       if (customerReference) extra.customer_reference = customerReference;
       const indexes = [
         ...(order.metadata !== undefined ? [store.metadataKey(tenant, order.metadata)] : []),
         ...(customerReference ? [store.referenceKey(tenant, customerReference)] : []),
+        ...(extra.card_last4 ? [store.last4Key(tenant, extra.card_last4)] : []),
+        ...(extra.recipient_id ? [store.recipientIndexKey(tenant, extra.recipient_id)] : []),
       ];
       const audit: AuditEvent = {
         at: now,

@@ -20,6 +20,10 @@ export interface ListQuery {
   metadata?: string | undefined;
   /** The tenant's reference for the person paid (the order's `customer.reference`, or the saved recipient's). */
   reference?: string | undefined;
+  /** The card's last 4, as the payout shows them (a saved card's, the collected card's, or the bank's). */
+  last4?: string | undefined;
+  /** The saved recipient paid (the order's `recipient_id`). */
+  recipient?: string | undefined;
   startingAfter?: string | undefined;
   createdGte?: Date | undefined;
   createdLte?: Date | undefined;
@@ -47,6 +51,8 @@ interface Records {
   listKey(state?: PayoutState | '', tenant?: string): string;
   metadataKey(tenant: string, metadata: string): string;
   referenceKey(tenant: string, reference: string): string;
+  last4Key(tenant: string, last4: string): string;
+  recipientIndexKey(tenant: string, recipientId: string): string;
   tenants(): Promise<string[]>;
   key(id: string): string;
   getMany(ids: string[]): Promise<Array<PayoutRecord | null>>;
@@ -204,10 +210,10 @@ function createdBounds(q: ListQuery): { min: number | null; max: number | null }
 }
 
 /**
- * A page of `GET /v1/payouts`, newest first. Without metadata or reference it is read straight from
- * the per-state indexes (one, several merged, or `list:all`); with either, from that one's index
- * (the reference's when both are given), and the states and the metadata are checked on the
- * records read, at most `EXAMINE_PER_ITEM × limit` of them per page.
+ * A page of `GET /v1/payouts`, newest first. Without metadata, reference, card last 4 or recipient
+ * it is read straight from the per-state indexes (one, several merged, or `list:all`); with any,
+ * from one of theirs (recipient, reference, last 4, metadata: the first given), and the states and
+ * the other filters are checked on the records read, at most `EXAMINE_PER_ITEM × limit` of them per page.
  */
 export async function listPayouts(redis: RedisClient, store: Records, q: ListQuery): Promise<ListPage | { unknownCursor: true }> {
   const tenant = q.tenant ?? DEFAULT_TENANT;
@@ -222,7 +228,7 @@ export async function listPayouts(redis: RedisClient, store: Records, q: ListQue
   }
   const range: MergeRange = { order: 'desc', start: after ? after.score : max, end: min, after };
   const states = q.states?.length ? [...new Set(q.states)] : null;
-  const filtered = q.metadata !== undefined || q.reference !== undefined;
+  const filtered = q.metadata !== undefined || q.reference !== undefined || q.last4 !== undefined || q.recipient !== undefined;
 
   if (!filtered) {
     const keys = states ? states.map((s) => store.listKey(s, q.tenant)) : [store.listKey(undefined, q.tenant)];
@@ -234,9 +240,21 @@ export async function listPayouts(redis: RedisClient, store: Records, q: ListQue
     return { payouts, hasMore, next: hasMore ? (payouts.at(-1)?.id ?? page.at(-1)!.id) : null };
   }
 
-  const key = q.reference !== undefined ? store.referenceKey(tenant, q.reference) : store.metadataKey(tenant, q.metadata!);
+  // the narrowest index read; every other filter is checked on the records
+  const key =
+    q.recipient !== undefined
+      ? store.recipientIndexKey(tenant, q.recipient)
+      : q.reference !== undefined
+        ? store.referenceKey(tenant, q.reference)
+        : q.last4 !== undefined
+          ? store.last4Key(tenant, q.last4)
+          : store.metadataKey(tenant, q.metadata!);
   const matches = (r: PayoutRecord) =>
-    (states === null || states.includes(r.state)) && (q.metadata === undefined || r.order.metadata === q.metadata);
+    (states === null || states.includes(r.state)) &&
+    (q.metadata === undefined || r.order.metadata === q.metadata) &&
+    (q.reference === undefined || r.customerReference === q.reference) &&
+    (q.last4 === undefined || r.cardLast4 === q.last4) &&
+    (q.recipient === undefined || r.recipientId === q.recipient);
   const budget = EXAMINE_PER_ITEM * q.limit;
   const merge = new IndexMerge(redis, [key], range, Math.min(budget, 1000));
   const found: PayoutRecord[] = [];

@@ -36,6 +36,17 @@ export function toRecord(h: Record<string, string>): PayoutRecord {
       ? { amount: Number(h.returned_amount), reason: h.returned_reason ?? '', at: h.returned_at ?? '', refundId: h.refund_id || null }
       : null,
     events: h.events ? h.events.split(',').filter(Boolean) : [],
+    createdBy: h.created_by || null,
+    review: h.review_rules
+      ? {
+          rules: h.review_rules.split(',').filter(Boolean),
+          reason: h.review_reason ?? '',
+          expiresAt: h.review_expires_at ? Number(h.review_expires_at) : null,
+          decision: (h.review_decision as 'approved' | 'rejected' | 'expired' | undefined) || null,
+          decidedBy: h.reviewed_by || null,
+          decisionReason: h.review_decision_reason || null,
+        }
+      : null,
     createdAt: h.created_at,
     updatedAt: h.updated_at,
   });

@@ -46,6 +46,40 @@ export interface Transition {
   invalidateCard?: { tenant: string; recipientId: string; cardId: string } | undefined;
 }
 
+/** A call made to the bank for a payout: which, how it ended (the bank's status, or its error code), how long it took. */
+export interface BankCall {
+  at: string;
+  call: string;
+  ok: boolean;
+  outcome: string;
+  ms: number;
+}
+
+export interface HourlyStats {
+  /** The hour's start (ISO). */
+  hour: string;
+  states: Partial<Record<PayoutState, number>>;
+  paidKopecks: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** One approval-rule counter or duplicate guard to check and take (src/rules/screening.ts plans them). */
+export interface ScreenCheck {
+  kind: 'counter' | 'duplicate';
+  /** After the prefix: `rules:…`. */
+  key: string;
+  count: number | null;
+  sum: number | null;
+  ttlMs: number;
+}
+export type ScreenResult =
+  | { kind: 'moved'; state: PayoutState | null }
+  /** Cleared: `counted` when this call took its slots, false when an earlier run had. */
+  | { kind: 'pass'; counted: boolean; how: string }
+  /** Nothing counted: which checks were full (`check`: index in the checks given). */
+  | { kind: 'breach'; found: Array<{ check: number; which: 'count' | 'sum' | 'duplicate'; held: { count: number; sum: number } }> };
+
 /**
  * Payout records in Redis: one hash per upstream order id, an audit list beside it, a
  * session → payout index for webhook routing, and the due index (a sorted set of payout id → when
@@ -90,6 +124,16 @@ export class PayoutStore {
   /** The tenant's payouts with this metadata, scored like the list indexes (the value is hashed into the key). */
   metadataKey(tenant: string, metadata: string): string {
     return `${this.listKey('', tenant).slice(0, -'state:'.length)}meta:${sha1(metadata)}`;
+  }
+
+  /** The tenant's payouts to a card with these last 4 (indexed when a step or the acceptance learns them). */
+  last4Key(tenant: string, last4: string): string {
+    return `${this.listKey('', tenant).slice(0, -'state:'.length)}last4:${last4}`;
+  }
+
+  /** The tenant's payouts to one saved recipient. */
+  recipientIndexKey(tenant: string, recipientId: string): string {
+    return `${this.listKey('', tenant).slice(0, -'state:'.length)}rcp:${recipientId}`;
   }
 
   /** The tenant's payouts to the person with this reference (the order's customer.reference, or a saved recipient's). */
@@ -217,6 +261,67 @@ export class PayoutStore {
       const hash = h as Record<string, string>;
       return hash.state ? toRecord(hash) : null;
     });
+  }
+
+  /** The calls made to the bank for this payout, oldest first (src/pipeline/bank-for.ts records them). */
+  bankCallsKey(id: string): string {
+    return `${this.key(id)}:calls`;
+  }
+  async bankCalls(id: string): Promise<BankCall[]> {
+    return (await this.redis.lrange(this.bankCallsKey(id), 0, -1)).map((e) => JSON.parse(e) as BankCall);
+  }
+  /** Best effort, like a log line: a payout's story misses a call rather than the call failing for it. */
+  async recordBankCall(id: string, call: BankCall): Promise<void> {
+    await this.redis.rpush(this.bankCallsKey(id), JSON.stringify(call));
+  }
+
+  /**
+   * Per hour, oldest first, the last `hours` hours: how many payouts entered each state that
+   * scripts/transition.lua counts (awaiting_review and the final ones), and the kopecks paid
+   * (payouts that succeeded in that hour).
+   */
+  async hourlyStats(hours: number, now = Date.now()): Promise<HourlyStats[]> {
+    const last = Math.floor(now / HOUR_MS);
+    const pipeline = this.redis.pipeline();
+    for (let h = last - hours + 1; h <= last; h++) pipeline.hgetall(this.statsKey(h));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, value], i) => {
+      if (err) throw err;
+      const { paid, ...states } = value as Record<string, string>;
+      return {
+        hour: new Date((last - hours + 1 + i) * HOUR_MS).toISOString(),
+        states: Object.fromEntries(Object.entries(states).map(([s, n]) => [s, Number(n)])) as Partial<Record<PayoutState, number>>,
+        paidKopecks: Number(paid ?? 0),
+      };
+    });
+  }
+  /** One hour's counts (scripts/transition.lua writes them): the hour is `floor(ms / 3600000)`. */
+  private statsKey(hour: number): string {
+    return `${this.prefix}:stats:h:${hour}`;
+  }
+
+  /**
+   * The approval rules' counters for one payout (scripts/screen-payout.lua): checked and taken at
+   * once, so no slot is given twice; a payout already counted is never counted again.
+   */
+  async screen(id: string, checks: readonly ScreenCheck[], hold: boolean): Promise<ScreenResult> {
+    const args = checks.flatMap((c) => [
+      c.kind === 'duplicate' ? 'd' : 'c',
+      c.count === null ? '' : String(c.count),
+      c.sum === null ? '' : String(c.sum),
+      String(Math.max(1, Math.round(c.ttlMs))),
+    ]);
+    const keys = [this.key(id), ...checks.map((c) => `${this.prefix}:${c.key}`)];
+    const [outcome, ...rest] = await this.redis.b131ScreenPayout(keys.length, ...keys, hold ? '1' : '0', ...args);
+    if (outcome === 'moved') return { kind: 'moved', state: (rest[0] || null) as PayoutState | null };
+    if (outcome === 'counted' || outcome === 'pass') return { kind: 'pass', counted: outcome === 'pass', how: rest[0] ?? '' };
+    return {
+      kind: 'breach',
+      found: rest.map((r) => {
+        const [index, which, count, sum] = r.split(':') as [string, 'count' | 'sum' | 'duplicate', string?, string?];
+        return { check: Number(index) - 1, which, held: { count: Number(count ?? 0), sum: Number(sum ?? 0) } };
+      }),
+    };
   }
 
   async audit(id: string): Promise<AuditEvent[]> {

@@ -23,6 +23,7 @@ const SCRIPTS = {
   b131CreateRecipient: { file: 'create-recipient.lua', numberOfKeys: 3 },
   b131SaveRecipientCard: { file: 'save-recipient-card.lua', numberOfKeys: 3 },
   b131MarkRecipientBound: { file: 'mark-recipient-bound.lua', numberOfKeys: 1 },
+  b131ScreenPayout: { file: 'screen-payout.lua' }, // variable key count: the payout and its checks
 } as const;
 
 export interface ScriptCommands {
@@ -49,6 +50,7 @@ export interface ScriptCommands {
   ): Promise<[string, string]>;
   b131SaveRecipientCard(recipientKey: string, linkKey: string, spentKey: string, ...args: string[]): Promise<string>;
   b131MarkRecipientBound(recipientKey: string, tenant: string, now: string): Promise<number>;
+  b131ScreenPayout(numKeys: number, ...args: string[]): Promise<string[]>;
 }
 
 const sources = new Map<string, string>();

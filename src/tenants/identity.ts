@@ -30,4 +30,6 @@ export function tenantOf(payoutId: string): { tenant: string; orderId: string } 
 export interface Caller {
   tenant: string;
   keyId: string;
+  /** A key made with the review right (`keys create --review`): it may approve and reject held payouts. */
+  canReview?: boolean;
 }

@@ -30,6 +30,8 @@ export interface KeyInfo {
   id: string;
   tenant: string;
   name: string;
+  /** May approve and reject its tenant's payouts held for review (never one it accepted itself). */
+  review: boolean;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -99,19 +101,20 @@ export class TenantStore {
   }
 
   /** A new key for `tenant` (created if new): its secret is in the answer and nowhere else. */
-  async createKey(tenant: string, name: string): Promise<{ key: KeyInfo; secret: string }> {
+  async createKey(tenant: string, name: string, rights: { review?: boolean } = {}): Promise<{ key: KeyInfo; secret: string }> {
     TenantId.parse(tenant);
     if (!(await this.get(tenant))?.createdAt) await this.configure(tenant);
     const id = `key_${randomBytes(6).toString('hex')}`;
     const secret = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const key: KeyInfo = { id, tenant, name, createdAt: new Date().toISOString(), revokedAt: null };
+    const review = rights.review === true;
+    const key: KeyInfo = { id, tenant, name, review, createdAt: new Date().toISOString(), revokedAt: null };
     const sha = digest(secret);
     // keys made in the same millisecond still list in the order they were made
     const seq = await this.redis.incr(`${this.keysOf(tenant)}:seq`);
     await this.redis
       .multi()
-      .hset(this.secretKey(sha), { id, tenant })
-      .hset(this.keysOf(tenant), id, JSON.stringify({ name, createdAt: key.createdAt, sha, seq }))
+      .hset(this.secretKey(sha), { id, tenant, ...(review ? { review: '1' } : {}) })
+      .hset(this.keysOf(tenant), id, JSON.stringify({ name, createdAt: key.createdAt, sha, seq, ...(review ? { review } : {}) }))
       .sadd(this.tenantsKey, tenant)
       .exec();
     return { key, secret };
@@ -121,8 +124,11 @@ export class TenantStore {
     const all = await this.redis.hgetall(this.keysOf(tenant));
     return Object.entries(all)
       .map(([id, json]) => {
-        const k = JSON.parse(json) as { name: string; createdAt: string; revokedAt?: string; seq?: number };
-        return { key: { id, tenant, name: k.name, createdAt: k.createdAt, revokedAt: k.revokedAt ?? null }, seq: k.seq ?? 0 };
+        const k = JSON.parse(json) as { name: string; createdAt: string; revokedAt?: string; seq?: number; review?: boolean };
+        return {
+          key: { id, tenant, name: k.name, review: k.review === true, createdAt: k.createdAt, revokedAt: k.revokedAt ?? null },
+          seq: k.seq ?? 0,
+        };
       })
       .sort((a, b) => a.key.createdAt.localeCompare(b.key.createdAt) || a.seq - b.seq)
       .map(({ key }) => key);
@@ -143,10 +149,10 @@ export class TenantStore {
   }
 
   /** Whose key this is, or null. One Redis read: keys are never cached, so a revocation counts at once. */
-  async lookup(secret: string): Promise<{ tenant: string; keyId: string } | null> {
+  async lookup(secret: string): Promise<{ tenant: string; keyId: string; canReview?: true } | null> {
     if (!secret.startsWith(KEY_PREFIX)) return null;
-    const [id, tenant] = await this.redis.hmget(this.secretKey(digest(secret)), 'id', 'tenant');
-    return id && tenant ? { tenant, keyId: id } : null;
+    const [id, tenant, review] = await this.redis.hmget(this.secretKey(digest(secret)), 'id', 'tenant', 'review');
+    return id && tenant ? { tenant, keyId: id, ...(review === '1' ? { canReview: true as const } : {}) } : null;
   }
 }
 

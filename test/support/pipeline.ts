@@ -56,10 +56,10 @@ export async function startPipeline(
     crashPoints?: CrashPoints;
     /** CALLBACK_ALLOW_PRIVATE; on by default, since the test receiver is on 127.0.0.1. */
     allowPrivateCallbacks?: boolean;
-    /** More of the web's settings (ADMIN_PORT, TRUST_PROXY). */
-    web?: Partial<Pick<WebSettings, 'admin' | 'trustProxy'>>;
-    /** More of the workers' settings (per-queue concurrency, the callback deadline). */
-    worker?: Partial<Pick<WorkerSettings, 'concurrencyByQueue' | 'callbackTimeoutMs'>>;
+    /** More of the web's settings (ADMIN_PORT, TRUST_PROXY, the operator console's users). */
+    web?: Partial<Pick<WebSettings, 'admin' | 'trustProxy' | 'console'>>;
+    /** More of the workers' settings (per-queue concurrency, the callback deadline, approval rules and review). */
+    worker?: Partial<Pick<WorkerSettings, 'concurrencyByQueue' | 'callbackTimeoutMs' | 'approval'>>;
   } = {},
 ): Promise<Pipeline> {
   const timing: PipelineTiming = { ...DEFAULT_TIMING, ...options.timing };

@@ -38,7 +38,7 @@ describe('the rendering', () => {
     expect(rows.find((r) => r.startsWith('| `awaiting_funds` |'))).toMatch(/ \| `awaitFunds` \(again\), `markStarted`, /);
     expect(rows.find((r) => r.startsWith('| `succeeded` |'))).toBe('| `succeeded` | final: the bank paid | `markReturned` |');
     expect(rows.find((r) => r.startsWith('| `failed` |'))).toMatch(/ \| — \|$/);
-    expect(rows).toHaveLength(2 + 14);
+    expect(rows).toHaveLength(2 + 16);
   });
 
   it('says what drives a payout on when no job follows a step', () => {

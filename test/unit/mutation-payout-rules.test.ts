@@ -123,8 +123,8 @@ describe('confirmation policy: what the audit trail says when it refuses', () =>
 });
 
 describe('payout states', () => {
-  it('exactly five states are final, and nothing moves out of them but a paid payout coming back', () => {
-    expect(PAYOUT_STATES.filter(isTerminal).sort()).toEqual(['cancelled', 'expired', 'failed', 'returned', 'succeeded']);
+  it('exactly six states are final, and nothing moves out of them but a paid payout coming back', () => {
+    expect(PAYOUT_STATES.filter(isTerminal).sort()).toEqual(['cancelled', 'expired', 'failed', 'rejected', 'returned', 'succeeded']);
     // succeeded → returned, and returned → returned as more of it comes back
     for (const t of TERMINAL_STATES)
       for (const s of PAYOUT_STATES) expect(canMove(t, s)).toBe(s === 'returned' && (t === 'succeeded' || t === 'returned'));
@@ -138,10 +138,26 @@ describe('payout states', () => {
         .filter((to) => canMove(from, to))
         .map((to) => `${from} -> ${to}`),
     );
-    // the wallet wait, tried again; the bank asked again while it waits for our confirm; more money coming back
-    expect(back).toEqual(['awaiting_funds -> awaiting_funds', 'awaiting_confirmation -> awaiting_confirmation', 'returned -> returned']);
+    // a reviewer's approval sends a held payout on, before any bank call; the wallet wait, tried
+    // again; the bank asked again while it waits for our confirm; more money coming back
+    expect(back).toEqual([
+      'awaiting_review -> queued',
+      'awaiting_funds -> awaiting_funds',
+      'awaiting_confirmation -> awaiting_confirmation',
+      'returned -> returned',
+    ]);
     expect(statesLeadingTo('cancelling').sort()).toEqual(['awaiting_confirmation', 'started']);
-    expect(statesLeadingTo('cancelled').sort()).toEqual(['awaiting_card', 'awaiting_funds', 'cancelling', 'queued', 'session_created']);
+    expect(statesLeadingTo('cancelled').sort()).toEqual([
+      'awaiting_card',
+      'awaiting_funds',
+      'awaiting_review',
+      'cancelling',
+      'queued',
+      'session_created',
+    ]);
+    // refused before the bank: by a rule at once, by a reviewer or by nobody deciding in time
+    expect(statesLeadingTo('rejected').sort()).toEqual(['awaiting_review', 'queued']);
+    expect(statesLeadingTo('awaiting_review')).toEqual(['queued']);
     expect(statesLeadingTo('expired')).toEqual(['awaiting_card']);
     expect(statesLeadingTo('failed').sort()).toEqual(
       ['awaiting_confirmation', 'awaiting_funds', 'cancelling', 'confirmed', 'confirming', 'queued', 'session_created', 'started'].sort(),
@@ -186,7 +202,9 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
     const fromAcceptance = new Set([...reachable('queued'), ...reachable('awaiting_card'), 'queued', 'awaiting_card']);
     expect(PAYOUT_STATES.filter((s) => !fromAcceptance.has(s))).toEqual([]);
     expect(statesLeadingTo('awaiting_card')).toEqual([]);
-    expect(statesLeadingTo('queued')).toEqual(['awaiting_card']);
+    // a held payout goes back to queued only through a reviewer's approval, and nothing there has a session
+    expect(statesLeadingTo('queued')).toEqual(['awaiting_card', 'awaiting_review']);
+    expect(stepsFrom('awaiting_review').sort()).toEqual(['approveReview', 'cancel', 'expireReview', 'rejectReview']);
   });
 
   it('the states with a session are the live states after session/create, and the bank’s word that it paid applies in each', () => {
@@ -207,7 +225,7 @@ describe('payout steps (docs/architecture.md, "States" and "Steps")', () => {
   });
 
   it('upstream cancels directly until start/payout is accepted, through the bank until the decision, never after it', () => {
-    expect([...STEPS.cancel.from].sort()).toEqual(['awaiting_card', 'awaiting_funds', 'queued', 'session_created']);
+    expect([...STEPS.cancel.from].sort()).toEqual(['awaiting_card', 'awaiting_funds', 'awaiting_review', 'queued', 'session_created']);
     expect([...STEPS.requestCancel.from].sort()).toEqual(['awaiting_confirmation', 'started']);
     expect([STEPS.cancel.to, STEPS.cancel.followUp, STEPS.requestCancel.to, STEPS.requestCancel.followUp]).toEqual([
       'cancelled',

@@ -8,12 +8,13 @@
 -- prefix's hash tag, so on Redis Cluster they are all in one slot.
 -- A payout's events go with it (transition.lua recorded them, and named them in `events`): each
 -- event, its pending destinations and attempts, and its entries in the tenant's event indexes; so
--- do its entries in the finished index and in the indexes its creation named (`indexes`).
+-- do its entries in the finished index and in the indexes its creation and steps named (`indexes`),
+-- and the calls made to the bank for it (`:calls`).
 -- KEYS: due index. Each payout leaves its tenant's list indexes (list:…, or list:t:<tenant>:…).
 -- ARGV: prefix, cutoff (ISO: updated_at at or before it), then payout ids.
 -- Returns the number of payouts retired.
 local prefix, cutoff = ARGV[1], ARGV[2]
-local terminal = { succeeded = true, failed = true, cancelled = true, expired = true, returned = true }
+local terminal = { succeeded = true, failed = true, cancelled = true, expired = true, returned = true, rejected = true }
 local retired = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
@@ -25,7 +26,7 @@ for i = 3, #ARGV do
   if state and terminal[state] and updated and updated <= cutoff and not redis.call('ZSCORE', KEYS[1], id) then
     local tomb = prefix .. ':retired:' .. id
     redis.call('SET', tomb, state .. '|' .. (f[3] or '') .. '|' .. (f[4] or '') .. '|' .. updated)
-    redis.call('DEL', pk, pk .. ':audit')
+    redis.call('DEL', pk, pk .. ':audit', pk .. ':calls')
     if f[5] and f[5] ~= '' then redis.call('DEL', prefix .. ':session:' .. f[5]) end
     if f[6] and f[6] ~= '' then redis.call('DEL', prefix .. ':collect:' .. f[6]) end
     local lists = prefix .. ':list:' .. (f[8] and ('t:' .. f[8] .. ':') or '')

@@ -20,6 +20,9 @@
 -- `recipient.card_invalid`, in the same step.
 -- The payout stays due until every destination of every one of its events has acknowledged
 -- (mark-notified.lua takes it off); one whose events are owed to nobody leaves the index at once.
+-- A step that learns the card's last 4 indexes the payout by them (`list:…last4:<last4>`, named in
+-- `indexes` for retention), and every move into review or a final state is counted per hour for the
+-- operator console's charts (`stats:h:<hour>`: per state, and `paid`: kopecks that succeeded).
 -- KEYS: payout, audit, session index, due index.
 -- ARGV: expected states (comma-separated), to, now (ISO), why, fields JSON ([k, v, ...]; '' removes k),
 --       session id to index ('' for none), payout id, token, due at (ms), terminal ('1' | '0'),
@@ -33,7 +36,7 @@
 -- Returns {'ok', from, ['=' .. event, destination...]...} | {'conflict', current} | {'missing', ''}:
 -- after a move that ends the payout, each of its events (`=<name>`) and the destinations still owed it.
 local f = redis.call('HMGET', KEYS[1], 'state', 'transition_token', 'has_callback', 'notified', 'list_score', 'tenant', 'events',
-  'amount', 'order', 'finished_at')
+  'amount', 'order', 'finished_at', 'card_last4', 'indexes')
 local current = f[1]
 if not current then return {'missing', ''} end
 local prefix, tenant = ARGV[13], f[6] or 'default'
@@ -81,6 +84,24 @@ if ARGV[12] and ARGV[12] ~= '' then audit.by = ARGV[12] end
 redis.call('RPUSH', KEYS[2], cjson.encode(audit))
 if ARGV[6] ~= '' then redis.call('SET', KEYS[3], id) end
 local lists = ARGV[11] .. (f[6] and ('t:' .. f[6] .. ':') or '')
+-- card last 4 learned by this step (a collected card, the bank's word) join the tenant's last-4
+-- index; retention takes the payout out of it through `indexes`
+if f[5] and set.card_last4 and set.card_last4 ~= '' and set.card_last4 ~= f[11] then
+  local key = lists .. 'last4:' .. set.card_last4
+  redis.call('ZADD', key, f[5], id)
+  local indexes = f[12] or ''
+  if not string.find(' ' .. indexes .. ' ', ' ' .. key .. ' ', 1, true) then
+    redis.call('HSET', KEYS[1], 'indexes', indexes == '' and key or (indexes .. ' ' .. key))
+  end
+end
+-- the console's charts: per hour, payouts entering review or a final state, and the kopecks paid
+local charted = { awaiting_review = true, succeeded = true, failed = true, cancelled = true, expired = true, returned = true, rejected = true }
+if charted[to] and current ~= to then
+  local sk = prefix .. ':stats:h:' .. string.format('%d', math.floor(tonumber(ARGV[14]) / 3600000))
+  redis.call('HINCRBY', sk, to, 1)
+  if to == 'succeeded' then redis.call('HINCRBY', sk, 'paid', string.format('%.0f', tonumber(f[8] or '0') or 0)) end
+  redis.call('EXPIRE', sk, 172800)
+end
 if f[5] and current ~= to then
   -- the payout's tenant's per-state lists (create-payouts.lua): list:state:<s>, or list:t:<tenant>:state:<s>
   redis.call('ZREM', lists .. 'state:' .. current, id)
@@ -97,7 +118,7 @@ elseif current == 'awaiting_funds' then
   redis.call('HDEL', prefix .. ':funds:waiting', id)
 end
 local out = {'ok', current}
-local final = { succeeded = true, failed = true, cancelled = true, expired = true, returned = true }
+local final = { succeeded = true, failed = true, cancelled = true, expired = true, returned = true, rejected = true }
 if ARGV[10] == '1' then
   -- only the first final state finishes the payout (one that finished before this was kept has none)
   if not f[10] and not final[current] then
