@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PayoutId, PayoutView } from '../payouts/schemas.js';
+import { PayoutId, PayoutView, RecipientId } from '../payouts/schemas.js';
 import { PAYOUT_STATES, type PayoutState } from '../payouts/state-machine.js';
 
 /** The request and response schemas of the payout routes (src/http/payouts.ts): they validate, and make the OpenAPI document. */
@@ -83,6 +83,12 @@ export const ListQuery = z.strictObject({
     .max(256, 'must be at most 256 characters')
     .optional()
     .describe("your reference for the person paid: the order's `customer.reference`, or the saved recipient's `reference`"),
+  card_last4: z
+    .string({ error: 'must be given once' })
+    .regex(/^\d{4}$/, 'must be 4 digits')
+    .optional()
+    .describe('the last 4 digits of the card paid to, once the payout knows them'),
+  recipient_id: RecipientId.optional().describe('the saved recipient paid'),
   created_gte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T00:00:00Z' }).optional(),
   created_lte: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-11-26T23:59:59Z' }).optional(),
   starting_after: PayoutId.optional().describe('the id of the last payout of the previous page (its `next_starting_after`)'),
@@ -90,7 +96,9 @@ export const ListQuery = z.strictObject({
 export const ListResponse = z.object({
   data: z
     .array(PayoutView)
-    .describe('newest first; filtered by `metadata` or `reference`, a page may hold fewer than `limit` and still have more'),
+    .describe(
+      'newest first; filtered by `metadata`, `reference`, `card_last4` or `recipient_id`, a page may hold fewer than `limit` and still have more',
+    ),
   has_more: z.boolean(),
   next_starting_after: z
     .string()

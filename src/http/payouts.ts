@@ -195,6 +195,8 @@ export const payoutRoutes: FastifyPluginAsync<{
         states: q.status,
         metadata: q.metadata,
         reference: q.reference,
+        last4: q.card_last4,
+        recipient: q.recipient_id,
         startingAfter: q.starting_after === undefined ? undefined : idOf(req, q.starting_after),
         createdGte: q.created_gte ? new Date(q.created_gte) : undefined,
         createdLte: q.created_lte ? new Date(q.created_lte) : undefined,

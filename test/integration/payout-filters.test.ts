@@ -293,3 +293,20 @@ describe('bad filters', () => {
     expect(await issues('refrence=x')).toEqual([{ field: 'query', problem: expect.stringContaining('refrence') }]);
   });
 });
+
+describe('by card last 4', () => {
+  it('finds the payouts whose card the bank named, by the last 4 a step learned, with the other filters on the records', async () => {
+    const ids = ['l4-a', 'l4-b', 'l4-c'];
+    await create(ids.map((id) => ({ id, metadata: 'l4', reference: 'ref-l4', ending: 'queued' as const })));
+    await step('l4-a', 'recordSession', { sessionId: 'ps_l4-a' });
+    await step('l4-a', 'succeed', { facts: { card_last4: '7777' }, why: 'paid' });
+    await step('l4-b', 'recordSession', { sessionId: 'ps_l4-b' });
+    await step('l4-b', 'succeed', { facts: { card_last4: '8888' }, why: 'paid' });
+    expect((await walk('card_last4=7777')).ids).toEqual(['l4-a']);
+    expect((await walk('card_last4=7777&status=failed')).ids).toEqual([]);
+    expect((await walk('card_last4=9999')).ids).toEqual([]);
+    const bad = await get('/v1/payouts?card_last4=77a7');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.issues).toEqual([{ field: 'card_last4', problem: 'must be 4 digits' }]);
+  });
+});

@@ -6,6 +6,7 @@ import { TEST_CARDS } from 'bank131-sandbox';
 import { freePort } from '../../src/local-redis.js';
 import { bankMetadataFor } from '../../src/payouts/schemas.js';
 import { createRuntime } from '../../src/runtime.js';
+import { parseRules } from '../../src/rules/rules-file.js';
 import { waitForRedis } from '../../src/store/redis-connection.js';
 import { CALLBACK_SECRET, order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { keyPath } from '../support/keys.js';
@@ -24,7 +25,15 @@ let p: Pipeline;
 beforeAll(async () => {
   cluster = await startRedisCluster();
   // Two worker sets: exactly-once must hold across worker processes on a cluster too.
-  p = await startPipeline({ redisUrl: cluster.url, cluster: true, workerSets: 2, concurrency: 8 });
+  // one tenant capped by an approval rule: its counters are taken in the payout's slot too
+  const rules = parseRules('tenants:\n  capped:\n    card_per_day: { count: 3, action: reject }\n', 'cluster-rules.yaml');
+  p = await startPipeline({
+    redisUrl: cluster.url,
+    cluster: true,
+    workerSets: 2,
+    concurrency: 8,
+    worker: { approval: { rules, reviewAbove: null, reviewTtlMs: 60_000 } },
+  });
 });
 afterAll(async () => {
   await p?.close();
@@ -104,6 +113,19 @@ describe('the runtime on a Redis Cluster', () => {
     expect(listed.sort()).toEqual([...paid].sort());
     const failedList = await p.api('GET', '/v1/payouts?status=failed');
     expect(failedList.body.data.map((v: { id: string }) => v.id)).toEqual([declined.id]);
+  });
+
+  it('lets exactly the limit of an approval rule through from two worker sets', async () => {
+    const made = await p.runtime.tenants.store.createKey('capped', 'upstream');
+    const orders = Array.from({ length: 12 }, () => order());
+    await Promise.all(orders.map((o) => p.api('POST', '/v1/payouts', o, { authorization: `Bearer ${made.secret}` })));
+    const states = await p.waitFor(
+      orders.map((o) => `capped~${o.id}`),
+      ['succeeded', 'rejected'],
+      20_000,
+    );
+    const counts = Object.values(states).reduce<Record<string, number>>((c, s) => ({ ...c, [s]: (c[s] ?? 0) + 1 }), {});
+    expect(counts).toEqual({ succeeded: 3, rejected: 9 });
   });
 
   it('keeps every key of the prefix, records and queues alike, in its one slot on one master', async () => {
