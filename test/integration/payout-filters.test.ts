@@ -307,6 +307,6 @@ describe('by card last 4', () => {
     expect((await walk('card_last4=9999')).ids).toEqual([]);
     const bad = await get('/v1/payouts?card_last4=77a7');
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().error.issues).toEqual([{ field: 'card_last4', problem: 'must be 4 digits' }]);
+    expect(bad.json().error.issues).toEqual([{ field: 'query.card_last4', problem: 'must be 4 digits' }]);
   });
 });
