@@ -34,7 +34,8 @@ const WorkerEnv = z.object({
         return loadRules(path);
       } catch (err) {
         if (!(err instanceof RulesFileError)) throw err;
-        ctx.addIssue({ code: 'custom', message: err.message });
+        // one line per problem, each naming RULES_FILE and the file's line
+        for (const problem of err.problems.length > 0 ? err.problems : [err.message]) ctx.addIssue({ code: 'custom', message: problem });
         return z.NEVER;
       }
     }),
