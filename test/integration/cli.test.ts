@@ -384,7 +384,7 @@ describe('keys and tenants', () => {
     const listed = await cli(['keys', 'list', '--tenant', 'cli-co', '--json'], onRedis());
     expect(listed.code).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([
-      { id: keyId, tenant: 'cli-co', name: 'billing', createdAt: expect.any(String), revokedAt: null },
+      { id: keyId, tenant: 'cli-co', name: 'billing', review: false, createdAt: expect.any(String), revokedAt: null },
     ]);
     expect(listed.stdout).not.toContain(secret);
 

@@ -26,7 +26,15 @@ describe('each tenant its own', () => {
       id: expect.stringMatching(/^we_[0-9a-f]{16}$/),
       url: 'https://hooks.example.com/payouts',
       // every type, unless it names some
-      events: ['payout.succeeded', 'payout.failed', 'payout.cancelled', 'payout.expired', 'payout.returned', 'recipient.card_invalid'],
+      events: [
+        'payout.succeeded',
+        'payout.failed',
+        'payout.cancelled',
+        'payout.expired',
+        'payout.returned',
+        'payout.rejected',
+        'recipient.card_invalid',
+      ],
       description: 'billing',
       disabled: false,
       created_at: expect.any(String),
