@@ -3,6 +3,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Logger } from 'pino';
 import type { Bank131Client } from '../bank131/client.js';
 import { mountBoard } from '../board.js';
+import { consoleRoutes } from '../console/routes.js';
 import { observeSystem } from '../metrics.js';
 import type { CrashPoints, StepDeps } from '../pipeline/pipeline-deps.js';
 import type { Queues } from '../queues.js';
@@ -103,6 +104,14 @@ export async function buildAdminServer(deps: ServerDeps, publicApp: FastifyInsta
 async function registerOperatorRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   await app.register(metricsRoutes);
   if (deps.settings.board) await mountBoard(app, deps.queues, deps.settings.board);
+  if (deps.settings.console)
+    await app.register(consoleRoutes, {
+      prefix: '/console',
+      store: deps.store,
+      queues: deps.queues,
+      settings: deps.settings,
+      crashPoints: deps.crashPoints,
+    });
 }
 
 function healthOptions(deps: ServerDeps) {

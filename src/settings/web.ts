@@ -12,6 +12,23 @@ const apiKeys = z
   )
   .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters')).min(1, 'must list at least one key'));
 
+/** CONSOLE_USERS: `name:password,name2:password2`. The messages name users, never a password. */
+const consoleUsers = z.string().transform((s, ctx) => {
+  const users: Array<{ name: string; password: string }> = [];
+  const entries = s.split(',').map((e) => e.trim());
+  for (const entry of entries.filter(Boolean)) {
+    const at = entry.indexOf(':');
+    const name = at < 0 ? '' : entry.slice(0, at);
+    const password = at < 0 ? '' : entry.slice(at + 1);
+    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name))
+      ctx.addIssue({ code: 'custom', message: 'each entry must be name:password, the name 1 to 64 letters, digits or "._@-"' });
+    else if (password.length < 12) ctx.addIssue({ code: 'custom', message: `the password of ${name} must be at least 12 characters` });
+    else if (users.some((u) => u.name === name)) ctx.addIssue({ code: 'custom', message: `names ${name} twice` });
+    else users.push({ name, password });
+  }
+  return users;
+});
+
 /**
  * TRUST_PROXY as Fastify's trustProxy takes it: true/false, a number of hops, or a comma-separated
  * list of addresses and CIDR ranges of the proxies in front of the web.
@@ -45,6 +62,8 @@ const WebEnv = z.object({
   BOARD_USER: z.string().optional(),
   BOARD_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   BOARD_READ_ONLY: bool('true'),
+  CONSOLE_USERS: consoleUsers.optional(),
+  CONSOLE_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ACCESS_LOG: bool('true'),
   COLLECT_PAYER_NAME: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters').default('bank131-payouts'),
   BANK131_WIDGET_URL: httpUrl.default('https://widget-demo.bank131.ru'),
@@ -53,7 +72,7 @@ const WebEnv = z.object({
 });
 
 /** What the web process runs on: read once at start-up, handed as it is to its plugins. */
-export const WebSettings = WebEnv.transform((e) => ({
+export const WebSettings = WebEnv.transform((e, ctx) => ({
   ...commonSettings(e),
   host: e.HOST,
   port: e.PORT,
@@ -70,6 +89,11 @@ export const WebSettings = WebEnv.transform((e) => ({
   apiRateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE ?? null,
   /** The queue board, when both BOARD_USER and BOARD_PASSWORD are given; read-only unless BOARD_READ_ONLY=false. */
   board: e.BOARD_USER && e.BOARD_PASSWORD ? { user: e.BOARD_USER, password: e.BOARD_PASSWORD, readOnly: e.BOARD_READ_ONLY } : null,
+  /**
+   * The operator console (/console, src/console/): its users are the queue board's and CONSOLE_USERS';
+   * null when there are none. Sessions are signed with CONSOLE_SESSION_SECRET, else with a key derived from the users.
+   */
+  console: consoleOf(e, ctx),
   accessLog: e.ACCESS_LOG,
   /** Who the recipient is told pays them, on the card collection page. */
   collectPayerName: e.COLLECT_PAYER_NAME,
@@ -79,6 +103,20 @@ export const WebSettings = WebEnv.transform((e) => ({
   balanceCacheMs: e.BALANCE_CACHE_MS,
 }));
 export type WebSettings = z.output<typeof WebSettings>;
+
+function consoleOf(
+  e: Pick<z.output<typeof WebEnv>, 'BOARD_USER' | 'BOARD_PASSWORD' | 'CONSOLE_USERS' | 'CONSOLE_SESSION_SECRET'>,
+  ctx: z.RefinementCtx,
+): { users: Array<{ name: string; password: string }>; sessionSecret: string | null } | null {
+  const users = [
+    ...(e.BOARD_USER && e.BOARD_PASSWORD ? [{ name: e.BOARD_USER, password: e.BOARD_PASSWORD }] : []),
+    ...(e.CONSOLE_USERS ?? []),
+  ];
+  // one name, one password: which of two would the console take?
+  if (e.BOARD_USER && e.CONSOLE_USERS?.some((u) => u.name === e.BOARD_USER))
+    ctx.addIssue({ code: 'custom', path: ['CONSOLE_USERS'], message: `names ${e.BOARD_USER} again, the queue board's BOARD_USER` });
+  return users.length > 0 ? { users, sessionSecret: e.CONSOLE_SESSION_SECRET ?? null } : null;
+}
 
 /** The web process's settings (`npm start`); throws a ConfigError naming every bad one. */
 export function loadWebSettings(env: Env = process.env): WebSettings {
