@@ -24,6 +24,8 @@ beforeAll(async () => {
     workerSets: 2,
     // quick to look again, so what an action strands is found within the test
     timing: { reconcileIntervalMs: 200, reconcileAfterMs: 1_000, walletRetryMs: 2_000, walletWaitMs: 600_000 },
+    // above 50,000 kopecks a payout waits for a reviewer: no board action may send it on
+    worker: { approval: { rules: null, reviewAbove: 50_000, reviewTtlMs: 600_000 } },
   });
 });
 afterAll(() => p?.close());
@@ -65,7 +67,7 @@ async function post(o: Record<string, unknown>): Promise<string> {
  * once, recorded as the bank moved the money, told upstream its own outcome and nothing else.
  */
 async function expectIntact(ids: string[], neverPaid: string[] = []): Promise<void> {
-  const ends = await p.waitFor(ids, ['succeeded', 'failed', 'cancelled', 'expired'], 45_000).catch(async (err: Error) => {
+  const ends = await p.waitFor(ids, ['succeeded', 'failed', 'cancelled', 'expired', 'rejected'], 45_000).catch(async (err: Error) => {
     const stuck = (await Promise.all(ids.map(record))).filter((r) => !isTerminal(r.state));
     const stories = await Promise.all(
       stuck.map(
@@ -286,6 +288,8 @@ describe('every board action, against payouts in every non-terminal state', () =
       ],
     });
     await hold('session_created', 'session_created', () => withCallback());
+    // awaiting_review: over REVIEW_ABOVE (screened before any bank call, so the faults above do not matter)
+    await hold('awaiting_review', 'awaiting_review', () => withCallback({ amount_details: { amount: 60_000, currency: 'rub' } }));
     // queued: the start queue paused
     expect((await board('PUT', `/queues/${QUEUE.start}/pause`)).status).toBe(200);
     await hold('queued', 'queued', () => withCallback());
@@ -401,12 +405,20 @@ describe('every board action, against payouts in every non-terminal state', () =
       ).status,
     ).toBe(202);
     expect((await p.api('POST', `/v1/payouts/${withdrawn}/cancel`)).status).toBe(202);
+    // still held after the storm: only a reviewer sends it on, or ends it
+    const [approved, refused] = groups.awaiting_review!;
+    for (const id of [approved!, refused!]) expect((await record(id)).state).toBe('awaiting_review');
+    const reviewer = await p.runtime.tenants.store.createKey('default', 'reviewer', { review: true });
+    const asReviewer = { authorization: `Bearer ${reviewer.secret}` };
+    expect((await p.api('POST', `/v1/payouts/${approved}/approve`, {}, asReviewer)).status).toBe(200);
+    expect((await p.api('POST', `/v1/payouts/${refused}/reject`, { reason: 'not ours' }, asReviewer)).status).toBe(200);
 
-    await expectIntact(ids, [wrongAmount.id]);
+    await expectIntact(ids, [wrongAmount.id, refused!]);
     const ends = Object.fromEntries((await Promise.all(ids.map(record))).map((r) => [r.id, r.state]));
     expect(ends[wrongAmount.id], 'the policy refused the wrong amount').toBe('cancelled');
     for (const id of groups.cancelling!) expect(ends[id], 'upstream cancelled before any confirm').toBe('cancelled');
     for (const id of groups.confirmed!) expect(ends[id]).toBe('succeeded');
     expect(ends[withdrawn!]).toBe('cancelled');
+    expect([ends[approved!], ends[refused!]]).toEqual(['succeeded', 'rejected']);
   }, 180_000);
 });
