@@ -5,7 +5,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { safeLogValue } from './log.js';
-import { QUEUE, type Queues } from './queues.js';
+import type { Queues } from './queues.js';
 import { errorBody } from './http/errors.js';
 
 export const BOARD_PATH = '/admin/queues';
@@ -51,9 +51,12 @@ export async function mountBoard(app: FastifyInstance, queues: Queues, options: 
 
 function boardQueue(queue: Queue, readOnly: boolean): BullMQAdapter {
   const adapter = new BullMQAdapter(queue, { readOnlyMode: readOnly });
-  adapter.setFormatter('data', queue.name === QUEUE.webhooks ? webhookOutline : (data: unknown) => safeLogValue(data));
+  // signed webhooks ride on bank-webhooks, payout-confirm and payout-finish alike
+  adapter.setFormatter('data', (data: unknown) => (isWebhookData(data) ? webhookOutline(data) : safeLogValue(data)));
   return adapter;
 }
+
+const isWebhookData = (data: unknown): boolean => Boolean(data && typeof data === 'object' && ('body' in data || 'signature' in data));
 
 /**
  * A webhook job holds the bank's signed body, with the recipient's name in it: operators see what

@@ -9,6 +9,7 @@ export const QUEUE = {
   start: 'payout-start',
   webhooks: 'bank-webhooks',
   confirm: 'payout-confirm',
+  finish: 'payout-finish',
   notify: 'payout-notify',
   reconcile: 'payout-reconcile',
 } as const;
@@ -60,8 +61,12 @@ export function jitteredBackoff(policy: RetryPolicy): BackoffStrategy {
 
 export interface Queues {
   start: Queue<StartJob>;
+  /** Signed webhooks that feed no step of their own (`payment_refunded`, types we do not know). */
   webhooks: Queue<WebhookJob>;
-  confirm: Queue<ConfirmJob>;
+  /** The confirmation step: decisions and cancels, and the signed `ready_to_confirm` that feeds them. */
+  confirm: Queue<ConfirmJob | WebhookJob>;
+  /** The signed `payment_finished`: the payout's last step, and its callback when it can be sent at once. */
+  finish: Queue<WebhookJob>;
   notify: Queue<DeliveryJob>;
   /** The reconciler's scheduled sweep and its per-payout checks. */
   reconcile: Queue<CheckJob | Record<string, never>>;
@@ -82,6 +87,7 @@ export function jobOptions(policy: RetryPolicy): Record<keyof typeof QUEUE, Jobs
   return {
     start: bank,
     confirm: bank,
+    finish: bank,
     // A replayed body is dropped at enqueue by a deduplication key (WEBHOOK_REPLAY_WINDOW_MS), so
     // the finished job itself need not be kept.
     webhooks: bank,
@@ -104,7 +110,8 @@ export function createQueues(connection: RedisClient, prefix: string, policy: Re
   const queues = {
     start: make<StartJob>(QUEUE.start, defaults.start),
     webhooks: make<WebhookJob>(QUEUE.webhooks, defaults.webhooks),
-    confirm: make<ConfirmJob>(QUEUE.confirm, defaults.confirm),
+    confirm: make<ConfirmJob | WebhookJob>(QUEUE.confirm, defaults.confirm),
+    finish: make<WebhookJob>(QUEUE.finish, defaults.finish),
     notify: make<DeliveryJob>(QUEUE.notify, defaults.notify),
     reconcile: make<CheckJob | Record<string, never>>(QUEUE.reconcile, defaults.reconcile),
   };
@@ -162,6 +169,17 @@ export async function enqueueNotify(
 /** A status check of one payout, now. */
 export async function enqueueCheck(queues: Queues, payoutId: string, reason: string): Promise<void> {
   await queues.reconcile.add('check', { payoutId, reason }, { jobId: jobId.check(payoutId, Date.now()) });
+}
+
+/**
+ * Where a verified Bank 131 webhook goes, by its type: straight to the queue of the step it feeds
+ * (one job fewer per payout than a webhook queue in between), and anything else to the webhook
+ * queue, whose worker applies it or asks `session/status`.
+ */
+export function webhookQueueOf(queues: Queues, type: string): Queue<WebhookJob> {
+  if (type === 'ready_to_confirm') return queues.confirm as Queue<WebhookJob>;
+  if (type === 'payment_finished') return queues.finish;
+  return queues.webhooks;
 }
 
 /** Is this job still to run (waiting, delayed or running)? A lost, finished or failed one is not. */

@@ -11,8 +11,10 @@ import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
 import { requestCheck } from '../src/pipeline/reconcile.js';
 
 /**
- * bank-webhooks: verifies the signed body a job carries, then routes it by session to the
- * payout's next step. The web verified it too, but a job is only a pointer: anyone who can write
+ * A signed Bank 131 webhook as a job: the web puts `ready_to_confirm` on the confirm queue and
+ * `payment_finished` on the finish queue (the step each feeds: workers/payout-confirm.ts,
+ * workers/payout-finish.ts), and anything else on bank-webhooks, whose worker is this. Each
+ * verifies the signed body the job carries, then routes it by session to the payout's next step. The web verified it too, but a job is only a pointer: anyone who can write
  * to Redis (or act on the queue board) can add or edit one, so the worker believes only what the
  * bank's key signed (docs/architecture.md, "What a job may carry"). A job that does not verify
  * changes nothing and is an alarm.
@@ -23,37 +25,50 @@ import { requestCheck } from '../src/pipeline/reconcile.js';
  * read leads to a session/status check instead of being dropped.
  */
 export function webhookProcessor(deps: PipelineDeps) {
-  return async (job: Job<WebhookJob>): Promise<JobOutcome> => await applyWebhook(deps, job);
+  return async (job: Job<WebhookJob>): Promise<JobOutcome> => (await applyWebhook(deps, job)).outcome;
 }
 
-async function applyWebhook(deps: PipelineDeps, job: Job<WebhookJob>): Promise<JobOutcome> {
+/** What applying a webhook came to, and the payout it was about (null: none of ours, or nothing believed). */
+export interface Applied {
+  outcome: JobOutcome;
+  payout: { id: string; sessionId: string } | null;
+}
+
+/**
+ * Verifies a webhook job's signed body and applies the session it reports to its payout, as the
+ * bank's word (src/pipeline/apply-bank-session.ts). `deps.inline` lets the job that applies it do
+ * the step's follow-up itself.
+ */
+export async function applyWebhook(deps: PipelineDeps, job: Job<WebhookJob>): Promise<Applied> {
+  const none = (outcome: JobOutcome): Applied => ({ outcome, payout: null });
   const data = WebhookJob.safeParse(job.data);
-  if (!data.success) return refuse(deps, job, 'malformed', 'it carries no signed body');
+  if (!data.success) return none(refuse(deps, job, 'malformed', 'it carries no signed body'));
   const raw = webhookBytes(data.data);
   const check = checkSignature(raw, data.data.signature, deps.bankPublicKey);
   if (!check.ok)
-    return refuse(deps, job, 'bad_signature', `its signature is ${check.reason === 'mismatch' ? 'not the bank’s' : check.reason}`);
+    return none(refuse(deps, job, 'bad_signature', `its signature is ${check.reason === 'mismatch' ? 'not the bank’s' : check.reason}`));
 
   const { type, sessionId, session } = readWebhook(raw);
   if (!sessionId) {
     deps.log.warn({ type, jobId: job.id }, 'signed webhook without a session; nothing to act on');
-    return { outcome: 'no_session' };
+    return none({ outcome: 'no_session' });
   }
   const payout = await deps.store.noteBySession(sessionId, `webhook ${type}: ${session ? describeSession(session) : 'session unreadable'}`);
   if (!payout) {
     deps.log.warn({ type, sessionId }, 'webhook for an unknown session; nothing changed');
-    return { outcome: 'unknown_session' };
+    return none({ outcome: 'unknown_session' });
   }
+  const about = { id: payout.id, sessionId };
   if (!session || !ACTED_ON.has(type)) {
     await requestCheck(deps, payout.id, `webhook ${type}`);
-    return { outcome: 'status_check_requested' };
+    return { outcome: { outcome: 'status_check_requested' }, payout: about };
   }
   try {
-    return await applyBankSession(deps, payout, session, 'webhook');
+    return { outcome: await applyBankSession(deps, payout, session, 'webhook'), payout: about };
   } catch (err) {
     if (!(err instanceof NotFinalYet)) throw err;
     await requestCheck(deps, payout.id, err.reason);
-    return { outcome: 'status_check_requested' };
+    return { outcome: { outcome: 'status_check_requested' }, payout: about };
   }
 }
 
@@ -79,9 +94,10 @@ function readWebhook(raw: Buffer): { type: string; sessionId: string | undefined
 
 /** A job whose data is not the bank's signed word: nothing is applied, and someone should look. */
 function refuse(deps: PipelineDeps, job: Job, reason: 'bad_signature' | 'malformed', detail: string): JobOutcome {
-  jobsRefused.inc({ queue: 'bank-webhooks', reason });
+  const queue = job.queueName;
+  jobsRefused.inc({ queue, reason });
   deps.log.error(
-    { queue: 'bank-webhooks', jobId: job.id, name: job.name, reason },
+    { queue, jobId: job.id, name: job.name, reason },
     `ALARM: a webhook job the bank did not sign (${detail}); nothing changed. Was it added or edited by hand?`,
   );
   return { outcome: 'refused', reason };

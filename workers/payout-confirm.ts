@@ -5,7 +5,9 @@ import type { BankSession } from '../src/bank131/schemas.js';
 import { verdictOf } from '../src/payouts/bank-verdict.js';
 import { decide } from '../src/payouts/confirmation-policy.js';
 import { idempotencyKey, type KeyedAction } from '../src/payouts/idempotency-key.js';
-import { ConfirmJob, bankMetadataFor, type PayoutIn, type PayoutWithSession } from '../src/payouts/schemas.js';
+import { ConfirmJob, bankMetadataFor, type PayoutIn, type PayoutWithSession, type WebhookJob } from '../src/payouts/schemas.js';
+import { QUEUE } from '../src/queues.js';
+import { applyWebhook } from './bank-webhooks.js';
 import { applyBankSession } from '../src/pipeline/apply-bank-session.js';
 import type { JobOutcome } from '../src/pipeline/job-outcome.js';
 import type { PipelineDeps } from '../src/pipeline/pipeline-deps.js';
@@ -22,11 +24,29 @@ import { takeStep } from '../src/pipeline/take-step.js';
  * every try.
  */
 export function confirmProcessor(deps: PipelineDeps) {
-  return async (job: Job<ConfirmJob>): Promise<JobOutcome> => await confirmOrCancel(deps, job);
+  // told apart by what they carry: a webhook's signed body is verified before a word of it counts
+  return async (job: Job<ConfirmJob | WebhookJob>): Promise<JobOutcome> =>
+    'body' in (job.data ?? {}) || 'signature' in (job.data ?? {})
+      ? await confirmOnWebhook(deps, job as Job<WebhookJob>)
+      : await confirmOrCancel(deps, ConfirmJob.parse(job.data));
 }
 
-async function confirmOrCancel(deps: PipelineDeps, job: Job<ConfirmJob>): Promise<JobOutcome> {
-  const { payoutId, sessionId } = ConfirmJob.parse(job.data);
+/**
+ * The bank's signed `ready_to_confirm`, put here by the web: verified and applied like any webhook
+ * (workers/bank-webhooks.ts), then, in the same run, the decision it calls for, with no confirm job
+ * in between (the payout records this job as its last, so the reconciler knows it is in hand). A
+ * run that dies between the two is run again by BullMQ and finds the payout waiting for its
+ * decision; the decision itself is a compare-and-set, so a confirm job of the reconciler's running
+ * at the same time cannot make it twice.
+ */
+async function confirmOnWebhook(deps: PipelineDeps, job: Job<WebhookJob>): Promise<JobOutcome> {
+  const applied = await applyWebhook({ ...deps, inline: { confirm: `${QUEUE.confirm}/${job.id ?? ''}` } }, job);
+  if (!applied.payout) return applied.outcome;
+  const decided = await confirmOrCancel(deps, { payoutId: applied.payout.id, sessionId: applied.payout.sessionId });
+  return decided.outcome === 'nothing_to_do' ? applied.outcome : decided;
+}
+
+async function confirmOrCancel(deps: PipelineDeps, { payoutId, sessionId }: ConfirmJob): Promise<JobOutcome> {
   const payout = await deps.store.get(payoutId);
   if (!payout) return { outcome: 'missing' };
   if (payout.sessionId !== sessionId) {

@@ -38,9 +38,8 @@ type Refusal = 'not_final' | 'contradicts_payout' | 'malformed' | 'foreign_endpo
  * worker's slots: a destination holds at most a quarter of them and a tenant at most half
  * (src/pipeline/fair-slots.ts), the rest of their deliveries put back for later without costing an attempt.
  */
-export function notifyProcessor(deps: PipelineDeps) {
+export function notifyProcessor(deps: PipelineDeps, slots: FairSlots = callbackSlots(deps)) {
   const deadlineMs = deps.callbackTimeoutMs ?? DEFAULT_DEADLINE_MS;
-  const slots = new FairSlots(sharesOf(deps.notifyConcurrency ?? DEFAULT_SLOTS), deadlineMs);
   const notify = async (job: Job<DeliveryJob>, token?: string): Promise<JobOutcome> => {
     const { payoutId } = NamedPayout.parse(job.data);
     const payout = await deps.store.get(payoutId);
@@ -79,6 +78,15 @@ export function notifyProcessor(deps: PipelineDeps) {
     }
   };
   return async (job: Job<DeliveryJob>, token?: string): Promise<JobOutcome> => await notify(job, token);
+}
+
+/**
+ * The process's callback slots: the notify worker's, which the finish job's own first try at a
+ * callback (src/pipeline/deliver-event.ts deliverInline) takes too, so a slow receiver holds no
+ * more of the process than its share, however its deliveries start.
+ */
+export function callbackSlots(deps: Pick<PipelineDeps, 'callbackTimeoutMs' | 'notifyConcurrency'>): FairSlots {
+  return new FairSlots(sharesOf(deps.notifyConcurrency ?? DEFAULT_SLOTS), deps.callbackTimeoutMs ?? DEFAULT_DEADLINE_MS);
 }
 
 /**

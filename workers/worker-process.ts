@@ -10,9 +10,10 @@ import { createRuntime, runtimeOptionsFor, type Runtime } from '../src/runtime.j
 import { loadWorkerSettings, type WorkerSettings } from '../src/settings/worker.js';
 import { checkRedisDurability, redisReady, waitForRedis } from '../src/store/redis-connection.js';
 import { webhookProcessor } from './bank-webhooks.js';
+import { finishProcessor } from './payout-finish.js';
 import { serveMetrics } from './metrics-server.js';
 import { confirmProcessor } from './payout-confirm.js';
-import { notifyProcessor } from './payout-notify.js';
+import { callbackSlots, notifyProcessor } from './payout-notify.js';
 import { reconcileProcessor } from './payout-reconcile.js';
 import { startProcessor } from './payout-start.js';
 import { relayRedisTrouble } from './redis-trouble.js';
@@ -110,12 +111,15 @@ export function startWorkers(
   };
   // The notify processor gives each destination a fair share of these (workers/payout-notify.ts).
   const notifySlots = settings.concurrencyByQueue.notify ?? Math.max(4, settings.payoutConcurrency);
+  const notifying = { ...deps, notifyConcurrency: notifySlots };
+  const slots = callbackSlots(notifying);
   const workers = [
     make(QUEUE.start, startProcessor(deps), settings.concurrencyByQueue.start ?? settings.payoutConcurrency),
     make(QUEUE.confirm, confirmProcessor(deps), settings.concurrencyByQueue.confirm ?? settings.payoutConcurrency),
+    make(QUEUE.finish, finishProcessor(deps, slots), settings.concurrencyByQueue.finish ?? settings.payoutConcurrency),
     // Webhook routing is a few Redis calls: cheap, so more at once.
     make(QUEUE.webhooks, webhookProcessor(deps), settings.concurrencyByQueue.webhooks ?? Math.max(8, settings.payoutConcurrency * 2)),
-    make(QUEUE.notify, notifyProcessor({ ...deps, notifyConcurrency: notifySlots }), notifySlots),
+    make(QUEUE.notify, notifyProcessor(notifying, slots), notifySlots),
     make(QUEUE.reconcile, reconcileProcessor(deps), settings.concurrencyByQueue.reconcile ?? Math.max(4, settings.payoutConcurrency)),
   ];
   // One schedule however many worker processes run (upserting the same scheduler id is

@@ -5,7 +5,7 @@ import { WebhookSignatureError } from '../bank131/errors.js';
 import { SIGNATURE_HEADER, checkSignature } from '../bank131/signature.js';
 import { webhookBody } from '../payouts/schemas.js';
 import type { WebSettings } from '../settings/web.js';
-import { jobId, WEBHOOK_REPLAY_WINDOW_MS, type Queues } from '../queues.js';
+import { jobId, webhookQueueOf, WEBHOOK_REPLAY_WINDOW_MS, type Queues } from '../queues.js';
 import { webhooksReceived, webhooksRefused } from '../metrics.js';
 import { HttpError, errorResponses } from './errors.js';
 
@@ -78,7 +78,8 @@ export const bankWebhookRoutes: FastifyPluginAsync<{ queues: Queues; settings: {
       // reading of them: the worker verifies again before it acts. A replayed body (same bytes,
       // same hash) is dropped at enqueue for a day by a small deduplication key.
       const id = jobId.webhook(raw);
-      await queues.webhooks.add(
+      // to the queue of the step it feeds (a replay is dropped there, by the same key)
+      await webhookQueueOf(queues, webhook.type).add(
         webhook.type,
         { type: webhook.type, ...webhookBody(raw), signature: signature!, receivedAt: new Date().toISOString() },
         { jobId: id, deduplication: { id, ttl: WEBHOOK_REPLAY_WINDOW_MS } },

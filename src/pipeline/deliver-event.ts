@@ -1,11 +1,12 @@
 import { UnrecoverableError } from 'bullmq';
 import { signCallback } from '../payouts/callback-signature.js';
-import { FORBIDDEN_CODE } from '../payouts/callback-url.js';
-import type { Attempt, Target } from '../payouts/event-delivery.js';
-import { CALLBACK_URL, eventBody, eventIdOf, type NotifyEvent } from '../payouts/events.js';
+import { FORBIDDEN_CODE, callbackUrlProblem } from '../payouts/callback-url.js';
+import { targetOf, type Attempt, type Target } from '../payouts/event-delivery.js';
+import { CALLBACK_URL, eventBody, eventIdOf, eventsOf, typeOf, type NotifyEvent } from '../payouts/events.js';
 import type { PayoutRecord } from '../payouts/schemas.js';
 import { callbackDeliveries } from '../metrics.js';
 import { postCallback } from './callback-post.js';
+import type { FairSlots } from './fair-slots.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 
 export type SendTarget = Extract<Target, { kind: 'send' }>;
@@ -93,4 +94,36 @@ export async function refuseAddress(
   });
   callbackDeliveries.inc({ result: 'refused_address', tenant: payout.tenant, destination: kindOf(target) });
   throw new UnrecoverableError(`${named} ${problem}`);
+}
+
+/** The finish job's own try at a callback: short, since a slow receiver must not hold the payouts behind it. */
+export const INLINE_DEADLINE_MS = 2_000;
+
+/**
+ * The callback of a payout that just ended, sent by the job that ended it (the finish queue's
+ * `payment_finished`), so a payout needs no notify job when upstream answers at once. Anything but
+ * a 2xx within INLINE_DEADLINE_MS (or CALLBACK_TIMEOUT_MS, if shorter) is left to a notify job,
+ * with its retries, slot shares and refusals: false. What is sent is read from the record, as a
+ * notify job reads it.
+ */
+export async function deliverInline(deps: PipelineDeps, slots: FairSlots, payoutId: string, event: NotifyEvent): Promise<boolean> {
+  try {
+    const payout = await deps.store.get(payoutId);
+    if (!payout || !eventsOf(payout).includes(event)) return false;
+    const target = targetOf(payout, typeOf(event), CALLBACK_URL, null, Date.now());
+    if (target.kind !== 'send' || callbackUrlProblem(target.url, { allowPrivate: deps.allowPrivateCallbacks ?? false })) return false;
+    // a slot of the notify worker's, within its destination's and tenant's shares, or a notify job
+    const claim = { tenant: payout.tenant, destination: new URL(target.url).origin };
+    const holder = `inline-${payoutId}-${event}`;
+    if (slots.take(claim, holder) !== 'taken') return false;
+    const started = Date.now();
+    try {
+      await deliverEvent(deps, payout, event, target, Math.min(deps.callbackTimeoutMs ?? INLINE_DEADLINE_MS, INLINE_DEADLINE_MS));
+    } finally {
+      slots.give(claim, Date.now() - started);
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }

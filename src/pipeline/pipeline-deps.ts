@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Bank131Client } from '../bank131/client.js';
 import type { StepName } from '../payouts/steps.js';
+import type { NotifyEvent } from '../payouts/events.js';
 import type { Queues } from '../queues.js';
 import type { TenantCache } from '../tenants/tenant-cache.js';
 import type { PayoutStore } from '../store/payout-store.js';
@@ -55,6 +56,18 @@ export interface StepDeps {
   /** Whether callbacks may go to private, loopback and metadata addresses (CALLBACK_ALLOW_PRIVATE). */
   allowPrivateCallbacks?: boolean | undefined;
   crashPoints?: CrashPoints | undefined;
+  /**
+   * A job that does its step's follow-up itself, in the same run, instead of enqueuing it: the
+   * confirm queue's `ready_to_confirm` job decides and confirms (`confirm`: that job, recorded as the
+   * payout's last job), and the finish queue's `payment_finished` job sends the callback
+   * (`notify`: true when delivered; false leaves it to a notify job, with its retries).
+   */
+  inline?: InlineFollowUps | undefined;
+}
+
+export interface InlineFollowUps {
+  confirm?: string;
+  notify?: (payoutId: string, event: NotifyEvent) => Promise<boolean>;
 }
 
 /** What every processor is handed: plain arguments, so tests start the real thing. */

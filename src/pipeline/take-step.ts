@@ -1,5 +1,5 @@
 import { STEPS, type StepDef, type StepInput, type StepName } from '../payouts/steps.js';
-import type { NotifyEvent } from '../payouts/events.js';
+import { CALLBACK_URL, type NotifyEvent } from '../payouts/events.js';
 import type { NotifyJob, PayoutRecord } from '../payouts/schemas.js';
 import { UNUSABLE_CARD_CODES } from '../recipients/unusable-card.js';
 import type { PayoutState } from '../payouts/state-machine.js';
@@ -107,6 +107,8 @@ function planFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp']
       );
     case 'confirm': {
       const sessionId = payout.sessionId;
+      // the job that took the step decides next, itself (its webhook fed it): nothing to enqueue
+      if (sessionId && deps.inline?.confirm) return { ref: deps.inline.confirm, enqueue: async () => undefined };
       return sessionId
         ? planned(QUEUE.confirm, jobId.confirm(sessionId), (id) => enqueueConfirm(deps.queues, payout.id, sessionId, id))
         : null;
@@ -124,16 +126,18 @@ function planFollowUp(deps: StepDeps, kind: (typeof STEPS)[StepName]['followUp']
       // nobody: no job, and transition.lua has already taken the payout off the due index.
       // A payout may owe more than this step's event (a `payout.succeeded` still pending when the
       // money comes back, a `recipient.card_invalid` beside a `payout.failed`): each owed one gets its job.
+      // The finish job sends the callback itself when it can (deps.inline.notify); a callback it
+      // could not send, and every webhook endpoint's delivery, is a notify job with its retries.
       const event = to as NotifyJob['event'];
       const first = jobId.notify(payout.id, event);
+      const inline = deps.inline?.notify;
+      const deliver = async (e: NotifyEvent, d: string) => {
+        if (inline && d === CALLBACK_URL && (await inline(payout.id, e))) return;
+        await enqueueNotify(deps.queues, payout.id, e, jobId.delivery(payout.id, e, d), d);
+      };
       return {
         ref: payout.order && !payout.order.callback_url ? null : `${QUEUE.notify}/${first}`,
-        enqueue: (events) =>
-          Promise.all(
-            events.flatMap((e) =>
-              e.destinations.map((d) => enqueueNotify(deps.queues, payout.id, e.event, jobId.delivery(payout.id, e.event, d), d)),
-            ),
-          ),
+        enqueue: (events) => Promise.all(events.flatMap((e) => e.destinations.map((d) => deliver(e.event, d)))),
       };
     }
   }

@@ -15,6 +15,7 @@ const WorkerEnv = z.object({
   PAYOUT_CONCURRENCY: concurrency.default(16),
   START_CONCURRENCY: concurrency.optional(),
   CONFIRM_CONCURRENCY: concurrency.optional(),
+  FINISH_CONCURRENCY: concurrency.optional(),
   WEBHOOK_CONCURRENCY: concurrency.optional(),
   NOTIFY_CONCURRENCY: concurrency.optional(),
   RECONCILE_CONCURRENCY: concurrency.optional(),
@@ -56,6 +57,7 @@ export const WorkerSettings = WorkerEnv.transform((e) => ({
   concurrencyByQueue: definedOnly({
     start: e.START_CONCURRENCY,
     confirm: e.CONFIRM_CONCURRENCY,
+    finish: e.FINISH_CONCURRENCY,
     webhooks: e.WEBHOOK_CONCURRENCY,
     notify: e.NOTIFY_CONCURRENCY,
     reconcile: e.RECONCILE_CONCURRENCY,

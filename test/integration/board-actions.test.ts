@@ -314,6 +314,7 @@ describe('every board action, against payouts in every non-terminal state', () =
         return { payoutId: r.id, sessionId: r.sessionId ?? 'ps_none', reported: r.sessionId ? flattering(r) : undefined };
       },
       [QUEUE.webhooks]: (i) => forgedFinish(records.get(pick(i))!.sessionId ?? 'ps_none'),
+      [QUEUE.finish]: (i) => forgedFinish(records.get(pick(i))!.sessionId ?? 'ps_none'),
       [QUEUE.notify]: (i) => ({ payoutId: pick(i), event: ['succeeded', 'failed', 'cancelled', 'expired'][i % 4] }),
       [QUEUE.reconcile]: (i) => ({ payoutId: pick(i), reason: 'due' }),
     };
@@ -321,6 +322,7 @@ describe('every board action, against payouts in every non-terminal state', () =
       [QUEUE.start]: 'start',
       [QUEUE.confirm]: 'confirm',
       [QUEUE.webhooks]: 'payment_finished',
+      [QUEUE.finish]: 'payment_finished',
       [QUEUE.notify]: 'notify',
       [QUEUE.reconcile]: 'check',
     };
@@ -379,6 +381,7 @@ describe('every board action, against payouts in every non-terminal state', () =
     await act('remove retention', 'PUT', `/queues/${QUEUE.reconcile}/job-schedulers/payout-retention/remove`);
     await act('pause reconcile', 'PUT', `/queues/${QUEUE.reconcile}/pause`);
     await act('pause webhooks', 'PUT', `/queues/${QUEUE.webhooks}/pause`);
+    await act('pause finish', 'PUT', `/queues/${QUEUE.finish}/pause`);
     await sleep(500);
     for (const kind of ['add', 'edit', 'promote', 'retry', 'remove', 'clean', 'pause', 'remove sweep']) {
       expect(

@@ -10,7 +10,7 @@ afterAll(() => p?.close());
 
 const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
 
-it('Bull Board lists the five queues, behind basic auth', async () => {
+it('Bull Board lists the six queues, behind basic auth', async () => {
   const o = order();
   await p.api('POST', '/v1/payouts', o);
   await p.waitFor([o.id], ['succeeded']);
@@ -25,6 +25,7 @@ it('Bull Board lists the five queues, behind basic auth', async () => {
   expect(queues.map((q) => q.name).sort()).toEqual([
     'bank-webhooks',
     'payout-confirm',
+    'payout-finish',
     'payout-notify',
     'payout-reconcile',
     'payout-start',

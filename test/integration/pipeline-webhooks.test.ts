@@ -25,20 +25,30 @@ const postWebhook = (body: string | Buffer, signature?: string) =>
 const sessionOf = (data: WebhookJob): string => (JSON.parse(webhookBytes(data).toString('utf8')) as { session: { id: string } }).session.id;
 
 /**
- * Every bank-webhooks job the workers finish, with its outcome, as it happens: finished jobs are
- * removed at once (src/queues.ts), so they cannot be looked up afterwards.
+ * Every webhook job the workers finish, with its outcome, as it happens: finished jobs are removed
+ * at once (src/queues.ts), so they cannot be looked up afterwards. The web puts a webhook on the
+ * queue of the step it feeds (src/queues.ts webhookQueueOf): ready_to_confirm on payout-confirm,
+ * payment_finished on payout-finish, any other on bank-webhooks.
  */
+const WEBHOOK_QUEUES: string[] = [QUEUE.webhooks, QUEUE.confirm, QUEUE.finish];
+const isWebhookJob = (job: { name: string }) => job.name !== 'confirm' && job.name !== 'cancel';
 const finishedWebhooks: Array<{ jobId: string; sessionId: string; result: unknown }> = [];
 beforeAll(() => {
   for (const set of p.workerSets)
     for (const w of set.workers)
-      if (w.name === QUEUE.webhooks)
-        w.on('completed', (job, result) => finishedWebhooks.push({ jobId: job.id!, sessionId: sessionOf(job.data), result }));
+      if (WEBHOOK_QUEUES.includes(w.name))
+        w.on('completed', (job, result) => {
+          if (isWebhookJob(job)) finishedWebhooks.push({ jobId: job.id!, sessionId: sessionOf(job.data as WebhookJob), result });
+        });
 });
 
 /** Webhook jobs enqueued for a session by our own posts, counted by the ids BullMQ gave back. */
 const webhookJobsFor = async (sessionId: string) => {
-  const found = await p.runtime.queues.webhooks.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized']);
+  const states = ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'] as const;
+  const { webhooks, confirm, finish } = p.runtime.queues;
+  const found = (await Promise.all([webhooks.getJobs([...states]), confirm.getJobs([...states]), finish.getJobs([...states])]))
+    .flat()
+    .filter(isWebhookJob) as Array<{ id?: string; data: WebhookJob }>;
   const ids = new Set([
     ...found.filter((j) => sessionOf(j.data) === sessionId).map((j) => j.id!),
     ...finishedWebhooks.filter((f) => f.sessionId === sessionId).map((f) => f.jobId),
@@ -105,7 +115,7 @@ describe('webhooks that arrive twice, late or out of order', () => {
     expect(await outcomeOf('ps_replayed_bytes', 'the first copy to be processed')).toEqual({ outcome: 'unknown_session' });
     // and again once the first copy's job is finished and gone: the deduplication key still holds
     expect((await postWebhook(body, signBody(body, keys.bankPrivate))).status).toBe(200);
-    expect(await p.runtime.queues.webhooks.getDeduplicationJobId(jobId.webhook(Buffer.from(body)))).toBe(jobId.webhook(Buffer.from(body)));
+    expect(await p.runtime.queues.confirm.getDeduplicationJobId(jobId.webhook(Buffer.from(body)))).toBe(jobId.webhook(Buffer.from(body)));
     await sleep(300); // a second job, had one been added, would have finished by now
     // every run of a job is one completed event, whatever its id
     expect(finishedWebhooks.filter((f) => f.sessionId === 'ps_replayed_bytes')).toHaveLength(1);

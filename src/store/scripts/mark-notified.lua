@@ -34,13 +34,15 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
     end
   end
   if redis.call('SCARD', KEYS[4]) > 0 then return 0 end
-  if not redis.call('HGET', KEYS[3], 'notified_at') then redis.call('HSET', KEYS[3], 'notified_at', ARGV[3]) end
+  redis.call('HSETNX', KEYS[3], 'notified_at', ARGV[3])
 end
 if state == ARGV[1] and f[3] ~= ARGV[1] then redis.call('HSET', KEYS[1], 'notified', ARGV[1], 'notified_at', ARGV[3]) end
 if f[2] then
   -- every event of the payout, the final state's own among them
+  -- every event of the payout, the final state's own among them (this one's was counted above)
   for name in string.gmatch(f[2], '[^,]+') do
-    if redis.call('SCARD', ARGV[8] .. ':event:evt_' .. ARGV[2] .. '_' .. name .. ':pending') > 0 then return 0 end
+    local pending = ARGV[8] .. ':event:evt_' .. ARGV[2] .. '_' .. name .. ':pending'
+    if pending ~= KEYS[4] and redis.call('SCARD', pending) > 0 then return 0 end
   end
 elseif redis.call('HGET', KEYS[1], 'notified') ~= state then
   return 0

@@ -47,11 +47,13 @@ local function names(list)
   for n in string.gmatch(list or '', '[^,]+') do out[#out + 1] = n end
   return out
 end
+-- events recorded by this very call: whom each is owed to is known without reading it back
+local fresh = {}
 -- every event the payout has, with the destinations that have not acknowledged it yet
 local function owed(out, events)
   local settled = true
   for _, name in ipairs(events) do
-    local pending = redis.call('SMEMBERS', eventKey(name) .. ':pending')
+    local pending = fresh[name] or redis.call('SMEMBERS', eventKey(name) .. ':pending')
     table.sort(pending)
     out[#out + 1] = '=' .. name
     for _, d in ipairs(pending) do
@@ -71,13 +73,18 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == current then expected = true end
 end
 if not expected then return {'conflict', current} end
-redis.call('HSET', KEYS[1], 'state', to, 'updated_at', ARGV[3], 'transition_token', ARGV[8])
+-- The record's fields are written once, at the end (flush): one HSET and at most one HDEL a move.
+local hset, hdel = { 'state', to, 'updated_at', ARGV[3], 'transition_token', ARGV[8] }, {}
+local function flush()
+  redis.call('HSET', KEYS[1], unpack(hset))
+  if #hdel > 0 then redis.call('HDEL', KEYS[1], unpack(hdel)) end
+end
 -- A field set to '' is removed rather than stored empty: a record keeps only what it says.
 local fields = cjson.decode(ARGV[5])
 local set = {}
 for i = 1, #fields, 2 do
   set[fields[i]] = fields[i + 1]
-  if fields[i + 1] == '' then redis.call('HDEL', KEYS[1], fields[i]) else redis.call('HSET', KEYS[1], fields[i], fields[i + 1]) end
+  if fields[i + 1] == '' then hdel[#hdel + 1] = fields[i] else hset[#hset + 1] = fields[i]; hset[#hset + 1] = fields[i + 1] end
 end
 local audit = { at = ARGV[3], from = current, to = to, why = ARGV[4] }
 if ARGV[12] and ARGV[12] ~= '' then audit.by = ARGV[12] end
@@ -91,16 +98,17 @@ if f[5] and set.card_last4 and set.card_last4 ~= '' and set.card_last4 ~= f[11] 
   redis.call('ZADD', key, f[5], id)
   local indexes = f[12] or ''
   if not string.find(' ' .. indexes .. ' ', ' ' .. key .. ' ', 1, true) then
-    redis.call('HSET', KEYS[1], 'indexes', indexes == '' and key or (indexes .. ' ' .. key))
+    hset[#hset + 1] = 'indexes'
+    hset[#hset + 1] = indexes == '' and key or (indexes .. ' ' .. key)
   end
 end
 -- the console's charts: per hour, payouts entering review or a final state, and the kopecks paid
 local charted = { awaiting_review = true, succeeded = true, failed = true, cancelled = true, expired = true, returned = true, rejected = true }
 if charted[to] and current ~= to then
   local sk = prefix .. ':stats:h:' .. string.format('%d', math.floor(tonumber(ARGV[14]) / 3600000))
-  redis.call('HINCRBY', sk, to, 1)
+  -- the hour's first count of a state gives the hash its lifetime
+  if redis.call('HINCRBY', sk, to, 1) == 1 then redis.call('EXPIRE', sk, 172800) end
   if to == 'succeeded' then redis.call('HINCRBY', sk, 'paid', string.format('%.0f', tonumber(f[8] or '0') or 0)) end
-  redis.call('EXPIRE', sk, 172800)
 end
 if f[5] and current ~= to then
   -- the payout's tenant's per-state lists (create-payouts.lua): list:state:<s>, or list:t:<tenant>:state:<s>
@@ -122,12 +130,14 @@ local final = { succeeded = true, failed = true, cancelled = true, expired = tru
 if ARGV[10] == '1' then
   -- only the first final state finishes the payout (one that finished before this was kept has none)
   if not f[10] and not final[current] then
-    redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
+    hset[#hset + 1] = 'finished_at'
+    hset[#hset + 1] = ARGV[3]
     redis.call('ZADD', lists .. 'finished', ARGV[14], id)
   end
   -- A final payout no longer needs what only its confirmation decision or its start used: the
   -- bank's reported facts (the audit keeps them in words) and card hashes collected through the link.
-  redis.call('HDEL', KEYS[1], 'reported', 'collected_card')
+  hdel[#hdel + 1] = 'reported'
+  hdel[#hdel + 1] = 'collected_card'
   local events = names(f[7])
   -- a payout that ended before its events were named in `events` still has its outcome's event
   if not f[7] and final[current] and redis.call('EXISTS', eventKey(current)) == 1 then events = { current } end
@@ -148,6 +158,10 @@ if ARGV[10] == '1' then
       redis.call('HSET', ek, 'id', evt, 'type', type, 'payout', id, 'tenant', tenant, 'created_at', ARGV[3],
         'score', scoreText, 'destinations', table.concat(destinations, ','), unpack(extra))
       if #destinations > 0 then redis.call('SADD', ek .. ':pending', unpack(destinations)) end
+      local owedTo = {}
+      for i, d in ipairs(destinations) do owedTo[i] = d end
+      table.sort(owedTo)
+      fresh[name] = owedTo
       redis.call('ZADD', prefix .. ':events:' .. tenant, scoreText, evt)
       redis.call('ZADD', prefix .. ':events:' .. tenant .. ':type:' .. type, scoreText, evt)
     end
@@ -165,12 +179,15 @@ if ARGV[10] == '1' then
       record('card_invalid', 'recipient.card_invalid', { 'recipient', r[3] or '', 'card', card })
     end
   end
-  redis.call('HSET', KEYS[1], 'events', table.concat(events, ','))
+  hset[#hset + 1] = 'events'
+  hset[#hset + 1] = table.concat(events, ',')
   -- done with once no event of it is owed to anyone any more (or none ever was)
   if owed(out, events) then
+    flush()
     redis.call('ZREM', KEYS[4], id)
     return out
   end
 end
+flush()
 redis.call('ZADD', KEYS[4], ARGV[9], id)
 return out
