@@ -98,6 +98,8 @@ export async function refuseAddress(
 
 /** The finish job's own try at a callback: short, since a slow receiver must not hold the payouts behind it. */
 export const INLINE_DEADLINE_MS = 2_000;
+/** How long the finish job waits for a place in the destination's share before leaving it to a notify job. */
+export const INLINE_SLOT_WAIT_MS = 250;
 
 /**
  * The callback of a payout that just ended, sent by the job that ended it (the finish queue's
@@ -115,7 +117,12 @@ export async function deliverInline(deps: PipelineDeps, slots: FairSlots, payout
     // a slot of the notify worker's, within its destination's and tenant's shares, or a notify job
     const claim = { tenant: payout.tenant, destination: new URL(target.url).origin };
     const holder = `inline-${payoutId}-${event}`;
-    if (slots.take(claim, holder) !== 'taken') return false;
+    // a receiver that answers fast frees its places within milliseconds: wait that long, not longer
+    const until = Date.now() + INLINE_SLOT_WAIT_MS;
+    while (slots.take(claim, holder) !== 'taken') {
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const started = Date.now();
     try {
       await deliverEvent(deps, payout, event, target, Math.min(deps.callbackTimeoutMs ?? INLINE_DEADLINE_MS, INLINE_DEADLINE_MS));
