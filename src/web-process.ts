@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { startBankProbe } from './http/bank-probe.js';
 import { buildAdminServer, buildServer, type ServerDeps } from './http/server.js';
 import { createLogger } from './log.js';
 import type { CrashPoints } from './pipeline/pipeline-deps.js';
@@ -72,7 +73,9 @@ export async function startWeb(
   };
   const server = await buildServer(deps);
   let admin: FastifyInstance | null = null;
+  let stopProbe = () => undefined as void;
   server.addHook('onClose', async () => {
+    stopProbe();
     await admin?.close();
   });
   listening = await listenOn(server, settings.host, settings.port, { port: 'PORT', host: 'HOST' });
@@ -86,6 +89,8 @@ export async function startWeb(
       throw err;
     }
   }
+  // /readyz knows the bank's answer to our key within one interval of start (src/http/bank-probe.ts)
+  stopProbe = startBankProbe(runtime.bank, settings.bankProbeMs, server.log);
   return { server, url: listening, adminUrl };
 }
 

@@ -50,6 +50,8 @@ export interface CallRecord {
   durationMs: number;
   result: 'ok' | 'refused' | 'transport_error';
   code?: string;
+  /** The HTTP status of a refusal: 5xx is the bank failing, not the bank saying no. */
+  status?: number;
 }
 
 export interface CallOptions {
@@ -184,8 +186,14 @@ export class Bank131Client {
 
     await this.options.beforeSend?.(endpoint);
     const started = performance.now();
-    const done = (result: CallRecord['result'], code?: string) =>
-      this.options.onCall?.({ endpoint, durationMs: performance.now() - started, result, ...(code ? { code } : {}) });
+    const done = (result: CallRecord['result'], code?: string, status?: number) =>
+      this.options.onCall?.({
+        endpoint,
+        durationMs: performance.now() - started,
+        result,
+        ...(code ? { code } : {}),
+        ...(status ? { status } : {}),
+      });
     let answer: { status: number; text: string };
     try {
       answer = await this.send(endpoint, body, headers);
@@ -206,7 +214,7 @@ export class Bank131Client {
       // not the body says `"status":"error"`. A body without one is `api_exception`.
       const body = bankError.success ? bankError.data.error : errorBodyOf(json);
       const e = body ?? { code: 'api_exception', description: answer.text.slice(0, 200), reject_reasons: [] };
-      done('refused', e.code);
+      done('refused', e.code, answer.status);
       throw new Bank131ApiError(endpoint, e.code, e.description ?? '', answer.status, e.reject_reasons ?? []);
     }
     const parsed = responseSchema.safeParse(json);

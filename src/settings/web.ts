@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { COMMON_ENV, PEMS, commonSettings } from './common.js';
-import { bool, httpUrl, nonNegativeInt, port, positiveInt, readEnv, type Env } from './env.js';
+import { bool, httpUrl, intervalOrOff, nonNegativeInt, port, positiveInt, readEnv, type Env } from './env.js';
 
 const apiKeys = z
   .string()
@@ -69,6 +69,8 @@ const WebEnv = z.object({
   BANK131_WIDGET_URL: httpUrl.default('https://widget-demo.bank131.ru'),
   // GET /v1/balance: how long the bank's wallet/balance answer is reused (0: every request asks the bank)
   BALANCE_CACHE_MS: nonNegativeInt.max(600_000, 'must be at most 600000').default(5_000),
+  // how often the web asks the bank a cheap signed question for /readyz (src/http/bank-probe.ts); 0: never
+  BANK_PROBE_MS: intervalOrOff(1_000).default(60_000),
 });
 
 /** What the web process runs on: read once at start-up, handed as it is to its plugins. */
@@ -101,6 +103,8 @@ export const WebSettings = WebEnv.transform((e, ctx) => ({
   widgetUrl: e.BANK131_WIDGET_URL,
   /** How long `GET /v1/balance` reuses the bank's wallet/balance answer (src/funding/balance-cache.ts); 0: not at all. */
   balanceCacheMs: e.BALANCE_CACHE_MS,
+  /** How often the web probes the bank with `wallet/balance`, for /readyz (src/http/bank-probe.ts); 0: never. */
+  bankProbeMs: e.BANK_PROBE_MS,
 }));
 export type WebSettings = z.output<typeof WebSettings>;
 

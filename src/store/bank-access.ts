@@ -5,23 +5,50 @@ import { adviceFor } from '../bank131/errors.js';
 /** How long a refusal of our credentials is remembered without another call confirming it. */
 const REMEMBER_S = 15 * 60;
 
+/** What /readyz reads of the bank: why it refuses us, why it could not be reached; null when neither. */
+export interface BankStanding {
+  refused: string | null;
+  unreachable: string | null;
+}
+
 /**
- * Whether Bank 131 accepts our credentials, shared by every process through Redis: a worker that
- * is refused (`authentication_error`, `authorization_error`, `identification_error`: a wrong key,
- * project or rights) says so, /readyz of every web process answers 503 naming it, and the first
- * call the bank accepts again clears it. Payouts are held meanwhile, never failed for it.
+ * Whether Bank 131 accepts our credentials, and whether it can be reached, shared by every process
+ * through Redis: a call refused for our credentials (`authentication_error`, `authorization_error`,
+ * `identification_error`: a wrong key, project or rights), or one that got no answer (a connection
+ * refused or timed out, or the bank failing with a 5xx), is recorded from any process (a worker's
+ * call, the web's probe: src/http/bank-probe.ts), /readyz of every web process answers 503 naming
+ * it, and the next call the bank answers clears it. Payouts are held meanwhile, never failed for it.
  */
 export class BankAccess {
-  /** Until a first call is accepted, a refusal left by an earlier process may still be on record. */
+  /** Until a first call is answered, what an earlier process left on record may still hold. */
   private refusedHere = true;
+  private unreachableHere = true;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly key: string,
   ) {}
 
+  private get unreachableKey(): string {
+    return `${this.key}:unreachable`;
+  }
+
   /** The client's onCall hook: one Redis write when the answer changes, none per call otherwise. */
   observe(call: CallRecord): void {
+    const failing = call.result === 'transport_error' || (call.result === 'refused' && (call.status ?? 0) >= 500);
+    if (failing) {
+      if (!this.unreachableHere) this.unreachableHere = true;
+      const why = call.result === 'transport_error' ? 'no usable answer' : `HTTP ${call.status} (${call.code ?? 'no code'})`;
+      void this.redis
+        .set(this.unreachableKey, `${why} on ${call.endpoint} at ${new Date().toISOString()}`, 'EX', REMEMBER_S)
+        .catch(() => undefined);
+      return;
+    }
+    // the bank answered: it can be reached
+    if (this.unreachableHere) {
+      this.unreachableHere = false;
+      void this.redis.del(this.unreachableKey).catch(() => undefined);
+    }
     if (call.result === 'refused' && call.code && adviceFor(call.code, 401) === 'misconfigured') {
       this.refusedHere = true;
       void this.redis.set(this.key, `${call.code} on ${call.endpoint}`, 'EX', REMEMBER_S).catch(() => undefined);
@@ -34,5 +61,11 @@ export class BankAccess {
   /** Why the bank refuses us, or null when it does not (as far as anyone here knows). */
   async refusal(): Promise<string | null> {
     return this.redis.get(this.key);
+  }
+
+  /** Both, in one round trip. */
+  async standing(): Promise<BankStanding> {
+    const [refused, unreachable] = await this.redis.mget(this.key, this.unreachableKey);
+    return { refused: refused ?? null, unreachable: unreachable ?? null };
   }
 }

@@ -205,6 +205,6 @@ describe('GET and cancel', () => {
 describe('health', () => {
   it('healthz and readyz answer', async () => {
     expect((await fetch(`${p.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${p.url}/readyz`)).json()).toEqual({ ok: true });
+    expect(await (await fetch(`${p.url}/readyz`)).json()).toMatchObject({ ok: true, checks: { redis: { ok: true }, bank: { ok: true } } });
   });
 });

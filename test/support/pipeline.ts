@@ -57,7 +57,7 @@ export async function startPipeline(
     /** CALLBACK_ALLOW_PRIVATE; on by default, since the test receiver is on 127.0.0.1. */
     allowPrivateCallbacks?: boolean;
     /** More of the web's settings (ADMIN_PORT, TRUST_PROXY, the operator console's users). */
-    web?: Partial<Pick<WebSettings, 'admin' | 'trustProxy' | 'console'>>;
+    web?: Partial<Pick<WebSettings, 'admin' | 'trustProxy' | 'console' | 'bankProbeMs'>>;
     /** More of the workers' settings (per-queue concurrency, the callback deadline, approval rules and review). */
     worker?: Partial<Pick<WorkerSettings, 'concurrencyByQueue' | 'callbackTimeoutMs' | 'approval'>>;
   } = {},

@@ -21,6 +21,8 @@ const TEST_ENV: Env = {
   API_KEYS: TEST_API_KEY,
   CALLBACK_SECRET: TEST_CALLBACK_SECRET,
   PORT: '0',
+  // the web's bank probe is a test's to turn on (test/integration/readiness.test.ts): most never reach a bank
+  BANK_PROBE_MS: '0',
 };
 
 type Overrides<S> = Partial<Omit<S, 'timing'>> & { timing?: Partial<PipelineTiming> };
