@@ -43,14 +43,16 @@ async function start(deps: PipelineDeps, job: Job<StartJob>): Promise<JobOutcome
     if (screened === 'held') return { outcome: 'awaiting_review' };
     if (screened === 'rejected') return { outcome: 'rejected' };
     if (screened === 'moved') return { outcome: 'no_longer_applies' };
-    payout = await createSession(deps, payout, job);
-    if (!payout) return { outcome: 'missing' };
+    const created = await createSession(deps, payout, job);
+    if (created === 'failed') return { outcome: 'failed' };
+    if (!created) return { outcome: 'missing' };
+    payout = created;
   }
   if (payout.state !== 'session_created' && payout.state !== 'awaiting_funds') return { outcome: 'nothing_to_do', state: payout.state };
   return startPayout(deps, payout);
 }
 
-async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<StartJob>): Promise<PayoutRecord | null> {
+async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<StartJob>): Promise<PayoutRecord | null | 'failed'> {
   let session: BankSession;
   try {
     session = await (await bankFor(deps, payout)).createSession({ metadata: bankMetadataFor(payout.id) });
@@ -74,6 +76,8 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
         { ...failureOf(err), why: `session/create failed: ${(err as Error).message}` },
         { onlyFrom: ['queued'] },
       );
+      // the payout's outcome, told upstream: the job did its work (a failed job is for our own faults)
+      if (isPermanent(err)) return 'failed';
       throw new UnrecoverableError((err as Error).message);
     }
     throw err;
@@ -111,7 +115,7 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
       { code: 'no_card', description: 'the payout has no card to pay to', why: 'no card: neither in the order nor collected' },
       { onlyFrom: [payout.state] },
     );
-    throw new UnrecoverableError('no card to pay to');
+    return { outcome: 'failed' };
   }
   // The order's name, or a saved recipient's as it was when the payout was accepted.
   const recipient = order.recipient ?? payout.recipientName;
@@ -155,7 +159,8 @@ async function startPayout(deps: PipelineDeps, payout: AwaitingStart): Promise<J
         },
         { onlyFrom: [payout.state] },
       );
-      throw new UnrecoverableError((err as Error).message);
+      // a decline is the payout's outcome, logged at info with the step and told upstream: not a failed job
+      return { outcome: 'failed' };
     }
     throw err; // retried with backoff; the next run asks session/status first
   }

@@ -51,6 +51,13 @@ export const payoutRoutes: FastifyPluginAsync<{
   const linkOf = (token: string | undefined) => (token ? { collect_url: collectUrl(publicUrl(), token) } : {});
   const idOf = (req: FastifyRequest, orderId: string) => payoutKeyOf(callerOf(req).tenant, orderId);
   const routes = app.withTypeProvider<ZodTypeProvider>();
+  // the payout each route is about, for its access line: by the id in the path or the single order's body
+  app.addHook('preHandler', async (req) => {
+    const id =
+      (req.params as { id?: unknown } | undefined)?.id ??
+      (req.routeOptions.url === '/v1/payouts' ? (req.body as { id?: unknown })?.id : undefined);
+    if (typeof id === 'string' && req.caller) req.payoutId = payoutKeyOf(req.caller.tenant, id);
+  });
 
   routes.post(
     '/v1/payouts',

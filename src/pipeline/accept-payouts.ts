@@ -43,6 +43,10 @@ export async function acceptPayouts(deps: StepDeps, orders: PayoutOrder[], calle
     const p = plans[i]!;
     return p.ok ? stored[next++]! : { id: payoutKeyOf(caller.tenant, o.id), status: 'invalid', issues: p.issues };
   });
+  // acceptance is the payout's first state change: one line each, like every step's (src/pipeline/take-step.ts)
+  for (const r of results)
+    if (r.status === 'created')
+      deps.log.info({ payoutId: r.id, tenant: caller.tenant, step: 'accept', from: null, to: r.state }, 'payout moved');
   const toStart = results.filter((r) => (r.status === 'created' || r.status === 'existing') && r.state === 'queued').map((r) => r.id);
   deps.crashPoints?.afterRecord?.(toStart);
   for (let i = 0; i < toStart.length; i += ENQUEUE_CHUNK) await enqueueStarts(deps.queues, toStart.slice(i, i + ENQUEUE_CHUNK));

@@ -59,16 +59,25 @@ export async function deliverEvent(
     const message = (err as Error).message;
     await deps.store.events.recordAttempt(evt, attempt(null, forbidden ? `not sent: ${message}` : message));
     callbackDeliveries.inc({ result: forbidden ? 'refused_address' : 'failed', ...labels });
+    deps.log.warn(
+      { payoutId: payout.id, tenant: payout.tenant, event: evt, destination: kindOf(target), err: message },
+      'callback not delivered',
+    );
     if (forbidden) throw new UnrecoverableError(message);
     throw new Error(`callback to ${origin} failed: ${message}`, { cause: err });
   }
   if (status < 200 || status >= 300) {
     await deps.store.events.recordAttempt(evt, attempt(status, `answered HTTP ${status}`));
     callbackDeliveries.inc({ result: 'refused', ...labels });
+    deps.log.warn(
+      { payoutId: payout.id, tenant: payout.tenant, event: evt, destination: kindOf(target), status },
+      'callback not acknowledged',
+    );
     throw new Error(`callback to ${origin} answered HTTP ${status}`);
   }
   await deps.store.events.settle(payout.id, event, target.destination, 'delivered', attempt(status, null));
   callbackDeliveries.inc({ result: 'delivered', ...labels });
+  deps.log.info({ payoutId: payout.id, tenant: payout.tenant, event: evt, destination: kindOf(target), status }, 'callback delivered');
   return status;
 }
 

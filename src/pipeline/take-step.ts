@@ -77,7 +77,10 @@ export async function takeStep<N extends StepName>(
     return result;
   }
   const sessionId = def.indexSession?.(input) ?? payout.sessionId ?? undefined;
-  deps.log.info({ payoutId: payout.id, sessionId, step: name, from: result.from, to: def.to }, 'payout moved');
+  deps.log.info(
+    { payoutId: payout.id, tenant: tenantOf(payout.id).tenant, sessionId, step: name, from: result.from, to: def.to },
+    'payout moved',
+  );
   observeStep(name, def.to, payout.createdAt, tenantOf(payout.id).tenant);
   deps.crashPoints?.afterStep?.(name, payout.id);
   await followUp?.enqueue(result.events ?? []);

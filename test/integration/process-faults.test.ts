@@ -255,7 +255,9 @@ async function expectRefusals(url: string): Promise<void> {
     expect(a).toMatchObject({ status: 503, retryAfter: String(RETRY_AFTER_S), body: { error: { code: 'unavailable' } } });
   const ready = await fetch(`${url}/readyz`);
   expect(ready.status).toBe(503);
-  expect(await ready.json()).toEqual({ error: { code: 'unavailable', message: 'not ready: Redis does not answer' } });
+  expect(await ready.json()).toMatchObject({
+    error: { code: 'unavailable', message: 'not ready: Redis does not answer', checks: { redis: { ok: false } } },
+  });
 }
 
 describe('the web runtime while Redis is away', () => {

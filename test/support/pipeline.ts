@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Cluster } from 'ioredis';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { KnobsPatch, RunningSandbox } from 'bank131-sandbox';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { startWeb } from '../../src/web-process.js';
@@ -54,6 +54,8 @@ export async function startPipeline(
     timing?: Partial<PipelineTiming>;
     /** Where a test makes a process "die" (src/pipeline/pipeline-deps.ts CrashPoints). */
     crashPoints?: CrashPoints;
+    /** Where the web and workers log (silent unless TEST_LOG_LEVEL): a test that reads the lines passes its own. */
+    logger?: Logger;
     /** CALLBACK_ALLOW_PRIVATE; on by default, since the test receiver is on 127.0.0.1. */
     allowPrivateCallbacks?: boolean;
     /** More of the web's settings (ADMIN_PORT, TRUST_PROXY, the operator console's users). */
@@ -64,7 +66,7 @@ export async function startPipeline(
 ): Promise<Pipeline> {
   const timing: PipelineTiming = { ...DEFAULT_TIMING, ...options.timing };
   const prefix = testPrefix('pipeline');
-  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const log = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const sandbox = await startTestSandbox({
     readyDelayMs: 5,
     finishDelayMs: 5,

@@ -79,6 +79,7 @@ describe('loadConfig', () => {
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
       apiRateLimitPerMinute: null,
       balanceCacheMs: 5_000,
+      bankProbeMs: 60_000,
       balancePollMs: 60_000,
       approval: { rules: null, reviewAbove: null, reviewTtlMs: 86_400_000 },
       board: null,
