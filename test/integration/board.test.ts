@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BOARD_CSP } from '../../src/board.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 
 const board = { user: 'ops', password: 'board-password-123' };
@@ -19,6 +20,8 @@ it('Bull Board lists the six queues, behind basic auth', async () => {
   const page = await fetch(`${p.url}/admin/queues`, { headers: auth(board.user, board.password) });
   expect(page.status).toBe(200);
   expect(page.headers.get('content-type')).toContain('text/html');
+  // its own files only (test/integration/docs-assets.test.ts checks what the policy allows)
+  expect(page.headers.get('content-security-policy')).toBe(BOARD_CSP);
   const api = await fetch(`${p.url}/admin/queues/api/queues`, { headers: auth(board.user, board.password) });
   expect(api.status).toBe(200);
   const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
