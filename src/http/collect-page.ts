@@ -21,79 +21,104 @@ export function formatAmount(kopecks: number, lang: Lang): string {
   );
 }
 
+/**
+ * Every word the page says, in both languages: the same facts in each, in short sentences. The
+ * recipient reads "карта"/"card" and "выплата"/"payout", never "transfer" or "sender": the payer
+ * is named. The payer's name is never the subject of a Russian past-tense verb, whose ending
+ * would have to agree with a gender no name tells. `script` is what the page's script says (handed
+ * to it in #collect-text, so that both languages are reviewed here, in one place).
+ */
 const TEXT = {
   ru: {
-    title: 'Получение выплаты',
+    title: 'Ваша выплата',
     titleCard: 'Карта для выплат',
-    pays: (payer: string) => `${payer} отправляет вам`,
-    saves: (payer: string) => `${payer} будет отправлять ваши выплаты на эту карту`,
-    enterCard: 'Введите данные карты, на которую перевести деньги.',
-    enterCardToSave: 'Введите данные карты, на которую получать выплаты.',
-    enterNewCard: (payer: string) => `Введите данные новой карты: ${payer} будет отправлять ваши выплаты на неё.`,
+    pays: (payer: string) => `Выплата от ${payer}`,
+    saves: (payer: string) => `Выплаты от ${payer} будут приходить на эту карту`,
+    enterCard: 'Введите данные карты для этой выплаты.',
+    enterCardToSave: 'Введите данные карты для выплат.',
+    enterNewCard: (payer: string) => `Выплаты от ${payer} будут приходить на новую карту.`,
     selfEmployed:
-      'Вы получаете выплату как самозанятый. Сначала разрешите Банку 131 регистрировать этот доход и выдавать чеки: это нужно сделать один раз.',
-    selfEmployedAgain: (payer: string) =>
-      `Разрешите Банку 131 регистрировать ваш доход как самозанятого, затем попросите ${payer} отправить выплату снова.`,
+      'Вы получаете выплату как самозанятый. Сначала разрешите Банку 131 регистрировать ваш доход и выдавать чеки. Это нужно сделать один раз.',
+    selfEmployedAgain: (payer: string) => `Разрешите Банку 131 регистрировать ваш доход. Затем попросите ${payer} отправить выплату снова.`,
     bound: 'Готово: Банк 131 может регистрировать ваш доход.',
     paying: (amount: string, last4: string) => `Отправляем ${amount} на карту •••• ${last4}`,
     succeeded: (amount: string, last4: string) => `Готово: ${amount} отправлены на карту •••• ${last4}.`,
     returned: (amount: string, last4: string, payer: string) =>
-      `${amount} были отправлены на карту •••• ${last4}, но банк карты вернул их. ${payer} уже знает об этом.`,
-    saved: (last4: string, payer: string) => `Карта •••• ${last4} сохранена. ${payer} будет отправлять выплаты на неё.`,
-    failed: 'Перевод не удался',
-    cancelled: 'Выплата отменена отправителем.',
-    expired: 'Срок действия ссылки истёк. Попросите отправителя прислать новую.',
+      `${amount} отправлены на карту •••• ${last4}, но банк карты вернул их. ${payer} уже знает об этом.`,
+    saved: (last4: string, payer: string) => `Карта •••• ${last4} сохранена. Выплаты от ${payer} будут приходить на неё.`,
+    failed: 'Выплата не прошла',
+    cancelled: (payer: string) => `Выплата отменена. Причину может назвать ${payer}.`,
+    expired: (payer: string) => `Срок действия ссылки истёк. Попросите у ${payer} новую.`,
     notFound: 'Ссылка не найдена. Проверьте, что она скопирована целиком.',
-    used: 'Карта по этой ссылке уже указана.',
-    unavailable: 'Сервис временно недоступен. Обновите страницу через минуту.',
-    noScript: 'Для ввода карты нужен JavaScript.',
-    secure: 'Данные карты вводятся в форме Банка 131 и не передаются отправителю.',
+    unavailable: 'Страница временно недоступна. Обновите её через минуту.',
+    noScript: 'Чтобы ввести карту, включите JavaScript в браузере.',
+    notice: 'Данные карты видит только Банк 131.',
     next: {
       new_link: (payer: string) => `${payer} уже знает об этом. Если выплату отправят снова, вы получите новую ссылку.`,
       same_card: (payer: string) => `${payer} уже знает об этом. Если выплату отправят снова, она придёт на ту же карту.`,
-      give_card: (payer: string) => `Укажите другую карту ниже, и ${payer} сможет отправить выплату снова.`,
-      card_saved: (payer: string, last4: string) => `Новая карта •••• ${last4} сохранена: ${payer} может отправить выплату снова.`,
-      card_link: (payer: string) => `${payer} уже знает об этом и может прислать ссылку, чтобы указать другую карту.`,
-      bind: (payer: string) => `Разрешите это ниже, затем попросите ${payer} отправить выплату снова.`,
+      give_card: (payer: string) => `Введите новую карту ниже, и ${payer} сможет отправить выплату снова.`,
+      card_saved: (payer: string, last4: string) => `Новая карта •••• ${last4} сохранена. Теперь ${payer} может отправить выплату снова.`,
+      card_link: (payer: string) => `${payer} уже знает об этом и может прислать ссылку для новой карты.`,
+      // the hint under it says what to do (selfEmployedAgain): said once
+      bind: () => '',
       bound: (payer: string) => `Готово: Банк 131 может регистрировать ваш доход. Попросите ${payer} отправить выплату снова.`,
       told: (payer: string) => `${payer} уже знает об этом.`,
     },
+    script: {
+      checking: 'Проверяем карту…',
+      binding: 'Сохраняем разрешение…',
+      again: 'Что-то пошло не так. Попробуйте снова.',
+      used: 'Карта по этой ссылке уже указана.',
+      cardRefused: 'Банк 131 не принял эту карту. Попробуйте снова.',
+      widgetProblem: 'Форма Банка 131 не загрузилась. Проверьте интернет и попробуйте снова.',
+      taxpayerUnknown: 'Налоговая служба не знает вас как самозанятого. Зарегистрируйтесь в приложении «Мой налог» и обновите страницу.',
+      retry: 'Попробовать снова',
+    },
   },
   en: {
-    title: 'Receive a payout',
-    titleCard: 'A card for your payouts',
-    pays: (payer: string) => `${payer} is paying you`,
-    saves: (payer: string) => `${payer} will send your payouts to this card`,
-    enterCard: 'Enter the card the money should go to.',
-    enterCardToSave: 'Enter the card your payouts should go to.',
-    enterNewCard: (payer: string) => `Enter the new card: ${payer} will send your payouts to it.`,
+    title: 'Your payout',
+    titleCard: 'Card for your payouts',
+    pays: (payer: string) => `A payout from ${payer}`,
+    saves: (payer: string) => `Payouts from ${payer} will go to this card`,
+    enterCard: 'Enter the card for this payout.',
+    enterCardToSave: 'Enter the card for your payouts.',
+    enterNewCard: (payer: string) => `Payouts from ${payer} will go to the new card.`,
     selfEmployed:
-      'You are paid as self-employed. First allow Bank 131 to register this income and issue the receipts for you: it is needed only once.',
-    selfEmployedAgain: (payer: string) =>
-      `Allow Bank 131 to register your income as self-employed, then ask ${payer} to send the payout again.`,
+      'You are paid as self-employed. First, allow Bank 131 to register your income and issue receipts. You only need to do this once.',
+    selfEmployedAgain: (payer: string) => `Allow Bank 131 to register your income. Then ask ${payer} to send the payout again.`,
     bound: 'Done: Bank 131 can register your income.',
-    paying: (amount: string, last4: string) => `Paying ${amount} to card •••• ${last4}`,
+    paying: (amount: string, last4: string) => `Sending ${amount} to card •••• ${last4}`,
     succeeded: (amount: string, last4: string) => `Done: ${amount} sent to card •••• ${last4}.`,
     returned: (amount: string, last4: string, payer: string) =>
       `${amount} was sent to card •••• ${last4}, but the card’s bank sent it back. ${payer} has been told.`,
-    saved: (last4: string, payer: string) => `Card •••• ${last4} saved. ${payer} will send your payouts to it.`,
+    saved: (last4: string, payer: string) => `Card •••• ${last4} saved. Payouts from ${payer} will go to it.`,
     failed: 'The payout failed',
-    cancelled: 'The sender cancelled this payout.',
-    expired: 'This link has expired. Ask the sender for a new one.',
-    notFound: 'This link was not found. Check that it was copied whole.',
-    used: 'A card has already been given through this link.',
-    unavailable: 'The service is unavailable for a moment. Reload the page in a minute.',
-    noScript: 'Entering a card needs JavaScript.',
-    secure: 'Card details are typed into Bank 131’s form and never reach the sender.',
+    cancelled: (payer: string) => `This payout was cancelled. ${payer} can tell you why.`,
+    expired: (payer: string) => `This link has expired. Ask ${payer} for a new one.`,
+    notFound: 'This link was not found. Check that you copied all of it.',
+    unavailable: 'This page is unavailable right now. Reload it in a minute.',
+    noScript: 'To enter a card, turn on JavaScript in your browser.',
+    notice: 'Only Bank 131 sees your card details.',
     next: {
       new_link: (payer: string) => `${payer} has been told. If they send the payout again, you will get a new link.`,
-      same_card: (payer: string) => `${payer} has been told. If they send the payout again, it goes to the same card.`,
-      give_card: (payer: string) => `Give another card below, and ${payer} can send the payout again.`,
-      card_saved: (payer: string, last4: string) => `New card •••• ${last4} saved: ${payer} can now send the payout again.`,
-      card_link: (payer: string) => `${payer} has been told, and can send you a link to give another card.`,
-      bind: (payer: string) => `Allow it below, then ask ${payer} to send the payout again.`,
+      same_card: (payer: string) => `${payer} has been told. If they send the payout again, it will go to the same card.`,
+      give_card: (payer: string) => `Enter a new card below, and ${payer} can send the payout again.`,
+      card_saved: (payer: string, last4: string) => `New card •••• ${last4} saved. ${payer} can now send the payout again.`,
+      card_link: (payer: string) => `${payer} has been told and can send you a link for a new card.`,
+      bind: () => '',
       bound: (payer: string) => `Done: Bank 131 can register your income. Ask ${payer} to send the payout again.`,
       told: (payer: string) => `${payer} has been told.`,
+    },
+    script: {
+      checking: 'Checking the card…',
+      binding: 'Saving your permission…',
+      again: 'Something went wrong. Please try again.',
+      used: 'A card was already entered through this link.',
+      cardRefused: 'Bank 131 did not accept this card. Please try again.',
+      widgetProblem: 'Bank 131’s form did not load. Check your internet connection and try again.',
+      taxpayerUnknown:
+        'The tax service does not know you as self-employed. Register in the “Мой налог” (My Tax) app, then reload this page.',
+      retry: 'Try again',
     },
   },
 } as const;
@@ -104,37 +129,43 @@ const TEXT = {
  */
 const REASONS: Record<string, { ru: string; en: string }> = {
   declined_by_issuer_bank: {
-    ru: 'банк, выпустивший карту, отклонил перевод. Узнать причину можно в вашем банке.',
-    en: 'the bank that issued the card declined it. Your bank can tell you why.',
+    ru: 'банк карты отклонил выплату. Узнайте причину в своём банке.',
+    en: 'the card’s bank declined it. Ask your bank why.',
   },
-  not_permitted_by_issuer_bank: { ru: 'банк карты не разрешает такие переводы.', en: 'the card’s bank does not allow this transfer.' },
-  card_number_does_not_exist: { ru: 'такой карты не существует.', en: 'no such card exists.' },
+  not_permitted_by_issuer_bank: {
+    ru: 'банк карты не принимает такие выплаты.',
+    en: 'the card’s bank does not accept this kind of payout.',
+  },
+  card_number_does_not_exist: { ru: 'карты с таким номером нет.', en: 'there is no card with this number.' },
   bank_card_expired: { ru: 'срок действия карты истёк.', en: 'the card has expired.' },
-  binding_is_deactivated: { ru: 'карта больше не принимает такие переводы.', en: 'the card no longer takes these transfers.' },
-  account_not_found: { ru: 'счёт карты не найден.', en: 'the card’s account was not found.' },
-  provider_exceeds_amount_limit: { ru: 'сумма превышает лимит для этой карты.', en: 'the amount is over this card’s limit.' },
+  binding_is_deactivated: { ru: 'карта больше не принимает выплаты.', en: 'the card no longer accepts payouts.' },
+  account_not_found: { ru: 'банк не нашёл счёт этой карты.', en: 'the bank could not find this card’s account.' },
+  provider_exceeds_amount_limit: { ru: 'сумма больше лимита этой карты.', en: 'the amount is over this card’s limit.' },
   provider_foreign_transfer_prohibited: {
-    ru: 'переводы на карты иностранных банков недоступны.',
-    en: 'transfers to foreign cards are not possible.',
+    ru: 'выплаты на карты иностранных банков невозможны.',
+    en: 'payouts to cards of foreign banks are not possible.',
   },
-  activity_count_exceeded: { ru: 'по карте превышен лимит операций.', en: 'the card is over its limit of transfers.' },
+  activity_count_exceeded: { ru: 'по карте исчерпан лимит операций.', en: 'the card has reached its limit of operations.' },
   taxpayer_not_bound: {
     ru: 'вы не разрешили Банку 131 регистрировать ваш доход как самозанятого.',
     en: 'you had not allowed Bank 131 to register your income as self-employed.',
   },
   taxpayer_unknown: {
-    ru: 'налоговая служба не знает вас как самозанятого. Зарегистрируйтесь как самозанятый (например, в приложении «Мой налог») и сообщите отправителю.',
-    en: 'the tax service does not know you as self-employed. Register as self-employed (in the “Мой налог” app, for one) and tell the sender.',
+    ru: 'налоговая служба не знает вас как самозанятого. Зарегистрируйтесь в приложении «Мой налог».',
+    en: 'the tax service does not know you as self-employed. Register in the “Мой налог” (My Tax) app.',
   },
   taxpayer_income_exceeds_amount_limit: {
-    ru: 'с этой выплатой ваш доход самозанятого за год превысил бы лимит в 2,4 млн ₽.',
-    en: 'this payout would take your self-employed income this year over the limit of 2.4 million ₽.',
+    ru: 'с этой выплатой ваш доход самозанятого за год превысил бы лимит 2,4 млн ₽.',
+    en: 'with this payout, your self-employed income this year would go over the limit of RUB 2.4 million.',
   },
 };
 
+/** The failure codes the page explains in words of its own; any other reads "the bank did not say why". */
+export const EXPLAINED_REASONS = Object.keys(REASONS);
+
 export function reasonText(code: string | null, lang: Lang): string {
   const known = code ? REASONS[code]?.[lang] : undefined;
-  return known ?? (lang === 'ru' ? 'банк не назвал причину.' : 'the bank gave no reason we can show.');
+  return known ?? (lang === 'ru' ? 'банк не назвал причину.' : 'the bank did not say why.');
 }
 
 export function escapeHtml(s: string): string {
@@ -274,6 +305,30 @@ export function viewOf(f: LinkFacts): CollectView {
 
 // ---------------------------------------------------------------- rendering
 
+/**
+ * Who the page says pays the recipient: COLLECT_PAYER_NAME as the operator set it; unset, the host
+ * name the recipient reached the page by (PUBLIC_URL's, else the request's Host), never this
+ * software's name. A Host that is no host name (anyone may send any) is not echoed: "localhost".
+ */
+export function payerName(configured: string | null, publicHost: string | null, requestHost: string | undefined): string {
+  if (configured) return configured;
+  if (publicHost) return publicHost;
+  const host = (requestHost ?? '').toLowerCase();
+  const valid = host.length <= 253 && (/^[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})*$/.test(host) || /^\[[0-9a-f:.]{2,45}\]$/.test(host));
+  return valid ? host : 'localhost';
+}
+
+/**
+ * Why the page could not use a Bank 131 widget, as its script reports it (POST
+ * /collect/:token/widget-problem): the widget's script did not load (its constructor is missing),
+ * constructing or rendering it threw, the widget reported an error that is not the recipient's
+ * typing, or it said nothing within WIDGET_TIMEOUT_MS of being rendered.
+ */
+export const WIDGET_PROBLEMS = ['script_load_failed', 'render_failed', 'widget_error', 'timeout'] as const;
+export type WidgetProblem = (typeof WIDGET_PROBLEMS)[number];
+/** How long a rendered widget may stay silent before the page says it did not load (a slow phone network included). */
+export const WIDGET_TIMEOUT_MS = 20_000;
+
 /** What the page's script needs, handed over as data attributes (no inline script). */
 export interface CollectPageData {
   lang: Lang;
@@ -320,17 +375,24 @@ export function collectPage(d: CollectPageData): string {
     'data-amount': d.amountText ?? '',
     'data-last4': view.last4 ?? '',
     'data-reason': d.reason ?? '',
+    'data-widget-timeout-ms': String(WIDGET_TIMEOUT_MS),
     ...(w ? { 'data-widget-origin': w.origin } : {}),
     ...(w?.card ? { 'data-public-token': w.card.publicToken } : {}),
     ...(w?.selfEmployed ? { 'data-bind-token': w.selfEmployed.publicToken, 'data-tax-reference': w.selfEmployed.taxReference } : {}),
   };
-  const dataAttrs = Object.entries(attrs)
-    .map(([k, v]) => `${k}="${escapeHtml(v)}"`)
-    .join(' ');
+  const dataAttrs = (a: Record<string, string>) =>
+    Object.entries(a)
+      .map(([k, v]) => `${k}="${escapeHtml(v)}"`)
+      .join(' ');
+  // what the script says, in the page's language: data-checking, data-widget-problem, …
+  const scriptText = Object.fromEntries(
+    Object.entries(t.script).map(([k, v]) => [`data-${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]),
+  );
   const styles = [w?.selfEmployed?.cssUrl, w?.card?.cssUrl].filter((u): u is string => Boolean(u));
   const scripts = [w?.selfEmployed?.scriptUrl, w?.card?.scriptUrl].filter((u): u is string => Boolean(u));
   const savesCard = d.amountText === null;
-  const status = `<div id="status" role="status" aria-live="polite">${escapeHtml(statusText({ ...d, amountText: d.amountText ?? '' }))}</div>`;
+  const status = `<div id="status" role="status" aria-live="polite">${escapeHtml(statusText({ ...d, amountText: d.amountText ?? '' }))}</div>
+  <button type="button" id="retry" class="retry" hidden>${escapeHtml(t.script.retry)}</button>`;
   // a failed payout's page that asks for something says why first, above the widget
   const statusFirst = view.phase === 'failed' && view.ask !== null;
   return `<!doctype html>
@@ -345,7 +407,7 @@ export function collectPage(d: CollectPageData): string {
 ${styles.map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">`).join('\n')}
 </head>
 <body>
-<main id="collect" ${dataAttrs}>
+<main id="collect" ${dataAttrs(attrs)}>
   ${savesCard ? `<h1 class="headline">${escapeHtml(t.titleCard)}</h1>` : ''}
   <p class="payer">${escapeHtml(savesCard ? t.saves(d.payer) : t.pays(d.payer))}</p>
   ${savesCard ? '' : `<p class="amount" id="amount">${escapeHtml(d.amountText ?? '')}</p>`}
@@ -355,7 +417,8 @@ ${styles.map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">`).join('\n'
   <div id="bank131-tokenize"${view.ask === 'card' ? '' : ' hidden'}></div>
   ${statusFirst ? '' : status}
   <noscript><p>${escapeHtml(t.noScript)}</p></noscript>
-  <p class="secure">${escapeHtml(t.secure)}</p>
+  <p class="notice" id="notice">${escapeHtml(t.notice)}</p>
+  <div id="collect-text" hidden ${dataAttrs(scriptText)}></div>
 </main>
 ${scripts.map((u) => `<script src="${escapeHtml(u)}"></script>`).join('\n')}
 <script src="/collect/assets/collect.js"></script>
@@ -381,12 +444,13 @@ export function statusText(d: { lang: Lang; payer: string; view: CollectView; am
       return t.saved(last4, d.payer);
     case 'failed': {
       const said = `${t.failed}: ${d.reason ?? reasonText(null, d.lang)}`;
-      return d.view.next ? `${said} ${nextText(d.lang, d.payer, d.view.next, last4)}` : said;
+      const next = d.view.next ? nextText(d.lang, d.payer, d.view.next, last4) : '';
+      return next ? `${said} ${next}` : said;
     }
     case 'cancelled':
-      return t.cancelled;
+      return t.cancelled(d.payer);
     case 'expired':
-      return t.expired;
+      return t.expired(d.payer);
   }
 }
 

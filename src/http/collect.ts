@@ -20,9 +20,11 @@ import {
   formatAmount,
   languageOf,
   messagePage,
+  payerName,
   reasonText,
   statusText,
   viewOf,
+  WIDGET_PROBLEMS,
   type CollectPageData,
   type CollectView,
   type Lang,
@@ -33,8 +35,11 @@ import { HttpError, errorResponses, invalidRequest } from './errors.js';
 export interface CollectOptions {
   steps: StepDeps;
   bank: Bank131Client;
-  /** BANK131_WIDGET_URL (where the widgets' scripts and styles are served) and COLLECT_PAYER_NAME (who the recipient is told pays them). */
-  settings: Pick<WebSettings, 'widgetUrl' | 'collectPayerName'>;
+  /**
+   * BANK131_WIDGET_URL (where the widgets' scripts and styles are served), and COLLECT_PAYER_NAME
+   * (who the recipient is told pays them) or, unset, the host name that stands for it.
+   */
+  settings: Pick<WebSettings, 'widgetUrl' | 'collectPayerName' | 'collectPayerHost'>;
   /** Requests per minute per client address on these routes. */
   rateLimitPerMinute?: number;
 }
@@ -60,6 +65,21 @@ const Bound = z.object({
 });
 const SelfEmployedBody = z.strictObject({ tax_reference: TaxReference });
 const CollectStatus = z.object({ phase: Phase, text: z.string(), last4: z.string().nullable(), ask: Ask });
+const WidgetProblemBody = z.strictObject({
+  widget: z.enum(['card', 'self_employed']).describe('the widget that failed: the card one or the self-employed one'),
+  reason: z.enum(WIDGET_PROBLEMS),
+  code: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,39}$/, 'is not a widget error code')
+    .optional()
+    .describe("the widget's own error code, when it reported one (`public_token_used`, `internal_error` …)"),
+});
+/** The widget's errors saying its public token cannot be used (again): the link forgets the token. */
+const SPENT_TOKEN_CODES = new Set(['public_token_used', 'public_token_unknown']);
+/** Reports logged per link and web process; more are answered alike and dropped, so one page cannot flood the log. */
+const REPORTS_PER_LINK = 3;
+/** Links whose reports are counted at once, per web process; past it the oldest count is forgotten. */
+const REPORTS_TRACKED = 10_000;
 
 /** A collection link as the routes see it: a payout's, or a saved recipient's card link. */
 type Link =
@@ -72,16 +92,23 @@ type Link =
  * `POST /collect/:token/card` takes the card hashes the widget returned; `POST
  * /collect/:token/self-employed` records that a self-employed recipient bound through the bank's
  * widget, the step before the card when the payout carries fiscalization; `GET
- * /collect/:token/status` tells the page how the payout goes. A failed payout's page offers a
- * widget only where it can take what it asks for (src/http/collect-page.ts viewOf), and otherwise
- * says what happens next. Tokens are random, single-use and expire (COLLECT_TTL). The pages send
+ * /collect/:token/status` tells the page how the payout goes; `POST /collect/:token/widget-problem`
+ * is the page saying a widget could not be used, logged as one warning so that an operator learns
+ * why recipients cannot give a card. A failed payout's page offers a widget only where it can take
+ * what it asks for (src/http/collect-page.ts viewOf), and otherwise says what happens next. Tokens are random, single-use and expire (COLLECT_TTL). The pages send
  * headers fit for a card form, and the routes are rate-limited per client address.
  */
 export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, options) => {
   const { steps, bank } = options;
   const { store } = steps;
   const links = store.collectLinks;
-  const payer = options.settings.collectPayerName;
+  const { collectPayerName, collectPayerHost } = options.settings;
+  if (!collectPayerName)
+    app.log.warn(
+      { setting: 'COLLECT_PAYER_NAME', shown: collectPayerHost ?? 'the host name each request names' },
+      'COLLECT_PAYER_NAME is not set: card pages tell recipients a host name pays them; set it to the name they know you by',
+    );
+  const payerOf = (req: FastifyRequest) => payerName(collectPayerName, collectPayerHost, req.hostname);
   const widgetBase = options.settings.widgetUrl.replace(/\/+$/, '');
   const widgetOrigin = new URL(widgetBase).origin;
   const csp = [
@@ -172,7 +199,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
     l.kind === 'payout' ? formatAmount(l.payout.order.amount_details.amount, lang) : null;
   const reasonOf = (l: Link, view: CollectView, lang: Lang) =>
     view.phase === 'failed' && l.kind === 'payout' ? reasonText(l.payout.errorCode, lang) : null;
-  const textOf = (l: Link, view: CollectView, lang: Lang) =>
+  const textOf = (l: Link, view: CollectView, lang: Lang, payer: string) =>
     statusText({ lang, payer, view, amountText: amountOf(l, lang) ?? '', reason: reasonOf(l, view, lang) });
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
   const langOf = (req: FastifyRequest) => languageOf(req.headers['accept-language']);
@@ -222,7 +249,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       }
       const page = collectPage({
         lang,
-        payer,
+        payer: payerOf(req),
         amountText: amountOf(link, lang),
         token: req.params.token,
         view,
@@ -320,7 +347,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
         status: 'saved' as const,
         phase: after.phase,
         last4: info.last4,
-        text: now ? textOf(now, after, lang) : '',
+        text: now ? textOf(now, after, lang, payerOf(req)) : '',
       });
     },
   );
@@ -365,12 +392,13 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       // asked again once done (a second message, a reload): the same answer
       const now = (await linkFor(req.params.token)) ?? link;
       const after = viewOf(factsOf(now));
+      const payer = payerOf(req);
       return {
         status: 'bound' as const,
         phase: after.phase,
         ask: after.ask,
         hint: after.ask === 'card' ? cardHint(lang, payer, after) : '',
-        text: after.phase === 'card' ? boundText(lang) : textOf(now, after, lang),
+        text: after.phase === 'card' ? boundText(lang) : textOf(now, after, lang, payer),
       };
     },
   );
@@ -391,7 +419,63 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       const link = await linkFor(req.params.token);
       if (!link) throw new HttpError('not_found', 'no such collection link');
       const view = viewOf(factsOf(link));
-      return { phase: view.phase, text: textOf(link, view, lang), last4: view.last4, ask: view.ask };
+      return { phase: view.phase, text: textOf(link, view, lang, payerOf(req)), last4: view.last4, ask: view.ask };
+    },
+  );
+
+  /** Reports logged per link in this process (insertion order: the oldest is forgotten first). */
+  const reported = new Map<string, number>();
+  routes.post(
+    '/collect/:token/widget-problem',
+    {
+      bodyLimit: 256,
+      schema: {
+        tags,
+        summary: 'The page could not use a Bank 131 widget',
+        description:
+          "Posted by the page's script when a widget's script did not load, rendering it failed, the widget reported an error that is not the recipient's typing, or it said nothing in time. Logged as one warning naming the payout (or the recipient) and the reason; a few per link, then dropped alike. When the widget says its public token is spent or unknown, the link's token is forgotten, so that the page reloaded gets a fresh one.",
+        params: TokenParams,
+        body: WidgetProblemBody,
+        response: {
+          204: z.null().describe('noted'),
+          ...errorResponses(
+            'invalid_request',
+            'invalid_json',
+            'not_found',
+            'body_too_large',
+            'unsupported_media_type',
+            'rate_limited',
+            'unavailable',
+          ),
+        },
+      },
+    },
+    async (req, reply) => {
+      const link = await linkFor(req.params.token);
+      if (!link) throw new HttpError('not_found', 'no such collection link');
+      const count = reported.get(link.key) ?? 0;
+      if (count >= REPORTS_PER_LINK) return reply.code(204).send(null);
+      reported.delete(link.key);
+      reported.set(link.key, count + 1);
+      if (reported.size > REPORTS_TRACKED) reported.delete(reported.keys().next().value!);
+
+      const { widget, reason, code } = req.body;
+      const view = viewOf(factsOf(link));
+      const whose =
+        link.kind === 'payout'
+          ? { payoutId: link.payout.id, tenant: link.payout.tenant }
+          : { recipientId: link.link.owner?.recipientId ?? null, tenant: link.link.owner?.tenant ?? null };
+      if (link.kind === 'payout') req.payoutId = link.payout.id;
+      req.log.warn(
+        { ...whose, widget, reason, ...(code ? { code } : {}), phase: view.phase },
+        'a card page could not use the Bank 131 widget',
+      );
+      // a spent or unknown public token stays spent: the page reloaded must get another
+      if (reason === 'widget_error' && code && SPENT_TOKEN_CODES.has(code)) {
+        if (widget === 'card') await links.forgetWidgetToken(link.key);
+        else await links.forgetSelfEmployedWidgetToken(link.key);
+      }
+      return reply.code(204).send(null);
     },
   );
 

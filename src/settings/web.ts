@@ -65,7 +65,8 @@ const WebEnv = z.object({
   CONSOLE_USERS: consoleUsers.optional(),
   CONSOLE_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ACCESS_LOG: bool('true'),
-  COLLECT_PAYER_NAME: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters').default('bank131-payouts'),
+  // Unset, the card page names the web's host instead (and the web warns at start-up): never this software's name.
+  COLLECT_PAYER_NAME: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters').optional(),
   BANK131_WIDGET_URL: httpUrl.default('https://widget-demo.bank131.ru'),
   // GET /v1/balance: how long the bank's wallet/balance answer is reused (0: every request asks the bank)
   BALANCE_CACHE_MS: nonNegativeInt.max(600_000, 'must be at most 600000').default(5_000),
@@ -97,8 +98,10 @@ export const WebSettings = WebEnv.transform((e, ctx) => ({
    */
   console: consoleOf(e, ctx),
   accessLog: e.ACCESS_LOG,
-  /** Who the recipient is told pays them, on the card collection page. */
-  collectPayerName: e.COLLECT_PAYER_NAME,
+  /** Who the recipient is told pays them, on the card collection page; null: unset, the page names a host (collectPayerHost). */
+  collectPayerName: e.COLLECT_PAYER_NAME ?? null,
+  /** What the card page names as the payer when COLLECT_PAYER_NAME is unset: PUBLIC_URL's host name; null: the request's host name. */
+  collectPayerHost: e.PUBLIC_URL ? new URL(e.PUBLIC_URL).hostname : null,
   /** Where the recipient's browser loads the tokenization widget from. */
   widgetUrl: e.BANK131_WIDGET_URL,
   /** How long `GET /v1/balance` reuses the bank's wallet/balance answer (src/funding/balance-cache.ts); 0: not at all. */

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WIDGET_TIMEOUT_MS } from '../../src/http/collect-page.js';
 import { NO_CHROMIUM, findChromium, launchChromium } from '../support/browser.js';
 import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 
@@ -11,9 +12,12 @@ import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
  * playwright-core. A payout is accepted without a card; the recipient opens its collect_url, types
  * a test card into the sandbox's tokenization widget, and watches the payout end. A saved
  * recipient saves a card through a card link; a self-employed recipient first allows the bank to
- * register their income in the sandbox's self-employed widget, then gives the card. Screenshots of
- * each page state go to .screenshots/ (SCREENSHOT_DIR to choose another folder); the README's
- * docs/collect-*.png are copies of the phone-sized ones.
+ * register their income in the sandbox's self-employed widget, then gives the card. On every page no
+ * request leaves the service: each goes to the web's origin or the sandbox's (which plays Bank 131's
+ * widget host), and the console stays free of errors. A widget that does not load is reported to
+ * the service, and the recipient is offered a retry. Screenshots of each page state go to
+ * .screenshots/ (SCREENSHOT_DIR to choose another folder); the README's docs/collect-*.png are
+ * copies of the phone-sized ones.
  */
 const SHOTS = process.env.SCREENSHOT_DIR ?? join(process.cwd(), '.screenshots');
 
@@ -50,6 +54,28 @@ async function typeCard(page: Page, number: string) {
 /** Text as a person reads it: Intl puts no-break spaces in amounts. */
 const text = async (page: Page, selector: string) => (await page.locator(selector).textContent())?.replace(/\s/g, ' ');
 
+/**
+ * What a page did that it should not have: errors (thrown, or said on the console) and requests to
+ * any origin but the web's and the sandbox's. Read once the page is done.
+ */
+function watch(page: Page): { errors: string[]; foreign: string[] } {
+  const seen = { errors: [] as string[], foreign: [] as string[] };
+  const ours = new Set([new URL(p.url).origin, new URL(p.sandbox.url).origin]);
+  page.on('pageerror', (e) => seen.errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && seen.errors.push(m.text()));
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.protocol !== 'data:' && !ours.has(url.origin)) seen.foreign.push(r.url());
+  });
+  return seen;
+}
+
+/** A page that did nothing it should not have. */
+function expectClean(seen: { errors: string[]; foreign: string[] }) {
+  expect(seen.foreign).toEqual([]);
+  expect(seen.errors).toEqual([]);
+}
+
 const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 describe('a recipient gives a card through the collection link', () => {
@@ -62,15 +88,15 @@ describe('a recipient gives a card through the collection link', () => {
       extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' },
     });
     const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    const seen = watch(page);
 
     const res = await page.goto(collectUrl);
     expect(res?.status()).toBe(200);
     expect(res?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
     await expect.poll(() => text(page, '.amount')).toBe('100,00 ₽');
-    await expect.poll(() => text(page, '.payer')).toBe('Test Payer LLC отправляет вам');
+    await expect.poll(() => text(page, '.payer')).toBe('Выплата от Test Payer LLC');
+    expect(await page.locator('.notice').allTextContents()).toEqual(['Данные карты видит только Банк 131.']);
+    expect(await page.locator('#retry').isHidden()).toBe(true);
     await page.frameLocator('#bank131-tokenize iframe').locator('#bank131-card-number').waitFor();
     await shot(page, '1-card-form-ru');
 
@@ -89,7 +115,7 @@ describe('a recipient gives a card through the collection link', () => {
     expect(again?.status()).toBe(200);
     expect(await page.locator('#bank131-tokenize').isHidden()).toBe(true);
     expect(await text(page, '#status')).toBe('Готово: 100,00 ₽ отправлены на карту •••• 4242.');
-    expect(errors).toEqual([]);
+    expectClean(seen);
     await context.close();
   });
 
@@ -102,17 +128,21 @@ describe('a recipient gives a card through the collection link', () => {
       extraHTTPHeaders: { 'accept-language': 'en-US,en;q=0.9' },
     });
     const page = await context.newPage();
+    const seen = watch(page);
     await page.goto(collectUrl);
     await expect.poll(() => text(page, '.amount')).toBe('RUB 1,234.56');
+    expect(await text(page, '.payer')).toBe('A payout from Test Payer LLC');
     await typeCard(page, '4000 0000 0000 0002');
     await expect.poll(() => page.locator('#collect').getAttribute('data-phase'), { timeout: 20_000 }).toBe('failed');
     expect(await text(page, '#status')).toBe(
-      'The payout failed: the bank that issued the card declined it. Your bank can tell you why. Test Payer LLC has been told. If they send the payout again, you will get a new link.',
+      'The payout failed: the card’s bank declined it. Ask your bank why. Test Payer LLC has been told. If they send the payout again, you will get a new link.',
     );
+    expect(await page.locator('.notice').allTextContents()).toEqual(['Only Bank 131 sees your card details.']);
     // no saved recipient to give a new card for: no widget, no "try another card"
     expect(await page.locator('#bank131-tokenize').isHidden()).toBe(true);
     await shot(page, '4-declined-en');
     expect((await p.api('GET', `/v1/payouts/${id}`)).body).toMatchObject({ status: 'failed', error: { code: 'declined_by_issuer_bank' } });
+    expectClean(seen);
     await context.close();
   });
 });
@@ -124,16 +154,10 @@ describe('saved recipients', () => {
       locale: 'ru-RU',
       extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9' },
     });
-  const watch = (page: Page) => {
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    return errors;
-  };
   let n = 0;
   const reference = () => `browser-${Date.now().toString(36)}-${++n}`;
 
-  it('a card link: "Test Payer LLC will send your payouts to this card", no amount, then "Card •••• 4242 saved"', async (ctx) => {
+  it('a card link: "Payouts from Test Payer LLC will go to this card", no amount, then "Card •••• 4242 saved"', async (ctx) => {
     if (!browser) return ctx.skip(NO_CHROMIUM);
     const made = await p.api('POST', '/v1/recipients', { reference: reference(), full_name: 'Ivanov Ivan Ivanovich' });
     expect(made.status).toBe(201);
@@ -141,18 +165,18 @@ describe('saved recipients', () => {
     expect(link.status).toBe(201);
     const context = await phone();
     const page = await context.newPage();
-    const errors = watch(page);
+    const seen = watch(page);
     const res = await page.goto(link.body.url as string);
     expect(res?.status()).toBe(200);
-    await expect.poll(() => text(page, '.payer')).toBe('Test Payer LLC будет отправлять ваши выплаты на эту карту');
+    await expect.poll(() => text(page, '.payer')).toBe('Выплаты от Test Payer LLC будут приходить на эту карту');
     expect(await page.locator('.amount').count()).toBe(0);
-    expect(await text(page, '#hint')).toBe('Введите данные карты, на которую получать выплаты.');
+    expect(await text(page, '#hint')).toBe('Введите данные карты для выплат.');
     await page.frameLocator('#bank131-tokenize iframe').locator('#bank131-card-number').waitFor();
     await shot(page, '5-recipient-card-ru');
 
     await typeCard(page, '4242 4242 4242 4242');
     await expect.poll(() => page.locator('#collect').getAttribute('data-phase'), { timeout: 10_000 }).toBe('saved');
-    expect(await text(page, '#status')).toBe('Карта •••• 4242 сохранена. Test Payer LLC будет отправлять выплаты на неё.');
+    expect(await text(page, '#status')).toBe('Карта •••• 4242 сохранена. Выплаты от Test Payer LLC будут приходить на неё.');
     expect(await page.locator('#bank131-tokenize').isHidden()).toBe(true);
     await shot(page, '6-recipient-card-saved-ru');
     const saved = (await p.api('GET', `/v1/recipients/${made.body.id}`)).body;
@@ -162,7 +186,7 @@ describe('saved recipients', () => {
     const o = { id: reference(), amount_details: { amount: 5_000, currency: 'rub' }, recipient_id: made.body.id };
     expect((await p.api('POST', '/v1/payouts', o)).body).toMatchObject({ status: 'queued' });
     await p.waitFor([o.id], ['succeeded']);
-    expect(errors).toEqual([]);
+    expectClean(seen);
     await context.close();
   });
 
@@ -178,7 +202,7 @@ describe('saved recipients', () => {
       extraHTTPHeaders: { 'accept-language': 'en-US,en;q=0.9' },
     });
     const page = await context.newPage();
-    const errors = watch(page);
+    const seen = watch(page);
     await page.goto(accepted.body.collect_url as string);
     await typeCard(page, '4000 0000 0000 0069');
     // the payout fails; the card is marked invalid in the same step; the page renders itself afresh with the widget
@@ -187,18 +211,18 @@ describe('saved recipients', () => {
       `${await page.locator('#collect').getAttribute('data-phase')}/${await page.locator('#collect').getAttribute('data-ask')}`;
     await expect.poll(where, { timeout: 20_000 }).toBe('failed/card');
     expect(await text(page, '#status')).toBe(
-      'The payout failed: the card has expired. Give another card below, and Test Payer LLC can send the payout again.',
+      'The payout failed: the card has expired. Enter a new card below, and Test Payer LLC can send the payout again.',
     );
-    expect(await text(page, '#hint')).toBe('Enter the new card: Test Payer LLC will send your payouts to it.');
+    expect(await text(page, '#hint')).toBe('Payouts from Test Payer LLC will go to the new card.');
     await shot(page, '9-declined-new-card-en');
     await typeCard(page, '5555 5555 5555 4444');
     await expect
       .poll(() => text(page, '#status'), { timeout: 10_000 })
-      .toBe('The payout failed: the card has expired. New card •••• 4444 saved: Test Payer LLC can now send the payout again.');
+      .toBe('The payout failed: the card has expired. New card •••• 4444 saved. Test Payer LLC can now send the payout again.');
     expect(await page.locator('#bank131-tokenize').isHidden()).toBe(true);
     expect((await p.api('GET', `/v1/recipients/${made.body.id}`)).body.card).toMatchObject({ last4: '4444', status: 'active' });
     expect((await p.api('GET', `/v1/payouts/${o.id}`)).body.status).toBe('failed');
-    expect(errors).toEqual([]);
+    expectClean(seen);
     await context.close();
   });
 
@@ -216,7 +240,7 @@ describe('saved recipients', () => {
     expect(accepted.body).toMatchObject({ status: 'awaiting_card' });
     const context = await phone();
     const page = await context.newPage();
-    const errors = watch(page);
+    const seen = watch(page);
     await page.goto(accepted.body.collect_url as string);
     await expect.poll(() => text(page, '.amount')).toBe('250,00 ₽');
     expect(await page.locator('#collect').getAttribute('data-phase')).toBe('self_employed');
@@ -229,7 +253,7 @@ describe('saved recipients', () => {
     await bind.locator('#bank131-se-submit').click();
     await expect.poll(() => page.locator('#collect').getAttribute('data-phase'), { timeout: 10_000 }).toBe('card');
     expect(await text(page, '#status')).toBe('Готово: Банк 131 может регистрировать ваш доход.');
-    expect(await text(page, '#hint')).toBe('Введите данные карты, на которую перевести деньги.');
+    expect(await text(page, '#hint')).toBe('Введите данные карты для этой выплаты.');
     expect(await page.locator('#bank131-self-employed').isHidden()).toBe(true);
     await page.frameLocator('#bank131-tokenize iframe').locator('#bank131-card-number').waitFor();
     expect((await p.api('GET', `/v1/recipients/${made.body.id}`)).body.self_employed).toBe('bound');
@@ -239,7 +263,92 @@ describe('saved recipients', () => {
     expect(await text(page, '#status')).toBe('Готово: 250,00 ₽ отправлены на карту •••• 4242.');
     await shot(page, '8-self-employed-paid-ru');
     expect((await p.api('GET', `/v1/payouts/${o.id}`)).body).toMatchObject({ status: 'succeeded', fiscalization: { tax_reference: inn } });
-    expect(errors).toEqual([]);
+    expectClean(seen);
+    await context.close();
+  });
+});
+
+describe('a widget that cannot be used', () => {
+  const phone = (lang: 'ru' | 'en') =>
+    browser!.newContext({
+      viewport: { width: 390, height: 844 },
+      locale: lang === 'ru' ? 'ru-RU' : 'en-US',
+      extraHTTPHeaders: { 'accept-language': lang === 'ru' ? 'ru-RU,ru;q=0.9' : 'en-US,en;q=0.9' },
+    });
+  const problemReport = (page: Page) => page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/widget-problem'));
+
+  it('its script does not load: the service is told why, the recipient sees what to do, and the retry brings the widget', async (ctx) => {
+    if (!browser) return ctx.skip(NO_CHROMIUM);
+    const { id, collectUrl } = await payoutWithoutCard(100_00);
+    const context = await phone('ru');
+    const page = await context.newPage();
+    const seen = watch(page);
+    const widgetScript = `${p.sandbox.url}/tokenize.js`;
+    await page.route(widgetScript, (route) => route.abort());
+    const reported = problemReport(page);
+    expect((await page.goto(collectUrl))?.status()).toBe(200);
+    const report = await reported;
+    expect(report.postDataJSON()).toEqual({ widget: 'card', reason: 'script_load_failed' });
+    expect((await report.response())?.status()).toBe(204);
+    await expect.poll(() => text(page, '#status')).toBe('Форма Банка 131 не загрузилась. Проверьте интернет и попробуйте снова.');
+    expect(await page.locator('#retry').isVisible()).toBe(true);
+    expect(await text(page, '#retry')).toBe('Попробовать снова');
+    expect(await page.locator('#bank131-tokenize').isHidden()).toBe(true);
+    expect(await text(page, '#hint')).toBe('');
+    expect(await page.locator('.notice').allTextContents()).toEqual(['Данные карты видит только Банк 131.']);
+    await shot(page, '10-widget-problem-ru');
+    // the one error is the browser saying the blocked script did not load
+    expect(seen.errors).toEqual([expect.stringMatching(/Failed to load resource/)]);
+    seen.errors.length = 0;
+
+    await page.unroute(widgetScript);
+    await page.locator('#retry').click();
+    await page.frameLocator('#bank131-tokenize iframe').locator('#bank131-card-number').waitFor();
+    expect(await page.locator('#retry').isHidden()).toBe(true);
+    expect(await text(page, '#status')).toBe('');
+    await typeCard(page, '4242 4242 4242 4242');
+    await expect.poll(() => page.locator('#collect').getAttribute('data-phase'), { timeout: 20_000 }).toBe('succeeded');
+    expect((await p.api('GET', `/v1/payouts/${id}`)).body).toMatchObject({ status: 'succeeded' });
+    expectClean(seen);
+    await context.close();
+  });
+
+  it('it says nothing in time: the service is told, the recipient sees a retry, and both go once the widget speaks', async (ctx) => {
+    if (!browser) return ctx.skip(NO_CHROMIUM);
+    const { collectUrl } = await payoutWithoutCard(100_00);
+    const context = await phone('en');
+    const page = await context.newPage();
+    const seen = watch(page);
+    // the page's clock is the test's: twenty seconds pass at once; the widget's frame is held back until told
+    await page.clock.install();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const sandboxOrigin = new URL(p.sandbox.url).origin;
+    await page.route(
+      (url) => url.origin === sandboxOrigin && url.pathname === '/tokenize/frame',
+      async (route) => {
+        await held;
+        await route.continue();
+      },
+    );
+    const reported = problemReport(page);
+    // the held frame keeps the page from "load"
+    await page.goto(collectUrl, { waitUntil: 'domcontentloaded' });
+    await page.locator('#bank131-tokenize iframe').waitFor({ state: 'attached' });
+    await page.clock.fastForward(WIDGET_TIMEOUT_MS + 1_000);
+    const report = await reported;
+    expect(report.postDataJSON()).toEqual({ widget: 'card', reason: 'timeout' });
+    await expect.poll(() => text(page, '#status')).toBe('Bank 131’s form did not load. Check your internet connection and try again.');
+    expect(await page.locator('#retry').isVisible()).toBe(true);
+    // it may yet come: the widget's place stays
+    expect(await page.locator('#bank131-tokenize').isHidden()).toBe(false);
+
+    release();
+    await page.frameLocator('#bank131-tokenize iframe').locator('#bank131-card-number').waitFor();
+    await expect.poll(() => page.locator('#retry').isHidden()).toBe(true);
+    expect(await text(page, '#status')).toBe('');
+    expect(await text(page, '#hint')).toBe('Enter the card for this payout.');
+    expectClean(seen);
     await context.close();
   });
 });

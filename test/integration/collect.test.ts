@@ -1,9 +1,21 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
+import { API_KEY, order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { signBody } from '../../src/bank131/signature.js';
+import { createLogger } from '../../src/log.js';
 import { bankMetadataFor } from '../../src/payouts/schemas.js';
+import { createRuntime, runtimeOptionsFor } from '../../src/runtime.js';
+import { loadWebSettings } from '../../src/settings/web.js';
+import { startWeb } from '../../src/web-process.js';
 import { keys } from '../support/keys.js';
+import { connectRedis, deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
 import { eventually } from '../support/sandbox.js';
+import { webSettings } from '../support/settings.js';
 import { readyToConfirm } from '../support/webhooks.js';
 
 /**
@@ -168,7 +180,7 @@ describe('a payout accepted without a card', () => {
     expect(html).not.toContain('data-public-token');
     expect(html).toContain('<div id="bank131-tokenize" hidden></div>');
     expect(html).toContain(
-      'The payout failed: the bank that issued the card declined it. Your bank can tell you why. Test Payer LLC has been told. If they send the payout again, you will get a new link.',
+      'The payout failed: the card’s bank declined it. Ask your bank why. Test Payer LLC has been told. If they send the payout again, you will get a new link.',
     );
     expect(html).not.toMatch(/another card/);
     const ru = await (await page(url, 'ru')).text();
@@ -215,7 +227,7 @@ describe('a payout accepted without a card', () => {
     await p.waitFor([o.id], ['expired'], 10_000);
     const res = await page(url, 'en');
     expect(res.status).toBe(410);
-    expect(await res.text()).toContain('This link has expired. Ask the sender for a new one.');
+    expect(await res.text()).toContain('This link has expired. Ask Test Payer LLC for a new one.');
     expect(await (await postCard(url, { number_hash: 'sandbox_ok_4242' })).json()).toEqual({
       error: { code: 'link_expired', message: 'this collection link has expired' },
     });
@@ -247,4 +259,209 @@ describe('widget tokens and limits', () => {
       error: { code: 'rate_limited', message: expect.stringMatching(/^too many requests: try again in \d+ s$/) },
     });
   });
+});
+
+describe('the page tells the service why a widget could not be used', () => {
+  /** A second web on the pipeline's Redis, with COLLECT_PAYER_NAME unset and its log kept, line by line. */
+  const lines: Array<Record<string, unknown>> = [];
+  let web: { server: FastifyInstance; url: string };
+  beforeAll(async () => {
+    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(chunk.toString())), done()) });
+    const settings = webSettings({ redisPrefix: p.prefix, widgetUrl: p.sandbox.url, timing: { collectTtlMs: 60_000 } });
+    web = await startWeb(p.runtime, settings, { logger: createLogger({ level: 'info' }, sink) });
+  });
+  afterAll(() => web?.server.close());
+
+  const warnings = () => lines.filter((l) => l.level === 40);
+  const problems = () => warnings().filter((l) => l.msg === 'a card page could not use the Bank 131 widget');
+  const report = (token: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    fetch(`${web.url}/collect/${token}/widget-problem`, {
+      method: 'POST',
+      headers,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  const linkOn = async () => {
+    const { o, token } = await withoutCard();
+    return { id: o.id, token, url: `${web.url}/collect/${token}` };
+  };
+
+  it('COLLECT_PAYER_NAME unset: one warning at start naming the setting, and the page names the host the recipient came by', async () => {
+    const start = warnings().filter((l) => l.setting === 'COLLECT_PAYER_NAME');
+    expect(start).toHaveLength(1);
+    expect(start[0]!.msg).toMatch(/^COLLECT_PAYER_NAME is not set/);
+    const { url } = await linkOn();
+    const html = await (await page(url)).text();
+    expect(html).toContain('<p class="payer">Выплата от 127.0.0.1</p>');
+    expect(html).not.toContain('bank131-payouts');
+    expect(await (await page(url.replace('127.0.0.1', 'localhost'), 'en')).text()).toContain(
+      '<p class="payer">A payout from localhost</p>',
+    );
+  });
+
+  it('logs one warning naming the payout, the widget and the reason: no token, no card, no name', async () => {
+    const { id, token } = await linkOn();
+    const before = problems().length;
+    const res = await report(token, { widget: 'card', reason: 'script_load_failed' });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe('');
+    const logged = problems().slice(before);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ payoutId: id, tenant: 'default', widget: 'card', reason: 'script_load_failed', phase: 'card' });
+    const line = JSON.stringify(logged[0]);
+    for (const secret of [token, 'Ivanov', 'sandbox_ok']) expect(line).not.toContain(secret);
+
+    await report(token, { widget: 'card', reason: 'widget_error', code: 'internal_error' });
+    expect(problems().slice(before)[1]).toMatchObject({ payoutId: id, reason: 'widget_error', code: 'internal_error' });
+  });
+
+  it('a few reports per link are logged; more are answered alike and dropped', async () => {
+    const { token } = await linkOn();
+    const before = problems().length;
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push((await report(token, { widget: 'card', reason: 'timeout' })).status);
+    expect(answers).toEqual([204, 204, 204, 204, 204, 204]);
+    expect(problems().length - before).toBe(3);
+  });
+
+  it("a card link's report names the recipient", async () => {
+    const made = await p.api('POST', '/v1/recipients', { reference: `wp-${Date.now().toString(36)}`, full_name: 'Sidorova Maria' });
+    const link = await p.api('POST', `/v1/recipients/${made.body.id}/card-links`);
+    const token = (link.body.url as string).split('/').pop()!;
+    const before = problems().length;
+    expect((await report(token, { widget: 'card', reason: 'render_failed', code: 'typeerror' })).status).toBe(204);
+    expect(problems().slice(before)).toEqual([
+      expect.objectContaining({ recipientId: made.body.id, tenant: 'default', reason: 'render_failed', code: 'typeerror' }),
+    ]);
+    expect(JSON.stringify(problems().slice(before))).not.toContain('Sidorova');
+  });
+
+  it('the widget saying its public token is spent: the page reloaded gets a fresh one', async () => {
+    const { token, url } = await linkOn();
+    const tokenOf = async () => /data-public-token="([^"]+)"/.exec(await (await page(url)).text())?.[1];
+    const first = await tokenOf();
+    expect(first).toBeTruthy();
+    expect(await tokenOf()).toBe(first);
+    // an error about the widget that is not about its token keeps it
+    await report(token, { widget: 'card', reason: 'widget_error', code: 'network_error' });
+    expect(await tokenOf()).toBe(first);
+    await report(token, { widget: 'card', reason: 'widget_error', code: 'public_token_used' });
+    const next = await tokenOf();
+    expect(next).toBeTruthy();
+    expect(next).not.toBe(first);
+  });
+
+  it('refuses junk with a 4xx in the error shape, never a 500, and logs none of it', async () => {
+    const { token } = await linkOn();
+    const before = problems().length;
+    const junk: Array<[string, number, unknown, Record<string, string>?]> = [
+      ['no body', 400, ''],
+      ['not JSON', 400, '{"widget":'],
+      ['an array', 400, [{ widget: 'card', reason: 'timeout' }]],
+      ['an unknown reason', 400, { widget: 'card', reason: 'it broke' }],
+      ['an unknown widget', 400, { widget: 'sbp', reason: 'timeout' }],
+      ['no reason', 400, { widget: 'card' }],
+      ['a field more', 400, { widget: 'card', reason: 'timeout', card: '4242424242424242' }],
+      ['a code that is no code', 400, { widget: 'card', reason: 'widget_error', code: 'Ivanov Ivan <script>' }],
+      ['a long code', 400, { widget: 'card', reason: 'widget_error', code: 'x'.repeat(41) }],
+      ['a number for a code', 400, { widget: 'card', reason: 'widget_error', code: 42 }],
+      ['a body too big', 413, { widget: 'card', reason: 'timeout', pad: 'x'.repeat(300) }],
+      ['a form', 415, 'widget=card&reason=timeout', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ];
+    for (const [what, status, body, headers] of junk) {
+      const res = await report(token, body, headers);
+      expect(res.status, what).toBe(status);
+      expect(((await res.json()) as { error: { code: string } }).error.code, what).toMatch(/^[a-z_]+$/);
+    }
+    expect((await report('z'.repeat(32), { widget: 'card', reason: 'timeout' })).status).toBe(404);
+    expect((await report('no', { widget: 'card', reason: 'timeout' })).status).toBe(400);
+    expect(problems().length).toBe(before);
+  });
+});
+
+describe('the sandbox, run as `npm run sandbox`', () => {
+  let child: ChildProcess | undefined;
+  let keysDir: string;
+  const prefix = testPrefix('sandbox-main');
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    const redis = connectRedis();
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+    if (keysDir) rmSync(keysDir, { recursive: true, force: true });
+  });
+
+  it('prints every setting the service needs against it, BANK131_WIDGET_URL included: with them alone the card page works', async () => {
+    keysDir = mkdtempSync(join(tmpdir(), 'sandbox-keys-'));
+    child = spawn(process.execPath, ['--import', 'tsx', 'sandbox/src/main.ts'], {
+      env: {
+        ...process.env,
+        SANDBOX_REDIS_URL: redisUrl(),
+        SANDBOX_REDIS_PREFIX: prefix,
+        SANDBOX_PORT: '0',
+        SANDBOX_KEYS_DIR: keysDir,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await eventually(() => out.includes('control:'), 30_000, `the sandbox's settings (so far: ${out})`);
+    const printed = Object.fromEntries([...out.matchAll(/^ {4}([A-Z0-9_]+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(Object.keys(printed).sort()).toEqual([
+      'BANK131_BASE_URL',
+      'BANK131_PRIVATE_KEY_FILE',
+      'BANK131_PROJECT',
+      'BANK131_PUBLIC_KEY_FILE',
+      'BANK131_WIDGET_URL',
+    ]);
+    // the sandbox serves the widget: its own URL
+    expect(printed.BANK131_WIDGET_URL).toBe(printed.BANK131_BASE_URL);
+    expect(out).toMatch(/API_KEYS \(web\) and CALLBACK_SECRET \(worker\)/);
+
+    // the web on exactly these, and its own API key: a payout's card page loads the widget from the sandbox
+    const webPrefix = testPrefix('sandbox-main-web');
+    const settings = loadWebSettings({
+      ...printed,
+      API_KEYS: API_KEY,
+      PORT: '0',
+      REDIS_URL: redisUrl(),
+      REDIS_PREFIX: webPrefix,
+      BANK_PROBE_MS: '0',
+      COLLECT_PAYER_NAME: 'Sandbox Payer',
+    });
+    expect(settings.widgetUrl).toBe(printed.BANK131_WIDGET_URL);
+    const runtime = createRuntime(runtimeOptionsFor(settings, 'web'));
+    const started = await startWeb(runtime, settings, { logger: false });
+    try {
+      const o: Partial<ReturnType<typeof order>> = order();
+      delete o.encrypted_card;
+      const accepted = await fetch(`${started.url}/v1/payouts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(o),
+      });
+      expect(accepted.status).toBe(202);
+      const collectUrl = new URL(((await accepted.json()) as { collect_url: string }).collect_url).pathname;
+      const res = await fetch(`${started.url}${collectUrl}`);
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain(`<script src="${printed.BANK131_WIDGET_URL}/tokenize.js"></script>`);
+      expect(html).toMatch(/data-public-token="[^"]+"/);
+      expect(res.headers.get('content-security-policy')).toContain(`frame-src ${new URL(printed.BANK131_WIDGET_URL!).origin}`);
+      const script = await fetch(`${printed.BANK131_WIDGET_URL}/tokenize.js`);
+      expect(script.status).toBe(200);
+      expect(await script.text()).toContain('Bank131Tokenize');
+    } finally {
+      await started.server.close();
+      await runtime.close();
+      const redis = connectRedis();
+      await deleteKeys(redis, webPrefix);
+      await redis.quit();
+    }
+  }, 60_000);
 });

@@ -196,6 +196,7 @@ describe('the API document', () => {
       '/collect/{token}/card',
       '/collect/{token}/self-employed',
       '/collect/{token}/status',
+      '/collect/{token}/widget-problem',
       '/healthz',
       '/readyz',
       '/v1/balance',

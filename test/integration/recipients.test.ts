@@ -283,16 +283,16 @@ describe('card links through the collection page', () => {
     expect(url).toMatch(new RegExp(`^${p.url}/collect/[A-Za-z0-9_-]{32}$`));
     const page = await collect(url);
     expect(page.status).toBe(200);
-    expect(page.text).toContain('Test Payer LLC will send your payouts to this card');
+    expect(page.text).toContain('Payouts from Test Payer LLC will go to this card');
     expect(page.text).not.toContain('class="amount"');
     expect(attr(page.text, 'data-ask')).toBe('card');
     expect(attr(page.text, 'data-public-token')).toBeTruthy();
-    expect((await collect(url, '', { lang: 'ru' })).text).toContain('Test Payer LLC будет отправлять ваши выплаты на эту карту');
+    expect((await collect(url, '', { lang: 'ru' })).text).toContain('Выплаты от Test Payer LLC будут приходить на эту карту');
 
     const saved = await postCard(url, okCard('4242'));
     expect(saved).toMatchObject({
       status: 201,
-      body: { status: 'saved', phase: 'saved', last4: '4242', text: 'Card •••• 4242 saved. Test Payer LLC will send your payouts to it.' },
+      body: { status: 'saved', phase: 'saved', last4: '4242', text: 'Card •••• 4242 saved. Payouts from Test Payer LLC will go to it.' },
     });
     const view = await recipient(r.id);
     expect(view.card).toEqual({
@@ -311,7 +311,7 @@ describe('card links through the collection page', () => {
     expect(after.text).toContain('Card •••• 4242 saved.');
     expect((await collect(url, '/status')).body).toEqual({
       phase: 'saved',
-      text: 'Card •••• 4242 saved. Test Payer LLC will send your payouts to it.',
+      text: 'Card •••• 4242 saved. Payouts from Test Payer LLC will go to it.',
       last4: '4242',
       ask: null,
     });
@@ -330,7 +330,7 @@ describe('card links through the collection page', () => {
     const expired = `${p.url}/collect/${short.token}`;
     const page = await collect(expired);
     expect(page.status).toBe(410);
-    expect(page.text).toContain('This link has expired. Ask the sender for a new one.');
+    expect(page.text).toContain('This link has expired. Ask Test Payer LLC for a new one.');
     expect(await postCard(expired, okCard())).toMatchObject({ status: 410, body: { error: { code: 'link_expired' } } });
     expect((await recipient(r.id)).card.last4).toBe('1111');
   });
@@ -400,10 +400,10 @@ describe("a failed payout's page", () => {
     expect(attr(page.text, 'data-phase')).toBe('failed');
     expect(attr(page.text, 'data-ask')).toBe('card');
     expect(attr(page.text, 'data-public-token')).toBeTruthy();
-    expect(page.text).toContain('Enter the new card: Test Payer LLC will send your payouts to it.');
+    expect(page.text).toContain('Payouts from Test Payer LLC will go to the new card.');
     expect((await collect(payout.url!, '/status')).body).toEqual({
       phase: 'failed',
-      text: 'The payout failed: the card has expired. Give another card below, and Test Payer LLC can send the payout again.',
+      text: 'The payout failed: the card has expired. Enter a new card below, and Test Payer LLC can send the payout again.',
       last4: expect.any(String),
       ask: 'card',
     });
@@ -414,7 +414,7 @@ describe("a failed payout's page", () => {
         status: 'saved',
         phase: 'failed',
         last4: '4242',
-        text: 'The payout failed: the card has expired. New card •••• 4242 saved: Test Payer LLC can now send the payout again.',
+        text: 'The payout failed: the card has expired. New card •••• 4242 saved. Test Payer LLC can now send the payout again.',
       },
     });
     expect((await recipient(r.id)).card).toMatchObject({ last4: '4242', status: 'active' });
@@ -436,7 +436,7 @@ describe("a failed payout's page", () => {
     const page = await collect(payout.url!);
     expect(attr(page.text, 'data-ask')).toBe('');
     expect(page.text).toContain(
-      'The payout failed: the bank that issued the card declined it. Your bank can tell you why. Test Payer LLC has been told. If they send the payout again, it goes to the same card.',
+      'The payout failed: the card’s bank declined it. Ask your bank why. Test Payer LLC has been told. If they send the payout again, it will go to the same card.',
     );
     expect(await postCard(payout.url!, okCard())).toMatchObject({ status: 409, body: { error: { code: 'link_used' } } });
     expect((await recipient(r.id)).card.status).toBe('active');
@@ -475,7 +475,7 @@ describe('the self-employed step', () => {
         status: 'bound',
         phase: 'card',
         ask: 'card',
-        hint: 'Enter the card the money should go to.',
+        hint: 'Enter the card for this payout.',
         text: 'Done: Bank 131 can register your income.',
       },
     });
@@ -510,7 +510,7 @@ describe('the self-employed step', () => {
     const url = await cardLink(r.id);
     const page = await collect(url);
     expect(attr(page.text, 'data-ask')).toBe('self_employed');
-    expect((await bind(url, inn)).body).toMatchObject({ phase: 'card', ask: 'card', hint: 'Enter the card your payouts should go to.' });
+    expect((await bind(url, inn)).body).toMatchObject({ phase: 'card', ask: 'card', hint: 'Enter the card for your payouts.' });
     expect((await recipient(r.id)).self_employed).toBe('bound');
     expect((await postCard(url, okCard())).status).toBe(201);
   });
@@ -527,7 +527,7 @@ describe('the self-employed step', () => {
     const page = await collect(payout.url!);
     expect(attr(page.text, 'data-ask')).toBe('self_employed');
     expect(attr(page.text, 'data-public-token')).toBeUndefined();
-    expect(page.text).toContain('then ask Test Payer LLC to send the payout again');
+    expect(page.text).toContain('Then ask Test Payer LLC to send the payout again.');
     const bound = await bind(payout.url!, inn);
     expect(bound.body).toMatchObject({
       status: 'bound',

@@ -74,7 +74,8 @@ describe('loadConfig', () => {
       logLevel: 'info',
       logPretty: false,
       callbackAllowPrivate: false,
-      collectPayerName: 'bank131-payouts',
+      collectPayerName: null,
+      collectPayerHost: null,
       accessLog: true,
       apiKeys: ['key-aaaaaaaaaaaaaaaa', 'key-bbbbbbbbbbbbbbbb'],
       apiRateLimitPerMinute: null,
@@ -229,7 +230,8 @@ describe('settings per process', () => {
     expect(c.bank.publicKey.equals(createPublicKey(pem('bank-public')))).toBe(true);
     // the card collection pages ask the bank for widget tokens and card facts
     expect(c.bank.privateKey.equals(createPrivateKey(pem('partner-private')))).toBe(true);
-    expect(c.collectPayerName).toBe('bank131-payouts');
+    // unset: the card page names the host, never this software (test/unit/collect-payer-setting.test.ts)
+    expect(c.collectPayerName).toBeNull();
     expect(c.timing.collectTtlMs).toBe(72 * 3_600_000);
     expect(loadWebConfig({ ...web, COLLECT_TTL: '30m' }).timing.collectTtlMs).toBe(30 * 60_000);
     expectProblems({ ...web, COLLECT_TTL: '72' }, ['COLLECT_TTL: must be a duration such as 72h, 30m, 90s or 7d'], loadWebConfig);

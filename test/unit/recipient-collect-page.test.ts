@@ -187,13 +187,13 @@ describe('the words', () => {
 
   it('a failed page says what failed and what happens next, never "try another card" without a widget', () => {
     expect(say(viewOf(failed('declined_by_issuer_bank')), 'en', 'declined_by_issuer_bank')).toBe(
-      'The payout failed: the bank that issued the card declined it. Your bank can tell you why. ACME has been told. If they send the payout again, you will get a new link.',
+      'The payout failed: the card’s bank declined it. Ask your bank why. ACME has been told. If they send the payout again, you will get a new link.',
     );
     expect(say(viewOf(failed('declined_by_issuer_bank')), 'ru', 'declined_by_issuer_bank')).toBe(
-      'Перевод не удался: банк, выпустивший карту, отклонил перевод. Узнать причину можно в вашем банке. ACME уже знает об этом. Если выплату отправят снова, вы получите новую ссылку.',
+      'Выплата не прошла: банк карты отклонил выплату. Узнайте причину в своём банке. ACME уже знает об этом. Если выплату отправят снова, вы получите новую ссылку.',
     );
     expect(say(viewOf(failed('bank_card_expired', { recipient: invalidCard })), 'en', 'bank_card_expired')).toBe(
-      'The payout failed: the card has expired. Give another card below, and ACME can send the payout again.',
+      'The payout failed: the card has expired. Enter a new card below, and ACME can send the payout again.',
     );
     expect(
       say(
@@ -201,18 +201,23 @@ describe('the words', () => {
         'en',
         'bank_card_expired',
       ),
-    ).toBe('The payout failed: the card has expired. New card •••• 4444 saved: ACME can now send the payout again.');
+    ).toBe('The payout failed: the card has expired. New card •••• 4444 saved. ACME can now send the payout again.');
     expect(say(viewOf(failed('taxpayer_unknown')), 'en', 'taxpayer_unknown')).toMatch(
       /^The payout failed: the tax service does not know you/,
     );
     for (const code of ['declined_by_issuer_bank', 'bank_card_expired', 'card_number_does_not_exist', 'taxpayer_not_bound', 'x'])
-      for (const lang of ['ru', 'en'] as const) expect(reasonText(code, lang)).not.toMatch(/another card|другую карту/i);
+      for (const lang of ['ru', 'en'] as const)
+        expect(reasonText(code, lang)).not.toMatch(/another card|new card|другую карту|новую карту/i);
+    // taxpayer_not_bound: the hint above the widget says what to do; the status line does not say it again
+    expect(say(viewOf(failed('taxpayer_not_bound', { taxReference: '771234567891' })), 'en', 'taxpayer_not_bound')).toBe(
+      'The payout failed: you had not allowed Bank 131 to register your income as self-employed.',
+    );
   });
 
   it('a card link says the card is saved, and for whom', () => {
-    expect(say(viewOf(cardLink({ spent: { last4: '4242' } })), 'en')).toBe('Card •••• 4242 saved. ACME will send your payouts to it.');
+    expect(say(viewOf(cardLink({ spent: { last4: '4242' } })), 'en')).toBe('Card •••• 4242 saved. Payouts from ACME will go to it.');
     expect(say(viewOf(cardLink({ spent: { last4: '4242' } })), 'ru')).toBe(
-      'Карта •••• 4242 сохранена. ACME будет отправлять выплаты на неё.',
+      'Карта •••• 4242 сохранена. Выплаты от ACME будут приходить на неё.',
     );
   });
 });
@@ -239,8 +244,8 @@ describe('the page', () => {
       reason: null,
       widgets: { ...widgets, selfEmployed: null },
     });
-    expect(html).toContain('&lt;ACME &amp; Co&gt; will send your payouts to this card');
-    expect(html).toContain('Enter the card your payouts should go to.');
+    expect(html).toContain('Payouts from &lt;ACME &amp; Co&gt; will go to this card');
+    expect(html).toContain('Enter the card for your payouts.');
     expect(html).not.toContain('class="amount"');
     expect(html).toContain('data-public-token="pt&quot;&lt;"');
     expect(html).toContain('data-ask="card"');
@@ -265,6 +270,6 @@ describe('the page', () => {
     expect(html).toContain('data-tax-reference="771234567891"');
     expect(html).toContain('<script src="https://widget.example/self-employed.js"></script>');
     expect(html).toContain('<script src="https://widget.example/tokenize.js"></script>');
-    expect(html).toContain('Сначала разрешите Банку 131 регистрировать этот доход');
+    expect(html).toContain('Сначала разрешите Банку 131 регистрировать ваш доход');
   });
 });

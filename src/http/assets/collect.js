@@ -6,27 +6,17 @@
   var d = root.dataset;
   var status = document.getElementById('status');
   var hint = document.getElementById('hint');
+  var retry = document.getElementById('retry');
   var cardSlot = document.getElementById('bank131-tokenize');
   var bindSlot = document.getElementById('bank131-self-employed');
   var FINAL = { succeeded: 1, failed: 1, cancelled: 1, expired: 1, returned: 1, saved: 1 };
-  var T =
-    d.lang === 'en'
-      ? {
-          sending: 'Checking the card…',
-          binding: 'Recording the permission…',
-          again: 'Something went wrong. Reload the page and try again.',
-          used: 'This link was already used.',
-          expired: 'This link has expired.',
-          taxpayerUnknown: 'The tax service does not know you as self-employed. Register as self-employed, then tell the sender.',
-        }
-      : {
-          sending: 'Проверяем карту…',
-          binding: 'Сохраняем разрешение…',
-          again: 'Что-то пошло не так. Обновите страницу и попробуйте снова.',
-          used: 'Ссылка уже использована.',
-          expired: 'Срок действия ссылки истёк.',
-          taxpayerUnknown: 'Налоговая служба не знает вас как самозанятого. Зарегистрируйтесь как самозанятый и сообщите отправителю.',
-        };
+  // every word is the server's, in the page's language (src/http/collect-page.ts TEXT.script)
+  var T = document.getElementById('collect-text').dataset;
+  var WIDGETS = { card: 'bank131-tokenize', self_employed: 'bank131-self-employed' };
+  var silence = null;
+  var reported = {};
+  // a problem the widget's first word clears (it was only slow), as against one only a reload mends
+  var soft = false;
 
   function show(text, phase) {
     status.textContent = text;
@@ -39,7 +29,75 @@
     cardSlot.hidden = true;
     bindSlot.hidden = true;
     hint.textContent = '';
+    clearProblem();
     show(text, phase);
+  }
+
+  /** Something only a fresh page can mend: say so, and offer the button that reloads it. */
+  function offerRetry(text, keepWidget) {
+    soft = keepWidget;
+    if (!keepWidget) {
+      cardSlot.hidden = true;
+      bindSlot.hidden = true;
+      hint.textContent = '';
+    }
+    root.setAttribute('data-problem', '1');
+    status.textContent = text;
+    retry.hidden = false;
+  }
+
+  function clearProblem() {
+    if (!root.hasAttribute('data-problem')) return;
+    soft = false;
+    root.removeAttribute('data-problem');
+    retry.hidden = true;
+    status.textContent = '';
+  }
+
+  retry.addEventListener('click', function () {
+    retry.disabled = true;
+    window.location.reload();
+  });
+
+  /** Tells the service why a widget could not be used (it logs it), once per widget, reason and code. */
+  function report(widget, reason, code) {
+    var key = widget + ' ' + reason + ' ' + (code || '');
+    if (reported[key]) return;
+    reported[key] = 1;
+    var body = { widget: widget, reason: reason };
+    if (typeof code === 'string' && /^[a-z][a-z0-9_]{0,39}$/.test(code)) body.code = code;
+    fetch('/collect/' + encodeURIComponent(d.token) + '/widget-problem', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      keepalive: true,
+    }).catch(function () {
+      // the recipient already sees what to do; a report that cannot be sent is no news to them
+    });
+  }
+
+  /** A widget that cannot be used: the service hears why, the recipient sees what to do. */
+  function widgetFailed(widget, reason, code) {
+    stopWaiting();
+    report(widget, reason, code);
+    offerRetry(T.widgetProblem, false);
+  }
+
+  /** A rendered widget that says nothing (its frame blocked or never loaded) is reported once it has been silent too long. */
+  function waitFor(widget) {
+    stopWaiting();
+    var ms = Number(d.widgetTimeoutMs) || 20000;
+    silence = setTimeout(function () {
+      silence = null;
+      report(widget, 'timeout');
+      // it may still come on a slow network: the widget stays, and its first word clears this
+      offerRetry(T.widgetProblem, true);
+    }, ms);
+  }
+
+  function stopWaiting() {
+    if (silence) clearTimeout(silence);
+    silence = null;
   }
 
   function poll() {
@@ -72,20 +130,22 @@
 
   function refused(res) {
     var code = res.body && res.body.error && res.body.error.code;
-    settle(
-      code === 'link_used'
-        ? T.used
-        : code === 'link_expired'
-          ? T.expired
-          : (res.body && res.body.error && res.body.error.message) || T.again,
-      code === 'link_expired' ? 'expired' : 'failed',
-    );
-    if (code === 'link_used') poll();
+    if (code === 'link_used') {
+      settle(T.used, 'failed');
+      return poll();
+    }
+    // an expired link: the status line says so in the page's words
+    if (code === 'link_expired') {
+      settle('', 'expired');
+      return poll();
+    }
+    // the card the bank refused spent the widget's token: a fresh page brings a fresh widget
+    offerRetry(code === 'card_refused' ? T.cardRefused : T.again, false);
   }
 
   function sendCard(card) {
     var paying = d.cardFor === 'payout';
-    settle(T.sending, paying ? 'paying' : 'checking');
+    settle(T.checking, paying ? 'paying' : 'checking');
     post('/card', card)
       .then(function (res) {
         if (!res.ok) return refused(res);
@@ -93,7 +153,7 @@
         poll();
       })
       .catch(function () {
-        settle(T.again, 'failed');
+        offerRetry(T.again, false);
       });
   }
 
@@ -113,48 +173,76 @@
         settle(b.text, b.phase);
       })
       .catch(function () {
-        settle(T.again, 'failed');
+        offerRetry(T.again, false);
       });
   }
 
+  /** Renders a widget, or reports why it cannot be: its script did not load, or it threw. */
+  function render(widget, make) {
+    d.ask = widget;
+    try {
+      var instance = make();
+      if (!instance) return widgetFailed(widget, 'script_load_failed');
+      document.getElementById(WIDGETS[widget]).hidden = false;
+      instance.render();
+    } catch (err) {
+      // its kind only ("typeerror"): the message could hold anything
+      return widgetFailed(widget, 'render_failed', String((err && err.name) || '').toLowerCase());
+    }
+    waitFor(widget);
+  }
+
   function renderCard() {
-    d.ask = 'card';
-    if (typeof window.Bank131Tokenize !== 'function' || !d.publicToken) return show(T.again, d.phase);
-    cardSlot.hidden = false;
-    new window.Bank131Tokenize({ publicToken: d.publicToken, locale: d.lang, container: 'bank131-tokenize' }).render();
+    render('card', function () {
+      // Scripts run in order: had the widget's failed to load, its constructor would be missing now.
+      if (typeof window.Bank131Tokenize !== 'function') return null;
+      if (!d.publicToken) throw new Error('no public token');
+      return new window.Bank131Tokenize({ publicToken: d.publicToken, locale: d.lang, container: WIDGETS.card });
+    });
   }
 
   function renderBind() {
-    var Widget = window.Bank131SelfEmployed;
-    if (typeof Widget !== 'function' || !d.bindToken) return show(T.again, d.phase);
-    bindSlot.hidden = false;
-    new Widget({
-      publicToken: d.bindToken,
-      stage: Widget.STAGES && Widget.STAGES.bind,
-      initialValues: { taxReferenceOrPhone: d.taxReference },
-      locale: d.lang,
-      container: 'bank131-self-employed',
-    }).render();
+    render('self_employed', function () {
+      var Widget = window.Bank131SelfEmployed;
+      if (typeof Widget !== 'function') return null;
+      if (!d.bindToken) throw new Error('no public token');
+      return new Widget({
+        publicToken: d.bindToken,
+        stage: Widget.STAGES && Widget.STAGES.bind,
+        initialValues: { taxReferenceOrPhone: d.taxReference },
+        locale: d.lang,
+        container: WIDGETS.self_employed,
+      });
+    });
+  }
+
+  /** The widget's own errors about itself (not the recipient's typing): a token it cannot use is final, the others it lets them retry. */
+  function widgetError(widget, code) {
+    if (code === 'public_token_used' || code === 'public_token_unknown') return widgetFailed(widget, 'widget_error', code);
+    if (code === 'internal_error' || code === 'network_error') report(widget, 'widget_error', code);
   }
 
   // Messages from the widgets' frames: only from the widgets' origin, and only for the widget shown now.
   window.addEventListener('message', function (event) {
     if (event.origin !== d.widgetOrigin) return;
     var m = event.data;
-    if (!m) return;
-    if (m.source === 'bank131-tokenize' && d.ask === 'card') {
+    if (!m || typeof m !== 'object') return;
+    var widget = m.source === WIDGETS.card ? 'card' : m.source === WIDGETS.self_employed ? 'self_employed' : null;
+    if (!widget || widget !== d.ask) return;
+    // the widget speaks: it loaded
+    stopWaiting();
+    if (soft) clearProblem();
+    if (widget === 'card') {
       if (m.type === 'tokenize_success' && m.encrypted_card) sendCard(m.encrypted_card);
-      if (m.type === 'tokenize_error' && m.error && (m.error.code === 'public_token_used' || m.error.code === 'public_token_unknown'))
-        show(T.again, d.phase);
+      if (m.type === 'tokenize_error' && m.error) widgetError(widget, m.error.code);
+      return;
     }
-    if (m.source === 'bank131-self-employed' && d.ask === 'self_employed') {
-      // `bound` / `error` as the bank's page was described to us; `self_employed_*` as the sandbox's widget posts them
-      if ((m.type === 'bound' || m.type === 'self_employed_bound') && typeof m.tax_reference === 'string') sendBinding(m.tax_reference);
-      if (m.type === 'error' || m.type === 'self_employed_error') {
-        var code = m.code || (m.error && m.error.code);
-        if (code === 'taxpayer_unknown') show(T.taxpayerUnknown, d.phase);
-        if (code === 'public_token_used' || code === 'public_token_unknown') show(T.again, d.phase);
-      }
+    // `bound` / `error` as the bank's page was described to us; `self_employed_*` as the sandbox's widget posts them
+    if ((m.type === 'bound' || m.type === 'self_employed_bound') && typeof m.tax_reference === 'string') sendBinding(m.tax_reference);
+    if (m.type === 'error' || m.type === 'self_employed_error') {
+      var code = m.code || (m.error && m.error.code);
+      if (code === 'taxpayer_unknown') show(T.taxpayerUnknown, d.phase);
+      else widgetError(widget, code);
     }
   });
 
