@@ -17,10 +17,13 @@ export function logResponses(app: FastifyInstance): void {
   app.addHook('onResponse', async (req, reply) => {
     const caller = req.caller ? { tenant: req.caller.tenant, key: req.caller.keyId } : {};
     const payout = req.payoutId ? { payoutId: req.payoutId } : {};
+    // a card page's token lets whoever holds it give a card: its line shows the route, and the payout
+    const route = req.routeOptions.url;
+    const path = route?.includes(':token') ? route : req.url.split('?')[0];
     req.log.info(
       {
         method: req.method,
-        path: req.url.split('?')[0],
+        path,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         ...caller,

@@ -141,8 +141,10 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
   const tags = ['collect'];
 
   /** The link behind a token, in either index, with the recipient it concerns; null when there is none. */
-  const linkFor = async (token: string): Promise<Link | null> => {
+  const linkFor = async (token: string, req?: FastifyRequest): Promise<Link | null> => {
     const payoutId = await links.payoutFor(token);
+    // the access line of a card page names its payout (never the token)
+    if (payoutId && req) req.payoutId = payoutId;
     const payout = payoutId ? await store.get(payoutId) : null;
     if (payout) {
       const key = links.payoutLinkKey(token);
@@ -237,7 +239,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
     { schema: { tags, summary: 'The recipient’s card page (HTML)', params: TokenParams, produces: ['text/html'] } },
     async (req, reply) => {
       const lang = langOf(req);
-      const link = await linkFor(req.params.token);
+      const link = await linkFor(req.params.token, req);
       if (!link) return html(reply, 404, messagePage(lang, 'notFound'));
       const view = viewOf(factsOf(link));
       let widgets: CollectPageData['widgets'];
@@ -280,7 +282,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
     },
     async (req, reply) => {
       const lang = langOf(req);
-      const link = await linkFor(req.params.token);
+      const link = await linkFor(req.params.token, req);
       if (!link) throw new HttpError('not_found', 'no such collection link');
       const view = viewOf(factsOf(link));
       if (view.phase === 'expired') throw new HttpError('link_expired');
@@ -341,7 +343,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
         if (outcome.why === 'missing') throw new HttpError('not_found', 'no such collection link');
         throw new HttpError('link_used');
       }
-      const now = await linkFor(req.params.token);
+      const now = await linkFor(req.params.token, req);
       const after = now ? viewOf(factsOf(now)) : view;
       return reply.code(201).send({
         status: 'saved' as const,
@@ -370,7 +372,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
     },
     async (req) => {
       const lang = langOf(req);
-      const link = await linkFor(req.params.token);
+      const link = await linkFor(req.params.token, req);
       if (!link) throw new HttpError('not_found', 'no such collection link');
       const view = viewOf(factsOf(link));
       if (view.phase === 'expired') throw new HttpError('link_expired');
@@ -390,7 +392,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
         throw new HttpError('link_used', 'this link asks for no self-employed step now');
       }
       // asked again once done (a second message, a reload): the same answer
-      const now = (await linkFor(req.params.token)) ?? link;
+      const now = (await linkFor(req.params.token, req)) ?? link;
       const after = viewOf(factsOf(now));
       const payer = payerOf(req);
       return {
@@ -416,7 +418,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
     },
     async (req) => {
       const lang: Lang = langOf(req);
-      const link = await linkFor(req.params.token);
+      const link = await linkFor(req.params.token, req);
       if (!link) throw new HttpError('not_found', 'no such collection link');
       const view = viewOf(factsOf(link));
       return { phase: view.phase, text: textOf(link, view, lang, payerOf(req)), last4: view.last4, ask: view.ask };
@@ -451,7 +453,7 @@ export const collectRoutes: FastifyPluginAsync<CollectOptions> = async (app, opt
       },
     },
     async (req, reply) => {
-      const link = await linkFor(req.params.token);
+      const link = await linkFor(req.params.token, req);
       if (!link) throw new HttpError('not_found', 'no such collection link');
       const count = reported.get(link.key) ?? 0;
       if (count >= REPORTS_PER_LINK) return reply.code(204).send(null);

@@ -63,3 +63,13 @@ it.each([
   expect(await p.runtime.queues.start.getFailedCount()).toBe(0);
   expect(about(o.id).find((l) => l.to === 'failed')).toMatchObject({ level: 30, tenant: 'default' });
 });
+
+it('a card page’s access line names its payout, never the link’s token', async () => {
+  const o = order({ encrypted_card: undefined });
+  const made = await p.api('POST', '/v1/payouts', o);
+  const link = made.body.collect_url as string;
+  const token = link.split('/').at(-1)!;
+  expect((await fetch(link)).status).toBe(200);
+  await eventually(() => lines.some((l) => l.msg === 'request' && l.path === '/collect/:token' && l.payoutId === o.id), 5_000, 'the line');
+  expect(lines.some((l) => JSON.stringify(l).includes(token))).toBe(false);
+});
