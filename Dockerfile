@@ -4,7 +4,7 @@
 #   docker run bank131-payouts                                           # web (the default CMD)
 #   docker run bank131-payouts node dist/workers/worker-process.js       # worker
 # Each runs as `node` directly (PID 1, no npm or tsx in between), so SIGTERM reaches it and the
-# worker drains before it exits. Settings: README "Configuration"; the stack: docker-compose.yml.
+# worker drains before it exits. Settings: docs/operations.md "Settings"; the stack: docker-compose.yml.
 # The sandbox bank is not in it: it has an image of its own (sandbox/Dockerfile).
 
 # ---- build: every dependency, TypeScript compiled to dist/ (Lua scripts and browser files copied beside it) ----

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `bank131-payouts` command (README "Importing payouts (CLI)"): the built CLI after `npm run build`,
+// The `bank131-payouts` command (docs/operations.md, "The command line"): the built CLI after `npm run build`,
 // else the TypeScript source through tsx (a development checkout).
 import { existsSync } from 'node:fs';
 import { URL, fileURLToPath } from 'node:url';

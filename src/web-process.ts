@@ -12,7 +12,7 @@ import { checkRedisDurability, redisReady, waitForRedis } from './store/redis-co
 
 /**
  * The web process (Procfile `web`): the upstream API, Bank 131's webhooks, the recipients' card
- * pages, health, and what operators use (README, Operations). `startWeb` is the same process on a
+ * pages, health, and what operators use (docs/operations.md). `startWeb` is the same process on a
  * runtime, for the demo and the tests.
  */
 async function main(): Promise<void> {

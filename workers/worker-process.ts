@@ -154,7 +154,7 @@ export function startWorkers(
  * or once it goes while they finish, they are left: nothing in hand can finish without Redis, and
  * each one's lock lapses and another worker takes it up. Without Redis nothing here waits on it:
  * the connection is dropped and each close bounded, since a worker's commands wait for a
- * reconnection (README: a worker stops at once while Redis is down).
+ * reconnection (docs/operations.md, The two processes: a worker stops at once while Redis is down).
  */
 async function stopWorkers(workers: RunningWorkers, runtime: Runtime, log: Logger): Promise<void> {
   if (runtime.redisHealthy()) {

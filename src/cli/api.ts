@@ -20,7 +20,7 @@ export interface Answer {
 
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 
-/** A caller's view of the upstream API (README "The upstream API"), for the CLI. */
+/** A caller's view of the upstream API (docs/api.md), for the CLI. */
 export class PayoutsApi {
   private readonly base: string;
   /** Told before each retry; the import sets it to show retries beside its progress. */

@@ -3,7 +3,7 @@ import { PayoutsApi } from './api.js';
 import { CliFailure, EXIT } from './exit.js';
 
 /*
- * How each command that calls the service reaches it (README, Importing payouts (CLI)): its
+ * How each command that calls the service reaches it (docs/operations.md, The command line): its
  * address and an API key of the tenant, with retries and a timeout per answer.
  */
 

@@ -1,4 +1,4 @@
-/** The CLI's exit codes (README "Importing payouts (CLI)"). */
+/** The CLI's exit codes (docs/operations.md, "The command line"). */
 export const EXIT = {
   /** Everything accepted (created or existing); a read found what it asked for. */
   ok: 0,

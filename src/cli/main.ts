@@ -1,7 +1,7 @@
 import { run } from './program.js';
 
 /**
- * `bank131-payouts`: the command line (README "Importing payouts (CLI)"). Run through
+ * `bank131-payouts`: the command line (docs/operations.md, "The command line"). Run through
  * bin/bank131-payouts.js, `node dist/src/cli/main.js`, or `node --import tsx src/cli/main.ts`.
  */
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -9,7 +9,7 @@ import { TenantStore, type TenantSettings } from '../tenants/tenant-store.js';
 import { CliFailure, EXIT } from './exit.js';
 
 /**
- * `keys` and `tenants`: what an operator does to the tenants and their API keys (README, Tenants).
+ * `keys` and `tenants`: what an operator does to the tenants and their API keys (docs/operations.md, Tenants and API keys).
  * They work on Redis directly (REDIS_URL, REDIS_PREFIX, REDIS_CLUSTER as the service reads them),
  * since they hand out and take back the very keys the API is reached with. A key's secret is
  * printed once, when it is made, and kept nowhere but as its SHA-256.

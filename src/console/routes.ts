@@ -73,7 +73,7 @@ class TooManyLogins extends Error {
 }
 
 /**
- * The operator console (README, Operator console): server-rendered pages under /console behind a
+ * The operator console (docs/operations.md, The operator console): server-rendered pages under /console behind a
  * login: the overview, the payout search, a payout's page with its timeline, and the review queue
  * where held payouts are approved or rejected. Registered with the prefix /console next to the
  * queue board (src/http/server.ts). Pages are pure functions of what src/console/reads.ts reads;

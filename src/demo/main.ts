@@ -229,7 +229,7 @@ async function main(): Promise<number> {
         `  npm run demo -- --keep       keep the service up: browse a payout, Bull Board, the sandbox ledger, and ${links.length} card collection links`,
       );
       console.log('  npm run sandbox              the Bank 131 emulator alone (sandbox/README.md: knobs, test cards)');
-      console.log('  README.md                    the API, configuration, and running web + worker (Procfile)');
+      console.log('  README.md, docs/api.md, docs/operations.md   the concepts, the API, settings and running web + worker');
     }
     void final;
     return exactlyOnce && unexpected === 0 ? 0 : 1;

@@ -87,7 +87,7 @@ type Link =
   | { kind: 'recipient'; token: string; key: string; link: RecipientCardLink; recipient: RecipientRecord | null };
 
 /**
- * The recipient's side (README "Card collection" and "Recipients"): `GET /collect/:token` shows the
+ * The recipient's side (docs/api.md, "Card collection" and "Recipients"): `GET /collect/:token` shows the
  * Bank 131 widget for a payout accepted without a card, or for a saved recipient's card link;
  * `POST /collect/:token/card` takes the card hashes the widget returned; `POST
  * /collect/:token/self-employed` records that a self-employed recipient bound through the bank's

@@ -15,7 +15,7 @@ const tags = ['webhooks'];
 const security = [{ apiKey: [] }];
 
 /**
- * A tenant's events (README, Callbacks): every outcome of its payouts, recorded whether or not
+ * A tenant's events (docs/api.md, Events): every outcome of its payouts, recorded whether or not
  * anyone was to be told, with the body sent and every delivery attempt per destination; and a
  * resend. Another tenant's event is not found.
  */

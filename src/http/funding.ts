@@ -41,7 +41,7 @@ export interface FundingOptions {
 
 /**
  * The operator's view of the partner wallet, and the one lever on payouts that wait for it
- * (README "Funding"): `GET /v1/balance` and `POST /v1/payouts/resume`. Operator only: a key of
+ * (docs/api.md, "Funding"): `GET /v1/balance` and `POST /v1/payouts/resume`. Operator only: a key of
  * API_KEYS (the default tenant); any other tenant's key is answered 403 `operator_only`, since the
  * wallet and the waiting payouts are every tenant's. Registered inside src/http/tenant-api.ts,
  * after its key check.

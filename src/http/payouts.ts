@@ -35,7 +35,7 @@ const tags = ['payouts'];
 const security = [{ apiKey: [] }];
 
 /**
- * The upstream API (README "The upstream API"): accept payouts singly or in batches, read, list
+ * The upstream API (docs/api.md, Payouts): accept payouts singly or in batches, read, list
  * and cancel them. It validates, records and enqueues; workers make every call that moves money
  * (of the bank, the web asks only for widget tokens: `POST /v1/widget-tokens` and the card pages).
  * Every route here is a tenant's (src/http/tenant-api.ts checks the key): a payout of another
@@ -295,7 +295,7 @@ export const payoutRoutes: FastifyPluginAsync<{
     },
   );
 
-  // Four eyes (README, Approval rules and review): a key with the review right decides a held
+  // Four eyes (docs/api.md, Approving and rejecting held payouts): a key with the review right decides a held
   // payout of its own tenant, never one it accepted itself; operators decide in the console.
   const review = async (req: FastifyRequest, orderId: string, approve: boolean, reason: string | undefined) => {
     const caller = callerOf(req);

@@ -19,7 +19,7 @@ const tags = ['recipients'];
 const security = [{ apiKey: [] }];
 
 /**
- * Saved recipients (README, Recipients): the people a tenant pays again and again, each with the
+ * Saved recipients (docs/api.md, Recipients): the people a tenant pays again and again, each with the
  * card they saved through a collection link, so that a payout to them (`recipient_id`) needs no
  * new link. A tenant sees only its own: another's recipient is not found. The card's hashes never
  * leave the service: the views show its brand, last 4 and whether it still works.

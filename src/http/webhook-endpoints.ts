@@ -39,7 +39,7 @@ function viewOf(e: WebhookEndpoint) {
 }
 
 /**
- * A tenant's webhook endpoints (README, Callbacks): where every outcome of its payouts is sent,
+ * A tenant's webhook endpoints (docs/api.md, Webhook endpoints): where every outcome of its payouts is sent,
  * beside each payout's own callback_url. A tenant sees and changes only its own: another's is not
  * found. A secret is in the answer that makes it (creation, rotation) and in no other.
  */

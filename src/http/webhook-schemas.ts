@@ -95,7 +95,7 @@ export const EventListQuery = z.strictObject({
   starting_after: EventId.optional().describe('the id of the last event of the previous page'),
 });
 
-/** What every destination is sent (README, Callbacks): the event and the payout as it ended. */
+/** What every destination is sent (docs/api.md, Callbacks): the event and the payout as it ended. */
 export const EventBody = z
   .object({
     id: z.string(),

@@ -3,7 +3,7 @@ import { NOTIFY_EVENTS, NotifyJob, publicView, type PayoutRecord } from './schem
 import { isTerminal } from './state-machine.js';
 
 /**
- * Events (README, Callbacks; docs/architecture.md, Events): every outcome of a payout is one event,
+ * Events (docs/api.md, Events; docs/architecture.md, Events): every outcome of a payout is one event,
  * recorded in the payout's terminal transition (src/store/scripts/transition.lua) whether or not
  * anyone is told, under a stable id that is also every delivery's `webhook-id`. It is owed to its
  * destinations: the payout's own `callback_url`, and each webhook endpoint of its tenant that was

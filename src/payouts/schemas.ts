@@ -6,7 +6,7 @@ import { callbackUrlProblem } from './callback-url.js';
 import { PAYOUT_STATES, SESSION_STATES, type PayoutState } from './state-machine.js';
 
 /**
- * What upstream systems send (README, The upstream API), and what we keep and show. Strict objects: a payments
+ * What upstream systems send (docs/api.md), and what we keep and show. Strict objects: a payments
  * API should refuse `ammount` rather than silently pay without it.
  */
 
@@ -337,7 +337,7 @@ export const PayoutView = z
         decision_reason: z.string().nullable(),
       })
       .nullable()
-      .describe('held for review or refused by an approval rule (README, Approval rules and review)'),
+      .describe('held for review or refused by an approval rule (docs/operations.md, Approval rules and review)'),
     created_at: z.string(),
     updated_at: z.string(),
     finished_at: z.string().nullable().describe('when the payout first reached a final state'),

@@ -3,7 +3,7 @@ import { SECRET_PREFIX } from './callback-signature.js';
 import type { EventType } from './events.js';
 
 /**
- * A tenant's webhook endpoints (README, Callbacks): account-level destinations that receive every
+ * A tenant's webhook endpoints (docs/api.md, Webhook endpoints): account-level destinations that receive every
  * event of the types they take, beside each payout's own `callback_url`. Each signs with its own
  * Standard Webhooks secret; after a rotation the previous secret signs too until the overlap ends,
  * so a receiver may switch secrets whenever it likes within it. Pure, apart from making a secret.

@@ -8,7 +8,7 @@ import type { TenantCache } from '../tenants/tenant-cache.js';
 import type { PayoutStore } from '../store/payout-store.js';
 import type { Rules } from '../rules/rules-file.js';
 
-/** How long things may take before someone looks again (README "What happens when something is lost"). */
+/** How long things may take before someone looks again (docs/operations.md, "What happens when something is lost"). */
 export interface PipelineTiming {
   /** How long a payout may sit quietly in a state before the reconciler looks at it (RECONCILE_AFTER_MS). */
   reconcileAfterMs: number;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { TenantId } from '../tenants/identity.js';
 
 /**
- * The approval rules file (README, Approval rules): limits a payout is checked against before any
+ * The approval rules file (docs/operations.md, Approval rules and review): limits a payout is checked against before any
  * bank call, per tenant over a default. Read once at start-up from RULES_FILE, YAML or JSON (JSON is
  * YAML to the parser). Every problem is reported at once with its line and column, so an operator
  * fixes a bad file in one pass. Pure apart from loadRules reading the file.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { minutesOf, RULE_KEYS, rulesFor, type CounterRule, type ResolvedRuleSet, type RuleAction, type Rules } from './rules-file.js';
 
 /**
- * What one payout is checked against before any bank call (README, Approval rules), and the verdict
+ * What one payout is checked against before any bank call (docs/operations.md, Approval rules and review), and the verdict
  * from what breached. Pure: the rules that need no memory are decided here; the counters and the
  * duplicate window are only planned (key, limit, lifetime) for the store to check and take
  * atomically, and a full one comes back here to be worded.

@@ -3,7 +3,7 @@ import { DEFAULT_TIMING } from '../pipeline/pipeline-deps.js';
 import { bool, duration, httpUrl, logLevel, pem, positiveInt, redisUrl } from './env.js';
 
 /**
- * The variables both processes read (README, Configuration), as zod fields keyed by their names;
+ * The variables both processes read (docs/operations.md, Settings), as zod fields keyed by their names;
  * src/settings/web.ts and src/settings/worker.ts spread them into their own objects.
  */
 export const COMMON_ENV = {

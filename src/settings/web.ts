@@ -48,7 +48,7 @@ const trustProxy = z
     return z.NEVER;
   });
 
-/** The web process's variables (README, Configuration): the common ones and its own. */
+/** The web process's variables (docs/operations.md, Settings): the common ones and its own. */
 const WebEnv = z.object({
   ...COMMON_ENV,
   HOST: z.string().default('127.0.0.1'),

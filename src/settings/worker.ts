@@ -6,7 +6,7 @@ import { loadRules, RulesFileError, type Rules } from '../rules/rules-file.js';
 
 const concurrency = positiveInt.max(1000, 'must be at most 1000');
 
-/** The worker process's variables (README, Configuration): the common ones and its own. */
+/** The worker process's variables (docs/operations.md, Settings): the common ones and its own. */
 const WorkerEnv = z.object({
   ...COMMON_ENV,
   // the same rule the signer applies (src/payouts/callback-signature.ts): what starts, signs

@@ -169,7 +169,7 @@ export async function redisReady(redis: RedisClient, url: string, timeoutMs: num
 
 /**
  * Warn when Redis may lose or evict what it acknowledged (on a cluster: any master): it must run
- * with appendonly and noeviction (README, Operations).
+ * with appendonly and noeviction (docs/operations.md, Redis).
  */
 export async function checkRedisDurability(redis: RedisClient, log: Logger): Promise<void> {
   const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];

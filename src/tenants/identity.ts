@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * A tenant is an upstream system with keys of its own (README, Tenants). Order ids are per tenant:
+ * A tenant is an upstream system with keys of its own (docs/api.md, Tenants). Order ids are per tenant:
  * the same id under two tenants is two payouts. Inside the service a payout's id is its tenant's
  * order id for the default tenant (the one API_KEYS belong to, so payouts made before tenants keep
  * their ids), and `<tenant>~<order id>` for any other: `~` is in no order id (src/payouts/schemas.ts

@@ -5,7 +5,7 @@ import type { RedisClient } from '../store/redis-client.js';
 import { DEFAULT_TENANT, TenantId } from './identity.js';
 
 /**
- * Tenants and their API keys, in Redis (README, Tenants). A key is stored only as the SHA-256 of
+ * Tenants and their API keys, in Redis (docs/api.md, Tenants). A key is stored only as the SHA-256 of
  * its secret (the secret is random and long, so a slow hash would add nothing): `apikey:<sha>`
  * answers which tenant and key id a request comes from, and a revoked key's entry is deleted, so
  * every web process refuses it at its next request. Each tenant's keys are also listed by id

@@ -16,7 +16,7 @@ import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
  * request leaves the service: each goes to the web's origin or the sandbox's (which plays Bank 131's
  * widget host), and the console stays free of errors. A widget that does not load is reported to
  * the service, and the recipient is offered a retry. Screenshots of each page state go to
- * .screenshots/ (SCREENSHOT_DIR to choose another folder); the README's docs/collect-*.png are
+ * .screenshots/ (SCREENSHOT_DIR to choose another folder); docs/api.md's docs/collect-*.png are
  * copies of the phone-sized ones.
  */
 const SHOTS = process.env.SCREENSHOT_DIR ?? join(process.cwd(), '.screenshots');

@@ -12,7 +12,7 @@ import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
  * queue. axe-core checks every page, at desktop and phone widths, for accessibility violations: it
  * is evaluated through the DevTools protocol, which the pages' content security policy does not
  * govern (the pages themselves could not run it: they allow no script at all). Any CSP violation
- * the browser reports fails the test. The desktop screenshots are the README's docs/console-*.png
+ * the browser reports fails the test. The desktop screenshots are docs/operations.md's docs/console-*.png
  * (SCREENSHOT_DIR to write them elsewhere); the phone ones go to .screenshots/.
  */
 const DOCS = process.env.SCREENSHOT_DIR ?? join(process.cwd(), 'docs');

@@ -10,7 +10,7 @@ import { eventually } from '../support/sandbox.js';
 import { webSettings, workerSettings } from '../support/settings.js';
 
 /**
- * Funding (README "Funding"): the wallet balance is visible (`GET /v1/balance`, the metrics), and a
+ * Funding (docs/api.md, "Funding"): the wallet balance is visible (`GET /v1/balance`, the metrics), and a
  * top-up pays the payouts waiting for funds at once, through `POST /v1/payouts/resume` or the
  * workers' balance poll, never twice. WALLET_RETRY_MS is a minute here, so within a test only
  * resume or the poll can pay a waiting payout.

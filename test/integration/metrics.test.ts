@@ -63,9 +63,9 @@ it('passes promtool check metrics', (ctx) => {
   expect(out).toBe('');
 });
 
-it('the alert rules the README shows pass promtool and use metrics this service exports', (ctx) => {
+it('the alert rules docs/operations.md shows pass promtool and use metrics this service exports', (ctx) => {
   if (!promtool) return ctx.skip(NO_PROMTOOL);
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
   const rules = /```yaml\n(groups:[\s\S]*?)```/.exec(readme)?.[1];
   expect(rules).toBeDefined();
   const dir = mkdtempSync(join(tmpdir(), 'b131-rules-'));
