@@ -80,6 +80,12 @@ async function createSession(deps: PipelineDeps, payout: PayoutRecord, job: Job<
       if (isPermanent(err)) return 'failed';
       throw new UnrecoverableError((err as Error).message);
     }
+    // Seen in the payout's own story, not only in the worker's log: why it is still queued.
+    if (job.attemptsMade === 0)
+      await deps.store.note(
+        payout.id,
+        `waiting: Bank 131 did not answer session/create (${(err as Error).message}); nothing was sent, and it is tried again with backoff`,
+      );
     throw err;
   }
   const recorded = await takeStep(deps, 'recordSession', payout, { sessionId: session.id });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startPipeline, type Pipeline } from '../support/pipeline.js';
+import { order, startPipeline, type Pipeline } from '../support/pipeline.js';
 import { eventually } from '../support/wait.js';
 
 /**
@@ -62,5 +62,18 @@ describe('/readyz', () => {
 
     p.sandbox.bank.setKnobs({ faults: [] });
     await eventually(async () => (await readyz(p)).status === 200, 5_000, '/readyz to recover');
+  });
+});
+
+describe('a payout while the bank does not answer', () => {
+  it('says so in its own audit trail, not only in the worker log, and is paid once the bank answers', async () => {
+    const p = await startPipeline({ bankTimeoutMs: 200 });
+    running.push(p);
+    p.sandbox.bank.setKnobs({ faults: [{ endpoint: 'session/create', kind: '5xx', times: 2 }] });
+    const o = order();
+    expect((await p.api('POST', '/v1/payouts', o)).status).toBe(202);
+    await p.waitFor([o.id], ['succeeded'], 15_000);
+    const story = (await p.api('GET', `/v1/payouts/${o.id}`)).body.audit as Array<{ why: string }>;
+    expect(story.filter((e) => e.why.startsWith('waiting: Bank 131 did not answer session/create'))).toHaveLength(1);
   });
 });
