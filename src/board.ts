@@ -1,3 +1,4 @@
+import { ownOriginCsp } from './http/csp.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -17,15 +18,7 @@ export const BOARD_PATH = '/admin/queues';
  * alone; scripts are its files only (it needs no eval). Images: its logo and favicons are files,
  * some icons data: URIs. base-uri: the page sets <base href="/admin/queues/">.
  */
-export const BOARD_CSP = [
-  "default-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const BOARD_CSP = ownOriginCsp("'self' 'unsafe-inline'");
 
 export interface BoardOptions {
   user: string;

@@ -1,5 +1,6 @@
 import type { Attempt } from '../payouts/event-delivery.js';
 import type { AuditEvent } from '../payouts/schemas.js';
+import type { BankCall } from '../store/payout-store.js';
 
 /**
  * A payout's one timeline: its audit trail (each change of state, each note), every call we made
@@ -7,14 +8,7 @@ import type { AuditEvent } from '../payouts/schemas.js';
  * each webhook endpoint's), merged by time. Entries at the same moment keep the order they came in,
  * audit first: a step is recorded before the calls and deliveries it leads to. Pure.
  */
-export interface BankCall {
-  at: string;
-  /** What was called, e.g. `session/create`. */
-  call: string;
-  ok: boolean;
-  outcome: string;
-  ms: number;
-}
+export type { BankCall };
 
 export type TimelineEntry =
   | { kind: 'state'; at: string; from: string | null; to: string; why: string; by: string | null }

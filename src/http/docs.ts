@@ -1,3 +1,4 @@
+import { ownOriginCsp } from './csp.js';
 import { createHash } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -26,15 +27,7 @@ const TOPBAR_LOGO_STYLE = '.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls
  * sanitizer strips style attributes from Markdown. connect-src is the page's own origin, so "Try it
  * out" reaches the API only where /docs is served beside it (not on ADMIN_PORT's listener).
  */
-export const DOCS_CSP = [
-  "default-src 'self'",
-  `style-src 'self' 'sha256-${createHash('sha256').update(TOPBAR_LOGO_STYLE).digest('base64')}'`,
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const DOCS_CSP = ownOriginCsp(`'self' 'sha256-${createHash('sha256').update(TOPBAR_LOGO_STYLE).digest('base64')}'`);
 
 /**
  * The OpenAPI 3.1 document, generated from the same zod schemas that validate each route, at

@@ -49,6 +49,7 @@ export interface Transition {
 /** A call made to the bank for a payout: which, how it ended (the bank's status, or its error code), how long it took. */
 export interface BankCall {
   at: string;
+  /** What was called, by the bank's name: `session/create`. */
   call: string;
   ok: boolean;
   outcome: string;
