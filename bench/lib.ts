@@ -184,3 +184,88 @@ export function lastJsonLine<T>(text: string): T {
   }
   throw new Error(`no JSON result in the output:\n${text.slice(-2000)}`);
 }
+
+/** A figure measured more than once: each run's value, the median that goals are judged by, and how far apart the runs were. */
+export interface Spread {
+  runs: number[];
+  median: number;
+  min: number;
+  max: number;
+  /** (max − min) / median: 0.05 means the runs lie within 5% of the median of one another. */
+  spread: number;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function spreadOf(values: number[], digits = 1): Spread {
+  const m = median(values);
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return {
+    runs: values.map((v) => round(v, digits)),
+    median: round(m, digits),
+    min: round(min, digits),
+    max: round(max, digits),
+    spread: round((max - min) / m, 3),
+  };
+}
+
+/** "runs 198–214" (or the one value when there was one run). */
+export const runsText = (s: Spread) => (s.runs.length > 1 ? `runs ${s.min}–${s.max}` : `one run`);
+
+// ------------------------------------------------------------------ jobs as Redis sees them
+
+export interface JobCount {
+  total: number;
+  byQueue: Record<string, number>;
+}
+
+/**
+ * Counts BullMQ jobs created, as Redis sees them: each new job hash (`<prefix>:<queue>:<job id>`)
+ * announced by a keyspace notification for new keys (Redis 7), whoever added it (a route, a
+ * script, a worker). A job added again under an id that is still there creates nothing and is not
+ * counted, nor are a job's lock or log keys. Only the keys of the queues named are announced, so
+ * the rest of Redis's writes cost nothing here. Turns the notifications back to what they were on stop.
+ */
+export async function watchNewJobs(
+  url: string,
+  qualifiedQueues: Record<string, string>,
+): Promise<{ snapshot(): JobCount; stop(): Promise<JobCount> }> {
+  const { Redis } = await import('ioredis');
+  const { QueueKeys } = await import('bullmq');
+  const reserved = new Set(Object.keys(new QueueKeys('').getKeys('q')));
+  const admin = new Redis(url, { maxRetriesPerRequest: null });
+  const sub = new Redis(url, { maxRetriesPerRequest: null });
+  const previous = ((await admin.config('GET', 'notify-keyspace-events')) as string[])[1] ?? '';
+  await admin.config('SET', 'notify-keyspace-events', `${previous.replace(/[Kn]/g, '')}Kn`);
+  const byQueue: Record<string, number> = {};
+  let total = 0;
+  const names = new Map(Object.entries(qualifiedQueues));
+  sub.on('pmessage', (_pattern: string, channel: string) => {
+    const key = channel.slice(channel.indexOf('__:') + 3);
+    const cut = key.lastIndexOf(':');
+    const queue = names.get(key.slice(0, cut));
+    if (queue === undefined || reserved.has(key.slice(cut + 1))) return;
+    byQueue[queue] = (byQueue[queue] ?? 0) + 1;
+    total += 1;
+  });
+  // Glob characters in a prefix such as {bench} are taken literally by escaping them.
+  const glob = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+  await sub.psubscribe(...[...names.keys()].map((q) => `__keyspace@*__:${glob(q)}:*`));
+  const snapshot = () => ({ total, byQueue: { ...byQueue } });
+  return {
+    snapshot,
+    async stop() {
+      await sleep(200); // notifications already sent are read
+      await admin.config('SET', 'notify-keyspace-events', previous);
+      sub.disconnect();
+      admin.disconnect();
+      return snapshot();
+    },
+  };
+}

@@ -9,13 +9,18 @@ import { startSandbox } from 'bank131-sandbox';
  * bench needs to see from the bank's side:
  *  - GET /bench/calls?from=N: the time (ms since epoch) and path of every API call from the N-th
  *    on, as they arrived (for the rate limit and for calls per payout);
- *  - GET /bench/samples: one real webhook body of each type, for the webhook load generator.
+ *  - GET /bench/samples: one real webhook body of each type, for the webhook load generator;
+ *  - GET /bench/memory: this process's memory (after a full collection when run with --expose-gc).
+ * BENCH_RECORD_CALLS=0 records no calls, here or in the sandbox's own list of them: a
+ * million-payout backlog would otherwise grow this process's heap by millions of entries, and its
+ * garbage collection with it, over the drain it measures.
  */
 
 const env = process.env;
 const callTimes: number[] = [];
 const callPaths: string[] = [];
 const samples: Record<string, unknown> = {};
+const recordCalls = env.BENCH_RECORD_CALLS !== '0';
 
 const sandbox = await startSandbox({
   host: '127.0.0.1',
@@ -41,7 +46,7 @@ const sandbox = await startSandbox({
   routes: (app) => {
     // Before Fastify sees it: the moment the bank is reached, whatever it answers.
     app.server.prependListener('request', (req: { url?: string }) => {
-      if (req.url?.startsWith('/api/')) {
+      if (recordCalls && req.url?.startsWith('/api/')) {
         callTimes.push(Date.now());
         callPaths.push(req.url.slice(5));
       }
@@ -51,9 +56,15 @@ const sandbox = await startSandbox({
       return { from, t: callTimes.slice(from), e: callPaths.slice(from), next: callTimes.length };
     });
     app.get('/bench/samples', async () => samples);
+    app.get('/bench/memory', async () => {
+      (globalThis as { gc?: () => void }).gc?.();
+      return process.memoryUsage();
+    });
   },
 });
 process.stdout.write(`bench sandbox listening on ${sandbox.url}\n`);
+// The sandbox keeps every call for tests to inspect; nothing here reads them when not recording.
+if (!recordCalls) setInterval(() => (sandbox.bank.calls.length = 0), 1_000).unref();
 
 const stop = () => {
   void sandbox.close().then(() => process.exit(0));
