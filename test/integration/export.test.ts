@@ -8,9 +8,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_COLUMNS } from '../../src/cli/export.js';
 import type { PayoutOrder } from '../../src/payouts/schemas.js';
-import { STEPS, type StepDef, type StepInput, type StepName } from '../../src/payouts/steps.js';
+import type { StepInput, StepName } from '../../src/payouts/steps.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { payoutKeyOf } from '../../src/tenants/identity.js';
+import { applyStep } from '../support/steps.js';
 import { connectRedis, deleteKeys, redisUrl, testPrefix } from '../support/redis.js';
 
 /**
@@ -77,19 +78,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   });
 }
 
-/** A named step applied as src/pipeline/take-step.ts applies it, without its follow-up job (no worker runs here). */
-async function step<N extends StepName>(id: string, name: N, input: StepInput<N>): Promise<void> {
-  const def = STEPS[name] as unknown as StepDef<StepInput<N>>;
-  const moved = await store.transition(id, {
-    from: def.from,
-    to: def.to,
-    why: def.why(input),
-    set: def.fields(input),
-    ...(def.indexSession ? { indexSession: def.indexSession(input) } : {}),
-    dueAt: Date.now() + 3_600_000,
-  });
-  expect(moved.ok, `${name} of ${id}`).toBe(true);
-}
+/** A named step applied without its follow-up job (no worker runs here). */
+const step = <N extends StepName>(id: string, name: N, input: StepInput<N>) => applyStep(store, id, name, input);
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

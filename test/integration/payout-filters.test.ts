@@ -5,12 +5,13 @@ import { Bank131Client } from '../../src/bank131/client.js';
 import { buildServer } from '../../src/http/server.js';
 import { DEFAULT_TIMING } from '../../src/pipeline/pipeline-deps.js';
 import { PAYOUT_STATES } from '../../src/payouts/state-machine.js';
-import { STEPS, type StepDef, type StepInput, type StepName } from '../../src/payouts/steps.js';
+import type { StepInput, StepName } from '../../src/payouts/steps.js';
 import { createQueues, type Queues } from '../../src/queues.js';
 import { EXAMINE_PER_ITEM } from '../../src/store/payout-list.js';
 import { PayoutStore } from '../../src/store/payout-store.js';
 import { payoutKeyOf } from '../../src/tenants/identity.js';
 import { keys } from '../support/keys.js';
+import { applyStep } from '../support/steps.js';
 import { connectRedis, deleteKeys, testPrefix } from '../support/redis.js';
 import { webSettings } from '../support/settings.js';
 import { tenantsOn } from '../support/tenants.js';
@@ -63,19 +64,8 @@ afterAll(async () => {
 const auth = (key = API_KEY) => ({ authorization: `Bearer ${key}` });
 const get = (url: string, key = API_KEY) => app.inject({ method: 'GET', url, headers: auth(key) });
 
-/** A named step applied as src/pipeline/take-step.ts applies it, without its follow-up job (no worker runs here). */
-async function step<N extends StepName>(id: string, name: N, input: StepInput<N>): Promise<void> {
-  const def = STEPS[name] as unknown as StepDef<StepInput<N>>;
-  const moved = await store.transition(id, {
-    from: def.from,
-    to: def.to,
-    why: def.why(input),
-    set: def.fields(input),
-    ...(def.indexSession ? { indexSession: def.indexSession(input) } : {}),
-    dueAt: Date.now() + 3_600_000,
-  });
-  expect(moved.ok, `${name} of ${id}`).toBe(true);
-}
+/** A named step applied without its follow-up job (no worker runs here). */
+const step = <N extends StepName>(id: string, name: N, input: StepInput<N>) => applyStep(store, id, name, input);
 
 type Ending = 'queued' | 'failed' | 'succeeded' | 'cancelled' | 'returned';
 const facts = { bank_payout_id: 'po_1', card_last4: '4242' };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NOW, cardLink, failed, invalidCard, payout, recipient } from '../support/link-facts.js';
 import {
   COLLECT_PHASES,
   COLLECT_TEXT,
@@ -15,7 +16,6 @@ import {
   type CollectPhase,
   type Lang,
   type LinkFacts,
-  type RecipientFacts,
 } from '../../src/http/collect-page.js';
 
 /**
@@ -23,44 +23,7 @@ import {
  * or by the host name; the card notice said once on every phase; and the same facts in Russian and
  * English, in short sentences with one word for each thing.
  */
-const NOW = Date.parse('2026-12-01T12:00:00Z');
-const LATER = NOW + 3_600_000;
 const LANGS = ['ru', 'en'] as const;
-
-const recipient = (over: Partial<RecipientFacts> = {}): RecipientFacts => ({
-  bound: false,
-  taxReference: null,
-  card: { id: 'card_0000000000000001', status: 'active', last4: '4242', savedAt: '2026-12-01T10:00:00.000Z' },
-  ...over,
-});
-const payout = (over: Partial<Extract<LinkFacts, { kind: 'payout' }>> = {}): LinkFacts => ({
-  kind: 'payout',
-  now: NOW,
-  state: 'awaiting_card',
-  expiresAt: LATER,
-  errorCode: null,
-  cardLast4: null,
-  cardId: null,
-  finishedAt: null,
-  taxReference: null,
-  recipient: null,
-  marks: { selfEmployed: null, replaced: null },
-  ...over,
-});
-const failed = (errorCode: string, over: Partial<Extract<LinkFacts, { kind: 'payout' }>> = {}) =>
-  payout({ state: 'failed', errorCode, cardLast4: '4242', finishedAt: '2026-12-01T11:00:00.000Z', ...over });
-const cardLink = (over: Partial<Extract<LinkFacts, { kind: 'recipient' }>> = {}): LinkFacts => ({
-  kind: 'recipient',
-  now: NOW,
-  expiresAt: LATER,
-  live: true,
-  spent: null,
-  recipient: recipient({ card: null }),
-  ...over,
-});
-const invalidCard = recipient({
-  card: { id: 'card_0000000000000001', status: 'invalid', last4: '0069', savedAt: '2026-12-01T10:00:00.000Z' },
-});
 
 /** A page in every phase, and the failed page in each of the ways it goes on. */
 const PAGES: Array<{ name: string; facts: LinkFacts }> = [

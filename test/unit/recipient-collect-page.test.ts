@@ -1,58 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import {
-  collectPage,
-  reasonText,
-  statusText,
-  viewOf,
-  type CollectView,
-  type LinkFacts,
-  type RecipientFacts,
-} from '../../src/http/collect-page.js';
+import { collectPage, reasonText, statusText, viewOf, type CollectView, type LinkFacts } from '../../src/http/collect-page.js';
 import { UNUSABLE_CARD_CODES } from '../../src/recipients/unusable-card.js';
+import { NOW, cardLink, failed, invalidCard, payout, recipient } from '../support/link-facts.js';
 
 /**
  * What a collection page asks for (src/http/collect-page.ts viewOf): the self-employed step, the
  * card widget, or neither, with what happens next in words. A failed payout's page offers a widget
  * only where it can take what it asks for.
  */
-const NOW = Date.parse('2026-12-01T12:00:00Z');
-const LATER = NOW + 3_600_000;
 const EARLIER = NOW - 1_000;
-
-const recipient = (over: Partial<RecipientFacts> = {}): RecipientFacts => ({
-  bound: false,
-  taxReference: null,
-  card: { id: 'card_0000000000000001', status: 'active', last4: '4242', savedAt: '2026-12-01T10:00:00.000Z' },
-  ...over,
-});
-const payout = (over: Partial<Extract<LinkFacts, { kind: 'payout' }>> = {}): LinkFacts => ({
-  kind: 'payout',
-  now: NOW,
-  state: 'awaiting_card',
-  expiresAt: LATER,
-  errorCode: null,
-  cardLast4: null,
-  cardId: null,
-  finishedAt: null,
-  taxReference: null,
-  recipient: null,
-  marks: { selfEmployed: null, replaced: null },
-  ...over,
-});
-const failed = (errorCode: string, over: Partial<Extract<LinkFacts, { kind: 'payout' }>> = {}) =>
-  payout({ state: 'failed', errorCode, cardLast4: '4242', finishedAt: '2026-12-01T11:00:00.000Z', ...over });
-const cardLink = (over: Partial<Extract<LinkFacts, { kind: 'recipient' }>> = {}): LinkFacts => ({
-  kind: 'recipient',
-  now: NOW,
-  expiresAt: LATER,
-  live: true,
-  spent: null,
-  recipient: recipient({ card: null }),
-  ...over,
-});
-const invalidCard = recipient({
-  card: { id: 'card_0000000000000001', status: 'invalid', last4: '0069', savedAt: '2026-12-01T10:00:00.000Z' },
-});
 
 describe('a payout link', () => {
   it('asks for the card while it waits for one, and says expired once the link is', () => {
