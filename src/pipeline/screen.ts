@@ -1,9 +1,12 @@
 import type { PayoutIn } from '../payouts/schemas.js';
 import { counterBreach, decide, duplicateBreach, planScreening, recipientIdentity, screens, type Breach } from '../rules/screening.js';
-import type { ScreenCheck } from '../store/payout-store.js';
+import type { ScreenCheck, ScreenResult } from '../store/payout-store.js';
 import { tenantOf } from '../tenants/identity.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 import { takeStep } from './take-step.js';
+
+/** A counter or guard the store found full. */
+type Found = Extract<ScreenResult, { kind: 'breach' }>['found'][number];
 
 /** What a queued payout's screening came to: it may go to the bank, or it was held, refused or moved meanwhile. */
 export type ScreenOutcome = 'go' | 'held' | 'rejected' | 'moved';
@@ -25,7 +28,6 @@ export async function screenPayout(deps: PipelineDeps, payout: PayoutIn<'queued'
     recipient: recipientIdentity(payout.order, payout.customerReference),
     at: new Date(),
   });
-  type Found = Extract<Awaited<ReturnType<typeof deps.store.screen>>, { kind: 'breach' }>['found'][number];
   const amount = payout.order.amount_details.amount;
   const checks: Array<ScreenCheck & { breach: (found: Found) => Breach }> = [
     ...plan.counters.map((c) => ({

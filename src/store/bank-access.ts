@@ -4,6 +4,8 @@ import { adviceFor } from '../bank131/errors.js';
 
 /** How long a refusal of our credentials is remembered without another call confirming it. */
 const REMEMBER_S = 15 * 60;
+/** How often a process that keeps failing to reach the bank writes so again. */
+const REFRESH_MS = 60_000;
 
 /** What /readyz reads of the bank: why it refuses us, why it could not be reached; null when neither. */
 export interface BankStanding {
@@ -23,6 +25,9 @@ export class BankAccess {
   /** Until a first call is answered, what an earlier process left on record may still hold. */
   private refusedHere = true;
   private unreachableHere = true;
+  /** When this process last said the bank is unreachable: during an outage it says so again at most once a minute. */
+  private unreachableSaidAt = 0;
+  private reachableSaidAt = 0;
 
   constructor(
     private readonly redis: RedisClient,
@@ -33,20 +38,27 @@ export class BankAccess {
     return `${this.key}:unreachable`;
   }
 
-  /** The client's onCall hook: one Redis write when the answer changes, none per call otherwise. */
+  /** The client's onCall hook: a Redis write when the answer changes, and at most one a minute otherwise, never one per call. */
   observe(call: CallRecord): void {
     const failing = call.result === 'transport_error' || (call.result === 'refused' && (call.status ?? 0) >= 500);
     if (failing) {
-      if (!this.unreachableHere) this.unreachableHere = true;
+      // the record outlives REMEMBER_S only while failures keep coming: refreshed, not rewritten per call
+      const now = Date.now();
+      if (this.unreachableHere && now - this.unreachableSaidAt < REFRESH_MS) return;
+      this.unreachableHere = true;
+      this.unreachableSaidAt = now;
       const why = call.result === 'transport_error' ? 'no usable answer' : `HTTP ${call.status} (${call.code ?? 'no code'})`;
       void this.redis
-        .set(this.unreachableKey, `${why} on ${call.endpoint} at ${new Date().toISOString()}`, 'EX', REMEMBER_S)
+        .set(this.unreachableKey, `${why} on ${call.endpoint} at ${new Date(now).toISOString()}`, 'EX', REMEMBER_S)
         .catch(() => undefined);
       return;
     }
-    // the bank answered: it can be reached
-    if (this.unreachableHere) {
+    // The bank answered: it can be reached. Said at once when this process thought otherwise, and
+    // once a minute besides, so that another process's passing failure does not stand for long.
+    const now = Date.now();
+    if (this.unreachableHere || now - this.reachableSaidAt >= REFRESH_MS) {
       this.unreachableHere = false;
+      this.reachableSaidAt = now;
       void this.redis.del(this.unreachableKey).catch(() => undefined);
     }
     if (call.result === 'refused' && call.code && adviceFor(call.code, 401) === 'misconfigured') {
